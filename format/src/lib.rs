@@ -1,0 +1,68 @@
+//! # rockhold-format
+//!
+//! Every byte rockhold writes to RocksDB is produced and parsed here: the key
+//! families with their prefixes, the order-preserving value encoding used in
+//! ordered-index keys, the keyed hash of hash-index keys, and the framing
+//! (version, kind, crc32) of every stored record. docs/FORMAT.md is the
+//! byte-level specification; its worked examples are checked by this crate's
+//! tests.
+//!
+//! The crate is pure and total: no I/O, no RocksDB, and no input makes a
+//! decoder panic: every failure is an [`Error`].
+//!
+//! ```
+//! use rockhold_format::{Key, ObjectKey, NamespaceId, ObjectId, ObjectRecord, ClassId,
+//!                       FieldId, Record, Value};
+//!
+//! let key = ObjectKey { ns: NamespaceId(1), id: ObjectId(42) };
+//! let bytes = key.encode();
+//! assert_eq!(ObjectKey::decode(&bytes)?, key);
+//!
+//! let record = ObjectRecord {
+//!     class: ClassId(7),
+//!     fields: vec![(FieldId(1), Value::from("alice@example.com"))],
+//! };
+//! assert_eq!(ObjectRecord::decode(&record.encode())?, record);
+//!
+//! // Ordered encodings compare like the values they encode.
+//! assert!(Value::I64(-5).encode_ordered() < Value::I64(3).encode_ordered());
+//! # Ok::<(), rockhold_format::Error>(())
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+mod frame;
+mod hash;
+mod ids;
+mod keys;
+mod reader;
+mod records;
+mod value;
+
+pub use error::{Error, Result};
+pub use frame::{
+    frame_raw, unframe, unframe_any, Record, RecordKind, FRAME_HEADER_LEN, FRAME_VERSION,
+    MAX_BODY_LEN,
+};
+pub use hash::HashSeed;
+pub use ids::{ClassId, FieldId, NamespaceId, ObjectId};
+pub use keys::{
+    check_name, prefix_successor, AnyKey, ClassKey, Family, FullScanKey, HashKey, Key, MetaKey,
+    NameKey, NameKind, ObjectKey, OrderedKey, TaskKey, CLASS_PREFIX, FULL_SCAN_PREFIX,
+    HASH_INDEX_PREFIX, MAX_NAME_LEN, META_PREFIX, NAME_PREFIX, OBJECT_PREFIX, ORDERED_INDEX_PREFIX,
+    TASK_PREFIX,
+};
+pub use records::{
+    ClassDef, FieldDef, FieldType, IndexKind, MetaValue, NameEntry, ObjectRecord, TaskRecord,
+    TaskState,
+};
+pub use value::{decode_tuple, encode_tuple_into, Value, MAX_ORDERED_VALUE_LEN};
+
+/// The database format version this build writes, stored under
+/// `MetaKey::FormatVersion`. A database of another version is refused at open.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[cfg(test)]
+mod format_doc_examples;

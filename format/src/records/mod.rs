@@ -1,0 +1,15 @@
+//! The framed values stored under keys: meta values, name entries, class
+//! definitions, object records and reindex tasks.
+
+mod class;
+mod meta;
+mod object;
+mod task;
+
+pub use class::{ClassDef, FieldDef, FieldType, IndexKind};
+pub use meta::{MetaValue, NameEntry};
+pub use object::ObjectRecord;
+pub use task::{TaskRecord, TaskState};
+
+#[cfg(test)]
+pub(crate) mod samples;

@@ -1,0 +1,1 @@
+//! Shared helpers of rockhold's integration, crash, concurrency and corruption tests.

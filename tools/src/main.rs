@@ -1,0 +1,5 @@
+//! The `rockhold` command.
+
+fn main() {
+    println!("demo arrives with the engine");
+}
