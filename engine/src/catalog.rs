@@ -1,0 +1,241 @@
+//! The in-memory catalog: namespaces, classes and index readiness, loaded at
+//! open and changed only under its write lock, in the same step as the batch
+//! that persists the change. Object writes hold its read lock until their
+//! batch has committed, so a class never changes under a write in flight.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use rockhold_format::{
+    ClassDef, ClassId, ClassKey, FieldDef, FieldId, Key, MetaKey, MetaValue, NameEntry, NameKey,
+    NameKind, NamespaceId, Record, TaskKey, TaskRecord, TaskState,
+};
+
+use crate::error::{Error, Result};
+use crate::storage::Storage;
+
+/// A class as the engine sees it: its definition and the build state of its indexes.
+#[derive(Debug, Clone)]
+pub(crate) struct ClassEntry {
+    pub ns: NamespaceId,
+    pub def: ClassDef,
+    /// Latest task per field (and `WHOLE_CLASS`); absent means never reindexed.
+    pub tasks: HashMap<FieldId, TaskRecord>,
+}
+
+impl ClassEntry {
+    /// The state a query on `field` must respect: `None` when the index is
+    /// ready (no task, or its task is `Done`).
+    pub fn not_ready(&self, field: FieldId) -> Option<TaskState> {
+        [field, FieldId::WHOLE_CLASS]
+            .iter()
+            .filter_map(|f| self.tasks.get(f))
+            .map(|t| t.state)
+            .find(|s| {
+                matches!(
+                    s,
+                    TaskState::Pending | TaskState::InProgress | TaskState::Failed
+                )
+            })
+    }
+
+    pub fn field_named(&self, name: &str) -> Result<&FieldDef> {
+        self.def.field(name).ok_or_else(|| Error::UnknownField {
+            class: self.def.name.clone(),
+            field: name.to_string(),
+        })
+    }
+}
+
+/// Ids handed out by catalog changes; persisted in meta with every change.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CatalogCounters {
+    pub next_namespace: u64,
+    pub next_class: u64,
+    pub next_task_revision: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Catalog {
+    namespaces: BTreeMap<String, NamespaceId>,
+    ns_names: HashMap<NamespaceId, String>,
+    classes: HashMap<(NamespaceId, String), Arc<ClassEntry>>,
+    by_id: HashMap<ClassId, Arc<ClassEntry>>,
+    pub counters: CatalogCounters,
+}
+
+pub(crate) const DEFAULT_NAMESPACE: &str = "default";
+
+fn read_counter(storage: &Storage, key: MetaKey) -> Result<Option<u64>> {
+    let k = key.encode();
+    match storage.get(rockhold_format::Family::Meta, &k, &Default::default())? {
+        None => Ok(None),
+        Some(v) => match MetaValue::decode(&v).map_err(|e| Error::corruption(&k, e))? {
+            MetaValue::Counter(c) => Ok(Some(c)),
+            other => Err(Error::Inconsistent(format!(
+                "meta {} holds {other:?}",
+                key.name()
+            ))),
+        },
+    }
+}
+
+pub(crate) fn read_counter_or(storage: &Storage, key: MetaKey, default: u64) -> Result<u64> {
+    Ok(read_counter(storage, key)?.unwrap_or(default))
+}
+
+impl Catalog {
+    /// Loads names, classes and tasks from storage.
+    pub fn load(storage: &Storage) -> Result<Catalog> {
+        let mut cat = Catalog {
+            namespaces: BTreeMap::new(),
+            ns_names: HashMap::new(),
+            classes: HashMap::new(),
+            by_id: HashMap::new(),
+            counters: CatalogCounters {
+                next_namespace: read_counter_or(storage, MetaKey::NextNamespaceId, 1)?,
+                next_class: read_counter_or(storage, MetaKey::NextClassId, 1)?,
+                next_task_revision: read_counter_or(storage, MetaKey::NextTaskRevision, 1)?,
+            },
+        };
+        let ns_prefix = NameKey::scope_prefix(NameKind::Namespace, 0);
+        for_each_in(
+            storage,
+            rockhold_format::Family::Name,
+            &ns_prefix,
+            |k, v| {
+                let key = NameKey::decode(k).map_err(|e| Error::corruption(k, e))?;
+                let entry = NameEntry::decode(v).map_err(|e| Error::corruption(k, e))?;
+                cat.namespaces
+                    .insert(key.name.clone(), NamespaceId(entry.id));
+                cat.ns_names.insert(NamespaceId(entry.id), key.name);
+                Ok(())
+            },
+        )?;
+        let mut tasks: HashMap<ClassId, HashMap<FieldId, TaskRecord>> = HashMap::new();
+        for_each_in(
+            storage,
+            rockhold_format::Family::Task,
+            rockhold_format::TASK_PREFIX,
+            |k, v| {
+                let key = TaskKey::decode(k).map_err(|e| Error::corruption(k, e))?;
+                let task = TaskRecord::decode(v).map_err(|e| Error::corruption(k, e))?;
+                tasks.entry(key.class).or_default().insert(key.field, task);
+                Ok(())
+            },
+        )?;
+        for_each_in(
+            storage,
+            rockhold_format::Family::Class,
+            rockhold_format::CLASS_PREFIX,
+            |k, v| {
+                let key = ClassKey::decode(k).map_err(|e| Error::corruption(k, e))?;
+                let def = ClassDef::decode(v).map_err(|e| Error::corruption(k, e))?;
+                if def.id != key.class {
+                    return Err(Error::Inconsistent(format!(
+                        "class record under id {} says id {}",
+                        key.class, def.id
+                    )));
+                }
+                let entry = ClassEntry {
+                    ns: key.ns,
+                    tasks: tasks.remove(&def.id).unwrap_or_default(),
+                    def,
+                };
+                cat.put_class(entry);
+                Ok(())
+            },
+        )?;
+        Ok(cat)
+    }
+
+    pub fn namespace_id(&self, name: &str) -> Result<NamespaceId> {
+        self.namespaces
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::UnknownNamespace {
+                namespace: name.to_string(),
+            })
+    }
+
+    pub fn namespaces(&self) -> impl Iterator<Item = (&String, &NamespaceId)> {
+        self.namespaces.iter()
+    }
+
+    pub fn class(&self, ns: &str, class: &str) -> Result<&Arc<ClassEntry>> {
+        let ns_id = self.namespace_id(ns)?;
+        self.classes
+            .get(&(ns_id, class.to_string()))
+            .ok_or_else(|| Error::UnknownClass {
+                namespace: ns.to_string(),
+                class: class.to_string(),
+            })
+    }
+
+    pub fn class_in(&self, ns: NamespaceId, class: &str) -> Option<&Arc<ClassEntry>> {
+        self.classes.get(&(ns, class.to_string()))
+    }
+
+    pub fn class_by_id(&self, id: ClassId) -> Option<&Arc<ClassEntry>> {
+        self.by_id.get(&id)
+    }
+
+    pub fn classes_of(&self, ns: NamespaceId) -> Vec<Arc<ClassEntry>> {
+        let mut out: Vec<_> = self
+            .by_id
+            .values()
+            .filter(|c| c.ns == ns)
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.def.name.cmp(&b.def.name));
+        out
+    }
+
+    pub fn all_classes(&self) -> impl Iterator<Item = &Arc<ClassEntry>> {
+        self.by_id.values()
+    }
+
+    pub fn put_namespace(&mut self, name: String, id: NamespaceId) {
+        self.ns_names.insert(id, name.clone());
+        self.namespaces.insert(name, id);
+    }
+
+    pub fn remove_namespace(&mut self, id: NamespaceId) {
+        if let Some(name) = self.ns_names.remove(&id) {
+            self.namespaces.remove(&name);
+        }
+        self.classes.retain(|(ns, _), _| *ns != id);
+        self.by_id.retain(|_, c| c.ns != id);
+    }
+
+    pub fn put_class(&mut self, entry: ClassEntry) {
+        let entry = Arc::new(entry);
+        self.classes
+            .insert((entry.ns, entry.def.name.clone()), entry.clone());
+        self.by_id.insert(entry.def.id, entry);
+    }
+}
+
+/// Calls `f` on every (key, value) of `family` under `prefix`, latest state.
+pub(crate) fn for_each_in(
+    storage: &Storage,
+    family: rockhold_format::Family,
+    prefix: &[u8],
+    mut f: impl FnMut(&[u8], &[u8]) -> Result<()>,
+) -> Result<()> {
+    let mut it = storage.iter(
+        family,
+        prefix,
+        rockhold_format::prefix_successor(prefix),
+        None,
+    )?;
+    it.seek(prefix);
+    while it.valid() {
+        if let (Some(k), Some(v)) = (it.key(), it.value()) {
+            f(k, v)?;
+        }
+        it.next();
+    }
+    it.status()?;
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! `Db`: opening, initialising and closing a database, and the state every
+//! other module shares.
+
+use std::hash::{BuildHasher, Hasher};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use rockhold_format::{
+    ClassId, Family, FieldId, HashSeed, Key, MetaKey, MetaValue, NameEntry, NameKey, NameKind,
+    NamespaceId, ObjectId, Record, FORMAT_VERSION,
+};
+
+use crate::cache::GuardedLru;
+use crate::catalog::{read_counter_or, Catalog, DEFAULT_NAMESPACE};
+use crate::error::{Error, Result};
+use crate::locks::LockTable;
+use crate::metrics::Metrics;
+use crate::options::Options;
+use crate::storage::Storage;
+
+/// Object ids are reserved in blocks of this many: the high-water mark is
+/// persisted once per block, ahead of the ids it covers.
+const ID_BLOCK: u64 = 1024;
+
+/// Key of the unique-lookup cache: class, field, ordered encoding of the value.
+pub(crate) type UniqueCacheKey = (ClassId, FieldId, Vec<u8>);
+
+/// An open rockhold database. Share it between threads with `Arc<Db>`; every
+/// method takes `&self`.
+pub struct Db {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub storage: Storage,
+    pub opts: Options,
+    pub seed: HashSeed,
+    pub catalog: RwLock<Catalog>,
+    pub locks: LockTable,
+    pub unique_cache: GuardedLru<UniqueCacheKey, ObjectId>,
+    pub class_cache: GuardedLru<(NamespaceId, ObjectId), ClassId>,
+    pub metrics: Metrics,
+    next_object_id: AtomicU64,
+    /// Persisted high-water mark: no id at or above it has been handed out.
+    object_id_mark: Mutex<u64>,
+}
+
+fn random_u64() -> u64 {
+    // std's RandomState is seeded from the OS's random source; hashing the
+    // time through a fresh one gives an unpredictable 64-bit value without
+    // another dependency.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+impl Db {
+    /// Opens (or, with `create_if_missing`, creates) the database at `path`.
+    ///
+    /// Fails with `UnsupportedVersion` for a database of another format
+    /// version, and with a corruption error if its metadata does not decode.
+    pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        let storage = Storage::open(path.as_ref(), &opts)?;
+        let seed = init_or_check_meta(&storage)?;
+        let catalog = Catalog::load(&storage)?;
+        let mark = read_counter_or(&storage, MetaKey::NextObjectId, 0)?;
+        let inner = Inner {
+            locks: LockTable::new(opts.lock_stripes),
+            unique_cache: GuardedLru::new(opts.unique_cache_entries),
+            class_cache: GuardedLru::new(opts.class_cache_entries),
+            metrics: Metrics::new()?,
+            storage,
+            seed,
+            catalog: RwLock::new(catalog),
+            next_object_id: AtomicU64::new(mark),
+            object_id_mark: Mutex::new(mark),
+            opts,
+        };
+        Ok(Db {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Flushes the WAL to disk and closes the database.
+    pub fn close(self) -> Result<()> {
+        self.inner.storage.rocks().flush_wal(true)?;
+        Ok(())
+    }
+
+    /// The Prometheus registry holding this database's metrics.
+    pub fn metrics(&self) -> &prometheus::Registry {
+        self.inner.metrics.registry()
+    }
+}
+
+impl Inner {
+    /// Hands out a fresh object id. When the id reaches the persisted mark, the
+    /// mark is raised by a block in its own write first: WAL order makes any
+    /// later batch that uses the id durable only together with the mark, so an
+    /// id is never handed out twice, even across a crash.
+    pub fn allocate_object_id(&self) -> Result<ObjectId> {
+        let id = self.next_object_id.fetch_add(1, Ordering::Relaxed);
+        let mut mark = self.object_id_mark.lock();
+        if id >= *mark {
+            let new_mark = id.saturating_add(ID_BLOCK);
+            let mut batch = self.storage.batch();
+            batch.put(
+                Family::Meta,
+                &MetaKey::NextObjectId.encode(),
+                &MetaValue::Counter(new_mark).encode(),
+            )?;
+            batch.commit(false)?;
+            *mark = new_mark;
+        }
+        Ok(ObjectId(id))
+    }
+
+    pub fn sync_default(&self) -> bool {
+        self.opts.sync_writes
+    }
+}
+
+/// Reads the format version and hash seed, writing them (and the default
+/// namespace) when the database is new.
+fn init_or_check_meta(storage: &Storage) -> Result<HashSeed> {
+    let read = Default::default();
+    let version_key = MetaKey::FormatVersion.encode();
+    let seed_key = MetaKey::HashSeed.encode();
+    match storage.get(Family::Meta, &version_key, &read)? {
+        Some(bytes) => {
+            match MetaValue::decode(&bytes).map_err(|e| Error::corruption(&version_key, e))? {
+                MetaValue::FormatVersion(FORMAT_VERSION) => {}
+                MetaValue::FormatVersion(found) => {
+                    return Err(Error::UnsupportedVersion {
+                        found,
+                        supported: FORMAT_VERSION,
+                    })
+                }
+                other => {
+                    return Err(Error::Inconsistent(format!(
+                        "format_version holds {other:?}"
+                    )))
+                }
+            }
+            let bytes = storage
+                .get(Family::Meta, &seed_key, &read)?
+                .ok_or_else(|| Error::Inconsistent("hash seed is missing".into()))?;
+            match MetaValue::decode(&bytes).map_err(|e| Error::corruption(&seed_key, e))? {
+                MetaValue::HashSeed(seed) => Ok(seed),
+                other => Err(Error::Inconsistent(format!("hash_seed holds {other:?}"))),
+            }
+        }
+        None => {
+            let mut any = storage.iter(Family::Meta, &[], None, None)?;
+            any.seek_to_first();
+            if any.valid() {
+                return Err(Error::Inconsistent(
+                    "the database has data but no format version: not a rockhold database".into(),
+                ));
+            }
+            drop(any);
+            let seed = HashSeed {
+                k0: random_u64(),
+                k1: random_u64(),
+            };
+            let mut batch = storage.batch();
+            batch.put(
+                Family::Meta,
+                &version_key,
+                &MetaValue::FormatVersion(FORMAT_VERSION).encode(),
+            )?;
+            batch.put(Family::Meta, &seed_key, &MetaValue::HashSeed(seed).encode())?;
+            let default_ns = NameKey {
+                kind: NameKind::Namespace,
+                parent: 0,
+                name: DEFAULT_NAMESPACE.into(),
+            };
+            batch.put(
+                Family::Name,
+                &default_ns.encode(),
+                &NameEntry {
+                    id: NamespaceId::DEFAULT.0,
+                }
+                .encode(),
+            )?;
+            batch.commit(true)?;
+            Ok(seed)
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The engine's error type: bad input, constraint violations, corruption,
+//! storage failures and unsupported versions kept apart.
+
+use rockhold_format::{ObjectId, Value};
+
+/// Everything that can go wrong in rockhold. Errors caused by the caller
+/// (bad input, constraint violations) leave the database unchanged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    // ---- bad input ----
+    /// No namespace of that name.
+    #[error("unknown namespace {namespace:?}")]
+    UnknownNamespace {
+        /// The name asked for.
+        namespace: String,
+    },
+    /// No class of that name in the namespace.
+    #[error("unknown class {class:?} in namespace {namespace:?}")]
+    UnknownClass {
+        /// The namespace searched.
+        namespace: String,
+        /// The name asked for.
+        class: String,
+    },
+    /// The class has no field of that name.
+    #[error("class {class:?} has no field {field:?}")]
+    UnknownField {
+        /// The class.
+        class: String,
+        /// The name asked for.
+        field: String,
+    },
+    /// No object with that id in the namespace.
+    #[error("no object {id} in namespace {namespace:?}")]
+    UnknownObject {
+        /// The namespace searched.
+        namespace: String,
+        /// The id asked for.
+        id: ObjectId,
+    },
+    /// A value of the wrong type for its field.
+    #[error("field {class}.{field} holds {expected} values, got {found}")]
+    WrongType {
+        /// The class.
+        class: String,
+        /// The field.
+        field: String,
+        /// The field's type.
+        expected: &'static str,
+        /// The type of the value given.
+        found: &'static str,
+    },
+    /// A required field without a value.
+    #[error("required field {class}.{field} has no value")]
+    MissingField {
+        /// The class.
+        class: String,
+        /// The field.
+        field: String,
+    },
+    /// A name already taken (namespace, class, or field within a class).
+    #[error("{kind} name {name:?} is already taken")]
+    DuplicateName {
+        /// What kind of name: "namespace", "class" or "field".
+        kind: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// A name that is empty, too long or contains control characters.
+    #[error("invalid {kind} name {name:?}: {reason}")]
+    InvalidName {
+        /// What kind of name.
+        kind: &'static str,
+        /// The name.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A value too large to be stored (in an ordered index key, or a record).
+    #[error("value of {class}.{field} is {len} bytes encoded, more than the limit of {max}")]
+    ValueTooLarge {
+        /// The class.
+        class: String,
+        /// The field.
+        field: String,
+        /// Its encoded length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A class update that changes a field's type.
+    #[error(
+        "field {class}.{field} cannot change type from {from} to {to}; add a new field instead"
+    )]
+    FieldTypeChange {
+        /// The class.
+        class: String,
+        /// The field.
+        field: String,
+        /// Its current type.
+        from: &'static str,
+        /// The type asked for.
+        to: &'static str,
+    },
+    /// A query on a field that has no index of the needed kind.
+    #[error("field {class}.{field} has no {needed} index")]
+    NotIndexed {
+        /// The class.
+        class: String,
+        /// The field.
+        field: String,
+        /// The kind of index the query needs ("unique", "hash or ordered", "ordered").
+        needed: &'static str,
+    },
+    /// Anything else the caller asked for that cannot be done.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+
+    // ---- constraints and state ----
+    /// A unique value already held by another object. Nothing was written.
+    #[error("unique violation: {class}.{field} = {value} is already held by object {existing}")]
+    UniqueViolation {
+        /// The class.
+        class: String,
+        /// The field.
+        field: String,
+        /// The value.
+        value: Value,
+        /// The object that holds it (committed, or earlier in the same batch).
+        existing: ObjectId,
+    },
+    /// The index is being built (or failed to build) and cannot answer yet.
+    #[error("index on {class}.{field} is not ready ({state})")]
+    IndexNotReady {
+        /// The class.
+        class: String,
+        /// The field.
+        field: String,
+        /// The state of its build task.
+        state: &'static str,
+    },
+
+    // ---- data on disk ----
+    /// Bytes read from disk do not decode. Names the key (escaped).
+    #[error("corruption at key {key}: {source}")]
+    Corruption {
+        /// The key, escaped for printing.
+        key: String,
+        /// What is wrong.
+        source: rockhold_format::Error,
+    },
+    /// The database is of a format version this build does not read.
+    #[error("unsupported database format version {found} (this build reads version {supported})")]
+    UnsupportedVersion {
+        /// The version on disk.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+    /// The database contradicts itself (for example a class id with no definition).
+    #[error("inconsistent database: {0}")]
+    Inconsistent(String),
+
+    // ---- storage ----
+    /// RocksDB reported corruption of its own files.
+    #[error("storage corruption: {0}")]
+    StorageCorruption(String),
+    /// The device is full. Reads keep working; writes fail until space is freed.
+    #[error("storage full: {0}")]
+    StorageFull(String),
+    /// An I/O error.
+    #[error("I/O error: {0}")]
+    Io(String),
+    /// Any other RocksDB error.
+    #[error("storage error ({kind}): {message}")]
+    Storage {
+        /// RocksDB's error kind.
+        kind: &'static str,
+        /// RocksDB's message.
+        message: String,
+    },
+}
+
+/// Result alias of the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Renders a key for error messages: printable ASCII kept, the rest escaped.
+pub(crate) fn escape_key(key: &[u8]) -> String {
+    key.escape_ascii().to_string()
+}
+
+impl Error {
+    pub(crate) fn corruption(key: &[u8], source: rockhold_format::Error) -> Self {
+        Error::Corruption {
+            key: escape_key(key),
+            source,
+        }
+    }
+
+    /// Whether the error was caused by the caller's input or a constraint
+    /// (the database is unchanged), as opposed to data or storage trouble.
+    pub fn is_caller_error(&self) -> bool {
+        !matches!(
+            self,
+            Error::Corruption { .. }
+                | Error::UnsupportedVersion { .. }
+                | Error::Inconsistent(_)
+                | Error::StorageCorruption(_)
+                | Error::StorageFull(_)
+                | Error::Io(_)
+                | Error::Storage { .. }
+        )
+    }
+}
+
+impl From<rocksdb::Error> for Error {
+    fn from(e: rocksdb::Error) -> Self {
+        let kind = e.kind();
+        map_storage_error(kind, e.into_string())
+    }
+}
+
+/// Maps a RocksDB status by kind. RocksDB reports "no space" as an I/O error
+/// whose message carries the OS error text; the C API has no separate kind.
+fn map_storage_error(kind: rocksdb::ErrorKind, message: String) -> Error {
+    use rocksdb::ErrorKind as K;
+    match kind {
+        K::Corruption => Error::StorageCorruption(message),
+        K::IOError
+            if message.contains("No space left on device") || message.contains("NoSpace") =>
+        {
+            Error::StorageFull(message)
+        }
+        K::IOError => Error::Io(message),
+        kind => Error::Storage {
+            kind: kind_name(kind),
+            message,
+        },
+    }
+}
+
+fn kind_name(kind: rocksdb::ErrorKind) -> &'static str {
+    use rocksdb::ErrorKind as K;
+    match kind {
+        K::NotFound => "not found",
+        K::Corruption => "corruption",
+        K::NotSupported => "not supported",
+        K::InvalidArgument => "invalid argument",
+        K::IOError => "io",
+        K::MergeInProgress => "merge in progress",
+        K::Incomplete => "incomplete",
+        K::ShutdownInProgress => "shutdown in progress",
+        K::TimedOut => "timed out",
+        K::Aborted => "aborted",
+        K::Busy => "busy",
+        K::Expired => "expired",
+        K::TryAgain => "try again",
+        K::CompactionTooLarge => "compaction too large",
+        K::ColumnFamilyDropped => "column family dropped",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocksdb::ErrorKind as K;
+
+    #[test]
+    fn rocksdb_errors_map_by_kind() {
+        let map = |k, m: &str| map_storage_error(k, m.to_string());
+        assert!(matches!(
+            map(K::Corruption, "Corruption: bad block"),
+            Error::StorageCorruption(_)
+        ));
+        assert!(matches!(
+            map(
+                K::IOError,
+                "IO error: No space left on device: While appending to file"
+            ),
+            Error::StorageFull(_)
+        ));
+        assert!(matches!(
+            map(K::IOError, "IO error: Permission denied"),
+            Error::Io(_)
+        ));
+        assert!(matches!(
+            map(K::Busy, "Resource busy: lock"),
+            Error::Storage { kind: "busy", .. }
+        ));
+    }
+}

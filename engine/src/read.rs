@@ -1,0 +1,591 @@
+//! Reads: objects by id, unique and non-unique lookups, range and prefix
+//! scans with resumable cursors, and class scans. The same code serves live
+//! reads and snapshot reads; only live reads use the caches.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use rockhold_format::{
+    ClassDef, Family, FieldDef, FullScanKey, HashKey, IndexKind, Key, NamespaceId, ObjectId,
+    ObjectKey, ObjectRecord, OrderedKey, Record, Value,
+};
+use rocksdb::ReadOptions;
+
+use crate::catalog::ClassEntry;
+use crate::db::{Db, Inner};
+use crate::error::{Error, Result};
+
+/// An object as returned by reads: its id, class name and present fields
+/// (in the class's field order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object {
+    /// The object's id.
+    pub id: ObjectId,
+    /// The name of its class.
+    pub class: String,
+    /// Present fields by name; absent optional fields are left out.
+    pub fields: Vec<(String, Value)>,
+}
+
+impl Object {
+    /// The value of a field, `None` when absent or unknown.
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        self.fields.iter().find(|(n, _)| n == field).map(|(_, v)| v)
+    }
+}
+
+/// A scan of an ordered index: bounds (or a string/bytes prefix), direction,
+/// page size and where to resume.
+#[derive(Debug, Clone)]
+pub struct RangeScan {
+    lower: Bound<Value>,
+    upper: Bound<Value>,
+    prefix: Option<Value>,
+    reverse: bool,
+    limit: usize,
+    after: Option<Cursor>,
+}
+
+impl Default for RangeScan {
+    fn default() -> Self {
+        RangeScan {
+            lower: Bound::Unbounded,
+            upper: Bound::Unbounded,
+            prefix: None,
+            reverse: false,
+            limit: usize::MAX,
+            after: None,
+        }
+    }
+}
+
+impl RangeScan {
+    /// Every entry of the index.
+    pub fn all() -> Self {
+        RangeScan::default()
+    }
+
+    /// Entries whose value lies between the bounds.
+    pub fn between(lower: Bound<Value>, upper: Bound<Value>) -> Self {
+        RangeScan {
+            lower,
+            upper,
+            ..RangeScan::default()
+        }
+    }
+
+    /// Entries whose string or bytes value starts with `prefix`.
+    pub fn prefix(prefix: impl Into<Value>) -> Self {
+        RangeScan {
+            prefix: Some(prefix.into()),
+            ..RangeScan::default()
+        }
+    }
+
+    /// Scan from the highest value down.
+    pub fn reverse(mut self) -> Self {
+        self.reverse = true;
+        self
+    }
+
+    /// Return at most `limit` entries; the page's cursor resumes after them.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Resume after the last entry of a previous page.
+    pub fn after(mut self, cursor: Cursor) -> Self {
+        self.after = Some(cursor);
+        self
+    }
+}
+
+/// Where a scan stopped: pass it to `RangeScan::after` for the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor(Vec<u8>);
+
+/// One page of a range scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanPage {
+    /// (value, object) pairs in index order.
+    pub hits: Vec<(Value, ObjectId)>,
+    /// Set when the page is full: more entries may follow.
+    pub cursor: Option<Cursor>,
+}
+
+/// Reads at one point: the latest state (with caches) or a snapshot.
+pub(crate) struct View<'a> {
+    pub inner: &'a Inner,
+    pub snapshot: Option<&'a rocksdb::Snapshot<'a>>,
+}
+
+fn object_id_suffix(key: &[u8]) -> Option<ObjectId> {
+    let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(ObjectId(u64::from_be_bytes(tail)))
+}
+
+impl<'a> View<'a> {
+    pub fn latest(inner: &'a Inner) -> Self {
+        View {
+            inner,
+            snapshot: None,
+        }
+    }
+
+    fn read_opts(&self) -> ReadOptions {
+        let mut r = ReadOptions::default();
+        if let Some(s) = self.snapshot {
+            r.set_snapshot(s);
+        }
+        r
+    }
+
+    fn class(&self, ns: &str, class: &str) -> Result<Arc<ClassEntry>> {
+        Ok(self.inner.catalog.read().class(ns, class)?.clone())
+    }
+
+    pub fn namespace(&self, ns: &str) -> Result<NamespaceId> {
+        self.inner.catalog.read().namespace_id(ns)
+    }
+
+    /// The stored record of an object, checksum-verified.
+    pub fn record(&self, ns: NamespaceId, id: ObjectId) -> Result<Option<ObjectRecord>> {
+        let key = ObjectKey { ns, id }.encode();
+        match self
+            .inner
+            .storage
+            .get(Family::Object, &key, &self.read_opts())?
+        {
+            None => Ok(None),
+            Some(bytes) => ObjectRecord::decode(&bytes)
+                .map(Some)
+                .map_err(|e| Error::corruption(&key, e)),
+        }
+    }
+
+    /// Every object that holds `value` in `field`, per the index, each
+    /// verified against its record (hash collisions never leak through).
+    pub fn holders(
+        &self,
+        ns: NamespaceId,
+        class: &ClassDef,
+        field: &FieldDef,
+        value: &Value,
+    ) -> Result<Vec<ObjectId>> {
+        let mut out = Vec::new();
+        match field.index {
+            IndexKind::None => {}
+            IndexKind::Hash { .. } => {
+                let hash = self.inner.seed.hash_value(value);
+                let prefix = HashKey::hash_prefix(ns, class.id, field.id, hash);
+                for id in self.ids_under(Family::Hash, &prefix)? {
+                    if let Some(rec) = self.record(ns, id)? {
+                        if rec.class == class.id && rec.value(field.id) == value {
+                            out.push(id);
+                        }
+                    }
+                }
+            }
+            IndexKind::Ordered { .. } => {
+                let prefix = OrderedKey::value_prefix(ns, class.id, field.id, value);
+                out = self.ids_under(Family::Ordered, &prefix)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Object ids at the end of every key under `prefix`.
+    fn ids_under(&self, family: Family, prefix: &[u8]) -> Result<Vec<ObjectId>> {
+        let mut it = self.inner.storage.iter(
+            family,
+            prefix,
+            rockhold_format::prefix_successor(prefix),
+            self.snapshot,
+        )?;
+        it.seek(prefix);
+        let mut out = Vec::new();
+        while let Some(key) = it.key() {
+            out.push(object_id_suffix(key).ok_or_else(|| {
+                Error::corruption(key, rockhold_format::Error::Truncated { what: "index key" })
+            })?);
+            it.next();
+        }
+        it.status()?;
+        Ok(out)
+    }
+
+    fn indexed_field<'c>(
+        &self,
+        entry: &'c ClassEntry,
+        field: &str,
+        needed: &'static str,
+    ) -> Result<&'c FieldDef> {
+        let f = entry.field_named(field)?;
+        let ok = match needed {
+            "unique" => f.index.is_unique(),
+            "ordered" => matches!(f.index, IndexKind::Ordered { .. }),
+            _ => f.index.is_indexed(),
+        };
+        if !ok {
+            return Err(Error::NotIndexed {
+                class: entry.def.name.clone(),
+                field: field.to_string(),
+                needed,
+            });
+        }
+        if let Some(state) = entry.not_ready(f.id) {
+            return Err(Error::IndexNotReady {
+                class: entry.def.name.clone(),
+                field: field.to_string(),
+                state: state.name(),
+            });
+        }
+        Ok(f)
+    }
+
+    pub fn get(&self, ns: &str, id: ObjectId) -> Result<Option<Object>> {
+        let ns_id = self.namespace(ns)?;
+        let Some(rec) = self.record(ns_id, id)? else {
+            return Ok(None);
+        };
+        let cat = self.inner.catalog.read();
+        let entry = cat.class_by_id(rec.class).ok_or_else(|| {
+            Error::Inconsistent(format!("object {id} has unknown class id {}", rec.class))
+        })?;
+        Ok(Some(to_object(id, &entry.def, &rec)))
+    }
+
+    pub fn find_unique(
+        &self,
+        ns: &str,
+        class: &str,
+        field: &str,
+        value: &Value,
+    ) -> Result<Option<ObjectId>> {
+        let entry = self.class(ns, class)?;
+        let f = self.indexed_field(&entry, field, "unique")?;
+        check_query_value(&entry.def, f, value)?;
+        let cache_key = (entry.def.id, f.id, value.encode_ordered());
+        let live = self.snapshot.is_none();
+        if live {
+            if let Some(id) = self.inner.unique_cache.get(&cache_key) {
+                // Verify the hit: a cached id is returned only while its
+                // object still holds the value.
+                if let Some(rec) = self.record(entry.ns, id)? {
+                    if rec.class == entry.def.id && rec.value(f.id) == value {
+                        self.inner.metrics.cache.with_label_values(&["hit"]).inc();
+                        return Ok(Some(id));
+                    }
+                }
+                self.inner.metrics.cache.with_label_values(&["stale"]).inc();
+            } else {
+                self.inner.metrics.cache.with_label_values(&["miss"]).inc();
+            }
+        }
+        let generation = self.inner.unique_cache.generation();
+        let found = self
+            .holders(entry.ns, &entry.def, f, value)?
+            .into_iter()
+            .next();
+        if let (true, Some(id)) = (live, found) {
+            self.inner
+                .unique_cache
+                .insert_if_unchanged(generation, cache_key, id);
+        }
+        Ok(found)
+    }
+
+    pub fn find_all(
+        &self,
+        ns: &str,
+        class: &str,
+        field: &str,
+        value: &Value,
+    ) -> Result<Vec<ObjectId>> {
+        let entry = self.class(ns, class)?;
+        let f = self.indexed_field(&entry, field, "hash or ordered")?;
+        check_query_value(&entry.def, f, value)?;
+        if matches!(value, Value::Absent) {
+            return Err(Error::InvalidRequest(
+                "absent values are not indexed".into(),
+            ));
+        }
+        self.holders(entry.ns, &entry.def, f, value)
+    }
+
+    pub fn scan(&self, ns: &str, class: &str, field: &str, scan: &RangeScan) -> Result<ScanPage> {
+        let entry = self.class(ns, class)?;
+        let f = self.indexed_field(&entry, field, "ordered")?;
+        let field_prefix = OrderedKey::field_prefix(entry.ns, entry.def.id, f.id);
+        let bound_key = |v: &Value| -> Result<Vec<u8>> {
+            check_query_value(&entry.def, f, v)?;
+            Ok(OrderedKey::value_prefix(entry.ns, entry.def.id, f.id, v))
+        };
+        let successor =
+            |k: &[u8]| rockhold_format::prefix_successor(k).unwrap_or_else(|| vec![0xFF; 64]);
+        let (mut lower, mut upper) = match &scan.prefix {
+            Some(p) => {
+                let Some(enc) = p.ordered_prefix() else {
+                    return Err(Error::InvalidRequest(
+                        "a prefix scan needs a string or bytes prefix".into(),
+                    ));
+                };
+                check_query_value(&entry.def, f, p)?;
+                let mut l = field_prefix.clone();
+                l.extend_from_slice(&enc);
+                let u = successor(&l);
+                (l, u)
+            }
+            None => {
+                let l = match &scan.lower {
+                    Bound::Unbounded => field_prefix.clone(),
+                    Bound::Included(v) => bound_key(v)?,
+                    Bound::Excluded(v) => successor(&bound_key(v)?),
+                };
+                let u = match &scan.upper {
+                    Bound::Unbounded => successor(&field_prefix),
+                    Bound::Included(v) => successor(&bound_key(v)?),
+                    Bound::Excluded(v) => bound_key(v)?,
+                };
+                (l, u)
+            }
+        };
+        if let Some(Cursor(c)) = &scan.after {
+            if !c.starts_with(&field_prefix) {
+                return Err(Error::InvalidRequest(
+                    "cursor belongs to another index".into(),
+                ));
+            }
+            if scan.reverse {
+                upper = upper.min(c.clone());
+            } else {
+                let mut next = c.clone();
+                next.push(0); // the smallest key after the cursor
+                lower = lower.max(next);
+            }
+        }
+        let mut page = ScanPage {
+            hits: Vec::new(),
+            cursor: None,
+        };
+        if lower >= upper || scan.limit == 0 {
+            return Ok(page);
+        }
+        let mut it =
+            self.inner
+                .storage
+                .iter(Family::Ordered, &lower, Some(upper), self.snapshot)?;
+        if scan.reverse {
+            it.seek_to_last();
+        } else {
+            it.seek_to_first();
+        }
+        while let Some(key) = it.key() {
+            let k = OrderedKey::decode(key).map_err(|e| Error::corruption(key, e))?;
+            page.hits.push((k.value, k.id));
+            if page.hits.len() == scan.limit {
+                page.cursor = Some(Cursor(key.to_vec()));
+                break;
+            }
+            if scan.reverse {
+                it.prev();
+            } else {
+                it.next();
+            }
+        }
+        it.status()?;
+        Ok(page)
+    }
+
+    pub fn scan_class(
+        &self,
+        ns: &str,
+        class: &str,
+        after: Option<ObjectId>,
+        limit: usize,
+    ) -> Result<Vec<ObjectId>> {
+        let entry = self.class(ns, class)?;
+        let prefix = FullScanKey::class_prefix(entry.ns, entry.def.id);
+        let lower = match after {
+            None => prefix.clone(),
+            Some(id) => match id.0.checked_add(1) {
+                Some(next) => FullScanKey {
+                    ns: entry.ns,
+                    class: entry.def.id,
+                    id: ObjectId(next),
+                }
+                .encode(),
+                None => return Ok(Vec::new()),
+            },
+        };
+        let mut it = self.inner.storage.iter(
+            Family::FullScan,
+            &lower,
+            rockhold_format::prefix_successor(&prefix),
+            self.snapshot,
+        )?;
+        it.seek_to_first();
+        let mut out = Vec::new();
+        while let Some(key) = it.key() {
+            if out.len() >= limit {
+                break;
+            }
+            out.push(
+                FullScanKey::decode(key)
+                    .map_err(|e| Error::corruption(key, e))?
+                    .id,
+            );
+            it.next();
+        }
+        it.status()?;
+        Ok(out)
+    }
+}
+
+/// Checks that a query value has the field's type.
+fn check_query_value(class: &ClassDef, field: &FieldDef, value: &Value) -> Result<()> {
+    if matches!(value, Value::Absent) || field.ty.admits(value) {
+        Ok(())
+    } else {
+        Err(Error::WrongType {
+            class: class.name.clone(),
+            field: field.name.clone(),
+            expected: field.ty.name(),
+            found: value.type_name(),
+        })
+    }
+}
+
+pub(crate) fn to_object(id: ObjectId, class: &ClassDef, rec: &ObjectRecord) -> Object {
+    Object {
+        id,
+        class: class.name.clone(),
+        fields: class
+            .fields
+            .iter()
+            .filter_map(|f| match rec.value(f.id) {
+                Value::Absent => None,
+                v => Some((f.name.clone(), v.clone())),
+            })
+            .collect(),
+    }
+}
+
+/// The read methods, shared by `Db` (latest state, cached) and `Snapshot`.
+macro_rules! read_methods {
+    () => {
+        /// The object with id `id` in `namespace`, or `None`.
+        pub fn get(&self, namespace: &str, id: ObjectId) -> Result<Option<Object>> {
+            self.view().get(namespace, id)
+        }
+
+        /// The object holding `value` in a uniquely indexed field, or `None`.
+        /// Fails with `IndexNotReady` while the index is being built.
+        pub fn find_unique(
+            &self,
+            namespace: &str,
+            class: &str,
+            field: &str,
+            value: &Value,
+        ) -> Result<Option<ObjectId>> {
+            self.view().find_unique(namespace, class, field, value)
+        }
+
+        /// Every object holding `value` in an indexed field (hash or ordered),
+        /// in id order.
+        pub fn find_all(
+            &self,
+            namespace: &str,
+            class: &str,
+            field: &str,
+            value: &Value,
+        ) -> Result<Vec<ObjectId>> {
+            self.view().find_all(namespace, class, field, value)
+        }
+
+        /// A page of an ordered index scan.
+        pub fn scan(
+            &self,
+            namespace: &str,
+            class: &str,
+            field: &str,
+            scan: &RangeScan,
+        ) -> Result<ScanPage> {
+            self.view().scan(namespace, class, field, scan)
+        }
+
+        /// Up to `limit` object ids of a class in id order, after `after`.
+        pub fn scan_class(
+            &self,
+            namespace: &str,
+            class: &str,
+            after: Option<ObjectId>,
+            limit: usize,
+        ) -> Result<Vec<ObjectId>> {
+            self.view().scan_class(namespace, class, after, limit)
+        }
+    };
+}
+
+impl Db {
+    pub(crate) fn view(&self) -> View<'_> {
+        View::latest(&self.inner)
+    }
+
+    read_methods!();
+
+    /// A consistent snapshot: every read through it sees the database as it
+    /// was at this call, records and indexes alike. It bypasses the caches.
+    pub fn snapshot(&self) -> Snapshot<'_> {
+        Snapshot {
+            db: self,
+            snap: self.inner.storage.rocks().snapshot(),
+        }
+    }
+}
+
+/// A point-in-time view of a database. See [`Db::snapshot`].
+pub struct Snapshot<'db> {
+    db: &'db Db,
+    snap: rocksdb::Snapshot<'db>,
+}
+
+impl Snapshot<'_> {
+    fn view(&self) -> View<'_> {
+        View {
+            inner: &self.db.inner,
+            snapshot: Some(&self.snap),
+        }
+    }
+
+    read_methods!();
+}
+
+impl Db {
+    /// The name of the class of an object, or `None` if it does not exist.
+    /// Answered from the object → class cache when possible.
+    pub fn class_of(&self, namespace: &str, id: ObjectId) -> Result<Option<String>> {
+        let view = self.view();
+        let ns = view.namespace(namespace)?;
+        let class = match self.inner.class_cache.get(&(ns, id)) {
+            Some(class) => class,
+            None => {
+                let generation = self.inner.class_cache.generation();
+                let Some(rec) = view.record(ns, id)? else {
+                    return Ok(None);
+                };
+                self.inner
+                    .class_cache
+                    .insert_if_unchanged(generation, (ns, id), rec.class);
+                rec.class
+            }
+        };
+        Ok(self
+            .inner
+            .catalog
+            .read()
+            .class_by_id(class)
+            .map(|c| c.def.name.clone()))
+    }
+}

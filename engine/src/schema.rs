@@ -1,0 +1,487 @@
+//! Namespaces and classes: the specs a user writes, their validation, and the
+//! batches that persist catalog changes (with their reindex tasks).
+
+use std::collections::HashSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rockhold_format::{
+    check_name, ClassDef, ClassId, ClassKey, Family, FieldDef, FieldId, FieldType, FullScanKey,
+    HashKey, IndexKind, Key, MetaKey, MetaValue, NameEntry, NameKey, NameKind, NamespaceId,
+    OrderedKey, Record, TaskKey, TaskRecord, TaskState,
+};
+
+use crate::catalog::{ClassEntry, DEFAULT_NAMESPACE};
+use crate::db::{Db, Inner};
+use crate::error::{Error, Result};
+use crate::storage::Batch;
+
+/// A field as the user declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSpec {
+    name: String,
+    ty: FieldType,
+    optional: bool,
+    index: IndexKind,
+}
+
+impl FieldSpec {
+    /// A required, unindexed field.
+    pub fn new(name: impl Into<String>, ty: FieldType) -> Self {
+        FieldSpec {
+            name: name.into(),
+            ty,
+            optional: false,
+            index: IndexKind::None,
+        }
+    }
+
+    /// The field may be absent.
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
+    /// Sets the index kind.
+    pub fn index(mut self, index: IndexKind) -> Self {
+        self.index = index;
+        self
+    }
+
+    /// A unique hash index (equality lookups, one object per value).
+    pub fn unique_hash(self) -> Self {
+        self.index(IndexKind::Hash { unique: true })
+    }
+
+    /// A non-unique hash index.
+    pub fn hash(self) -> Self {
+        self.index(IndexKind::Hash { unique: false })
+    }
+
+    /// A non-unique ordered index (equality, range and prefix scans).
+    pub fn ordered(self) -> Self {
+        self.index(IndexKind::Ordered { unique: false })
+    }
+
+    /// A unique ordered index.
+    pub fn unique_ordered(self) -> Self {
+        self.index(IndexKind::Ordered { unique: true })
+    }
+}
+
+/// A class as the user declares it: a name and an ordered list of fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassSpec {
+    name: String,
+    fields: Vec<FieldSpec>,
+}
+
+impl ClassSpec {
+    /// A class with no fields yet.
+    pub fn new(name: impl Into<String>) -> Self {
+        ClassSpec {
+            name: name.into(),
+            fields: Vec::new(),
+        }
+    }
+
+    /// Adds a field.
+    pub fn field(mut self, field: FieldSpec) -> Self {
+        self.fields.push(field);
+        self
+    }
+}
+
+/// Whether an index answers queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IndexState {
+    /// The field has no index.
+    None,
+    /// Built and maintained: queries are answered.
+    Ready,
+    /// A build task exists in this state; queries answer `IndexNotReady`.
+    Building(TaskState),
+}
+
+fn valid_name(kind: &'static str, name: &str) -> Result<()> {
+    check_name(name).map_err(|reason| Error::InvalidName {
+        kind,
+        name: name.to_string(),
+        reason,
+    })
+}
+
+fn validate_spec(spec: &ClassSpec) -> Result<()> {
+    valid_name("class", &spec.name)?;
+    let mut seen = HashSet::new();
+    for f in &spec.fields {
+        valid_name("field", &f.name)?;
+        if !seen.insert(f.name.as_str()) {
+            return Err(Error::DuplicateName {
+                kind: "field",
+                name: f.name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn put_counter(batch: &mut Batch<'_>, key: MetaKey, value: u64) -> Result<()> {
+    batch.put(
+        Family::Meta,
+        &key.encode(),
+        &MetaValue::Counter(value).encode(),
+    )
+}
+
+impl Inner {
+    /// Whether a class has at least one object (its full-scan range is not empty).
+    pub(crate) fn class_has_objects(&self, ns: NamespaceId, class: ClassId) -> Result<bool> {
+        let prefix = FullScanKey::class_prefix(ns, class);
+        let mut it = self.storage.iter(
+            Family::FullScan,
+            &prefix,
+            rockhold_format::prefix_successor(&prefix),
+            None,
+        )?;
+        it.seek(&prefix);
+        let found = it.valid();
+        it.status()?;
+        Ok(found)
+    }
+}
+
+/// Deletes every entry of one field's index.
+fn delete_index_range(
+    batch: &mut Batch<'_>,
+    ns: NamespaceId,
+    class: ClassId,
+    field: &FieldDef,
+) -> Result<()> {
+    match field.index {
+        IndexKind::None => Ok(()),
+        IndexKind::Hash { .. } => {
+            batch.delete_prefix(Family::Hash, &HashKey::field_prefix(ns, class, field.id))
+        }
+        IndexKind::Ordered { .. } => batch.delete_prefix(
+            Family::Ordered,
+            &OrderedKey::field_prefix(ns, class, field.id),
+        ),
+    }
+}
+
+impl Db {
+    /// Creates a namespace. Names are 1–128 bytes without control characters.
+    pub fn create_namespace(&self, name: &str) -> Result<()> {
+        valid_name("namespace", name)?;
+        let inner = &self.inner;
+        let mut cat = inner.catalog.write();
+        if cat.namespace_id(name).is_ok() {
+            return Err(Error::DuplicateName {
+                kind: "namespace",
+                name: name.to_string(),
+            });
+        }
+        let id = u32::try_from(cat.counters.next_namespace)
+            .map_err(|_| Error::InvalidRequest("namespace ids exhausted".into()))?;
+        let mut batch = inner.storage.batch();
+        let key = NameKey {
+            kind: NameKind::Namespace,
+            parent: 0,
+            name: name.to_string(),
+        };
+        batch.put(Family::Name, &key.encode(), &NameEntry { id }.encode())?;
+        put_counter(&mut batch, MetaKey::NextNamespaceId, u64::from(id) + 1)?;
+        batch.commit(true)?;
+        cat.counters.next_namespace = u64::from(id) + 1;
+        cat.put_namespace(name.to_string(), NamespaceId(id));
+        Ok(())
+    }
+
+    /// The names of every namespace, sorted.
+    pub fn namespaces(&self) -> Vec<String> {
+        self.inner
+            .catalog
+            .read()
+            .namespaces()
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// Drops a namespace and everything in it: its classes, objects, indexes
+    /// and tasks. Deletes exactly the namespace's own key ranges. The default
+    /// namespace cannot be dropped.
+    pub fn drop_namespace(&self, name: &str) -> Result<()> {
+        if name == DEFAULT_NAMESPACE {
+            return Err(Error::InvalidRequest(
+                "the default namespace cannot be dropped".into(),
+            ));
+        }
+        let inner = &self.inner;
+        let mut cat = inner.catalog.write();
+        let ns = cat.namespace_id(name)?;
+        let mut batch = inner.storage.batch();
+        for family in [
+            Family::Class,
+            Family::Object,
+            Family::FullScan,
+            Family::Hash,
+            Family::Ordered,
+            Family::Task,
+        ] {
+            if let Some(prefix) = family.namespace_prefix(ns) {
+                batch.delete_prefix(family, &prefix)?;
+            }
+        }
+        batch.delete_prefix(Family::Name, &NameKey::scope_prefix(NameKind::Class, ns.0))?;
+        let key = NameKey {
+            kind: NameKind::Namespace,
+            parent: 0,
+            name: name.to_string(),
+        };
+        batch.delete(Family::Name, &key.encode())?;
+        batch.commit(true)?;
+        cat.remove_namespace(ns);
+        inner.unique_cache.clear();
+        inner.class_cache.clear();
+        Ok(())
+    }
+
+    /// Creates a class in a namespace.
+    pub fn create_class(&self, namespace: &str, spec: &ClassSpec) -> Result<ClassDef> {
+        validate_spec(spec)?;
+        let inner = &self.inner;
+        let mut cat = inner.catalog.write();
+        let ns = cat.namespace_id(namespace)?;
+        if cat.class_in(ns, &spec.name).is_some() {
+            return Err(Error::DuplicateName {
+                kind: "class",
+                name: spec.name.clone(),
+            });
+        }
+        let id = u32::try_from(cat.counters.next_class)
+            .map_err(|_| Error::InvalidRequest("class ids exhausted".into()))?;
+        let def = ClassDef {
+            id: ClassId(id),
+            name: spec.name.clone(),
+            revision: 1,
+            next_field_id: spec.fields.len() as u32 + 1,
+            fields: spec
+                .fields
+                .iter()
+                .zip(1..)
+                .map(|(f, fid)| FieldDef {
+                    id: FieldId(fid),
+                    name: f.name.clone(),
+                    ty: f.ty,
+                    optional: f.optional,
+                    index: f.index,
+                })
+                .collect(),
+        };
+        let mut batch = inner.storage.batch();
+        let name_key = NameKey {
+            kind: NameKind::Class,
+            parent: ns.0,
+            name: spec.name.clone(),
+        };
+        batch.put(Family::Name, &name_key.encode(), &NameEntry { id }.encode())?;
+        batch.put(
+            Family::Class,
+            &ClassKey { ns, class: def.id }.encode(),
+            &def.encode(),
+        )?;
+        put_counter(&mut batch, MetaKey::NextClassId, u64::from(id) + 1)?;
+        batch.commit(true)?;
+        cat.counters.next_class = u64::from(id) + 1;
+        cat.put_class(ClassEntry {
+            ns,
+            def: def.clone(),
+            tasks: Default::default(),
+        });
+        Ok(def)
+    }
+
+    /// Changes a class to match `spec` (same name): fields are matched by
+    /// name; new fields are added with fresh ids, missing ones removed (their
+    /// index entries deleted), and index kinds changed. A field's type cannot
+    /// change (`FieldTypeChange`). An index added to a class that has objects
+    /// gets a `Pending` reindex task in the same batch and answers
+    /// `IndexNotReady` until it is built; writes maintain it from this commit on.
+    pub fn update_class(&self, namespace: &str, spec: &ClassSpec) -> Result<ClassDef> {
+        validate_spec(spec)?;
+        let inner = &self.inner;
+        let mut cat = inner.catalog.write();
+        let entry = cat.class(namespace, &spec.name)?.clone();
+        let ns = entry.ns;
+        let old = &entry.def;
+        let has_objects = inner.class_has_objects(ns, old.id)?;
+        let mut batch = inner.storage.batch();
+        let mut next_field_id = old.next_field_id;
+        let mut tasks = entry.tasks.clone();
+        let mut next_rev = cat.counters.next_task_revision;
+        let mut fields = Vec::with_capacity(spec.fields.len());
+        let mut task_writes = Vec::new();
+        for f in &spec.fields {
+            match old.field(&f.name) {
+                Some(current) => {
+                    if current.ty != f.ty {
+                        return Err(Error::FieldTypeChange {
+                            class: old.name.clone(),
+                            field: f.name.clone(),
+                            from: current.ty.name(),
+                            to: f.ty.name(),
+                        });
+                    }
+                    if current.optional && !f.optional && has_objects {
+                        return Err(Error::InvalidRequest(format!(
+                            "field {}.{} cannot become required while the class has objects",
+                            old.name, f.name
+                        )));
+                    }
+                    if current.index != f.index {
+                        delete_index_range(&mut batch, ns, old.id, current)?;
+                        if f.index.is_indexed() && has_objects {
+                            task_writes.push((current.id, TaskRecord::pending(next_rev, now_ms())));
+                            next_rev += 1;
+                        } else if tasks.contains_key(&current.id) {
+                            let mut t = tasks[&current.id].clone();
+                            t.state = if f.index.is_indexed() {
+                                TaskState::Done
+                            } else {
+                                TaskState::Remove
+                            };
+                            t.revision = next_rev;
+                            t.updated_at_ms = now_ms();
+                            next_rev += 1;
+                            task_writes.push((current.id, t));
+                        }
+                    }
+                    fields.push(FieldDef {
+                        id: current.id,
+                        name: f.name.clone(),
+                        ty: f.ty,
+                        optional: f.optional,
+                        index: f.index,
+                    });
+                }
+                None => {
+                    if !f.optional && has_objects {
+                        return Err(Error::InvalidRequest(format!(
+                            "new field {}.{} must be optional: the class has objects without it",
+                            old.name, f.name
+                        )));
+                    }
+                    // A new field holds no values yet, so its index is complete.
+                    fields.push(FieldDef {
+                        id: FieldId(next_field_id),
+                        name: f.name.clone(),
+                        ty: f.ty,
+                        optional: f.optional,
+                        index: f.index,
+                    });
+                    next_field_id += 1;
+                }
+            }
+        }
+        for removed in old
+            .fields
+            .iter()
+            .filter(|f| spec.fields.iter().all(|s| s.name != f.name))
+        {
+            delete_index_range(&mut batch, ns, old.id, removed)?;
+            if let Some(t) = tasks.get(&removed.id) {
+                let mut t = t.clone();
+                t.state = TaskState::Remove;
+                t.revision = next_rev;
+                t.updated_at_ms = now_ms();
+                next_rev += 1;
+                task_writes.push((removed.id, t));
+            }
+        }
+        let def = ClassDef {
+            id: old.id,
+            name: old.name.clone(),
+            revision: old.revision + 1,
+            next_field_id,
+            fields,
+        };
+        if def.fields == old.fields {
+            return Ok(old.clone());
+        }
+        batch.put(
+            Family::Class,
+            &ClassKey { ns, class: def.id }.encode(),
+            &def.encode(),
+        )?;
+        for (field, task) in &task_writes {
+            batch.put(
+                Family::Task,
+                &TaskKey {
+                    ns,
+                    class: def.id,
+                    field: *field,
+                }
+                .encode(),
+                &task.encode(),
+            )?;
+        }
+        if next_rev != cat.counters.next_task_revision {
+            put_counter(&mut batch, MetaKey::NextTaskRevision, next_rev)?;
+        }
+        batch.commit(true)?;
+        cat.counters.next_task_revision = next_rev;
+        for (field, task) in task_writes {
+            tasks.insert(field, task);
+        }
+        cat.put_class(ClassEntry {
+            ns,
+            def: def.clone(),
+            tasks,
+        });
+        inner.unique_cache.clear();
+        Ok(def)
+    }
+
+    /// The definition of a class.
+    pub fn class(&self, namespace: &str, class: &str) -> Result<ClassDef> {
+        Ok(self
+            .inner
+            .catalog
+            .read()
+            .class(namespace, class)?
+            .def
+            .clone())
+    }
+
+    /// Every class of a namespace, sorted by name.
+    pub fn classes(&self, namespace: &str) -> Result<Vec<ClassDef>> {
+        let cat = self.inner.catalog.read();
+        let ns = cat.namespace_id(namespace)?;
+        Ok(cat
+            .classes_of(ns)
+            .into_iter()
+            .map(|c| c.def.clone())
+            .collect())
+    }
+
+    /// Whether the index of a field answers queries.
+    pub fn index_state(&self, namespace: &str, class: &str, field: &str) -> Result<IndexState> {
+        let cat = self.inner.catalog.read();
+        let entry = cat.class(namespace, class)?;
+        let f = entry.field_named(field)?;
+        Ok(if !f.index.is_indexed() {
+            IndexState::None
+        } else {
+            entry
+                .not_ready(f.id)
+                .map_or(IndexState::Ready, IndexState::Building)
+        })
+    }
+}

@@ -1,0 +1,199 @@
+//! RocksDB underneath: how it is opened (every option chosen explicitly),
+//! where each key family lives (a column family each), and the small set of
+//! operations the rest of the engine uses.
+
+use std::path::Path;
+
+use rockhold_format::Family;
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType,
+    DBRawIterator, DBRecoveryMode, ReadOptions, WriteBatch, WriteOptions, DB,
+};
+
+use crate::error::{Error, Result};
+use crate::options::Options;
+
+/// Column families, one per group of key families. Separate memtables for
+/// records and each index kind make indexed writes faster than one mixed
+/// keyspace (measured 1.5–1.7× on raw writes); one WriteBatch still spans
+/// them atomically, and with the WAL on every batch recovers whole.
+pub(crate) const CF_CATALOG: &str = "default"; // M, N, C
+pub(crate) const CF_OBJECTS: &str = "objects"; // O
+pub(crate) const CF_FULL_SCAN: &str = "index_full_scan"; // IF
+pub(crate) const CF_HASH: &str = "index_hash"; // IH
+pub(crate) const CF_ORDERED: &str = "index_ordered"; // IR
+pub(crate) const CF_TASKS: &str = "tasks"; // IT
+
+/// Every column family, in the order they are opened.
+pub(crate) const ALL_CFS: [&str; 6] = [
+    CF_CATALOG,
+    CF_OBJECTS,
+    CF_FULL_SCAN,
+    CF_HASH,
+    CF_ORDERED,
+    CF_TASKS,
+];
+
+/// The column family a key family is stored in.
+pub(crate) fn cf_of(family: Family) -> &'static str {
+    match family {
+        Family::Object => CF_OBJECTS,
+        Family::FullScan => CF_FULL_SCAN,
+        Family::Hash => CF_HASH,
+        Family::Ordered => CF_ORDERED,
+        Family::Task => CF_TASKS,
+        _ => CF_CATALOG,
+    }
+}
+
+fn db_options(opts: &Options) -> rocksdb::Options {
+    let mut o = rocksdb::Options::default();
+    o.create_if_missing(opts.create_if_missing);
+    o.create_missing_column_families(true);
+    // Check every file's checksums and consistency at open and fail loudly.
+    o.set_paranoid_checks(true);
+    // The default (PointInTime) silently drops everything after a corrupt WAL
+    // record. Tolerating only a torn *tail* (the write in flight at a crash)
+    // makes corruption in the middle of the log an error at open instead.
+    o.set_wal_recovery_mode(DBRecoveryMode::TolerateCorruptedTailRecords);
+    // Record WAL files in the MANIFEST, so a missing WAL is detected at open.
+    o.set_track_and_verify_wals_in_manifest(true);
+    // Flush all column families together: records and their index entries
+    // always reach SST files in the same flush.
+    o.set_atomic_flush(true);
+    o.increase_parallelism(2);
+    o.set_max_background_jobs(4);
+    o.set_bytes_per_sync(1 << 20);
+    o.set_keep_log_file_num(4);
+    o
+}
+
+fn cf_options(name: &str, opts: &Options, cache: &Cache) -> rocksdb::Options {
+    let mut table = BlockBasedOptions::default();
+    // XXH3 block checksums: the strongest fast checksum RocksDB offers.
+    table.set_checksum_type(rocksdb::ChecksumType::XXH3);
+    // Full (not block-based) bloom filters, 10 bits/key: ~1% false positives,
+    // so point reads of absent keys rarely touch a data block.
+    table.set_bloom_filter(10.0, false);
+    table.set_block_cache(cache);
+    table.set_cache_index_and_filter_blocks(true);
+    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    let mut o = rocksdb::Options::default();
+    o.set_block_based_table_factory(&table);
+    o.set_write_buffer_size(opts.write_buffer_bytes);
+    o.set_level_compaction_dynamic_level_bytes(true);
+    // Object records compress; index keys are all key and prefix-compressed
+    // by the block format already.
+    o.set_compression_type(if name == CF_OBJECTS {
+        DBCompressionType::Lz4
+    } else {
+        DBCompressionType::None
+    });
+    o
+}
+
+/// The open RocksDB database.
+pub(crate) struct Storage {
+    db: DB,
+}
+
+impl Storage {
+    pub(crate) fn open(path: &Path, opts: &Options) -> Result<Storage> {
+        let cache = Cache::new_lru_cache(opts.block_cache_bytes);
+        let cfs = ALL_CFS
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name, opts, &cache)));
+        let db = DB::open_cf_descriptors(&db_options(opts), path, cfs)?;
+        Ok(Storage { db })
+    }
+
+    pub(crate) fn cf(&self, family: Family) -> Result<&ColumnFamily> {
+        let name = cf_of(family);
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| Error::Inconsistent(format!("column family {name} is missing")))
+    }
+
+    pub(crate) fn rocks(&self) -> &DB {
+        &self.db
+    }
+
+    /// Reads one value (under a snapshot when `read` carries one).
+    pub(crate) fn get(
+        &self,
+        family: Family,
+        key: &[u8],
+        read: &ReadOptions,
+    ) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf_opt(self.cf(family)?, key, read)?)
+    }
+
+    /// An iterator over `[lower, upper)` of one family; `upper = None` runs to
+    /// the end of the column family.
+    pub(crate) fn iter(
+        &self,
+        family: Family,
+        lower: &[u8],
+        upper: Option<Vec<u8>>,
+        snapshot: Option<&rocksdb::Snapshot<'_>>,
+    ) -> Result<DBRawIterator<'_>> {
+        let mut read = ReadOptions::default();
+        read.set_iterate_lower_bound(lower.to_vec());
+        if let Some(upper) = upper {
+            read.set_iterate_upper_bound(upper);
+        }
+        if let Some(s) = snapshot {
+            read.set_snapshot(s);
+        }
+        Ok(self.db.raw_iterator_cf_opt(self.cf(family)?, read))
+    }
+
+    pub(crate) fn batch(&self) -> Batch<'_> {
+        Batch {
+            storage: self,
+            wb: WriteBatch::default(),
+        }
+    }
+}
+
+/// A WriteBatch addressed by key family.
+pub(crate) struct Batch<'a> {
+    storage: &'a Storage,
+    wb: WriteBatch,
+}
+
+impl Batch<'_> {
+    pub(crate) fn put(&mut self, family: Family, key: &[u8], value: &[u8]) -> Result<()> {
+        self.wb.put_cf(self.storage.cf(family)?, key, value);
+        Ok(())
+    }
+
+    pub(crate) fn delete(&mut self, family: Family, key: &[u8]) -> Result<()> {
+        self.wb.delete_cf(self.storage.cf(family)?, key);
+        Ok(())
+    }
+
+    /// Deletes every key of `family` that starts with `prefix`.
+    pub(crate) fn delete_prefix(&mut self, family: Family, prefix: &[u8]) -> Result<()> {
+        let cf = self.storage.cf(family)?;
+        match rockhold_format::prefix_successor(prefix) {
+            Some(end) => self.wb.delete_range_cf(cf, prefix, &end[..]),
+            // A prefix of all 0xFF runs to the end of the keyspace: bound it
+            // by a key longer than any we write.
+            None => self.wb.delete_range_cf(cf, prefix, &[0xFF; 64][..]),
+        }
+        Ok(())
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.wb.len()
+    }
+
+    /// Writes the batch atomically; `sync` fsyncs the WAL first.
+    pub(crate) fn commit(self, sync: bool) -> Result<()> {
+        let mut w = WriteOptions::default();
+        w.set_sync(sync);
+        self.storage.db.write_opt(self.wb, &w)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,267 @@
+//! The invariant check of SPEC §4, over one consistent snapshot:
+//! every record decodes and its checksum verifies; every object has exactly
+//! one full-scan entry and an entry per indexed present value; every index
+//! entry points to an existing object of its class that holds its value; no
+//! unique value has two holders. Indexes still being built are exempt from the
+//! "entry per value" direction only.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rockhold_format::{
+    AnyKey, ClassDef, ClassId, ClassKey, Family, FieldId, HashKey, IndexKind, Key, MetaValue,
+    NameEntry, NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, TaskKey,
+    TaskRecord, Value,
+};
+use rocksdb::ReadOptions;
+
+use crate::catalog::ClassEntry;
+use crate::db::{Db, Inner};
+use crate::error::{escape_key, Result};
+use crate::index_entries::all_entries;
+
+/// One violation found by [`Db::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The family of the key at fault.
+    pub family: Family,
+    /// The key at fault, escaped for printing.
+    pub key: String,
+    /// What is wrong.
+    pub what: String,
+}
+
+/// The outcome of [`Db::verify`].
+#[derive(Debug, Clone, Default)]
+pub struct VerifyReport {
+    /// Object records checked.
+    pub objects: u64,
+    /// Index entries (`IF`, `IH`, `IR`) checked.
+    pub index_entries: u64,
+    /// Other records checked (meta, names, classes, tasks).
+    pub other_records: u64,
+    /// Every violation found.
+    pub problems: Vec<Problem>,
+}
+
+impl VerifyReport {
+    /// Whether no violation was found.
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// What one check concluded: `Err` is a storage failure, `Ok(Some)` a violation.
+type Finding = Result<Option<String>>;
+
+struct Verifier<'a> {
+    inner: &'a Inner,
+    snap: rocksdb::Snapshot<'a>,
+    classes: HashMap<ClassId, Arc<ClassEntry>>,
+    report: VerifyReport,
+    /// The previous entry of a unique index: (key without object id, value).
+    last_unique: Option<(Vec<u8>, Value)>,
+}
+
+impl Verifier<'_> {
+    fn get(&self, family: Family, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut r = ReadOptions::default();
+        r.set_snapshot(&self.snap);
+        self.inner.storage.get(family, key, &r)
+    }
+
+    /// Runs `check` on every (key, value) of a family and records violations.
+    fn scan(
+        &mut self,
+        family: Family,
+        check: fn(&mut Self, &[u8], &[u8]) -> Finding,
+    ) -> Result<()> {
+        let prefix = family.prefix();
+        let mut it = self.inner.storage.iter(
+            family,
+            prefix,
+            rockhold_format::prefix_successor(prefix),
+            Some(&self.snap),
+        )?;
+        it.seek_to_first();
+        let mut found = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if let Some(what) = check(self, k, v)? {
+                found.push(Problem {
+                    family,
+                    key: escape_key(k),
+                    what,
+                });
+            }
+            it.next();
+        }
+        it.status()?;
+        drop(it);
+        self.report.problems.extend(found);
+        Ok(())
+    }
+
+    fn check_catalog_record(&mut self, k: &[u8], v: &[u8]) -> Finding {
+        self.report.other_records += 1;
+        let outcome = match AnyKey::decode(k) {
+            Err(e) => Err(format!("key does not decode: {e}")),
+            Ok(AnyKey::Meta(_)) => MetaValue::decode(v).map(drop).map_err(|e| e.to_string()),
+            Ok(AnyKey::Name(_)) => NameEntry::decode(v).map(drop).map_err(|e| e.to_string()),
+            Ok(AnyKey::Class(ClassKey { class, .. })) => match ClassDef::decode(v) {
+                Ok(def) if def.id == class => Ok(()),
+                Ok(def) => Err(format!("class record says id {}", def.id)),
+                Err(e) => Err(e.to_string()),
+            },
+            Ok(AnyKey::Task(TaskKey { class, .. })) => match TaskRecord::decode(v) {
+                Ok(_) if self.classes.contains_key(&class) => Ok(()),
+                Ok(_) => Err(format!("task names unknown class {class}")),
+                Err(e) => Err(e.to_string()),
+            },
+            Ok(other) => Err(format!("{} key among catalog records", other.family())),
+        };
+        Ok(outcome.err())
+    }
+
+    fn check_object(&mut self, k: &[u8], v: &[u8]) -> Finding {
+        self.report.objects += 1;
+        let key = match ObjectKey::decode(k) {
+            Ok(key) => key,
+            Err(e) => return Ok(Some(format!("key does not decode: {e}"))),
+        };
+        let rec = match ObjectRecord::decode(v) {
+            Ok(rec) => rec,
+            Err(e) => return Ok(Some(format!("record: {e}"))),
+        };
+        let Some(class) = self.classes.get(&rec.class).filter(|c| c.ns == key.ns) else {
+            return Ok(Some(format!("unknown class {}", rec.class)));
+        };
+        let mut missing = Vec::new();
+        for (family, entry) in all_entries(&self.inner.seed, key.ns, &class.def, key.id, &rec) {
+            if self.get(family, &entry)?.is_none() && !building(class, &entry, family) {
+                missing.push(format!("{family} entry {}", escape_key(&entry)));
+            }
+        }
+        Ok((!missing.is_empty()).then(|| format!("missing {}", missing.join(", "))))
+    }
+
+    fn check_index_entry(&mut self, k: &[u8], v: &[u8]) -> Finding {
+        self.report.index_entries += 1;
+        if !v.is_empty() {
+            return Ok(Some("index entry has a non-empty value".into()));
+        }
+        type Target = (
+            NamespaceId,
+            ClassId,
+            ObjectId,
+            Option<(FieldId, Result<Value, u64>)>,
+        );
+        let target: Target = match AnyKey::decode(k) {
+            Ok(AnyKey::FullScan(key)) => (key.ns, key.class, key.id, None),
+            Ok(AnyKey::Hash(key)) => (key.ns, key.class, key.id, Some((key.field, Err(key.hash)))),
+            Ok(AnyKey::Ordered(key)) => {
+                (key.ns, key.class, key.id, Some((key.field, Ok(key.value))))
+            }
+            Ok(other) => return Ok(Some(format!("{} key among index entries", other.family()))),
+            Err(e) => return Ok(Some(format!("key does not decode: {e}"))),
+        };
+        let (ns, class_id, id, field) = target;
+        let rec = match self.get(Family::Object, &ObjectKey { ns, id }.encode())? {
+            None => return Ok(Some(format!("points to missing object {id}"))),
+            Some(bytes) => match ObjectRecord::decode(&bytes) {
+                Ok(rec) => rec,
+                Err(_) => return Ok(None), // reported with the object
+            },
+        };
+        if rec.class != class_id {
+            return Ok(Some(format!(
+                "object {id} is of class {}, not {class_id}",
+                rec.class
+            )));
+        }
+        let Some((field_id, expected)) = field else {
+            return Ok(None);
+        };
+        let Some(def) = self
+            .classes
+            .get(&class_id)
+            .and_then(|c| c.def.field_by_id(field_id))
+        else {
+            return Ok(Some(format!("entry of unknown field {field_id}")));
+        };
+        let value = rec.value(field_id);
+        let holds = match (&expected, def.index) {
+            (Err(hash), IndexKind::Hash { .. }) => {
+                !matches!(value, Value::Absent) && self.inner.seed.hash_value(value) == *hash
+            }
+            (Ok(v), IndexKind::Ordered { .. }) => value == v,
+            _ => {
+                return Ok(Some(format!(
+                    "field {} has no index of this kind",
+                    def.name
+                )))
+            }
+        };
+        if !holds {
+            return Ok(Some(format!(
+                "object {id} does not hold this value of {} (holds {value})",
+                def.name
+            )));
+        }
+        if def.index.is_unique() {
+            // Entries of one value are adjacent (IR) or share a hash prefix (IH).
+            let group = k[..k.len() - 8].to_vec();
+            let duplicate = self
+                .last_unique
+                .as_ref()
+                .is_some_and(|(g, v)| *g == group && v == value);
+            self.last_unique = Some((group, value.clone()));
+            if duplicate {
+                return Ok(Some(format!(
+                    "second holder {id} of unique value {value} in {}",
+                    def.name
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Whether a missing value entry is allowed because its index is being built.
+fn building(class: &ClassEntry, entry: &[u8], family: Family) -> bool {
+    let field = match family {
+        Family::Hash => HashKey::decode(entry).map(|k| k.field),
+        Family::Ordered => OrderedKey::decode(entry).map(|k| k.field),
+        _ => return false,
+    };
+    field.is_ok_and(|f| class.not_ready(f).is_some())
+}
+
+impl Db {
+    /// Checks every record and the index invariant on a snapshot of the
+    /// database. Storage errors are returned as errors; violations are
+    /// collected in the report.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        let inner = &self.inner;
+        let classes = inner
+            .catalog
+            .read()
+            .all_classes()
+            .map(|c| (c.def.id, c.clone()))
+            .collect();
+        let mut v = Verifier {
+            inner,
+            snap: inner.storage.rocks().snapshot(),
+            classes,
+            report: VerifyReport::default(),
+            last_unique: None,
+        };
+        for family in [Family::Meta, Family::Name, Family::Class, Family::Task] {
+            v.scan(family, Verifier::check_catalog_record)?;
+        }
+        v.scan(Family::Object, Verifier::check_object)?;
+        for family in [Family::FullScan, Family::Hash, Family::Ordered] {
+            v.scan(family, Verifier::check_index_entry)?;
+        }
+        Ok(v.report)
+    }
+}

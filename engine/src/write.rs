@@ -1,0 +1,516 @@
+//! The write path: every insert, update and delete goes through
+//! `Transaction::commit`, which writes the records and every index entry they
+//! imply in one RocksDB WriteBatch, after checking unique constraints under
+//! locks held until the batch has committed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use rockhold_format::{
+    ClassDef, ClassId, Family, FieldId, IndexKind, Key, NamespaceId, ObjectId, ObjectKey,
+    ObjectRecord, Record, Value, MAX_BODY_LEN, MAX_ORDERED_VALUE_LEN,
+};
+
+use crate::catalog::{Catalog, ClassEntry};
+use crate::db::{Db, UniqueCacheKey};
+use crate::error::{Error, Result};
+use crate::index_entries::{all_entries, diff};
+use crate::read::View;
+
+enum Op {
+    Insert {
+        ns: String,
+        class: String,
+        id: ObjectId,
+        fields: Vec<(String, Value)>,
+    },
+    Update {
+        ns: String,
+        id: ObjectId,
+        fields: Vec<(String, Value)>,
+    },
+    Delete {
+        ns: String,
+        id: ObjectId,
+    },
+}
+
+/// A group of inserts, updates and deletes that commit together in one
+/// WriteBatch, or not at all. Operations apply in order: a later operation
+/// sees the effect of an earlier one on the same object.
+#[must_use = "a transaction does nothing until it is committed"]
+pub struct Transaction<'db> {
+    db: &'db Db,
+    ops: Vec<Op>,
+    sync: Option<bool>,
+}
+
+fn collect_fields<I, K, V>(fields: I) -> Vec<(String, Value)>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<String>,
+    V: Into<Value>,
+{
+    fields
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect()
+}
+
+/// An object touched by the batch: its committed and its final state.
+struct Touched {
+    class: Arc<ClassEntry>,
+    original: Option<ObjectRecord>,
+    current: Option<ObjectRecord>,
+}
+
+impl<'db> Transaction<'db> {
+    /// Adds an insert; returns the id the object will have once committed.
+    /// The id is taken now and never reused, even if the commit fails.
+    pub fn insert<I, K, V>(&mut self, namespace: &str, class: &str, fields: I) -> Result<ObjectId>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<Value>,
+    {
+        let id = self.db.inner.allocate_object_id()?;
+        self.ops.push(Op::Insert {
+            ns: namespace.to_string(),
+            class: class.to_string(),
+            id,
+            fields: collect_fields(fields),
+        });
+        Ok(id)
+    }
+
+    /// Adds a partial update: the given fields get the given values
+    /// (`Value::Absent` clears an optional field); other fields keep theirs.
+    pub fn update<I, K, V>(&mut self, namespace: &str, id: ObjectId, fields: I)
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<Value>,
+    {
+        self.ops.push(Op::Update {
+            ns: namespace.to_string(),
+            id,
+            fields: collect_fields(fields),
+        });
+    }
+
+    /// Adds a delete of the object and all its index entries.
+    pub fn delete(&mut self, namespace: &str, id: ObjectId) {
+        self.ops.push(Op::Delete {
+            ns: namespace.to_string(),
+            id,
+        });
+    }
+
+    /// Whether this commit fsyncs the WAL (default: the database's option).
+    pub fn sync(&mut self, sync: bool) -> &mut Self {
+        self.sync = Some(sync);
+        self
+    }
+
+    /// Number of operations added so far.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether no operation was added.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Validates, checks unique constraints and writes everything in one
+    /// batch. On any error nothing is written.
+    pub fn commit(self) -> Result<()> {
+        if self.ops.is_empty() {
+            return Ok(());
+        }
+        let inner = &self.db.inner;
+        let cat = inner.catalog.read();
+        let view = View::latest(inner);
+
+        // Objects that are updated or deleted are locked before they are read.
+        let mut object_stripes = Vec::new();
+        for op in &self.ops {
+            if let Op::Update { ns, id, .. } | Op::Delete { ns, id } = op {
+                object_stripes.push(inner.locks.object_stripe(cat.namespace_id(ns)?, *id));
+            }
+        }
+        let _object_locks = inner.locks.lock_objects(object_stripes);
+
+        let mut touched: BTreeMap<(NamespaceId, ObjectId), Touched> = BTreeMap::new();
+        for op in &self.ops {
+            apply(&cat, &view, &mut touched, op)?;
+        }
+
+        // Unique values written by the batch are locked before they are checked.
+        let mut value_stripes = Vec::new();
+        for_each_new_unique(&touched, |_, t, field, value| {
+            let hash = inner.seed.hash_value(value);
+            value_stripes.push(inner.locks.value_stripe(t.class.def.id, field, hash));
+        });
+        let _value_locks = inner.locks.lock_values(value_stripes);
+        check_unique(&view, &touched).inspect_err(|e| {
+            if matches!(e, Error::UniqueViolation { .. }) {
+                inner.metrics.unique_violations.inc();
+            }
+        })?;
+
+        let mut batch = inner.storage.batch();
+        let mut invalidate: Vec<UniqueCacheKey> = Vec::new();
+        let mut deleted = Vec::new();
+        let (mut inserts, mut updates, mut deletes) = (0u64, 0u64, 0u64);
+        for ((ns, id), t) in &touched {
+            let (ns, id) = (*ns, *id);
+            let def = &t.class.def;
+            let old = t
+                .original
+                .as_ref()
+                .map(|r| all_entries(&inner.seed, ns, def, id, r));
+            let new = t
+                .current
+                .as_ref()
+                .map(|r| all_entries(&inner.seed, ns, def, id, r));
+            let changes = diff(&old.unwrap_or_default(), &new.unwrap_or_default());
+            for (family, key) in &changes.delete {
+                batch.delete(*family, key)?;
+            }
+            for (family, key) in &changes.put {
+                batch.put(*family, key, &[])?;
+            }
+            let key = ObjectKey { ns, id }.encode();
+            match (&t.original, &t.current) {
+                (_, Some(rec)) => {
+                    let bytes = rec.encode();
+                    if bytes.len() as u64 > MAX_BODY_LEN {
+                        return Err(Error::ValueTooLarge {
+                            class: def.name.clone(),
+                            field: "(whole record)".into(),
+                            len: bytes.len(),
+                            max: MAX_BODY_LEN as usize,
+                        });
+                    }
+                    batch.put(Family::Object, &key, &bytes)?;
+                    if t.original.is_some() {
+                        updates += 1
+                    } else {
+                        inserts += 1
+                    }
+                }
+                (Some(_), None) => {
+                    batch.delete(Family::Object, &key)?;
+                    deleted.push((ns, id));
+                    deletes += 1;
+                }
+                (None, None) => {}
+            }
+            if let Some(old) = &t.original {
+                for f in def.fields.iter().filter(|f| f.index.is_unique()) {
+                    let before = old.value(f.id);
+                    let after = t.current.as_ref().map_or(&Value::Absent, |r| r.value(f.id));
+                    if before != after && !matches!(before, Value::Absent) {
+                        invalidate.push((def.id, f.id, before.encode_ordered()));
+                    }
+                }
+            }
+        }
+        let ops = batch.len();
+        // Caches are invalidated around the commit, under the locks (see cache.rs).
+        let unique_inv = inner.unique_cache.begin_invalidation(invalidate);
+        let class_inv = inner.class_cache.begin_invalidation(deleted);
+        batch.commit(self.sync.unwrap_or_else(|| inner.sync_default()))?;
+        drop((unique_inv, class_inv));
+        let m = &inner.metrics;
+        m.writes.inc();
+        m.batch_ops.observe(ops as f64);
+        m.objects.with_label_values(&["insert"]).inc_by(inserts);
+        m.objects.with_label_values(&["update"]).inc_by(updates);
+        m.objects.with_label_values(&["delete"]).inc_by(deletes);
+        Ok(())
+    }
+}
+
+/// Applies one operation to the batch's view of the objects it touches.
+fn apply(
+    cat: &Catalog,
+    view: &View<'_>,
+    touched: &mut BTreeMap<(NamespaceId, ObjectId), Touched>,
+    op: &Op,
+) -> Result<()> {
+    match op {
+        Op::Insert {
+            ns,
+            class,
+            id,
+            fields,
+        } => {
+            let entry = cat.class(ns, class)?.clone();
+            let mut rec = ObjectRecord {
+                class: entry.def.id,
+                fields: Vec::new(),
+            };
+            set_fields(&entry.def, &mut rec, fields)?;
+            check_required(&entry.def, &rec)?;
+            let ns_id = entry.ns;
+            touched.insert(
+                (ns_id, *id),
+                Touched {
+                    class: entry,
+                    original: None,
+                    current: Some(rec),
+                },
+            );
+        }
+        Op::Update { ns, id, fields } => {
+            let t = load(cat, view, touched, ns, *id)?;
+            let rec = t.current.as_mut().ok_or_else(|| Error::UnknownObject {
+                namespace: ns.clone(),
+                id: *id,
+            })?;
+            set_fields(&t.class.def, rec, fields)?;
+            check_required(&t.class.def, rec)?;
+        }
+        Op::Delete { ns, id } => {
+            let t = load(cat, view, touched, ns, *id)?;
+            if t.current.take().is_none() {
+                return Err(Error::UnknownObject {
+                    namespace: ns.clone(),
+                    id: *id,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The batch's entry for an object, reading its committed record on first use.
+fn load<'t>(
+    cat: &Catalog,
+    view: &View<'_>,
+    touched: &'t mut BTreeMap<(NamespaceId, ObjectId), Touched>,
+    ns: &str,
+    id: ObjectId,
+) -> Result<&'t mut Touched> {
+    let ns_id = cat.namespace_id(ns)?;
+    match touched.entry((ns_id, id)) {
+        std::collections::btree_map::Entry::Occupied(e) => Ok(e.into_mut()),
+        std::collections::btree_map::Entry::Vacant(e) => {
+            let rec = view
+                .record(ns_id, id)?
+                .ok_or_else(|| Error::UnknownObject {
+                    namespace: ns.to_string(),
+                    id,
+                })?;
+            let class = cat
+                .class_by_id(rec.class)
+                .filter(|c| c.ns == ns_id)
+                .ok_or_else(|| {
+                    Error::Inconsistent(format!("object {id} has unknown class id {}", rec.class))
+                })?
+                .clone();
+            // Values of fields removed from the class are dropped on rewrite.
+            let mut current = rec.clone();
+            current
+                .fields
+                .retain(|(f, _)| class.def.field_by_id(*f).is_some());
+            Ok(e.insert(Touched {
+                class,
+                original: Some(rec),
+                current: Some(current),
+            }))
+        }
+    }
+}
+
+fn set_fields(def: &ClassDef, rec: &mut ObjectRecord, fields: &[(String, Value)]) -> Result<()> {
+    for (i, (name, value)) in fields.iter().enumerate() {
+        if fields[..i].iter().any(|(n, _)| n == name) {
+            return Err(Error::DuplicateName {
+                kind: "field",
+                name: name.clone(),
+            });
+        }
+        let f = def.field(name).ok_or_else(|| Error::UnknownField {
+            class: def.name.clone(),
+            field: name.clone(),
+        })?;
+        if matches!(value, Value::Absent) {
+            if !f.optional {
+                return Err(Error::MissingField {
+                    class: def.name.clone(),
+                    field: name.clone(),
+                });
+            }
+        } else if !f.ty.admits(value) {
+            return Err(Error::WrongType {
+                class: def.name.clone(),
+                field: name.clone(),
+                expected: f.ty.name(),
+                found: value.type_name(),
+            });
+        }
+        if matches!(f.index, IndexKind::Ordered { .. }) {
+            let len = value.encode_ordered().len();
+            if len > MAX_ORDERED_VALUE_LEN {
+                return Err(Error::ValueTooLarge {
+                    class: def.name.clone(),
+                    field: name.clone(),
+                    len,
+                    max: MAX_ORDERED_VALUE_LEN,
+                });
+            }
+        }
+        match rec.fields.binary_search_by_key(&f.id, |(id, _)| *id) {
+            Ok(pos) if matches!(value, Value::Absent) => {
+                rec.fields.remove(pos);
+            }
+            Ok(pos) => rec.fields[pos].1 = value.clone(),
+            Err(_) if matches!(value, Value::Absent) => {}
+            Err(pos) => rec.fields.insert(pos, (f.id, value.clone())),
+        }
+    }
+    Ok(())
+}
+
+fn check_required(def: &ClassDef, rec: &ObjectRecord) -> Result<()> {
+    match def
+        .fields
+        .iter()
+        .find(|f| !f.optional && matches!(rec.value(f.id), Value::Absent))
+    {
+        Some(f) => Err(Error::MissingField {
+            class: def.name.clone(),
+            field: f.name.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Calls `f` for every present value of a unique field in an object's final
+/// state that its committed state did not already hold.
+fn for_each_new_unique(
+    touched: &BTreeMap<(NamespaceId, ObjectId), Touched>,
+    mut f: impl FnMut((NamespaceId, ObjectId), &Touched, FieldId, &Value),
+) {
+    for (key, t) in touched {
+        let Some(cur) = &t.current else { continue };
+        for field in t.class.def.fields.iter().filter(|fd| fd.index.is_unique()) {
+            let v = cur.value(field.id);
+            let unchanged = t.original.as_ref().is_some_and(|o| o.value(field.id) == v);
+            if !matches!(v, Value::Absent) && !unchanged {
+                f(*key, t, field.id, v);
+            }
+        }
+    }
+}
+
+/// Refuses the batch if a unique value it writes is held by another object,
+/// committed or earlier in the same batch.
+fn check_unique(
+    view: &View<'_>,
+    touched: &BTreeMap<(NamespaceId, ObjectId), Touched>,
+) -> Result<()> {
+    let violation = |t: &Touched, field: FieldId, value: &Value, existing: ObjectId| {
+        let name = t
+            .class
+            .def
+            .field_by_id(field)
+            .map_or_else(String::new, |f| f.name.clone());
+        Error::UniqueViolation {
+            class: t.class.def.name.clone(),
+            field: name,
+            value: value.clone(),
+            existing,
+        }
+    };
+    // Within the batch: every final holder of a unique value, changed or not.
+    let mut claimed: HashMap<(ClassId, FieldId, Vec<u8>), ObjectId> = HashMap::new();
+    for ((_, id), t) in touched {
+        let Some(cur) = &t.current else { continue };
+        for field in t.class.def.fields.iter().filter(|fd| fd.index.is_unique()) {
+            let v = cur.value(field.id);
+            if matches!(v, Value::Absent) {
+                continue;
+            }
+            if let Some(other) = claimed.insert((t.class.def.id, field.id, v.encode_ordered()), *id)
+            {
+                return Err(violation(t, field.id, v, other));
+            }
+        }
+    }
+    // Against committed data, for values this batch newly writes.
+    let mut result = Ok(());
+    for_each_new_unique(touched, |(ns, id), t, field, value| {
+        if result.is_err() {
+            return;
+        }
+        let Some(fd) = t.class.def.field_by_id(field) else {
+            return;
+        };
+        match view.holders(ns, &t.class.def, fd, value) {
+            Err(e) => result = Err(e),
+            Ok(holders) => {
+                for holder in holders.into_iter().filter(|h| *h != id) {
+                    // A holder that this batch changes or deletes gives the value up.
+                    let released = touched.get(&(ns, holder)).is_some_and(|other| {
+                        other
+                            .current
+                            .as_ref()
+                            .is_none_or(|r| r.value(field) != value)
+                    });
+                    if !released {
+                        result = Err(violation(t, field, value, holder));
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    result
+}
+
+impl Db {
+    /// Starts a transaction.
+    pub fn transaction(&self) -> Transaction<'_> {
+        Transaction {
+            db: self,
+            ops: Vec::new(),
+            sync: None,
+        }
+    }
+
+    /// Inserts one object and returns its id.
+    pub fn insert<I, K, V>(&self, namespace: &str, class: &str, fields: I) -> Result<ObjectId>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<Value>,
+    {
+        let mut tx = self.transaction();
+        let id = tx.insert(namespace, class, fields)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Updates some fields of one object.
+    pub fn update<I, K, V>(&self, namespace: &str, id: ObjectId, fields: I) -> Result<()>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<Value>,
+    {
+        let mut tx = self.transaction();
+        tx.update(namespace, id, fields);
+        tx.commit()
+    }
+
+    /// Deletes one object and all its index entries.
+    pub fn delete(&self, namespace: &str, id: ObjectId) -> Result<()> {
+        let mut tx = self.transaction();
+        tx.delete(namespace, id);
+        tx.commit()
+    }
+}

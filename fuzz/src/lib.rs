@@ -1,0 +1,637 @@
+//! # rockhold-fuzz
+//!
+//! The checks behind the cargo-fuzz targets of `rockhold-format`. Every
+//! target in `fuzz_targets/` is a one-line call of a `check_*` function of
+//! this crate, so the same checks also run without libFuzzer:
+//! `tests/replay.rs` feeds them every file of `corpus/<target>/` and
+//! `regressions/<target>/` under a plain `cargo test`.
+//!
+//! A check panics (which libFuzzer reports as a crash) when a decoder panics
+//! or when a documented property of the format crate does not hold:
+//!
+//! - every key that decodes re-encodes to exactly its input bytes;
+//! - ordered value encodings compare like the values, are prefix-free and
+//!   canonical (a decoded value re-encodes to the bytes it came from);
+//! - every record that decodes re-encodes to a frame that decodes to an equal
+//!   record; a body behind a valid frame of the right kind either decodes or
+//!   is `Error::Malformed`, never anything else.
+
+#![forbid(unsafe_code)]
+
+use std::fmt::Debug;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use rockhold_format::{
+    decode_tuple, encode_tuple_into, frame_raw, prefix_successor, unframe, unframe_any, AnyKey,
+    ClassDef, ClassId, ClassKey, Error, Family, FieldId, FullScanKey, HashKey, HashSeed, Key,
+    MetaKey, MetaValue, NameEntry, NameKey, NamespaceId, ObjectId, ObjectKey, ObjectRecord,
+    OrderedKey, Record, RecordKind, TaskKey, TaskRecord, Value, FRAME_HEADER_LEN, FRAME_VERSION,
+};
+
+/// A fuzz target: its name (the `[[bin]]` name and the folder name under
+/// `corpus/` and `regressions/`) and its check.
+#[derive(Clone, Copy)]
+pub struct Target {
+    /// The target's name.
+    pub name: &'static str,
+    /// The check the target runs on every input.
+    pub check: fn(&[u8]),
+}
+
+/// Every fuzz target of this crate.
+pub const TARGETS: &[Target] = &[
+    Target {
+        name: "key_decode",
+        check: check_key_decode,
+    },
+    Target {
+        name: "value_order",
+        check: check_value_order,
+    },
+    Target {
+        name: "record_frame",
+        check: check_record_frame,
+    },
+    Target {
+        name: "record_body",
+        check: check_record_body,
+    },
+    Target {
+        name: "task_record",
+        check: check_task_record,
+    },
+    Target {
+        name: "class_def",
+        check: check_class_def,
+    },
+];
+
+/// Every record kind, in kind-byte order.
+const KINDS: [RecordKind; 5] = [
+    RecordKind::Meta,
+    RecordKind::Name,
+    RecordKind::Class,
+    RecordKind::Object,
+    RecordKind::Task,
+];
+
+// ---------------------------------------------------------------------------
+// key_decode
+
+/// Target `key_decode`: any bytes as a key.
+///
+/// `AnyKey::decode` must not panic; a key that decodes must re-encode to the
+/// input, agree with the typed decoder of its family (every other typed
+/// decoder answers `WrongFamily`), and start with the scan prefixes the
+/// engine builds for it. Also checks `prefix_successor` on the input.
+pub fn check_key_decode(data: &[u8]) {
+    let any = AnyKey::decode(data);
+    let mut typed_ok = Vec::new();
+    for family in Family::ALL {
+        let Some(result) = decode_as(family, data) else {
+            continue; // a family added after this crate was written
+        };
+        match result {
+            Ok(key) => typed_ok.push(key),
+            Err(e) if !data.starts_with(family.prefix()) => {
+                assert_eq!(e, Error::WrongFamily { expected: family }, "{family} decoder")
+            }
+            Err(e) => {
+                black_box(e.to_string());
+            }
+        }
+    }
+    match any {
+        Ok(key) => {
+            assert_eq!(key.encode(), data, "{key:?} does not re-encode to its input");
+            assert_eq!(Family::of(data), Some(key.family()));
+            assert_eq!(
+                typed_ok,
+                [key.clone()],
+                "typed decoders disagree with AnyKey::decode"
+            );
+            check_key_prefixes(&key, data);
+        }
+        Err(e) => {
+            black_box(e.to_string());
+            assert!(
+                typed_ok.is_empty(),
+                "a typed decoder accepts what AnyKey::decode refuses ({e}): {typed_ok:?}"
+            );
+        }
+    }
+    check_prefix_successor(data);
+}
+
+/// Decodes `bytes` with the typed decoder of `family` only.
+fn decode_as(family: Family, bytes: &[u8]) -> Option<rockhold_format::Result<AnyKey>> {
+    Some(match family {
+        Family::Meta => MetaKey::decode(bytes).map(AnyKey::Meta),
+        Family::Name => NameKey::decode(bytes).map(AnyKey::Name),
+        Family::Class => ClassKey::decode(bytes).map(AnyKey::Class),
+        Family::Object => ObjectKey::decode(bytes).map(AnyKey::Object),
+        Family::FullScan => FullScanKey::decode(bytes).map(AnyKey::FullScan),
+        Family::Hash => HashKey::decode(bytes).map(AnyKey::Hash),
+        Family::Ordered => OrderedKey::decode(bytes).map(AnyKey::Ordered),
+        Family::Task => TaskKey::decode(bytes).map(AnyKey::Task),
+        _ => return None,
+    })
+}
+
+/// A decoded key lies under every prefix the engine scans it by.
+fn check_key_prefixes(key: &AnyKey, bytes: &[u8]) {
+    let under = |prefix: Vec<u8>, what: &str| {
+        assert!(
+            bytes.starts_with(&prefix),
+            "{key:?} is not under its {what} prefix {prefix:02x?}"
+        );
+        if let Some(end) = prefix_successor(&prefix) {
+            assert!(*bytes < *end, "{key:?} is not below the end of its {what} range");
+        }
+    };
+    let ns = match key {
+        AnyKey::Meta(_) => None,
+        AnyKey::Name(k) => {
+            under(NameKey::scope_prefix(k.kind, k.parent), "scope");
+            None
+        }
+        AnyKey::Class(k) => Some(k.ns),
+        AnyKey::Object(k) => Some(k.ns),
+        AnyKey::FullScan(k) => {
+            under(FullScanKey::class_prefix(k.ns, k.class), "class");
+            Some(k.ns)
+        }
+        AnyKey::Hash(k) => {
+            under(HashKey::field_prefix(k.ns, k.class, k.field), "field");
+            under(
+                HashKey::hash_prefix(k.ns, k.class, k.field, k.hash),
+                "hash",
+            );
+            Some(k.ns)
+        }
+        AnyKey::Ordered(k) => {
+            under(OrderedKey::field_prefix(k.ns, k.class, k.field), "field");
+            under(
+                OrderedKey::value_prefix(k.ns, k.class, k.field, &k.value),
+                "value",
+            );
+            Some(k.ns)
+        }
+        AnyKey::Task(k) => Some(k.ns),
+        _ => None,
+    };
+    let family = key.family();
+    under(family.prefix().to_vec(), "family");
+    match (ns, family.namespace_prefix(ns.unwrap_or(NamespaceId::DEFAULT))) {
+        (Some(_), Some(prefix)) => under(prefix, "namespace"),
+        (None, None) => {}
+        (ns, prefix) => panic!("{family}: namespace {ns:?} but namespace prefix {prefix:?}"),
+    }
+}
+
+/// `prefix_successor(p)` is above every string that starts with `p`, and
+/// nothing between `p` and it fails to start with `p`.
+fn check_prefix_successor(prefix: &[u8]) {
+    match prefix_successor(prefix) {
+        None => assert!(
+            prefix.iter().all(|&b| b == 0xFF),
+            "no successor for {prefix:02x?}"
+        ),
+        Some(end) => {
+            assert!(end.len() <= prefix.len() && *prefix < *end);
+            let mut longest = prefix.to_vec();
+            longest.extend_from_slice(&[0xFF; 4]);
+            assert!(longest < end);
+            // `end` minus its last byte's increment is a prefix of `prefix`:
+            // the only strings in [prefix, end) are those starting with prefix.
+            let (last, head) = end.split_last().expect("a successor is never empty");
+            assert!(prefix.starts_with(head) && prefix[head.len()] == last - 1);
+            assert!(prefix[head.len() + 1..].iter().all(|&b| b == 0xFF));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// value_order
+
+/// Target `value_order`: two ordered value encodings.
+///
+/// The first byte is a split point; the rest is cut there into `a` and `b`.
+/// A value decoded from the front of either must re-encode to the bytes it
+/// used; when both decode, their encodings must compare (and be equal) like
+/// the values, also followed by object ids and inside ordered index keys.
+/// `decode_tuple` of `a`, `b` and the whole rest must not panic and must
+/// round-trip through `encode_tuple_into`; tuples compare like their encodings.
+pub fn check_value_order(data: &[u8]) {
+    let Some((&split, rest)) = data.split_first() else {
+        return;
+    };
+    let (a_bytes, b_bytes) = rest.split_at(usize::from(split).min(rest.len()));
+    let a = decode_value(a_bytes);
+    let b = decode_value(b_bytes);
+    if let (Some(a), Some(b)) = (&a, &b) {
+        compare_values(a, b);
+        compare_values(b, a);
+    }
+    let ta = decode_tuple_checked(a_bytes);
+    let tb = decode_tuple_checked(b_bytes);
+    if let (Some(ta), Some(tb)) = (&ta, &tb) {
+        assert_eq!(
+            ta.cmp(tb),
+            a_bytes.cmp(b_bytes),
+            "tuples {ta:?} and {tb:?} order unlike their encodings"
+        );
+    }
+    decode_tuple_checked(rest);
+}
+
+/// Decodes one value from the front of `bytes` and checks it is canonical.
+fn decode_value(bytes: &[u8]) -> Option<Value> {
+    let (value, used) = match Value::decode_ordered(bytes) {
+        Ok(ok) => ok,
+        Err(e) => {
+            black_box(e.to_string());
+            return None;
+        }
+    };
+    assert!(
+        used >= 1 && used <= bytes.len(),
+        "used {used} of {} bytes",
+        bytes.len()
+    );
+    let encoded = value.encode_ordered();
+    assert_eq!(
+        encoded,
+        bytes[..used],
+        "{value:?} does not re-encode to the bytes it was decoded from"
+    );
+    // Prefix-free: the value's own bytes decode alone to the same value.
+    let (again, used_again) = Value::decode_ordered(&encoded).expect("re-encoding decodes");
+    assert_eq!((&again, used_again), (&value, used));
+    black_box((value.to_string(), value.type_name()));
+    if let Some(prefix) = value.ordered_prefix() {
+        assert!(
+            encoded.starts_with(&prefix) && prefix.len() + 2 == encoded.len(),
+            "ordered_prefix of {value:?} is not its encoding without the terminator"
+        );
+    }
+    Some(value)
+}
+
+/// `a` and `b` compare like their encodings, in every context the engine
+/// puts encodings in.
+fn compare_values(a: &Value, b: &Value) {
+    let (ea, eb) = (a.encode_ordered(), b.encode_ordered());
+    let order = a.cmp(b);
+    assert_eq!(order, ea.cmp(&eb), "{a:?} vs {b:?}: value and encoding order differ");
+    assert_eq!(a.partial_cmp(b), Some(order));
+    assert_eq!(a == b, ea == eb, "{a:?} vs {b:?}: equality differs");
+
+    // A value followed by an object id (what an IR key ends with).
+    for (ia, ib) in [(0u64, u64::MAX), (u64::MAX, 0), (7, 7)] {
+        let mut ka = ea.clone();
+        ka.extend_from_slice(&ia.to_be_bytes());
+        let mut kb = eb.clone();
+        kb.extend_from_slice(&ib.to_be_bytes());
+        assert_eq!(
+            ka.cmp(&kb),
+            order.then(ia.cmp(&ib)),
+            "{a:?}+{ia} vs {b:?}+{ib}"
+        );
+    }
+
+    // Whole ordered index keys: round trip, and order by value then id.
+    let key = |value: &Value, id: u64| OrderedKey {
+        ns: NamespaceId(1),
+        class: ClassId(2),
+        field: FieldId(3),
+        value: value.clone(),
+        id: ObjectId(id),
+    };
+    let (ka, kb) = (key(a, 9), key(b, 4));
+    let (kea, keb) = (ka.encode(), kb.encode());
+    assert_eq!(OrderedKey::decode(&kea).as_ref(), Ok(&ka));
+    assert_eq!(kea.cmp(&keb), order.then(9.cmp(&4)), "IR keys of {a:?}, {b:?}");
+
+    // Equal values hash the same (the IH key of a value).
+    let seed = HashSeed { k0: 1, k1: 2 };
+    assert_eq!(seed.hash_value(a), seed.hash_bytes(&ea));
+    if a == b {
+        assert_eq!(seed.hash_value(a), seed.hash_value(b), "{a:?} == {b:?}");
+    }
+
+    // Prefix scans: the encoding of `b` starts with the prefix encoding of
+    // `a` exactly when `b` is a string (bytes) value starting with `a`.
+    if let Some(prefix) = a.ordered_prefix() {
+        let starts = match (a, b) {
+            (Value::String(x), Value::String(y)) => y.starts_with(x.as_str()),
+            (Value::Bytes(x), Value::Bytes(y)) => y.starts_with(x),
+            _ => false,
+        };
+        assert_eq!(
+            eb.starts_with(&prefix),
+            starts,
+            "prefix of {a:?} vs encoding of {b:?}"
+        );
+    }
+}
+
+/// Decodes `bytes` as a tuple; on success checks it re-encodes to `bytes`.
+fn decode_tuple_checked(bytes: &[u8]) -> Option<Vec<Value>> {
+    let values = match decode_tuple(bytes) {
+        Ok(values) => values,
+        Err(e) => {
+            black_box(e.to_string());
+            return None;
+        }
+    };
+    let mut encoded = vec![0xAB];
+    encode_tuple_into(&values, &mut encoded);
+    assert_eq!(
+        encoded[1..],
+        *bytes,
+        "tuple {values:?} does not re-encode to its input"
+    );
+    assert_eq!(
+        decode_tuple(&encoded[1..]).as_ref(),
+        Ok(&values),
+        "re-encoded tuple"
+    );
+    // Decoding value by value finds the same values.
+    let mut at = 0;
+    for v in &values {
+        let (one, used) = Value::decode_ordered(&bytes[at..]).expect("tuple element decodes");
+        assert_eq!(&one, v);
+        at += used;
+    }
+    assert_eq!(at, bytes.len());
+    Some(values)
+}
+
+// ---------------------------------------------------------------------------
+// Records
+
+/// Checks of a decoded record beyond its round trip: lookups that must not
+/// panic and must agree with the record's contents.
+trait Inspect {
+    fn inspect(&self);
+}
+
+impl Inspect for ClassDef {
+    fn inspect(&self) {
+        for (i, f) in self.fields.iter().enumerate() {
+            let first_named = self.fields.iter().position(|g| g.name == f.name);
+            let by_name = self.field(&f.name).expect("field() finds a field of the class");
+            assert_eq!(by_name.name, f.name);
+            assert_eq!(Some(by_name), first_named.map(|j| &self.fields[j]));
+            assert!(first_named <= Some(i));
+            let by_id = self
+                .field_by_id(f.id)
+                .expect("field_by_id() finds a field of the class");
+            assert_eq!(by_id.id, f.id);
+            black_box(f.ty.name());
+            assert!(!f.ty.admits(&Value::Absent), "{:?} admits Absent", f.ty);
+            assert!(!f.index.is_unique() || f.index.is_indexed());
+        }
+        // Lookups of what the class does not have.
+        for name in ["", "\u{0}", "no such field", self.name.as_str()] {
+            assert_eq!(
+                self.field(name).is_some(),
+                self.fields.iter().any(|f| f.name == name),
+                "field({name:?})"
+            );
+        }
+        for id in [0, 1, self.next_field_id, u32::MAX] {
+            assert_eq!(
+                self.field_by_id(FieldId(id)).is_some(),
+                self.fields.iter().any(|f| f.id == FieldId(id)),
+                "field_by_id({id})"
+            );
+        }
+    }
+}
+
+impl Inspect for ObjectRecord {
+    fn inspect(&self) {
+        let sorted = self.fields.windows(2).all(|w| w[0].0 < w[1].0);
+        for (id, value) in &self.fields {
+            let found = self.value(*id);
+            if sorted {
+                assert_eq!(found, value, "value({id}) of a sorted record");
+            }
+        }
+        let max = self.fields.iter().map(|(id, _)| id.0).max();
+        if let Some(past) = max.and_then(|m| m.checked_add(1)) {
+            if sorted {
+                assert_eq!(self.value(FieldId(past)), &Value::Absent);
+            }
+        }
+        black_box(self.value(FieldId(0)));
+    }
+}
+
+impl Inspect for TaskRecord {
+    fn inspect(&self) {
+        assert!(!self.state.name().is_empty());
+    }
+}
+
+impl Inspect for MetaValue {
+    fn inspect(&self) {
+        if let MetaValue::HashSeed(seed) = self {
+            black_box(seed.hash_value(&Value::Absent));
+        }
+    }
+}
+
+impl Inspect for NameEntry {
+    fn inspect(&self) {}
+}
+
+/// Decodes `framed` as an `R`; a record that decodes must re-encode to a frame
+/// that decodes to an equal record.
+fn decode_record<R>(framed: &[u8]) -> rockhold_format::Result<R>
+where
+    R: Record + Inspect + PartialEq + Debug,
+{
+    let record = R::decode(framed)?;
+    let (kind, _) = unframe_any(framed).expect("a decoded record has a valid frame");
+    assert_eq!(kind, R::KIND as u8);
+    let encoded = record.encode();
+    assert_eq!(encoded[..2], [FRAME_VERSION, R::KIND as u8]);
+    let back = R::decode(&encoded).unwrap_or_else(|e| {
+        panic!(
+            "{:?} record {record:?} re-encodes to {encoded:02x?}, which does not decode: {e}",
+            R::KIND
+        )
+    });
+    assert_eq!(back, record, "{:?} record changes in a round trip", R::KIND);
+    assert_eq!(back.encode(), encoded, "{:?} encoding is not deterministic", R::KIND);
+    let mut appended = vec![0xAA; 3];
+    record.encode_into(&mut appended);
+    assert_eq!(appended[3..], encoded[..], "encode_into differs from encode");
+    record.inspect();
+    Ok(record)
+}
+
+/// Decodes `framed` as the record type of `kind`; `Ok(true)` if it decoded.
+fn decode_kind(kind: RecordKind, framed: &[u8]) -> rockhold_format::Result<bool> {
+    match kind {
+        RecordKind::Meta => decode_record::<MetaValue>(framed).map(|_| true),
+        RecordKind::Name => decode_record::<NameEntry>(framed).map(|_| true),
+        RecordKind::Class => decode_record::<ClassDef>(framed).map(|_| true),
+        RecordKind::Object => decode_record::<ObjectRecord>(framed).map(|_| true),
+        RecordKind::Task => decode_record::<TaskRecord>(framed).map(|_| true),
+    }
+}
+
+/// Target `record_frame`: any bytes as a framed record.
+///
+/// `unframe_any`, `unframe` and the decoder of every record type must not
+/// panic and must agree: at most the type named by a valid header decodes,
+/// and whatever decodes round-trips.
+pub fn check_record_frame(data: &[u8]) {
+    let frame = unframe_any(data);
+    if let Ok((kind, body)) = frame {
+        assert_eq!(data[0], FRAME_VERSION);
+        assert_eq!(kind, data[1]);
+        assert_eq!(body, &data[FRAME_HEADER_LEN..]);
+        assert_eq!(frame_raw(FRAME_VERSION, kind, body), data, "frame_raw rebuilds it");
+    }
+    for kind in KINDS {
+        let unframed = unframe(data, kind);
+        match (&frame, &unframed) {
+            (Ok((found, body)), Ok(b)) => assert!(*found == kind as u8 && body == b),
+            (Ok((found, _)), Err(e)) => assert_eq!(
+                *e,
+                Error::WrongKind {
+                    expected: kind as u8,
+                    found: *found
+                }
+            ),
+            (Err(e), Err(e2)) => assert_eq!(e, e2, "unframe and unframe_any disagree"),
+            (Err(e), Ok(_)) => panic!("unframe accepts what unframe_any refuses: {e}"),
+        }
+        match decode_kind(kind, data) {
+            Ok(_) => assert!(unframed.is_ok(), "{kind:?} decodes without a valid frame"),
+            Err(e) => {
+                black_box(e.to_string());
+                if unframed.is_ok() {
+                    // Past a valid frame of the right kind only the body is wrong.
+                    assert!(matches!(e, Error::Malformed(_)), "{kind:?} body: {e:?}");
+                } else {
+                    assert_eq!(Err(e), unframed.map(drop), "{kind:?}: frame error");
+                }
+            }
+        }
+    }
+}
+
+/// Target `record_body`: the first byte is a kind byte, the rest a record
+/// body, framed with a correct checksum by `frame_raw` so that the fuzzer
+/// reaches the body decoders. Kind bytes 1..=5 reach the decoder of that
+/// record type (see `RecordKind`); other bytes check that every decoder
+/// refuses the frame as `WrongKind`. Then as `check_record_frame`.
+pub fn check_record_body(data: &[u8]) {
+    let Some((&kind, body)) = data.split_first() else {
+        return;
+    };
+    let framed = frame_raw(FRAME_VERSION, kind, body);
+    assert_eq!(unframe_any(&framed), Ok((kind, body)));
+    check_record_frame(&framed);
+}
+
+/// Target `task_record`: the whole input is a task record body, framed by
+/// `frame_raw`; decodes as `TaskRecord` or is `Malformed`, round-trips.
+pub fn check_task_record(data: &[u8]) {
+    check_body_of(RecordKind::Task, data);
+}
+
+/// Target `class_def`: the whole input is a class definition body, framed by
+/// `frame_raw`; decodes as `ClassDef` or is `Malformed`, round-trips, and its
+/// field lookups (`field`, `field_by_id`) agree with its field list.
+pub fn check_class_def(data: &[u8]) {
+    check_body_of(RecordKind::Class, data);
+}
+
+fn check_body_of(kind: RecordKind, body: &[u8]) {
+    let framed = frame_raw(FRAME_VERSION, kind as u8, body);
+    if let Err(e) = decode_kind(kind, &framed) {
+        assert!(matches!(e, Error::Malformed(_)), "{kind:?} body: {e:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Replay without libFuzzer
+
+/// The seed corpus folder of a target: `fuzz/corpus/<target>/`.
+pub fn corpus_dir(target: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target)
+}
+
+/// The folder of saved crash inputs of a target: `fuzz/regressions/<target>/`.
+pub fn regressions_dir(target: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("regressions")
+        .join(target)
+}
+
+/// The input files of a folder, sorted, without hidden files (`.gitkeep`).
+pub fn inputs_of(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if !hidden && entry.file_type()?.is_file() {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The `main` of a target binary built without libFuzzer (`cargo run --bin
+/// <target> -- [FILE|DIR]...`): runs the check on every file named, or on
+/// the target's corpus and regressions when none is. A failing input panics
+/// with the check's message, after its path is printed.
+pub fn replay_main(target: &str, check: fn(&[u8])) -> ExitCode {
+    let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    let roots = if args.is_empty() {
+        vec![corpus_dir(target), regressions_dir(target)]
+    } else {
+        args
+    };
+    let mut count = 0usize;
+    for root in roots {
+        let files = if root.is_dir() {
+            inputs_of(&root)
+        } else {
+            Ok(vec![root.clone()])
+        };
+        let files = match files {
+            Ok(files) => files,
+            Err(e) => {
+                eprintln!("{target}: cannot list {}: {e}", root.display());
+                return ExitCode::FAILURE;
+            }
+        };
+        for file in files {
+            let data = match std::fs::read(&file) {
+                Ok(data) => data,
+                Err(e) => {
+                    eprintln!("{target}: cannot read {}: {e}", file.display());
+                    return ExitCode::FAILURE;
+                }
+            };
+            eprintln!("{target}: {}", file.display());
+            check(&data);
+            count += 1;
+        }
+    }
+    eprintln!("{target}: {count} input(s) passed (replay build: no libFuzzer, no fuzzing)");
+    ExitCode::SUCCESS
+}
