@@ -1,1 +1,98 @@
-//! Shared helpers of rockhold's integration, crash, concurrency and corruption tests.
+//! Shared helpers of rockhold's integration, crash, concurrency and
+//! corruption tests: a database in a temporary directory that is removed
+//! when the helper is dropped, and an invariant assertion.
+
+use std::path::Path;
+
+use rockhold::{Db, Options};
+use tempfile::TempDir;
+
+/// A database in a fresh temporary directory, deleted on drop.
+pub struct TempDb {
+    db: Option<Db>,
+    opts: Options,
+    dir: TempDir,
+}
+
+impl TempDb {
+    /// A new, empty database with default options.
+    pub fn new() -> TempDb {
+        TempDb::with_options(Options::default())
+    }
+
+    /// A new, empty database with the given options.
+    pub fn with_options(opts: Options) -> TempDb {
+        let dir = tempfile::Builder::new()
+            .prefix("rockhold-test-")
+            .tempdir()
+            .expect("temp dir");
+        let db = Db::open(dir.path(), opts.clone()).expect("open a new database");
+        TempDb {
+            db: Some(db),
+            opts,
+            dir,
+        }
+    }
+
+    /// The open database.
+    pub fn db(&self) -> &Db {
+        self.db.as_ref().expect("database is open")
+    }
+
+    /// The directory the database lives in.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Closes and reopens the database.
+    pub fn reopen(&mut self) {
+        if let Some(db) = self.db.take() {
+            db.close().expect("close");
+        }
+        self.db = Some(Db::open(self.dir.path(), self.opts.clone()).expect("reopen"));
+    }
+
+    /// Closes the database, keeping the directory, and returns its path
+    /// (for tests that open it themselves, e.g. with raw RocksDB).
+    pub fn close(&mut self) -> &Path {
+        if let Some(db) = self.db.take() {
+            db.close().expect("close");
+        }
+        self.dir.path()
+    }
+
+    /// Opens the database again after `close`.
+    pub fn open_again(&mut self) -> rockhold::Result<()> {
+        self.db = Some(Db::open(self.dir.path(), self.opts.clone())?);
+        Ok(())
+    }
+}
+
+impl Default for TempDb {
+    fn default() -> Self {
+        TempDb::new()
+    }
+}
+
+impl std::ops::Deref for TempDb {
+    type Target = Db;
+
+    fn deref(&self) -> &Db {
+        self.db()
+    }
+}
+
+/// Panics with every problem unless `verify` finds the database clean.
+pub fn assert_invariant(db: &Db) {
+    let report = db.verify().expect("verify runs");
+    assert!(
+        report.is_clean(),
+        "invariant violated:\n{}",
+        report
+            .problems
+            .iter()
+            .map(|p| format!("  [{}] {}: {}", p.family, p.key, p.what))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

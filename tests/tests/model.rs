@@ -1,0 +1,412 @@
+//! Model-based test: random sequences of inserts, updates, deletes,
+//! transactions and reopens over two classes in two namespaces, checked
+//! after every step against an in-memory model (every lookup and scan), and
+//! the full invariant check at the end.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use proptest::prelude::*;
+use rockhold::{ClassSpec, Error, FieldSpec, FieldType, ObjectId, RangeScan, Value};
+use rockhold_tests::{assert_invariant, TempDb};
+
+const EMAILS: [&str; 6] = ["a@x", "b@x", "c@x", "d@x", "e@x", "f@x"];
+const NICKS: [&str; 2] = ["n1", "n2"];
+const SKUS: [&str; 6] = ["s1", "s10", "s2", "s\0", "t", ""];
+const SCORES: [f64; 6] = [-1.0, -0.0, 0.0, 1.5, f64::NAN, f64::INFINITY];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Class {
+    User,
+    Item,
+}
+
+impl Class {
+    fn ns(self) -> &'static str {
+        match self {
+            Class::User => "default",
+            Class::Item => "shop",
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Class::User => "user",
+            Class::Item => "item",
+        }
+    }
+    fn unique_field(self) -> &'static str {
+        match self {
+            Class::User => "email",
+            Class::Item => "sku",
+        }
+    }
+}
+
+type Fields = BTreeMap<String, Value>;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Insert(Class, Vec<(String, Value)>),
+    /// Update the n-th live object (modulo) with these fields (filtered to its class).
+    Update(usize, Vec<(String, Value)>),
+    Delete(usize),
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    One(Op),
+    Txn(Vec<Op>),
+    Reopen,
+}
+
+fn user_fields() -> impl Strategy<Value = Vec<(String, Value)>> {
+    (
+        0..EMAILS.len(),
+        0u64..5,
+        proptest::option::of(0..NICKS.len()),
+    )
+        .prop_map(|(e, age, nick)| {
+            vec![
+                ("email".into(), Value::from(EMAILS[e])),
+                ("age".into(), Value::U64(age)),
+                (
+                    "nick".into(),
+                    nick.map_or(Value::Absent, |n| Value::from(NICKS[n])),
+                ),
+            ]
+        })
+}
+
+fn item_fields() -> impl Strategy<Value = Vec<(String, Value)>> {
+    (0..SKUS.len(), 0..SCORES.len(), proptest::option::of(0u8..3)).prop_map(|(s, sc, tag)| {
+        vec![
+            ("sku".into(), Value::from(SKUS[s])),
+            ("score".into(), Value::F64(SCORES[sc])),
+            (
+                "tag".into(),
+                tag.map_or(Value::Absent, |t| Value::Bytes(vec![0, t])),
+            ),
+        ]
+    })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => user_fields().prop_map(|f| Op::Insert(Class::User, f)),
+        3 => item_fields().prop_map(|f| Op::Insert(Class::Item, f)),
+        // A partial update: a random non-empty subset of either class's fields.
+        3 => (any::<usize>(), prop_oneof![user_fields(), item_fields()], 1u8..8).prop_map(|(i, f, mask)| {
+            let subset = f.into_iter().enumerate().filter(|(j, _)| mask & (1 << j) != 0).map(|(_, x)| x).collect();
+            Op::Update(i, subset)
+        }),
+        2 => any::<usize>().prop_map(Op::Delete),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        8 => op().prop_map(Step::One),
+        3 => proptest::collection::vec(op(), 1..5).prop_map(Step::Txn),
+        1 => Just(Step::Reopen),
+    ]
+}
+
+#[derive(Debug, Clone, Default)]
+struct Model {
+    objects: BTreeMap<ObjectId, (Class, Fields)>,
+}
+
+impl Model {
+    fn pick(&self, i: usize) -> Option<ObjectId> {
+        let ids: Vec<_> = self.objects.keys().copied().collect();
+        (!ids.is_empty()).then(|| ids[i % ids.len()])
+    }
+
+    fn unique_ok(&self) -> bool {
+        for class in [Class::User, Class::Item] {
+            let mut seen = std::collections::BTreeSet::new();
+            for (c, f) in self.objects.values() {
+                if *c == class && !seen.insert(f[class.unique_field()].clone()) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+fn fields_of(class: Class, given: &[(String, Value)]) -> Vec<(String, Value)> {
+    let own: &[&str] = match class {
+        Class::User => &["email", "age", "nick"],
+        Class::Item => &["sku", "score", "tag"],
+    };
+    given
+        .iter()
+        .filter(|(n, _)| own.contains(&n.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Applies an op to the model and the transaction alike; returns false if the
+/// op is refused before commit (it then is not added to the transaction).
+fn stage(model: &mut Model, tx: &mut rockhold::Transaction<'_>, op: &Op) -> bool {
+    match op {
+        Op::Insert(class, fields) => {
+            let id = tx
+                .insert(class.ns(), class.name(), fields.clone())
+                .expect("id");
+            let f: Fields = fields
+                .iter()
+                .filter(|(_, v)| *v != Value::Absent)
+                .cloned()
+                .collect();
+            model.objects.insert(id, (*class, f));
+            true
+        }
+        Op::Update(i, fields) => {
+            let Some(id) = model.pick(*i) else {
+                return false;
+            };
+            let (class, current) = model.objects.get_mut(&id).expect("picked");
+            let fields = fields_of(*class, fields);
+            if fields.is_empty() {
+                return false;
+            }
+            for (n, v) in &fields {
+                if *v == Value::Absent {
+                    current.remove(n);
+                } else {
+                    current.insert(n.clone(), v.clone());
+                }
+            }
+            tx.update(class.ns(), id, fields);
+            true
+        }
+        Op::Delete(i) => {
+            let Some(id) = model.pick(*i) else {
+                return false;
+            };
+            let (class, _) = model.objects.remove(&id).expect("picked");
+            tx.delete(class.ns(), id);
+            true
+        }
+    }
+}
+
+fn check(db: &TempDb, model: &Model) {
+    for (id, (class, fields)) in &model.objects {
+        let got = db
+            .get(class.ns(), *id)
+            .expect("get")
+            .expect("object exists");
+        let got: Fields = got.fields.into_iter().collect();
+        assert_eq!(&got, fields, "object {id}");
+    }
+    for class in [Class::User, Class::Item] {
+        let ids: Vec<ObjectId> = model
+            .objects
+            .iter()
+            .filter(|(_, (c, _))| *c == class)
+            .map(|(i, _)| *i)
+            .collect();
+        assert_eq!(
+            db.scan_class(class.ns(), class.name(), None, usize::MAX)
+                .expect("scan class"),
+            ids
+        );
+        // Unique lookups of every value of the pool.
+        let pool: Vec<Value> = match class {
+            Class::User => EMAILS.iter().map(|e| Value::from(*e)).collect(),
+            Class::Item => SKUS.iter().map(|s| Value::from(*s)).collect(),
+        };
+        for v in pool {
+            let want = model
+                .objects
+                .iter()
+                .find(|(_, (c, f))| *c == class && f[class.unique_field()] == v)
+                .map(|(i, _)| *i);
+            let got = db
+                .find_unique(class.ns(), class.name(), class.unique_field(), &v)
+                .expect("find_unique");
+            assert_eq!(got, want, "{}.{} = {v}", class.name(), class.unique_field());
+            let all = db
+                .find_all(class.ns(), class.name(), class.unique_field(), &v)
+                .expect("find_all");
+            assert_eq!(all, want.into_iter().collect::<Vec<_>>());
+        }
+    }
+    // Non-unique hash lookups.
+    for nick in NICKS {
+        let v = Value::from(nick);
+        let want: Vec<ObjectId> = model
+            .objects
+            .iter()
+            .filter(|(_, (_, f))| f.get("nick") == Some(&v))
+            .map(|(i, _)| *i)
+            .collect();
+        assert_eq!(
+            db.find_all("default", "user", "nick", &v).expect("nick"),
+            want
+        );
+    }
+    for t in 0u8..3 {
+        let v = Value::Bytes(vec![0, t]);
+        let want: Vec<ObjectId> = model
+            .objects
+            .iter()
+            .filter(|(_, (_, f))| f.get("tag") == Some(&v))
+            .map(|(i, _)| *i)
+            .collect();
+        assert_eq!(db.find_all("shop", "item", "tag", &v).expect("tag"), want);
+    }
+    // Ordered scans: full, reverse, paged, bounded, prefix.
+    let entries = |class: Class, field: &str| -> Vec<(Value, ObjectId)> {
+        let mut v: Vec<_> = model
+            .objects
+            .iter()
+            .filter(|(_, (c, _))| *c == class)
+            .filter_map(|(i, (_, f))| f.get(field).map(|x| (x.clone(), *i)))
+            .collect();
+        v.sort();
+        v
+    };
+    for (class, field) in [
+        (Class::User, "age"),
+        (Class::Item, "score"),
+        (Class::Item, "sku"),
+    ] {
+        let want = entries(class, field);
+        let all = db
+            .scan(class.ns(), class.name(), field, &RangeScan::all())
+            .expect("scan");
+        assert_eq!(all.hits, want, "{field}");
+        assert!(all.cursor.is_none());
+        let rev = db
+            .scan(class.ns(), class.name(), field, &RangeScan::all().reverse())
+            .expect("rev");
+        assert_eq!(rev.hits, want.iter().rev().cloned().collect::<Vec<_>>());
+        for reverse in [false, true] {
+            let mut paged = Vec::new();
+            let mut q = RangeScan::all().limit(2);
+            if reverse {
+                q = q.reverse();
+            }
+            loop {
+                let page = db.scan(class.ns(), class.name(), field, &q).expect("page");
+                paged.extend(page.hits);
+                match page.cursor {
+                    Some(c) => q = q.after(c),
+                    None => break,
+                }
+            }
+            let mut expect = want.clone();
+            if reverse {
+                expect.reverse();
+            }
+            assert_eq!(paged, expect, "paged {field} reverse={reverse}");
+        }
+    }
+    let ages = entries(Class::User, "age");
+    let q = RangeScan::between(
+        Bound::Excluded(Value::U64(1)),
+        Bound::Included(Value::U64(3)),
+    );
+    let want: Vec<_> = ages
+        .iter()
+        .filter(|(v, _)| *v > Value::U64(1) && *v <= Value::U64(3))
+        .cloned()
+        .collect();
+    assert_eq!(
+        db.scan("default", "user", "age", &q).expect("bounded").hits,
+        want
+    );
+    let skus = entries(Class::Item, "sku");
+    let want: Vec<_> = skus
+        .iter()
+        .filter(|(v, _)| matches!(v, Value::String(s) if s.starts_with("s1")))
+        .cloned()
+        .collect();
+    assert_eq!(
+        db.scan("shop", "item", "sku", &RangeScan::prefix("s1"))
+            .expect("prefix")
+            .hits,
+        want
+    );
+    let scores = entries(Class::Item, "score");
+    let q = RangeScan::between(Bound::Included(Value::F64(-0.0)), Bound::Unbounded);
+    let want: Vec<_> = scores
+        .iter()
+        .filter(|(v, _)| *v >= Value::F64(0.0))
+        .cloned()
+        .collect();
+    assert_eq!(
+        db.scan("shop", "item", "score", &q).expect("scores").hits,
+        want
+    );
+}
+
+fn setup(db: &TempDb) {
+    db.create_class(
+        "default",
+        &ClassSpec::new("user")
+            .field(FieldSpec::new("email", FieldType::String).unique_hash())
+            .field(FieldSpec::new("age", FieldType::U64).ordered())
+            .field(FieldSpec::new("nick", FieldType::String).optional().hash()),
+    )
+    .expect("user");
+    db.create_namespace("shop").expect("ns");
+    db.create_class(
+        "shop",
+        &ClassSpec::new("item")
+            .field(FieldSpec::new("sku", FieldType::String).unique_ordered())
+            .field(FieldSpec::new("score", FieldType::F64).ordered())
+            .field(FieldSpec::new("tag", FieldType::Bytes).optional().hash()),
+    )
+    .expect("item");
+}
+
+fn cases() -> u32 {
+    std::env::var("ROCKHOLD_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), max_shrink_iters: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn engine_matches_model(steps in proptest::collection::vec(step(), 1..30)) {
+        let mut db = TempDb::new();
+        setup(&db);
+        let mut model = Model::default();
+        let mut last_id = None;
+        for step in &steps {
+            let ops = match step {
+                Step::Reopen => { db.reopen(); check(&db, &model); continue; }
+                Step::One(op) => vec![op.clone()],
+                Step::Txn(ops) => ops.clone(),
+            };
+            let mut next = model.clone();
+            let mut tx = db.transaction();
+            for op in &ops {
+                let before: Vec<ObjectId> = next.objects.keys().copied().collect();
+                stage(&mut next, &mut tx, op);
+                // A fresh id is above every id ever handed out, deleted or not.
+                for id in next.objects.keys().filter(|i| !before.contains(i)) {
+                    if let Some(last) = last_id { prop_assert!(*id > last, "id {} after {}", id, last); }
+                    last_id = Some(*id);
+                }
+            }
+            let expect_ok = next.unique_ok();
+            let result = tx.commit();
+            match (&result, expect_ok) {
+                (Ok(()), true) => model = next,
+                (Err(Error::UniqueViolation { .. }), false) => {}
+                _ => prop_assert!(false, "step {:?}: engine {:?}, model expects ok={}", step, result, expect_ok),
+            }
+            check(&db, &model);
+        }
+        assert_invariant(&db);
+    }
+}
