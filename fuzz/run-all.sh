@@ -41,6 +41,10 @@ if [ "$#" -gt 0 ]; then
 else
     mapfile -t targets < <(cargo fuzz list)
 fi
+if [ "${#targets[@]}" -eq 0 ]; then
+    echo "!! no fuzz target found (cargo fuzz list)" >&2
+    exit 1
+fi
 
 echo "== building ${#targets[@]} target(s) (sanitizer: $sanitizer)"
 cargo fuzz build --sanitizer "$sanitizer"

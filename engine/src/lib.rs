@@ -56,9 +56,10 @@ pub use error::{Error, Result};
 pub use options::Options;
 pub use read::{Cursor, Object, RangeScan, ScanPage, Snapshot};
 pub use schema::{ClassSpec, FieldSpec, IndexState};
+pub use storage::{column_family, COLUMN_FAMILIES};
 pub use verify::{Problem, VerifyReport};
 pub use write::Transaction;
 
 pub use rockhold_format::{
-    ClassDef, FieldDef, FieldType, IndexKind, NamespaceId, ObjectId, TaskState, Value,
+    ClassDef, Family, FieldDef, FieldType, IndexKind, NamespaceId, ObjectId, TaskState, Value,
 };

@@ -24,8 +24,9 @@ pub(crate) const CF_HASH: &str = "index_hash"; // IH
 pub(crate) const CF_ORDERED: &str = "index_ordered"; // IR
 pub(crate) const CF_TASKS: &str = "tasks"; // IT
 
-/// Every column family, in the order they are opened.
-pub(crate) const ALL_CFS: [&str; 6] = [
+/// Every column family of a rockhold database, in the order they are opened.
+/// Tools that open the database with RocksDB directly need them all.
+pub const COLUMN_FAMILIES: [&str; 6] = [
     CF_CATALOG,
     CF_OBJECTS,
     CF_FULL_SCAN,
@@ -34,8 +35,8 @@ pub(crate) const ALL_CFS: [&str; 6] = [
     CF_TASKS,
 ];
 
-/// The column family a key family is stored in.
-pub(crate) fn cf_of(family: Family) -> &'static str {
+/// The RocksDB column family that holds the keys of a family.
+pub fn column_family(family: Family) -> &'static str {
     match family {
         Family::Object => CF_OBJECTS,
         Family::FullScan => CF_FULL_SCAN,
@@ -100,7 +101,7 @@ pub(crate) struct Storage {
 impl Storage {
     pub(crate) fn open(path: &Path, opts: &Options) -> Result<Storage> {
         let cache = Cache::new_lru_cache(opts.block_cache_bytes);
-        let cfs = ALL_CFS
+        let cfs = COLUMN_FAMILIES
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name, opts, &cache)));
         let db = DB::open_cf_descriptors(&db_options(opts), path, cfs)?;
@@ -108,7 +109,7 @@ impl Storage {
     }
 
     pub(crate) fn cf(&self, family: Family) -> Result<&ColumnFamily> {
-        let name = cf_of(family);
+        let name = column_family(family);
         self.db
             .cf_handle(name)
             .ok_or_else(|| Error::Inconsistent(format!("column family {name} is missing")))

@@ -302,7 +302,7 @@ impl fmt::Display for Value {
             Value::Absent => f.write_str("absent"),
             Value::Bool(b) => write!(f, "{b}"),
             Value::I64(i) => write!(f, "{i}"),
-            Value::U64(u) => write!(f, "{u}u"),
+            Value::U64(u) => write!(f, "{u}"),
             Value::F64(x) => write!(f, "{x:?}"),
             Value::String(s) => write!(f, "{s:?}"),
             Value::Bytes(b) => {

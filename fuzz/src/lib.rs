@@ -96,7 +96,11 @@ pub fn check_key_decode(data: &[u8]) {
         match result {
             Ok(key) => typed_ok.push(key),
             Err(e) if !data.starts_with(family.prefix()) => {
-                assert_eq!(e, Error::WrongFamily { expected: family }, "{family} decoder")
+                assert_eq!(
+                    e,
+                    Error::WrongFamily { expected: family },
+                    "{family} decoder"
+                )
             }
             Err(e) => {
                 black_box(e.to_string());
@@ -105,11 +109,15 @@ pub fn check_key_decode(data: &[u8]) {
     }
     match any {
         Ok(key) => {
-            assert_eq!(key.encode(), data, "{key:?} does not re-encode to its input");
+            assert_eq!(
+                key.encode(),
+                data,
+                "{key:?} does not re-encode to its input"
+            );
             assert_eq!(Family::of(data), Some(key.family()));
             assert_eq!(
                 typed_ok,
-                [key.clone()],
+                std::slice::from_ref(&key),
                 "typed decoders disagree with AnyKey::decode"
             );
             check_key_prefixes(&key, data);
@@ -148,7 +156,10 @@ fn check_key_prefixes(key: &AnyKey, bytes: &[u8]) {
             "{key:?} is not under its {what} prefix {prefix:02x?}"
         );
         if let Some(end) = prefix_successor(&prefix) {
-            assert!(*bytes < *end, "{key:?} is not below the end of its {what} range");
+            assert!(
+                *bytes < *end,
+                "{key:?} is not below the end of its {what} range"
+            );
         }
     };
     let ns = match key {
@@ -165,10 +176,7 @@ fn check_key_prefixes(key: &AnyKey, bytes: &[u8]) {
         }
         AnyKey::Hash(k) => {
             under(HashKey::field_prefix(k.ns, k.class, k.field), "field");
-            under(
-                HashKey::hash_prefix(k.ns, k.class, k.field, k.hash),
-                "hash",
-            );
+            under(HashKey::hash_prefix(k.ns, k.class, k.field, k.hash), "hash");
             Some(k.ns)
         }
         AnyKey::Ordered(k) => {
@@ -184,7 +192,10 @@ fn check_key_prefixes(key: &AnyKey, bytes: &[u8]) {
     };
     let family = key.family();
     under(family.prefix().to_vec(), "family");
-    match (ns, family.namespace_prefix(ns.unwrap_or(NamespaceId::DEFAULT))) {
+    match (
+        ns,
+        family.namespace_prefix(ns.unwrap_or(NamespaceId::DEFAULT)),
+    ) {
         (Some(_), Some(prefix)) => under(prefix, "namespace"),
         (None, None) => {}
         (ns, prefix) => panic!("{family}: namespace {ns:?} but namespace prefix {prefix:?}"),
@@ -285,7 +296,11 @@ fn decode_value(bytes: &[u8]) -> Option<Value> {
 fn compare_values(a: &Value, b: &Value) {
     let (ea, eb) = (a.encode_ordered(), b.encode_ordered());
     let order = a.cmp(b);
-    assert_eq!(order, ea.cmp(&eb), "{a:?} vs {b:?}: value and encoding order differ");
+    assert_eq!(
+        order,
+        ea.cmp(&eb),
+        "{a:?} vs {b:?}: value and encoding order differ"
+    );
     assert_eq!(a.partial_cmp(b), Some(order));
     assert_eq!(a == b, ea == eb, "{a:?} vs {b:?}: equality differs");
 
@@ -313,7 +328,11 @@ fn compare_values(a: &Value, b: &Value) {
     let (ka, kb) = (key(a, 9), key(b, 4));
     let (kea, keb) = (ka.encode(), kb.encode());
     assert_eq!(OrderedKey::decode(&kea).as_ref(), Ok(&ka));
-    assert_eq!(kea.cmp(&keb), order.then(9.cmp(&4)), "IR keys of {a:?}, {b:?}");
+    assert_eq!(
+        kea.cmp(&keb),
+        order.then(9.cmp(&4)),
+        "IR keys of {a:?}, {b:?}"
+    );
 
     // Equal values hash the same (the IH key of a value).
     let seed = HashSeed { k0: 1, k1: 2 };
@@ -383,7 +402,9 @@ impl Inspect for ClassDef {
     fn inspect(&self) {
         for (i, f) in self.fields.iter().enumerate() {
             let first_named = self.fields.iter().position(|g| g.name == f.name);
-            let by_name = self.field(&f.name).expect("field() finds a field of the class");
+            let by_name = self
+                .field(&f.name)
+                .expect("field() finds a field of the class");
             assert_eq!(by_name.name, f.name);
             assert_eq!(Some(by_name), first_named.map(|j| &self.fields[j]));
             assert!(first_named <= Some(i));
@@ -468,10 +489,19 @@ where
         )
     });
     assert_eq!(back, record, "{:?} record changes in a round trip", R::KIND);
-    assert_eq!(back.encode(), encoded, "{:?} encoding is not deterministic", R::KIND);
+    assert_eq!(
+        back.encode(),
+        encoded,
+        "{:?} encoding is not deterministic",
+        R::KIND
+    );
     let mut appended = vec![0xAA; 3];
     record.encode_into(&mut appended);
-    assert_eq!(appended[3..], encoded[..], "encode_into differs from encode");
+    assert_eq!(
+        appended[3..],
+        encoded[..],
+        "encode_into differs from encode"
+    );
     record.inspect();
     Ok(record)
 }
@@ -498,7 +528,11 @@ pub fn check_record_frame(data: &[u8]) {
         assert_eq!(data[0], FRAME_VERSION);
         assert_eq!(kind, data[1]);
         assert_eq!(body, &data[FRAME_HEADER_LEN..]);
-        assert_eq!(frame_raw(FRAME_VERSION, kind, body), data, "frame_raw rebuilds it");
+        assert_eq!(
+            frame_raw(FRAME_VERSION, kind, body),
+            data,
+            "frame_raw rebuilds it"
+        );
     }
     for kind in KINDS {
         let unframed = unframe(data, kind);

@@ -14,8 +14,8 @@ fn every_corpus_and_regression_input_passes_its_check() {
     let mut count = 0;
     for target in TARGETS {
         for dir in [corpus_dir(target.name), regressions_dir(target.name)] {
-            let files = inputs_of(&dir)
-                .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+            let files =
+                inputs_of(&dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
             for file in files {
                 let data = std::fs::read(&file)
                     .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
@@ -65,11 +65,16 @@ fn targets_corpora_and_fuzz_target_files_match() {
     let sources = names_in(&root.join("fuzz_targets"), |p| {
         (p.extension()? == "rs").then(|| p.file_stem()?.to_str().map(String::from))?
     });
-    assert_eq!(sources, known, "fuzz_targets/*.rs vs rockhold_fuzz::TARGETS");
+    assert_eq!(
+        sources, known,
+        "fuzz_targets/*.rs vs rockhold_fuzz::TARGETS"
+    );
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
     for name in &known {
         assert!(
-            manifest.contains(&format!("name = \"{name}\"\npath = \"fuzz_targets/{name}.rs\"")),
+            manifest.contains(&format!(
+                "name = \"{name}\"\npath = \"fuzz_targets/{name}.rs\""
+            )),
             "Cargo.toml has no [[bin]] for {name}"
         );
     }
@@ -78,7 +83,10 @@ fn targets_corpora_and_fuzz_target_files_match() {
             p.is_dir()
                 .then(|| p.file_name()?.to_str().map(String::from))?
         });
-        assert_eq!(dirs, known, "folders of {folder}/ vs rockhold_fuzz::TARGETS");
+        assert_eq!(
+            dirs, known,
+            "folders of {folder}/ vs rockhold_fuzz::TARGETS"
+        );
     }
 }
 

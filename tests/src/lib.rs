@@ -96,3 +96,48 @@ pub fn assert_invariant(db: &Db) {
             .join("\n")
     );
 }
+
+/// Runs `f` on the database at `path` opened with RocksDB directly (all
+/// column families), for tests that damage or inspect raw bytes. The rockhold
+/// `Db` must be closed.
+pub fn with_raw_db<R>(path: &Path, f: impl FnOnce(&rocksdb::DB) -> R) -> R {
+    let raw = rocksdb::DB::open_cf(
+        &rocksdb::Options::default(),
+        path,
+        rockhold::COLUMN_FAMILIES,
+    )
+    .expect("open raw RocksDB");
+    let out = f(&raw);
+    raw.flush_wal(true).expect("flush raw WAL");
+    out
+}
+
+/// The raw column family of a key family.
+pub fn raw_cf(raw: &rocksdb::DB, family: rockhold::Family) -> &rocksdb::ColumnFamily {
+    raw.cf_handle(rockhold::column_family(family))
+        .expect("column family exists")
+}
+
+/// A description of everything visible through the API: namespaces, class
+/// definitions and every object. Equal fingerprints mean nothing changed.
+pub fn fingerprint(db: &Db) -> String {
+    let mut out = String::new();
+    for ns in db.namespaces() {
+        out.push_str(&format!("namespace {ns}\n"));
+        for class in db.classes(&ns).expect("classes") {
+            out.push_str(&format!("  {class:?}\n"));
+            for id in db
+                .scan_class(&ns, &class.name, None, usize::MAX)
+                .expect("scan")
+            {
+                out.push_str(&format!("    {:?}\n", db.get(&ns, id).expect("get")));
+            }
+        }
+    }
+    let report = db.verify().expect("verify");
+    out.push_str(&format!(
+        "{} objects, {} entries, {} other\n",
+        report.objects, report.index_entries, report.other_records
+    ));
+    out
+}

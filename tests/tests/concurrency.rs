@@ -52,11 +52,10 @@ fn one_holder_per_unique_value_under_concurrent_writers() {
                             .insert("default", class, [("email", value)])
                             .map(|id| owned.push((class, id))),
                         2 if !owned.is_empty() => {
-                            let (c, id) = owned[(rng >> 16) as usize % owned.len()];
+                            let (_, id) = owned[(rng >> 16) as usize % owned.len()];
                             let mut tx = db.transaction();
                             // Rename to a value of the object's own class.
                             tx.update("default", id, [("email", email(rng >> 24))]);
-                            let _ = c;
                             tx.commit()
                         }
                         _ if !owned.is_empty() => {
@@ -141,7 +140,13 @@ fn simultaneous_claims_of_one_value_have_exactly_one_winner() {
         .map(|t| {
             let (db, barrier, wins) = (db.clone(), barrier.clone(), wins.clone());
             thread::spawn(move || {
-                let class = |r: usize| if r % 2 == 0 { "hashed" } else { "ordered" };
+                let class = |r: usize| {
+                    if r.is_multiple_of(2) {
+                        "hashed"
+                    } else {
+                        "ordered"
+                    }
+                };
                 let own: Vec<_> = ["hashed", "ordered"]
                     .iter()
                     .map(|c| {
