@@ -39,6 +39,11 @@ impl ClassEntry {
             })
     }
 
+    /// Made by ingest, waiting for its real definition.
+    pub fn provisional(&self) -> bool {
+        self.def.provisional
+    }
+
     pub fn field_named(&self, name: &str) -> Result<&FieldDef> {
         self.def.field(name).ok_or_else(|| Error::UnknownField {
             class: self.def.name.clone(),
@@ -156,6 +161,10 @@ impl Catalog {
             .ok_or_else(|| Error::UnknownNamespace {
                 namespace: name.to_string(),
             })
+    }
+
+    pub fn namespace_name(&self, id: NamespaceId) -> &str {
+        self.ns_names.get(&id).map_or("?", String::as_str)
     }
 
     pub fn namespaces(&self) -> impl Iterator<Item = (&String, &NamespaceId)> {

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::locks::LockTable;
 use crate::metrics::Metrics;
 use crate::options::Options;
+use crate::runner::RunnerControl;
 use crate::storage::Storage;
 
 /// Object ids are reserved in blocks of this many: the high-water mark is
@@ -42,6 +43,7 @@ pub(crate) struct Inner {
     pub unique_cache: GuardedLru<UniqueCacheKey, ObjectId>,
     pub class_cache: GuardedLru<(NamespaceId, ObjectId), ClassId>,
     pub metrics: Metrics,
+    pub runner: RunnerControl,
     next_object_id: AtomicU64,
     /// Persisted high-water mark: no id at or above it has been handed out.
     object_id_mark: Mutex<u64>,
@@ -75,6 +77,7 @@ impl Db {
             unique_cache: GuardedLru::new(opts.unique_cache_entries),
             class_cache: GuardedLru::new(opts.class_cache_entries),
             metrics: Metrics::new()?,
+            runner: RunnerControl::default(),
             storage,
             seed,
             catalog: RwLock::new(catalog),
@@ -82,13 +85,19 @@ impl Db {
             object_id_mark: Mutex::new(mark),
             opts,
         };
-        Ok(Db {
+        inner.metrics.refresh_task_states(&inner.catalog.read());
+        let db = Db {
             inner: Arc::new(inner),
-        })
+        };
+        db.start_runner();
+        Ok(db)
     }
 
-    /// Flushes the WAL to disk and closes the database.
+    /// Stops the runner threads (waiting for them), flushes the WAL to disk
+    /// and closes the database. A backfill in progress stops after its
+    /// current chunk and resumes at the next open.
     pub fn close(self) -> Result<()> {
+        self.inner.runner.stop();
         self.inner.storage.rocks().flush_wal(true)?;
         Ok(())
     }
@@ -96,6 +105,13 @@ impl Db {
     /// The Prometheus registry holding this database's metrics.
     pub fn metrics(&self) -> &prometheus::Registry {
         self.inner.metrics.registry()
+    }
+}
+
+impl Drop for Db {
+    /// Dropping a `Db` without `close` still stops and joins the runner.
+    fn drop(&mut self) {
+        self.inner.runner.stop();
     }
 }
 

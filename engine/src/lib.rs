@@ -45,7 +45,10 @@ mod locks;
 mod metrics;
 mod options;
 mod read;
+mod reindex;
+mod runner;
 mod schema;
+mod self_check;
 mod storage;
 mod typed;
 mod verify;
@@ -55,11 +58,13 @@ pub use db::Db;
 pub use error::{Error, Result};
 pub use options::Options;
 pub use read::{Cursor, Object, RangeScan, ScanPage, Snapshot};
+pub use runner::TaskInfo;
 pub use schema::{ClassSpec, FieldSpec, IndexState};
 pub use storage::{column_family, COLUMN_FAMILIES};
 pub use verify::{Problem, VerifyReport};
 pub use write::Transaction;
 
 pub use rockhold_format::{
-    ClassDef, Family, FieldDef, FieldType, IndexKind, NamespaceId, ObjectId, TaskState, Value,
+    ClassDef, Family, FieldDef, FieldType, IndexKind, NamespaceId, ObjectId, TaskRecord, TaskState,
+    Value,
 };

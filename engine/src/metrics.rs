@@ -2,7 +2,12 @@
 //! application can expose. Labels are bounded: operation kinds and result
 //! kinds only, never ids or values.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
+use rockhold_format::TaskState;
+
+use crate::catalog::Catalog;
 
 use crate::error::Result;
 
@@ -18,6 +23,18 @@ pub(crate) struct Metrics {
     pub unique_violations: IntCounter,
     /// Unique-lookup cache hits and misses.
     pub cache: IntCounterVec,
+    /// Reindex runs by result (done, conflict, retry, failed).
+    pub reindex_runs: IntCounterVec,
+    /// Duration of reindex runs.
+    pub reindex_seconds: Histogram,
+    /// Index entries written by backfills.
+    pub reindex_entries: IntCounter,
+    /// Stale index entries removed.
+    pub reindex_stale: IntCounter,
+    /// Entries the periodic self-check had to repair (added or removed).
+    pub self_check_repairs: IntCounter,
+    /// Tasks per state.
+    pub tasks: IntGaugeVec,
 }
 
 impl Metrics {
@@ -48,8 +65,42 @@ impl Metrics {
             &["result"],
         )
         .map_err(metric_error)?;
+        let reindex_runs = IntCounterVec::new(
+            Opts::new("reindex_runs_total", "Reindex task runs, by result"),
+            &["result"],
+        )
+        .map_err(metric_error)?;
+        let reindex_seconds = Histogram::with_opts(
+            HistogramOpts::new("reindex_duration_seconds", "Duration of reindex task runs")
+                .buckets(vec![0.01, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0]),
+        )
+        .map_err(metric_error)?;
+        let reindex_entries = IntCounter::new(
+            "reindex_entries_total",
+            "Index entries written by backfills",
+        )
+        .map_err(metric_error)?;
+        let reindex_stale =
+            IntCounter::new("reindex_stale_removed_total", "Stale index entries removed")
+                .map_err(metric_error)?;
+        let self_check_repairs = IntCounter::new(
+            "self_check_repairs_total",
+            "Index entries repaired by the self-check",
+        )
+        .map_err(metric_error)?;
+        let tasks = IntGaugeVec::new(
+            Opts::new("reindex_tasks", "Reindex tasks, by state"),
+            &["state"],
+        )
+        .map_err(metric_error)?;
         for c in [
-            Box::new(writes.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(reindex_runs.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(reindex_seconds.clone()),
+            Box::new(reindex_entries.clone()),
+            Box::new(reindex_stale.clone()),
+            Box::new(self_check_repairs.clone()),
+            Box::new(tasks.clone()),
+            Box::new(writes.clone()),
             Box::new(batch_ops.clone()),
             Box::new(objects.clone()),
             Box::new(unique_violations.clone()),
@@ -64,7 +115,35 @@ impl Metrics {
             objects,
             unique_violations,
             cache,
+            reindex_runs,
+            reindex_seconds,
+            reindex_entries,
+            reindex_stale,
+            self_check_repairs,
+            tasks,
         })
+    }
+
+    /// Sets the per-state task gauges from the catalog.
+    pub fn refresh_task_states(&self, cat: &Catalog) {
+        let states = [
+            TaskState::Pending,
+            TaskState::InProgress,
+            TaskState::Done,
+            TaskState::Failed,
+            TaskState::Remove,
+        ];
+        let mut counts = [0i64; 5];
+        for class in cat.all_classes() {
+            for task in class.tasks.values() {
+                if let Some(i) = states.iter().position(|s| *s == task.state) {
+                    counts[i] += 1;
+                }
+            }
+        }
+        for (state, n) in states.iter().zip(counts) {
+            self.tasks.with_label_values(&[state.name()]).set(n);
+        }
     }
 
     pub fn registry(&self) -> &Registry {

@@ -1,5 +1,7 @@
 //! Options of a database, with the defaults a careful user would choose.
 
+use std::time::Duration;
+
 /// How a database is opened and run. Build with `Options::default()` and the
 /// setter methods.
 #[derive(Debug, Clone)]
@@ -11,6 +13,12 @@ pub struct Options {
     pub(crate) unique_cache_entries: usize,
     pub(crate) class_cache_entries: usize,
     pub(crate) lock_stripes: usize,
+    pub(crate) runner_threads: usize,
+    pub(crate) reindex_chunk: usize,
+    pub(crate) runner_tick: Duration,
+    pub(crate) max_attempts: u32,
+    pub(crate) retry_backoff: Duration,
+    pub(crate) self_check_interval: Option<Duration>,
 }
 
 impl Default for Options {
@@ -23,6 +31,12 @@ impl Default for Options {
             unique_cache_entries: 65_536,
             class_cache_entries: 65_536,
             lock_stripes: 4096,
+            runner_threads: 1,
+            reindex_chunk: 1000,
+            runner_tick: Duration::from_secs(1),
+            max_attempts: 5,
+            retry_backoff: Duration::from_millis(200),
+            self_check_interval: None,
         }
     }
 }
@@ -72,6 +86,46 @@ impl Options {
     /// More stripes, fewer false conflicts between unrelated writers.
     pub fn lock_stripes(mut self, stripes: usize) -> Self {
         self.lock_stripes = stripes.max(1);
+        self
+    }
+
+    /// Background reindex threads (default 1; 0 runs tasks only through
+    /// `check_reindex_tasks`). Capped at 16.
+    pub fn runner_threads(mut self, threads: usize) -> Self {
+        self.runner_threads = threads.min(16);
+        self
+    }
+
+    /// Objects per backfill batch (default 1,000): each chunk's index entries
+    /// and the task's cursor commit in one WriteBatch.
+    pub fn reindex_chunk(mut self, objects: usize) -> Self {
+        self.reindex_chunk = objects.max(1);
+        self
+    }
+
+    /// How often an idle runner looks for due tasks without being woken
+    /// (default 1 s): retries after backoff and self-checks are found this way.
+    pub fn runner_tick(mut self, tick: Duration) -> Self {
+        self.runner_tick = tick.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Attempts of a failing task before it ends `Failed` (default 5).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Delay before the first retry of a failed attempt, doubled at each
+    /// further attempt (default 200 ms).
+    pub fn retry_backoff(mut self, delay: Duration) -> Self {
+        self.retry_backoff = delay;
+        self
+    }
+
+    /// Re-verify and repair every `Done` index this often (default: never).
+    pub fn self_check_interval(mut self, every: Option<Duration>) -> Self {
+        self.self_check_interval = every;
         self
     }
 }

@@ -164,6 +164,15 @@ impl<'a> View<'a> {
         }
     }
 
+    /// Whether a key exists (index entries have empty values).
+    pub fn exists(&self, family: Family, key: &[u8]) -> Result<bool> {
+        Ok(self
+            .inner
+            .storage
+            .get(family, key, &self.read_opts())?
+            .is_some())
+    }
+
     /// Every object that holds `value` in `field`, per the index, each
     /// verified against its record (hash collisions never leak through).
     pub fn holders(

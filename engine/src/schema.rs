@@ -284,6 +284,7 @@ impl Db {
                     index: f.index,
                 })
                 .collect(),
+            provisional: false,
         };
         let mut batch = inner.storage.batch();
         let name_key = NameKey {
@@ -411,6 +412,7 @@ impl Db {
             revision: old.revision + 1,
             next_field_id,
             fields,
+            provisional: false,
         };
         if def.fields == old.fields {
             return Ok(old.clone());
@@ -437,6 +439,7 @@ impl Db {
         }
         batch.commit(true)?;
         cat.counters.next_task_revision = next_rev;
+        let wrote_tasks = !task_writes.is_empty();
         for (field, task) in task_writes {
             tasks.insert(field, task);
         }
@@ -445,7 +448,12 @@ impl Db {
             def: def.clone(),
             tasks,
         });
+        inner.metrics.refresh_task_states(&cat);
+        drop(cat);
         inner.unique_cache.clear();
+        if wrote_tasks {
+            inner.runner.notify();
+        }
         Ok(def)
     }
 

@@ -61,7 +61,8 @@ fn dropping_a_namespace_deletes_exactly_its_own_data() {
 
 #[test]
 fn adding_an_index_to_a_populated_class_is_pending_until_built() {
-    let mut db = TempDb::new();
+    // No runner threads: the task stays Pending until check_reindex_tasks.
+    let mut db = TempDb::with_options(Options::default().runner_threads(0));
     let plain = ClassSpec::new("user").field(FieldSpec::new("email", FieldType::String));
     db.create_class("default", &plain).expect("class");
     let a = db.insert("default", "user", [("email", "a@x")]).expect("a");
@@ -88,7 +89,22 @@ fn adding_an_index_to_a_populated_class_is_pending_until_built() {
         IndexState::Building(TaskState::Pending)
     );
     assert_invariant(&db); // the missing entry of `a` is allowed while building
-    let _ = (a, b);
+    db.check_reindex_tasks().expect("build");
+    assert_eq!(
+        db.index_state("default", "user", "email").expect("state"),
+        IndexState::Ready
+    );
+    assert_eq!(
+        db.find_unique("default", "user", "email", &"a@x".into())
+            .expect("a"),
+        Some(a)
+    );
+    assert_eq!(
+        db.find_unique("default", "user", "email", &"b@x".into())
+            .expect("b"),
+        Some(b)
+    );
+    assert_invariant(&db);
 }
 
 #[test]

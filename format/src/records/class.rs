@@ -115,6 +115,9 @@ pub struct ClassDef {
     pub next_field_id: u32,
     /// The current fields, in declaration order.
     pub fields: Vec<FieldDef>,
+    /// Made by ingest from the records it saw, before the real definition
+    /// arrived: its fields have no indexes yet, and its whole-class task waits.
+    pub provisional: bool,
 }
 
 impl ClassDef {

@@ -28,6 +28,7 @@ pub(crate) fn class_def() -> ClassDef {
                 index: IndexKind::Ordered { unique: false },
             },
         ],
+        provisional: false,
     }
 }
 

@@ -1,0 +1,492 @@
+//! Reindex tasks: how one task is executed.
+//!
+//! A task builds the index of one field (or of every indexed field of a class,
+//! for `FieldId::WHOLE_CLASS`). It is claimed and marked `InProgress`, then:
+//! 1. **backfill**: the class's full-scan entries are read from a snapshot in
+//!    chunks; for each chunk, under the write path's locks (objects, then
+//!    unique values), each object's *current* record is read and its entry
+//!    written, and the chunk's entries commit in one WriteBatch together with
+//!    the task's cursor, so a crash resumes after the last finished chunk;
+//! 2. **stale pass**: every entry of the index is checked against its object
+//!    under the same locks, and only entries that do not match are deleted;
+//! 3. `Done`: the index answers queries.
+//!
+//! Duplicates under a unique index end the task `Failed` with the conflicting
+//! ids. Other errors are retried with exponential backoff up to
+//! `max_attempts`. A newer revision of the task (a later class change)
+//! supersedes a running one: every chunk checks the revision under the catalog
+//! lock before it commits.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rockhold_format::{
+    ClassId, Family, FieldDef, FieldId, FullScanKey, HashKey, IndexKind, Key, NamespaceId,
+    ObjectId, OrderedKey, Record, TaskKey, TaskRecord, TaskState, Value,
+};
+
+use crate::catalog::ClassEntry;
+use crate::db::Inner;
+use crate::error::{Error, Result};
+use crate::index_entries::field_entry;
+use crate::read::View;
+use crate::schema::now_ms;
+
+/// Identifies a task: the class and the field (or `WHOLE_CLASS`).
+pub(crate) type TaskId = (ClassId, FieldId);
+
+/// How a run ended, short of an error.
+#[derive(Debug)]
+enum Outcome {
+    Done,
+    Conflict(Vec<ObjectId>),
+    Superseded,
+    Shutdown,
+}
+
+/// Whether an unclaimed task may run now.
+pub(crate) fn is_runnable(
+    class: &ClassEntry,
+    task: &TaskRecord,
+    now: u64,
+    ignore_backoff: bool,
+) -> bool {
+    matches!(task.state, TaskState::Pending | TaskState::InProgress)
+        && !class.provisional()
+        && (ignore_backoff || task.not_before_ms <= now)
+}
+
+/// Persists a task record and mirrors it in the catalog. Caller holds the
+/// catalog write lock (`cat`).
+fn store_task(
+    inner: &Inner,
+    cat: &mut crate::catalog::Catalog,
+    entry: &ClassEntry,
+    field: FieldId,
+    task: TaskRecord,
+) -> Result<()> {
+    let mut batch = inner.storage.batch();
+    batch.put(
+        Family::Task,
+        &TaskKey {
+            ns: entry.ns,
+            class: entry.def.id,
+            field,
+        }
+        .encode(),
+        &task.encode(),
+    )?;
+    batch.commit(false)?;
+    let mut updated = entry.clone();
+    updated.tasks.insert(field, task);
+    cat.put_class(updated);
+    inner.metrics.refresh_task_states(cat);
+    Ok(())
+}
+
+/// Runs one claimed task to its next resting state.
+pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<()> {
+    let (class_id, field) = id;
+    let started = Instant::now();
+    let (mut task, revision) = {
+        let mut cat = inner.catalog.write();
+        let Some(entry) = cat.class_by_id(class_id).cloned() else {
+            return Ok(());
+        };
+        let Some(task) = entry.tasks.get(&field).cloned() else {
+            return Ok(());
+        };
+        if !matches!(task.state, TaskState::Pending | TaskState::InProgress) {
+            return Ok(());
+        }
+        let mut task = task;
+        task.state = TaskState::InProgress;
+        task.attempts += 1;
+        task.updated_at_ms = now_ms();
+        let revision = task.revision;
+        store_task(inner, &mut cat, &entry, field, task.clone())?;
+        (task, revision)
+    };
+    let guard = Guard::Task(id, revision);
+    let result = backfill(inner, guard, Some(&mut task)).and_then(|(outcome, _)| match outcome {
+        Outcome::Done => remove_stale(inner, guard).map(|(outcome, removed)| {
+            task.stale_removed += removed;
+            outcome
+        }),
+        other => Ok(other),
+    });
+    let mut cat = inner.catalog.write();
+    let Some(entry) = cat.class_by_id(class_id).cloned() else {
+        return Ok(());
+    };
+    if entry.tasks.get(&field).map(|t| t.revision) != Some(revision) {
+        return Ok(()); // superseded while running: the newer task owns the record
+    }
+    let kind = match &result {
+        Ok(Outcome::Done) => {
+            task.state = TaskState::Done;
+            task.last_error = None;
+            task.conflicts.clear();
+            "done"
+        }
+        Ok(Outcome::Conflict(ids)) => {
+            task.state = TaskState::Failed;
+            task.conflicts = ids.clone();
+            task.last_error = Some(format!(
+                "duplicate values under a unique index: objects {ids:?}"
+            ));
+            "conflict"
+        }
+        Ok(Outcome::Superseded) | Ok(Outcome::Shutdown) => return Ok(()),
+        Err(e) if task.attempts >= inner.opts.max_attempts => {
+            task.state = TaskState::Failed;
+            task.last_error = Some(e.to_string());
+            "failed"
+        }
+        Err(e) => {
+            let backoff = inner
+                .opts
+                .retry_backoff
+                .saturating_mul(1 << (task.attempts - 1).min(16));
+            task.state = TaskState::Pending;
+            task.last_error = Some(e.to_string());
+            task.not_before_ms = now_ms().saturating_add(backoff.as_millis() as u64);
+            "retry"
+        }
+    };
+    task.updated_at_ms = now_ms();
+    store_task(inner, &mut cat, &entry, field, task)?;
+    drop(cat);
+    if kind == "done" {
+        inner.unique_cache.clear();
+    }
+    inner.metrics.reindex_runs.with_label_values(&[kind]).inc();
+    inner
+        .metrics
+        .reindex_seconds
+        .observe(started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The fields a task builds, as the class defines them now.
+fn fields_of(entry: &ClassEntry, field: FieldId) -> Vec<FieldDef> {
+    entry
+        .def
+        .fields
+        .iter()
+        .filter(|f| f.index.is_indexed() && (field == FieldId::WHOLE_CLASS || f.id == field))
+        .cloned()
+        .collect()
+}
+
+/// What must still hold for a pass to go on writing: checked under the
+/// catalog lock before every chunk commits.
+#[derive(Clone, Copy)]
+pub(crate) enum Guard {
+    /// A task run: the task still has this revision.
+    Task(TaskId, u64),
+    /// A self-check of a built index: the field is still indexed and ready.
+    Ready(TaskId),
+}
+
+impl Guard {
+    fn id(self) -> TaskId {
+        match self {
+            Guard::Task(id, _) | Guard::Ready(id) => id,
+        }
+    }
+
+    /// The class entry while the guard holds; `None` once it does not.
+    fn entry(self, cat: &crate::catalog::Catalog) -> Option<Arc<ClassEntry>> {
+        let (class, field) = self.id();
+        let entry = cat.class_by_id(class)?;
+        let holds = match self {
+            Guard::Task(_, revision) => {
+                entry.tasks.get(&field).map(|t| t.revision) == Some(revision)
+            }
+            Guard::Ready(_) => {
+                entry
+                    .def
+                    .field_by_id(field)
+                    .is_some_and(|f| f.index.is_indexed())
+                    && entry.not_ready(field).is_none()
+            }
+        };
+        holds.then(|| entry.clone())
+    }
+}
+
+/// Writes the entries of every object of the class, chunk by chunk. With a
+/// task, each chunk also persists the task's cursor and the pass resumes from
+/// it; without one (self-check), the pass starts at the beginning, writes only
+/// missing entries and returns how many it wrote.
+fn backfill(
+    inner: &Inner,
+    guard: Guard,
+    mut task: Option<&mut TaskRecord>,
+) -> Result<(Outcome, u64)> {
+    let id = guard.id();
+    let ns = {
+        let cat = inner.catalog.read();
+        match guard.entry(&cat) {
+            Some(e) => e.ns,
+            None => return Ok((Outcome::Superseded, 0)),
+        }
+    };
+    let mut cursor = task.as_ref().and_then(|t| t.cursor);
+    let mut repaired = 0u64;
+    let snapshot = inner.storage.rocks().snapshot();
+    let prefix = FullScanKey::class_prefix(ns, id.0);
+    loop {
+        if inner.shutting_down() {
+            return Ok((Outcome::Shutdown, repaired));
+        }
+        // The next chunk of object ids, from the snapshot.
+        let lower = match cursor {
+            None => prefix.clone(),
+            Some(c) => match c.0.checked_add(1) {
+                Some(n) => FullScanKey {
+                    ns,
+                    class: id.0,
+                    id: ObjectId(n),
+                }
+                .encode(),
+                None => break,
+            },
+        };
+        let mut it = inner.storage.iter(
+            Family::FullScan,
+            &lower,
+            rockhold_format::prefix_successor(&prefix),
+            Some(&snapshot),
+        )?;
+        it.seek_to_first();
+        let mut ids = Vec::with_capacity(inner.opts.reindex_chunk);
+        while let Some(key) = it.key() {
+            ids.push(
+                FullScanKey::decode(key)
+                    .map_err(|e| Error::corruption(key, e))?
+                    .id,
+            );
+            if ids.len() == inner.opts.reindex_chunk {
+                break;
+            }
+            it.next();
+        }
+        it.status()?;
+        drop(it);
+        let Some(&last) = ids.last() else { break };
+
+        let cat = inner.catalog.read();
+        let Some(entry) = guard.entry(&cat) else {
+            return Ok((Outcome::Superseded, repaired));
+        };
+        let fields = fields_of(&entry, id.1);
+        let _objects = inner.locks.lock_objects(
+            ids.iter()
+                .map(|i| inner.locks.object_stripe(ns, *i))
+                .collect(),
+        );
+        let view = View::latest(inner);
+        let mut records = Vec::with_capacity(ids.len());
+        for oid in &ids {
+            if let Some(rec) = view.record(ns, *oid)? {
+                records.push((*oid, rec));
+            }
+        }
+        let mut value_stripes = Vec::new();
+        for f in fields.iter().filter(|f| f.index.is_unique()) {
+            for (_, rec) in &records {
+                let v = rec.value(f.id);
+                if !matches!(v, Value::Absent) {
+                    value_stripes.push(inner.locks.value_stripe(
+                        id.0,
+                        f.id,
+                        inner.seed.hash_value(v),
+                    ));
+                }
+            }
+        }
+        let _values = inner.locks.lock_values(value_stripes);
+        let mut batch = inner.storage.batch();
+        let mut claimed: HashMap<(FieldId, Vec<u8>), ObjectId> = HashMap::new();
+        let mut conflicts = BTreeSet::new();
+        let mut added = 0u64;
+        for (oid, rec) in &records {
+            for f in &fields {
+                let v = rec.value(f.id);
+                let Some((family, key)) = field_entry(&inner.seed, ns, &entry.def, f, v, *oid)
+                else {
+                    continue;
+                };
+                if f.index.is_unique() {
+                    if let Some(other) = claimed.insert((f.id, v.encode_ordered()), *oid) {
+                        conflicts.extend([other, *oid]);
+                    }
+                    for holder in view.holders(ns, &entry.def, f, v)? {
+                        if holder != *oid {
+                            conflicts.extend([holder, *oid]);
+                        }
+                    }
+                }
+                if task.is_none() && view.exists(family, &key)? {
+                    continue;
+                }
+                batch.put(family, &key, &[])?;
+                added += 1;
+            }
+        }
+        if !conflicts.is_empty() {
+            return Ok((Outcome::Conflict(conflicts.into_iter().collect()), repaired));
+        }
+        cursor = Some(last);
+        match task.as_deref_mut() {
+            Some(task) => {
+                task.cursor = cursor;
+                task.entries_added += added;
+                task.updated_at_ms = now_ms();
+                batch.put(
+                    Family::Task,
+                    &TaskKey {
+                        ns,
+                        class: id.0,
+                        field: id.1,
+                    }
+                    .encode(),
+                    &task.encode(),
+                )?;
+                inner.metrics.reindex_entries.inc_by(added);
+            }
+            None => repaired += added,
+        }
+        if batch.len() > 0 {
+            batch.commit(false)?;
+        }
+        if ids.len() < inner.opts.reindex_chunk {
+            break;
+        }
+    }
+    Ok((Outcome::Done, repaired))
+}
+
+/// Deletes index entries that point at missing objects or at values their
+/// objects no longer hold, one chunk at a time, under the object locks.
+/// Returns how many entries it removed.
+fn remove_stale(inner: &Inner, guard: Guard) -> Result<(Outcome, u64)> {
+    let id = guard.id();
+    let (ns, fields) = {
+        let cat = inner.catalog.read();
+        match guard.entry(&cat) {
+            Some(e) => (e.ns, fields_of(&e, id.1)),
+            None => return Ok((Outcome::Superseded, 0)),
+        }
+    };
+    let mut total = 0;
+    for f in fields {
+        let (family, prefix) = match f.index {
+            IndexKind::Hash { .. } => (Family::Hash, HashKey::field_prefix(ns, id.0, f.id)),
+            IndexKind::Ordered { .. } => {
+                (Family::Ordered, OrderedKey::field_prefix(ns, id.0, f.id))
+            }
+            IndexKind::None => continue,
+        };
+        let mut lower = prefix.clone();
+        loop {
+            if inner.shutting_down() {
+                return Ok((Outcome::Shutdown, total));
+            }
+            let mut it = inner.storage.iter(
+                family,
+                &lower,
+                rockhold_format::prefix_successor(&prefix),
+                None,
+            )?;
+            it.seek_to_first();
+            let mut keys = Vec::new();
+            while let Some(key) = it.key() {
+                keys.push(key.to_vec());
+                if keys.len() == inner.opts.reindex_chunk {
+                    break;
+                }
+                it.next();
+            }
+            it.status()?;
+            drop(it);
+            let Some(last) = keys.last().cloned() else {
+                break;
+            };
+            let removed = remove_stale_chunk(inner, guard, ns, &f, family, &keys)?;
+            let Some(removed) = removed else {
+                return Ok((Outcome::Superseded, total));
+            };
+            total += removed;
+            if keys.len() < inner.opts.reindex_chunk {
+                break;
+            }
+            lower = last;
+            lower.push(0);
+        }
+    }
+    Ok((Outcome::Done, total))
+}
+
+fn remove_stale_chunk(
+    inner: &Inner,
+    guard: Guard,
+    ns: NamespaceId,
+    f: &FieldDef,
+    family: Family,
+    keys: &[Vec<u8>],
+) -> Result<Option<u64>> {
+    let cat = inner.catalog.read();
+    let Some(entry) = guard.entry(&cat) else {
+        return Ok(None);
+    };
+    let owner = |k: &[u8]| -> Result<ObjectId> {
+        Ok(match family {
+            Family::Hash => HashKey::decode(k).map_err(|e| Error::corruption(k, e))?.id,
+            _ => {
+                OrderedKey::decode(k)
+                    .map_err(|e| Error::corruption(k, e))?
+                    .id
+            }
+        })
+    };
+    let owners = keys.iter().map(|k| owner(k)).collect::<Result<Vec<_>>>()?;
+    let _objects = inner.locks.lock_objects(
+        owners
+            .iter()
+            .map(|o| inner.locks.object_stripe(ns, *o))
+            .collect(),
+    );
+    let view = View::latest(inner);
+    let mut batch = inner.storage.batch();
+    let mut removed = 0;
+    for (key, oid) in keys.iter().zip(owners) {
+        let expected = match view.record(ns, oid)? {
+            Some(rec) if rec.class == entry.def.id => {
+                field_entry(&inner.seed, ns, &entry.def, f, rec.value(f.id), oid).map(|(_, k)| k)
+            }
+            _ => None,
+        };
+        if expected.as_deref() != Some(key.as_slice()) {
+            batch.delete(family, key)?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        batch.commit(false)?;
+        inner.metrics.reindex_stale.inc_by(removed);
+    }
+    Ok(Some(removed))
+}
+
+/// Re-verifies one built index: writes missing entries and removes stale
+/// ones, returning how many it repaired.
+pub(crate) fn repair_index(inner: &Inner, id: TaskId) -> Result<u64> {
+    let guard = Guard::Ready(id);
+    let (_, added) = backfill(inner, guard, None)?;
+    let (_, removed) = remove_stale(inner, guard)?;
+    Ok(added + removed)
+}

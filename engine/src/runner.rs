@@ -1,0 +1,238 @@
+//! The background runner: threads that execute reindex tasks.
+//!
+//! Threads (count in `Options`, default 1) sleep on a condition variable and
+//! wake when a task is written, on a tick (retries after backoff, periodic
+//! self-checks), and for shutdown. A task is claimed in memory before it runs,
+//! so two threads never run the same one. `close()` (and dropping the `Db`)
+//! signals the threads and joins them: no thread outlives the database. A
+//! backfill checks the signal between chunks, so shutdown is prompt; the
+//! interrupted task keeps its cursor and resumes at the next open.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use rockhold_format::{Family, FieldId, Key, Record, TaskKey, TaskRecord, TaskState, TASK_PREFIX};
+
+use crate::catalog::for_each_in;
+use crate::error::Error;
+
+use crate::db::{Db, Inner};
+use crate::error::Result;
+use crate::reindex::{is_runnable, run_task, TaskId};
+use crate::schema::now_ms;
+
+#[derive(Default)]
+pub(crate) struct RunnerControl {
+    state: Mutex<RunnerState>,
+    wake: Condvar,
+    /// Tasks being run right now, by any thread.
+    claimed: Mutex<HashSet<TaskId>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct RunnerState {
+    shutdown: bool,
+    wakeups: u64,
+}
+
+impl RunnerControl {
+    /// Wakes the runner threads (a task was written).
+    pub fn notify(&self) {
+        self.state.lock().wakeups += 1;
+        self.wake.notify_all();
+    }
+
+    pub fn shutting_down(&self) -> bool {
+        self.state.lock().shutdown
+    }
+
+    /// Signals shutdown and joins every thread.
+    pub fn stop(&self) {
+        self.state.lock().shutdown = true;
+        self.wake.notify_all();
+        let threads = std::mem::take(&mut *self.threads.lock());
+        for t in threads {
+            // A runner thread that panicked has nothing left to clean up.
+            let _ = t.join();
+        }
+    }
+}
+
+impl Inner {
+    pub fn shutting_down(&self) -> bool {
+        self.runner.shutting_down()
+    }
+
+    /// Claims a task that may run now, if any.
+    fn claim_next(&self, ignore_backoff: bool) -> Option<TaskId> {
+        let now = now_ms();
+        let cat = self.catalog.read();
+        let mut claimed = self.runner.claimed.lock();
+        let mut best: Option<(u64, TaskId)> = None;
+        for class in cat.all_classes() {
+            for (field, task) in &class.tasks {
+                let id = (class.def.id, *field);
+                if !claimed.contains(&id) && is_runnable(class, task, now, ignore_backoff) {
+                    // Oldest request first.
+                    if best.is_none_or(|(rev, _)| task.revision < rev) {
+                        best = Some((task.revision, id));
+                    }
+                }
+            }
+        }
+        let (_, id) = best?;
+        claimed.insert(id);
+        Some(id)
+    }
+
+    fn release(&self, id: TaskId) {
+        self.runner.claimed.lock().remove(&id);
+    }
+
+    /// Whether any task is still to be run (claimed or not), ignoring backoff.
+    fn has_unfinished_tasks(&self) -> bool {
+        let cat = self.catalog.read();
+        let claimed = self.runner.claimed.lock();
+        let unfinished = cat.all_classes().any(|c| {
+            c.tasks.iter().any(|(f, t)| {
+                claimed.contains(&(c.def.id, *f)) || is_runnable(c, t, u64::MAX, true)
+            })
+        });
+        unfinished
+    }
+
+    /// Runs a claimed task and releases it, even on error.
+    fn run_claimed(&self, id: TaskId) -> Result<()> {
+        let result = run_task(self, id);
+        self.release(id);
+        result
+    }
+}
+
+fn runner_loop(inner: Arc<Inner>) {
+    let mut last_self_check = Instant::now();
+    loop {
+        if inner.shutting_down() {
+            return;
+        }
+        if let Some(id) = inner.claim_next(false) {
+            // Errors are recorded in the task (retry or Failed); storage errors
+            // while recording them are retried on the next tick.
+            let _ = inner.run_claimed(id);
+            continue;
+        }
+        if let Some(every) = inner.opts.self_check_interval {
+            if last_self_check.elapsed() >= every {
+                let _ = crate::self_check::self_check(&inner);
+                last_self_check = Instant::now();
+            }
+        }
+        let mut state = inner.runner.state.lock();
+        if state.shutdown {
+            return;
+        }
+        let seen = state.wakeups;
+        let deadline = Instant::now() + inner.opts.runner_tick;
+        while !state.shutdown && state.wakeups == seen {
+            if inner
+                .runner
+                .wake
+                .wait_until(&mut state, deadline)
+                .timed_out()
+            {
+                break;
+            }
+        }
+    }
+}
+
+/// A task as listed by [`Db::tasks`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskInfo {
+    /// The namespace of the class.
+    pub namespace: String,
+    /// The class.
+    pub class: String,
+    /// The field whose index the task builds; `None` for a whole-class task.
+    pub field: Option<String>,
+    /// The persisted record: state, revision, attempts, cursor, counters.
+    pub record: TaskRecord,
+}
+
+impl Db {
+    pub(crate) fn start_runner(&self) {
+        let mut threads = self.inner.runner.threads.lock();
+        for i in 0..self.inner.opts.runner_threads {
+            let inner = self.inner.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("rockhold-runner-{i}"))
+                .spawn(move || runner_loop(inner));
+            // Without a thread, tasks still run through check_reindex_tasks.
+            if let Ok(handle) = spawned {
+                threads.push(handle);
+            }
+        }
+    }
+
+    /// Runs every pending reindex task to completion in the calling thread
+    /// (ignoring retry backoff), waiting for tasks the runner threads hold.
+    /// Returns when every task is `Done`, `Failed` or `Remove`, or waits for
+    /// a class definition (ingested classes).
+    pub fn check_reindex_tasks(&self) -> Result<()> {
+        loop {
+            match self.inner.claim_next(true) {
+                Some(id) => self.inner.run_claimed(id)?,
+                None if self.inner.has_unfinished_tasks() => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Every reindex task as persisted now (progress counters included),
+    /// sorted by namespace, class and field.
+    pub fn tasks(&self) -> Result<Vec<TaskInfo>> {
+        let cat = self.inner.catalog.read();
+        let mut out = Vec::new();
+        for_each_in(&self.inner.storage, Family::Task, TASK_PREFIX, |k, v| {
+            let key = TaskKey::decode(k).map_err(|e| Error::corruption(k, e))?;
+            let record = TaskRecord::decode(v).map_err(|e| Error::corruption(k, e))?;
+            let class = cat.class_by_id(key.class);
+            out.push(TaskInfo {
+                namespace: cat.namespace_name(key.ns).to_string(),
+                class: class.map_or_else(|| format!("#{}", key.class), |c| c.def.name.clone()),
+                field: (key.field != FieldId::WHOLE_CLASS).then(|| {
+                    class
+                        .and_then(|c| c.def.field_by_id(key.field))
+                        .map_or_else(|| format!("#{}", key.field), |f| f.name.clone())
+                }),
+                record,
+            });
+            Ok(())
+        })?;
+        out.sort_by(|a, b| {
+            (&a.namespace, &a.class, &a.field).cmp(&(&b.namespace, &b.class, &b.field))
+        });
+        Ok(out)
+    }
+
+    /// The state of every task, counted.
+    pub fn task_counts(&self) -> Result<Vec<(TaskState, usize)>> {
+        let tasks = self.tasks()?;
+        Ok([
+            TaskState::Pending,
+            TaskState::InProgress,
+            TaskState::Done,
+            TaskState::Failed,
+            TaskState::Remove,
+        ]
+        .into_iter()
+        .map(|s| (s, tasks.iter().filter(|t| t.record.state == s).count()))
+        .collect())
+    }
+}
