@@ -137,6 +137,26 @@ impl Inner {
         Ok(ObjectId(id))
     }
 
+    /// Makes sure `id` and every id below it are never handed out: ids that
+    /// arrive with ingested objects come from elsewhere.
+    pub fn reserve_ids_through(&self, id: ObjectId) -> Result<()> {
+        let next = id.0.saturating_add(1);
+        let mut mark = self.object_id_mark.lock();
+        if next > *mark {
+            let new_mark = next.saturating_add(ID_BLOCK);
+            let mut batch = self.storage.batch();
+            batch.put(
+                Family::Meta,
+                &MetaKey::NextObjectId.encode(),
+                &MetaValue::Counter(new_mark).encode(),
+            )?;
+            batch.commit(false)?;
+            *mark = new_mark;
+        }
+        self.next_object_id.fetch_max(next, Ordering::Relaxed);
+        Ok(())
+    }
+
     pub fn sync_default(&self) -> bool {
         self.opts.sync_writes
     }

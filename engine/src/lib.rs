@@ -41,6 +41,7 @@ mod catalog;
 mod db;
 mod error;
 mod index_entries;
+mod ingest;
 mod locks;
 mod metrics;
 mod options;

@@ -18,10 +18,10 @@ use crate::storage::Batch;
 /// A field as the user declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldSpec {
-    name: String,
-    ty: FieldType,
-    optional: bool,
-    index: IndexKind,
+    pub(crate) name: String,
+    pub(crate) ty: FieldType,
+    pub(crate) optional: bool,
+    pub(crate) index: IndexKind,
 }
 
 impl FieldSpec {
@@ -71,8 +71,8 @@ impl FieldSpec {
 /// A class as the user declares it: a name and an ordered list of fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClassSpec {
-    name: String,
-    fields: Vec<FieldSpec>,
+    pub(crate) name: String,
+    pub(crate) fields: Vec<FieldSpec>,
 }
 
 impl ClassSpec {
@@ -103,7 +103,7 @@ pub enum IndexState {
     Building(TaskState),
 }
 
-fn valid_name(kind: &'static str, name: &str) -> Result<()> {
+pub(crate) fn valid_name(kind: &'static str, name: &str) -> Result<()> {
     check_name(name).map_err(|reason| Error::InvalidName {
         kind,
         name: name.to_string(),
@@ -111,7 +111,7 @@ fn valid_name(kind: &'static str, name: &str) -> Result<()> {
     })
 }
 
-fn validate_spec(spec: &ClassSpec) -> Result<()> {
+pub(crate) fn validate_spec(spec: &ClassSpec) -> Result<()> {
     valid_name("class", &spec.name)?;
     let mut seen = HashSet::new();
     for f in &spec.fields {
@@ -132,7 +132,7 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn put_counter(batch: &mut Batch<'_>, key: MetaKey, value: u64) -> Result<()> {
+pub(crate) fn put_counter(batch: &mut Batch<'_>, key: MetaKey, value: u64) -> Result<()> {
     batch.put(
         Family::Meta,
         &key.encode(),
@@ -259,7 +259,11 @@ impl Db {
         let inner = &self.inner;
         let mut cat = inner.catalog.write();
         let ns = cat.namespace_id(namespace)?;
-        if cat.class_in(ns, &spec.name).is_some() {
+        if let Some(existing) = cat.class_in(ns, &spec.name) {
+            if existing.provisional() {
+                let existing = existing.clone();
+                return crate::ingest::adopt_definition(inner, &mut cat, &existing, spec);
+            }
             return Err(Error::DuplicateName {
                 kind: "class",
                 name: spec.name.clone(),

@@ -33,6 +33,13 @@ enum Op {
         ns: String,
         id: ObjectId,
     },
+    /// Ingest: the whole object under a given id, created or replaced.
+    Put {
+        ns: String,
+        class: String,
+        id: ObjectId,
+        fields: Vec<(String, Value)>,
+    },
 }
 
 /// A group of inserts, updates and deletes that commit together in one
@@ -135,7 +142,7 @@ impl<'db> Transaction<'db> {
         // Objects that are updated or deleted are locked before they are read.
         let mut object_stripes = Vec::new();
         for op in &self.ops {
-            if let Op::Update { ns, id, .. } | Op::Delete { ns, id } = op {
+            if let Op::Update { ns, id, .. } | Op::Delete { ns, id } | Op::Put { ns, id, .. } = op {
                 object_stripes.push(inner.locks.object_stripe(cat.namespace_id(ns)?, *id));
             }
         }
@@ -272,6 +279,38 @@ fn apply(
             })?;
             set_fields(&t.class.def, rec, fields)?;
             check_required(&t.class.def, rec)?;
+        }
+        Op::Put {
+            ns,
+            class,
+            id,
+            fields,
+        } => {
+            let entry = cat.class(ns, class)?.clone();
+            let mut rec = ObjectRecord {
+                class: entry.def.id,
+                fields: Vec::new(),
+            };
+            set_fields(&entry.def, &mut rec, fields)?;
+            check_required(&entry.def, &rec)?;
+            let key = (entry.ns, *id);
+            let original = match touched.get(&key) {
+                Some(t) => t.original.clone(),
+                None => view.record(entry.ns, *id)?,
+            };
+            if original.as_ref().is_some_and(|o| o.class != entry.def.id) {
+                return Err(Error::InvalidRequest(format!(
+                    "object {id} exists in another class than {class}"
+                )));
+            }
+            touched.insert(
+                key,
+                Touched {
+                    class: entry,
+                    original,
+                    current: Some(rec),
+                },
+            );
         }
         Op::Delete { ns, id } => {
             let t = load(cat, view, touched, ns, *id)?;
@@ -504,6 +543,27 @@ impl Db {
     {
         let mut tx = self.transaction();
         tx.update(namespace, id, fields);
+        tx.commit()
+    }
+
+    /// Writes an object received from elsewhere under its own id, creating
+    /// or replacing it, through the ordinary write path (for a class whose
+    /// definition is known). See [`Db::ingest`].
+    pub(crate) fn put_object(
+        &self,
+        namespace: &str,
+        class: &str,
+        id: ObjectId,
+        fields: Vec<(String, Value)>,
+    ) -> Result<()> {
+        self.inner.reserve_ids_through(id)?;
+        let mut tx = self.transaction();
+        tx.ops.push(Op::Put {
+            ns: namespace.to_string(),
+            class: class.to_string(),
+            id,
+            fields,
+        });
         tx.commit()
     }
 

@@ -5,7 +5,9 @@ use rockhold_format::*;
 use std::path::Path;
 
 fn put(target: &str, name: &str, bytes: &[u8]) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(name), bytes).unwrap();
 }
@@ -21,21 +23,110 @@ fn main() {
     let email = Value::from("a@x.io");
 
     // key_decode: one valid key of every family, plus ordered keys of several value types.
-    put("key_decode", "meta_next_object_id", &MetaKey::NextObjectId.encode());
+    put(
+        "key_decode",
+        "meta_next_object_id",
+        &MetaKey::NextObjectId.encode(),
+    );
     put("key_decode", "meta_hash_seed", &MetaKey::HashSeed.encode());
-    put("key_decode", "name_namespace_app", &NameKey { kind: NameKind::Namespace, parent: 0, name: "app".into() }.encode());
-    put("key_decode", "name_class_user", &NameKey { kind: NameKind::Class, parent: 1, name: "user".into() }.encode());
-    put("key_decode", "class_ns1_class1", &ClassKey { ns, class }.encode());
-    put("key_decode", "object_ns1_id7", &ObjectKey { ns, id: ObjectId(7) }.encode());
-    put("key_decode", "full_scan_ns1_class1_id7", &FullScanKey { ns, class, id: ObjectId(7) }.encode());
-    put("key_decode", "hash_email_id7", &HashKey { ns, class, field: FieldId(1), hash: seed.hash_value(&email), id: ObjectId(7) }.encode());
-    let ordered = |value: Value| OrderedKey { ns, class, field: FieldId(2), value, id: ObjectId(7) }.encode();
+    put(
+        "key_decode",
+        "name_namespace_app",
+        &NameKey {
+            kind: NameKind::Namespace,
+            parent: 0,
+            name: "app".into(),
+        }
+        .encode(),
+    );
+    put(
+        "key_decode",
+        "name_class_user",
+        &NameKey {
+            kind: NameKind::Class,
+            parent: 1,
+            name: "user".into(),
+        }
+        .encode(),
+    );
+    put(
+        "key_decode",
+        "class_ns1_class1",
+        &ClassKey { ns, class }.encode(),
+    );
+    put(
+        "key_decode",
+        "object_ns1_id7",
+        &ObjectKey {
+            ns,
+            id: ObjectId(7),
+        }
+        .encode(),
+    );
+    put(
+        "key_decode",
+        "full_scan_ns1_class1_id7",
+        &FullScanKey {
+            ns,
+            class,
+            id: ObjectId(7),
+        }
+        .encode(),
+    );
+    put(
+        "key_decode",
+        "hash_email_id7",
+        &HashKey {
+            ns,
+            class,
+            field: FieldId(1),
+            hash: seed.hash_value(&email),
+            id: ObjectId(7),
+        }
+        .encode(),
+    );
+    let ordered = |value: Value| {
+        OrderedKey {
+            ns,
+            class,
+            field: FieldId(2),
+            value,
+            id: ObjectId(7),
+        }
+        .encode()
+    };
     put("key_decode", "ordered_u64_30_id7", &ordered(Value::U64(30)));
-    put("key_decode", "ordered_string_with_zero_id7", &ordered(Value::from("a\0b")));
-    put("key_decode", "ordered_f64_neg_id7", &ordered(Value::F64(-1.5)));
+    put(
+        "key_decode",
+        "ordered_string_with_zero_id7",
+        &ordered(Value::from("a\0b")),
+    );
+    put(
+        "key_decode",
+        "ordered_f64_neg_id7",
+        &ordered(Value::F64(-1.5)),
+    );
     put("key_decode", "ordered_absent_id7", &ordered(Value::Absent));
-    put("key_decode", "task_ns1_class1_field2", &TaskKey { ns, class, field: FieldId(2) }.encode());
-    put("key_decode", "task_ns1_class1_whole_class", &TaskKey { ns, class, field: FieldId::WHOLE_CLASS }.encode());
+    put(
+        "key_decode",
+        "task_ns1_class1_field2",
+        &TaskKey {
+            ns,
+            class,
+            field: FieldId(2),
+        }
+        .encode(),
+    );
+    put(
+        "key_decode",
+        "task_ns1_class1_whole_class",
+        &TaskKey {
+            ns,
+            class,
+            field: FieldId::WHOLE_CLASS,
+        }
+        .encode(),
+    );
 
     // value_order: [split = len(a)] [a] [b]; a and b are ordered encodings (b may be a tuple).
     let pair = |target: &str, name: &str, a: &[Value], b: &[Value]| {
@@ -47,16 +138,66 @@ fn main() {
         out.extend_from_slice(&eb);
         put(target, name, &out);
     };
-    pair("value_order", "absent_vs_bool_true", &[Value::Absent], &[Value::Bool(true)]);
-    pair("value_order", "i64_neg2_vs_i64_3", &[Value::I64(-2)], &[Value::I64(3)]);
-    pair("value_order", "i64_min_vs_u64_max", &[Value::I64(i64::MIN)], &[Value::U64(u64::MAX)]);
-    pair("value_order", "f64_neg1_5_vs_f64_nan", &[Value::F64(-1.5)], &[Value::F64(f64::NAN)]);
-    pair("value_order", "f64_zero_vs_f64_inf", &[Value::F64(0.0)], &[Value::F64(f64::INFINITY)]);
-    pair("value_order", "string_a_vs_string_a_zero_b", &[Value::from("a")], &[Value::from("a\0b")]);
-    pair("value_order", "string_email_vs_string_utf8", &[email.clone()], &[Value::from("é€")]);
-    pair("value_order", "bytes_ff00_vs_bytes_ff", &[Value::Bytes(vec![0xFF, 0])], &[Value::Bytes(vec![0xFF])]);
-    pair("value_order", "ref_7_vs_ref_8", &[Value::Ref(ObjectId(7))], &[Value::Ref(ObjectId(8))]);
-    pair("value_order", "tuple3_vs_tuple2", &[Value::from("x"), Value::U64(1), Value::Absent], &[Value::from("x"), Value::U64(2)]);
+    pair(
+        "value_order",
+        "absent_vs_bool_true",
+        &[Value::Absent],
+        &[Value::Bool(true)],
+    );
+    pair(
+        "value_order",
+        "i64_neg2_vs_i64_3",
+        &[Value::I64(-2)],
+        &[Value::I64(3)],
+    );
+    pair(
+        "value_order",
+        "i64_min_vs_u64_max",
+        &[Value::I64(i64::MIN)],
+        &[Value::U64(u64::MAX)],
+    );
+    pair(
+        "value_order",
+        "f64_neg1_5_vs_f64_nan",
+        &[Value::F64(-1.5)],
+        &[Value::F64(f64::NAN)],
+    );
+    pair(
+        "value_order",
+        "f64_zero_vs_f64_inf",
+        &[Value::F64(0.0)],
+        &[Value::F64(f64::INFINITY)],
+    );
+    pair(
+        "value_order",
+        "string_a_vs_string_a_zero_b",
+        &[Value::from("a")],
+        &[Value::from("a\0b")],
+    );
+    pair(
+        "value_order",
+        "string_email_vs_string_utf8",
+        std::slice::from_ref(&email),
+        &[Value::from("é€")],
+    );
+    pair(
+        "value_order",
+        "bytes_ff00_vs_bytes_ff",
+        &[Value::Bytes(vec![0xFF, 0])],
+        &[Value::Bytes(vec![0xFF])],
+    );
+    pair(
+        "value_order",
+        "ref_7_vs_ref_8",
+        &[Value::Ref(ObjectId(7))],
+        &[Value::Ref(ObjectId(8))],
+    );
+    pair(
+        "value_order",
+        "tuple3_vs_tuple2",
+        &[Value::from("x"), Value::U64(1), Value::Absent],
+        &[Value::from("x"), Value::U64(2)],
+    );
 
     // Records.
     let user = ClassDef {
@@ -65,8 +206,20 @@ fn main() {
         revision: 1,
         next_field_id: 3,
         fields: vec![
-            FieldDef { id: FieldId(1), name: "email".into(), ty: FieldType::String, optional: false, index: IndexKind::Hash { unique: true } },
-            FieldDef { id: FieldId(2), name: "age".into(), ty: FieldType::U64, optional: true, index: IndexKind::Ordered { unique: false } },
+            FieldDef {
+                id: FieldId(1),
+                name: "email".into(),
+                ty: FieldType::String,
+                optional: false,
+                index: IndexKind::Hash { unique: true },
+            },
+            FieldDef {
+                id: FieldId(2),
+                name: "age".into(),
+                ty: FieldType::U64,
+                optional: true,
+                index: IndexKind::Ordered { unique: false },
+            },
         ],
         provisional: false,
     };
@@ -75,16 +228,48 @@ fn main() {
         name: "every_type".into(),
         revision: 70_000,
         next_field_id: 9,
-        fields: [FieldType::Bool, FieldType::I64, FieldType::U64, FieldType::F64, FieldType::String, FieldType::Bytes, FieldType::Ref]
+        fields: [
+            FieldType::Bool,
+            FieldType::I64,
+            FieldType::U64,
+            FieldType::F64,
+            FieldType::String,
+            FieldType::Bytes,
+            FieldType::Ref,
+        ]
+        .into_iter()
+        .zip(
+            [
+                IndexKind::None,
+                IndexKind::Hash { unique: false },
+                IndexKind::Ordered { unique: true },
+            ]
             .into_iter()
-            .zip([IndexKind::None, IndexKind::Hash { unique: false }, IndexKind::Ordered { unique: true }].into_iter().cycle())
-            .enumerate()
-            .map(|(i, (ty, index))| FieldDef { id: FieldId(i as u32 + 2), name: format!("f_{}", ty.name()), ty, optional: i % 2 == 0, index })
-            .collect(),
+            .cycle(),
+        )
+        .enumerate()
+        .map(|(i, (ty, index))| FieldDef {
+            id: FieldId(i as u32 + 2),
+            name: format!("f_{}", ty.name()),
+            ty,
+            optional: i % 2 == 0,
+            index,
+        })
+        .collect(),
         provisional: true,
     };
-    let empty_class = ClassDef { id: ClassId(2), name: "empty".into(), revision: 1, next_field_id: 1, fields: vec![], provisional: false };
-    let object = ObjectRecord { class, fields: vec![(FieldId(1), email.clone()), (FieldId(2), Value::U64(30))] };
+    let empty_class = ClassDef {
+        id: ClassId(2),
+        name: "empty".into(),
+        revision: 1,
+        next_field_id: 1,
+        fields: vec![],
+        provisional: false,
+    };
+    let object = ObjectRecord {
+        class,
+        fields: vec![(FieldId(1), email.clone()), (FieldId(2), Value::U64(30))],
+    };
     let object_all = ObjectRecord {
         class: ClassId(300),
         fields: vec![
@@ -121,7 +306,10 @@ fn main() {
     let task_pending = TaskRecord::pending(1, 1_700_000_000_000);
 
     let framed: Vec<(&str, Vec<u8>)> = vec![
-        ("meta_format_version", MetaValue::FormatVersion(FORMAT_VERSION).encode()),
+        (
+            "meta_format_version",
+            MetaValue::FormatVersion(FORMAT_VERSION).encode(),
+        ),
         ("meta_hash_seed", MetaValue::HashSeed(seed).encode()),
         ("meta_counter_1025", MetaValue::Counter(1025).encode()),
         ("name_entry_1", NameEntry { id: 1 }.encode()),
@@ -138,10 +326,18 @@ fn main() {
         kb.extend_from_slice(body(bytes));
         put("record_body", name, &kb);
     }
-    for (name, t) in [("in_progress", &task), ("failed_conflicts", &task_failed), ("pending", &task_pending)] {
+    for (name, t) in [
+        ("in_progress", &task),
+        ("failed_conflicts", &task_failed),
+        ("pending", &task_pending),
+    ] {
         put("task_record", name, body(&t.encode()));
     }
-    for (name, c) in [("user", &user), ("every_type", &all_types), ("empty", &empty_class)] {
+    for (name, c) in [
+        ("user", &user),
+        ("every_type", &all_types),
+        ("empty", &empty_class),
+    ] {
         put("class_def", name, body(&c.encode()));
     }
 }

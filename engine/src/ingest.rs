@@ -1,0 +1,287 @@
+//! Ingest (catch-up, restore, import): objects that may arrive before the
+//! definition of their class.
+//!
+//! For an unknown class, ingest creates a *provisional* class from what the
+//! records show (field names and value types, all optional, no index) and, in
+//! the same batch as the first object, a `Pending` whole-class task. Each
+//! object is written with its full-scan entry and no index entry: none can be
+//! computed without the definition. The provisional class grows as new field
+//! names appear. When the definition arrives (`create_class` with that name),
+//! it replaces the provisional one, keeping the field ids of the fields it
+//! names, and the whole-class task becomes runnable: the runner builds every
+//! index of the class over the ingested objects. For a class whose definition
+//! is known, ingest is an ordinary write under the object's own id.
+
+use std::sync::Arc;
+
+use rockhold_format::{
+    ClassDef, ClassId, ClassKey, Family, FieldDef, FieldId, FieldType, FullScanKey, IndexKind, Key,
+    MetaKey, NameEntry, NameKey, NameKind, ObjectId, ObjectKey, ObjectRecord, Record, TaskKey,
+    TaskRecord, Value,
+};
+
+use crate::catalog::{Catalog, ClassEntry};
+use crate::db::{Db, Inner};
+use crate::error::{Error, Result};
+use crate::schema::{now_ms, put_counter, valid_name, validate_spec, ClassSpec};
+
+fn type_of(value: &Value) -> Option<FieldType> {
+    Some(match value {
+        Value::Absent => return None,
+        Value::Bool(_) => FieldType::Bool,
+        Value::I64(_) => FieldType::I64,
+        Value::U64(_) => FieldType::U64,
+        Value::F64(_) => FieldType::F64,
+        Value::String(_) => FieldType::String,
+        Value::Bytes(_) => FieldType::Bytes,
+        Value::Ref(_) => FieldType::Ref,
+    })
+}
+
+impl Db {
+    /// Writes an object received from elsewhere under its own id (created or
+    /// replaced), whether or not the definition of its class is known yet.
+    /// Ids at or below `id` are never handed out by this database afterwards.
+    pub fn ingest<I, K, V>(
+        &self,
+        namespace: &str,
+        class: &str,
+        id: ObjectId,
+        fields: I,
+    ) -> Result<()>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<Value>,
+    {
+        let fields: Vec<(String, Value)> = fields
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        {
+            let cat = self.inner.catalog.read();
+            let ns = cat.namespace_id(namespace)?;
+            if cat.class_in(ns, class).is_some_and(|c| !c.provisional()) {
+                drop(cat);
+                return self.put_object(namespace, class, id, fields);
+            }
+        }
+        ingest_provisional(&self.inner, namespace, class, id, &fields)?;
+        self.inner.runner.notify();
+        Ok(())
+    }
+}
+
+/// Ingests into a class without definition, holding the catalog write lock
+/// (so the definition cannot arrive half-way).
+fn ingest_provisional(
+    inner: &Inner,
+    namespace: &str,
+    class: &str,
+    id: ObjectId,
+    fields: &[(String, Value)],
+) -> Result<()> {
+    valid_name("class", class)?;
+    inner.reserve_ids_through(id)?;
+    let mut cat = inner.catalog.write();
+    let ns = cat.namespace_id(namespace)?;
+    let existing = cat.class_in(ns, class).cloned();
+    if existing.as_ref().is_some_and(|c| !c.provisional()) {
+        // The definition arrived meanwhile: the ordinary path applies.
+        return Err(Error::InvalidRequest(format!(
+            "class {class} was defined during ingest; retry"
+        )));
+    }
+    let mut batch = inner.storage.batch();
+    let (mut def, mut tasks, new_class) = match existing {
+        Some(entry) => (entry.def.clone(), entry.tasks.clone(), false),
+        None => {
+            let cid = u32::try_from(cat.counters.next_class)
+                .map_err(|_| Error::InvalidRequest("class ids exhausted".into()))?;
+            cat.counters.next_class = u64::from(cid) + 1;
+            put_counter(&mut batch, MetaKey::NextClassId, cat.counters.next_class)?;
+            let name_key = NameKey {
+                kind: NameKind::Class,
+                parent: ns.0,
+                name: class.to_string(),
+            };
+            batch.put(
+                Family::Name,
+                &name_key.encode(),
+                &NameEntry { id: cid }.encode(),
+            )?;
+            let def = ClassDef {
+                id: ClassId(cid),
+                name: class.to_string(),
+                revision: 1,
+                next_field_id: 1,
+                fields: Vec::new(),
+                provisional: true,
+            };
+            (def, Default::default(), true)
+        }
+    };
+    let before = def.fields.clone();
+    let mut rec = ObjectRecord {
+        class: def.id,
+        fields: Vec::new(),
+    };
+    for (name, value) in fields {
+        let Some(ty) = type_of(value) else { continue };
+        let field = match def.field(name) {
+            Some(f) if f.ty == ty => f.id,
+            Some(f) => {
+                return Err(Error::WrongType {
+                    class: class.to_string(),
+                    field: name.clone(),
+                    expected: f.ty.name(),
+                    found: value.type_name(),
+                })
+            }
+            None => {
+                valid_name("field", name)?;
+                let fid = FieldId(def.next_field_id);
+                def.next_field_id += 1;
+                def.fields.push(FieldDef {
+                    id: fid,
+                    name: name.clone(),
+                    ty,
+                    optional: true,
+                    index: IndexKind::None,
+                });
+                fid
+            }
+        };
+        match rec.fields.binary_search_by_key(&field, |(f, _)| *f) {
+            Ok(_) => {
+                return Err(Error::DuplicateName {
+                    kind: "field",
+                    name: name.clone(),
+                })
+            }
+            Err(pos) => rec.fields.insert(pos, (field, value.clone())),
+        }
+    }
+    if def.fields != before || new_class {
+        if !new_class {
+            def.revision += 1;
+        }
+        batch.put(
+            Family::Class,
+            &ClassKey { ns, class: def.id }.encode(),
+            &def.encode(),
+        )?;
+    }
+    if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(FieldId::WHOLE_CLASS) {
+        let task = TaskRecord::pending(cat.counters.next_task_revision, now_ms());
+        cat.counters.next_task_revision += 1;
+        put_counter(
+            &mut batch,
+            MetaKey::NextTaskRevision,
+            cat.counters.next_task_revision,
+        )?;
+        batch.put(
+            Family::Task,
+            &TaskKey {
+                ns,
+                class: def.id,
+                field: FieldId::WHOLE_CLASS,
+            }
+            .encode(),
+            &task.encode(),
+        )?;
+        slot.insert(task);
+    }
+    if let Some(old) = crate::read::View::latest(inner).record(ns, id)? {
+        if old.class != def.id {
+            return Err(Error::InvalidRequest(format!(
+                "object {id} exists in another class than {class}"
+            )));
+        }
+    }
+    // A replaced object keeps its full-scan entry; a provisional class has no other entries.
+    batch.put(
+        Family::Object,
+        &ObjectKey { ns, id }.encode(),
+        &rec.encode(),
+    )?;
+    batch.put(
+        Family::FullScan,
+        &FullScanKey {
+            ns,
+            class: def.id,
+            id,
+        }
+        .encode(),
+        &[],
+    )?;
+    batch.commit(inner.sync_default())?;
+    cat.put_class(ClassEntry { ns, def, tasks });
+    inner.metrics.refresh_task_states(&cat);
+    Ok(())
+}
+
+/// Replaces a provisional class by its real definition. Fields named by both
+/// keep their ids (types must agree); the whole-class task becomes runnable.
+pub(crate) fn adopt_definition(
+    inner: &Inner,
+    cat: &mut Catalog,
+    provisional: &Arc<ClassEntry>,
+    spec: &ClassSpec,
+) -> Result<ClassDef> {
+    validate_spec(spec)?;
+    let old = &provisional.def;
+    let mut next_field_id = old.next_field_id;
+    let mut fields = Vec::with_capacity(spec.fields.len());
+    for f in &spec.fields {
+        let id = match old.field(&f.name) {
+            Some(seen) if seen.ty != f.ty => {
+                return Err(Error::FieldTypeChange {
+                    class: old.name.clone(),
+                    field: f.name.clone(),
+                    from: seen.ty.name(),
+                    to: f.ty.name(),
+                })
+            }
+            Some(seen) => seen.id,
+            None => {
+                next_field_id += 1;
+                FieldId(next_field_id - 1)
+            }
+        };
+        fields.push(FieldDef {
+            id,
+            name: f.name.clone(),
+            ty: f.ty,
+            optional: f.optional,
+            index: f.index,
+        });
+    }
+    let def = ClassDef {
+        id: old.id,
+        name: old.name.clone(),
+        revision: old.revision + 1,
+        next_field_id,
+        fields,
+        provisional: false,
+    };
+    let mut batch = inner.storage.batch();
+    batch.put(
+        Family::Class,
+        &ClassKey {
+            ns: provisional.ns,
+            class: def.id,
+        }
+        .encode(),
+        &def.encode(),
+    )?;
+    batch.commit(true)?;
+    cat.put_class(ClassEntry {
+        ns: provisional.ns,
+        def: def.clone(),
+        tasks: provisional.tasks.clone(),
+    });
+    inner.metrics.refresh_task_states(cat);
+    inner.runner.notify();
+    Ok(def)
+}
