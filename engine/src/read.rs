@@ -407,6 +407,39 @@ impl<'a> View<'a> {
         Ok(page)
     }
 
+    pub fn scan_objects(
+        &self,
+        ns: &str,
+        class: &str,
+        after: Option<ObjectId>,
+        limit: usize,
+    ) -> Result<Vec<Object>> {
+        let ids = self.scan_class(ns, class, after, limit)?;
+        let entry = self.class(ns, class)?;
+        let keys: Vec<Vec<u8>> = ids
+            .iter()
+            .map(|id| {
+                ObjectKey {
+                    ns: entry.ns,
+                    id: *id,
+                }
+                .encode()
+            })
+            .collect();
+        let values = self
+            .inner
+            .storage
+            .multi_get(Family::Object, &keys, &self.read_opts())?;
+        let mut out = Vec::with_capacity(ids.len());
+        for ((id, key), value) in ids.into_iter().zip(&keys).zip(values) {
+            // An object deleted between the two reads of a live scan is skipped.
+            let Some(bytes) = value else { continue };
+            let rec = ObjectRecord::decode(&bytes).map_err(|e| Error::corruption(key, e))?;
+            out.push(to_object(id, &entry.def, &rec));
+        }
+        Ok(out)
+    }
+
     pub fn scan_class(
         &self,
         ns: &str,
@@ -522,6 +555,18 @@ macro_rules! read_methods {
             scan: &RangeScan,
         ) -> Result<ScanPage> {
             self.view().scan(namespace, class, field, scan)
+        }
+
+        /// Up to `limit` objects of a class in id order, after `after`,
+        /// read with one batched lookup per page.
+        pub fn scan_objects(
+            &self,
+            namespace: &str,
+            class: &str,
+            after: Option<ObjectId>,
+            limit: usize,
+        ) -> Result<Vec<Object>> {
+            self.view().scan_objects(namespace, class, after, limit)
         }
 
         /// Up to `limit` object ids of a class in id order, after `after`.

@@ -129,6 +129,20 @@ impl Storage {
         Ok(self.db.get_cf_opt(self.cf(family)?, key, read)?)
     }
 
+    /// Reads many values of one family at once; `keys` must be sorted.
+    pub(crate) fn multi_get(
+        &self,
+        family: Family,
+        keys: &[Vec<u8>],
+        read: &ReadOptions,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        self.db
+            .batched_multi_get_cf_opt(self.cf(family)?, keys, true, read)
+            .into_iter()
+            .map(|r| Ok(r?.map(|v| v.to_vec())))
+            .collect()
+    }
+
     /// An iterator over `[lower, upper)` of one family; `upper = None` runs to
     /// the end of the column family.
     pub(crate) fn iter(

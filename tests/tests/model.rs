@@ -214,6 +214,27 @@ fn check(db: &TempDb, model: &Model) {
                 .expect("scan class"),
             ids
         );
+        // Objects in pages of 3, read with batched lookups.
+        let mut paged = Vec::new();
+        let mut after = None;
+        loop {
+            let page = db
+                .scan_objects(class.ns(), class.name(), after, 3)
+                .expect("scan objects");
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            paged.extend(
+                page.into_iter()
+                    .map(|o| (o.id, o.fields.into_iter().collect::<Fields>())),
+            );
+        }
+        let want: Vec<(ObjectId, Fields)> = model
+            .objects
+            .iter()
+            .filter(|(_, (c, _))| *c == class)
+            .map(|(i, (_, f))| (*i, f.clone()))
+            .collect();
+        assert_eq!(paged, want);
         // Unique lookups of every value of the pool.
         let pool: Vec<Value> = match class {
             Class::User => EMAILS.iter().map(|e| Value::from(*e)).collect(),
