@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod demo;
 
 #[derive(Parser)]
@@ -26,6 +27,24 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Measures rockhold against raw RocksDB (same keys) and SQLite, as ratios.
+    Bench {
+        /// Objects per workload.
+        #[arg(long, default_value_t = 200_000)]
+        n: usize,
+        /// Repetitions; the table shows the median and the min–max.
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Comma-separated workloads (w1,w2,w3,w3w,w4,w5,w6,w7,w8); default all.
+        #[arg(long, value_delimiter = ',')]
+        workloads: Option<Vec<String>>,
+        /// Where the stores are created (default: a fresh folder under /var/tmp).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Internal: run one system in this process and print raw samples.
+        #[arg(long, hide = true)]
+        system: Option<String>,
+    },
     /// Checks every record checksum and the index invariant; exit 1 on any violation.
     Verify {
         /// The database directory.
@@ -37,6 +56,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo { dir } => demo::run(dir),
+        Command::Bench {
+            n,
+            reps,
+            workloads,
+            dir,
+            system,
+        } => bench::run(bench::BenchArgs {
+            n,
+            reps,
+            workloads,
+            dir,
+            system,
+        }),
         Command::Verify { db } => verify(db),
     };
     match result {

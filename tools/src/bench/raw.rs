@@ -1,0 +1,393 @@
+//! The floor: raw RocksDB writing exactly the keys rockhold writes (record,
+//! full-scan, hash and ordered entries, encoded by `rockhold-format`), in the
+//! same batch shapes, with the same uniqueness reads (a seek on the hash
+//! prefix, and the candidate's record), in the same column families with the
+//! same table options — and nothing else: no catalog, locks, caches or checks.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use rockhold::{column_family, Family, COLUMN_FAMILIES};
+use rockhold_format::{
+    prefix_successor, ClassId, FieldId, FullScanKey, HashKey, HashSeed, Key, NamespaceId, ObjectId,
+    ObjectKey, ObjectRecord, OrderedKey, Record, TaskKey, TaskRecord, Value,
+};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, ReadOptions, WriteBatch,
+    WriteOptions, DB,
+};
+
+use super::data::Person;
+use super::{Result, Store};
+
+const NS: NamespaceId = NamespaceId(0);
+const CLASS: ClassId = ClassId(1);
+const EMAIL: FieldId = FieldId(1);
+const NAME: FieldId = FieldId(2);
+const AGE: FieldId = FieldId(3);
+const PAYLOAD: FieldId = FieldId(4);
+const SEED: HashSeed = HashSeed {
+    k0: 0x1234,
+    k1: 0x5678,
+};
+
+pub struct RawStore {
+    db: DB,
+    next_id: u64,
+    email_index: bool,
+}
+
+fn open(dir: &Path) -> Result<DB> {
+    let cache = Cache::new_lru_cache(64 << 20);
+    let mut o = rocksdb::Options::default();
+    o.create_if_missing(true);
+    o.create_missing_column_families(true);
+    o.set_atomic_flush(true);
+    o.increase_parallelism(2);
+    o.set_max_background_jobs(4);
+    let cfs = COLUMN_FAMILIES.iter().map(|name| {
+        let mut t = BlockBasedOptions::default();
+        t.set_bloom_filter(10.0, false);
+        t.set_block_cache(&cache);
+        t.set_cache_index_and_filter_blocks(true);
+        t.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        let mut c = rocksdb::Options::default();
+        c.set_block_based_table_factory(&t);
+        c.set_write_buffer_size(32 << 20);
+        c.set_level_compaction_dynamic_level_bytes(true);
+        c.set_compression_type(if *name == "objects" {
+            DBCompressionType::Lz4
+        } else {
+            DBCompressionType::None
+        });
+        ColumnFamilyDescriptor::new(*name, c)
+    });
+    Ok(DB::open_cf_descriptors(&o, dir, cfs)?)
+}
+
+fn record(p: &Person) -> ObjectRecord {
+    ObjectRecord {
+        class: CLASS,
+        fields: vec![
+            (EMAIL, Value::from(p.email.as_str())),
+            (NAME, Value::from(p.name.as_str())),
+            (AGE, Value::U64(p.age)),
+            (PAYLOAD, Value::Bytes(p.payload.clone())),
+        ],
+    }
+}
+
+fn hash_key(email: &Value, id: ObjectId) -> Vec<u8> {
+    HashKey {
+        ns: NS,
+        class: CLASS,
+        field: EMAIL,
+        hash: SEED.hash_value(email),
+        id,
+    }
+    .encode()
+}
+
+fn ordered_key(age: u64, id: ObjectId) -> Vec<u8> {
+    OrderedKey {
+        ns: NS,
+        class: CLASS,
+        field: AGE,
+        value: Value::U64(age),
+        id,
+    }
+    .encode()
+}
+
+impl RawStore {
+    fn cf(&self, family: Family) -> Result<&rocksdb::ColumnFamily> {
+        self.db
+            .cf_handle(column_family(family))
+            .ok_or_else(|| "missing column family".into())
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<()> {
+        let mut w = WriteOptions::default();
+        w.set_sync(false);
+        Ok(self.db.write_opt(batch, &w)?)
+    }
+
+    fn get_record(&self, id: ObjectId) -> Result<Option<ObjectRecord>> {
+        let key = ObjectKey { ns: NS, id }.encode();
+        Ok(
+            match self.db.get_pinned_cf(self.cf(Family::Object)?, &key)? {
+                Some(v) => Some(ObjectRecord::decode(&v)?),
+                None => None,
+            },
+        )
+    }
+
+    /// The uniqueness read rockhold does: seek the hash prefix, and check
+    /// each candidate's record.
+    fn holder(&self, email: &Value) -> Result<Option<ObjectId>> {
+        let prefix = HashKey::hash_prefix(NS, CLASS, EMAIL, SEED.hash_value(email));
+        let mut read = ReadOptions::default();
+        read.set_iterate_lower_bound(prefix.clone());
+        if let Some(upper) = prefix_successor(&prefix) {
+            read.set_iterate_upper_bound(upper);
+        }
+        let mut it = self.db.raw_iterator_cf_opt(self.cf(Family::Hash)?, read);
+        it.seek(&prefix);
+        while let Some(key) = it.key() {
+            let id = ObjectId(u64::from_be_bytes(key[key.len() - 8..].try_into()?));
+            if let Some(rec) = self.get_record(id)? {
+                if rec.value(EMAIL) == email {
+                    return Ok(Some(id));
+                }
+            }
+            it.next();
+        }
+        it.status()?;
+        Ok(None)
+    }
+
+    fn put_object(&self, batch: &mut WriteBatch, id: ObjectId, rec: &ObjectRecord) -> Result<()> {
+        batch.put_cf(
+            self.cf(Family::Object)?,
+            ObjectKey { ns: NS, id }.encode(),
+            rec.encode(),
+        );
+        batch.put_cf(
+            self.cf(Family::FullScan)?,
+            FullScanKey {
+                ns: NS,
+                class: CLASS,
+                id,
+            }
+            .encode(),
+            [],
+        );
+        if self.email_index {
+            batch.put_cf(self.cf(Family::Hash)?, hash_key(rec.value(EMAIL), id), []);
+        }
+        if let Value::U64(age) = rec.value(AGE) {
+            batch.put_cf(self.cf(Family::Ordered)?, ordered_key(*age, id), []);
+        }
+        Ok(())
+    }
+}
+
+impl Store for RawStore {
+    fn create(dir: &Path, email_index: bool) -> Result<Self> {
+        Ok(RawStore {
+            db: open(dir)?,
+            next_id: 0,
+            email_index,
+        })
+    }
+
+    fn reopen(self, dir: &Path) -> Result<Self> {
+        let (next_id, email_index) = (self.next_id, self.email_index);
+        drop(self);
+        Ok(RawStore {
+            db: open(dir)?,
+            next_id,
+            email_index,
+        })
+    }
+
+    fn insert_one(&mut self, p: &Person) -> Result<u64> {
+        let rec = record(p);
+        if self.email_index && self.holder(rec.value(EMAIL))?.is_some() {
+            return Err("duplicate email".into());
+        }
+        let id = ObjectId(self.next_id);
+        self.next_id += 1;
+        let mut batch = WriteBatch::default();
+        self.put_object(&mut batch, id, &rec)?;
+        self.write(batch)?;
+        Ok(id.0)
+    }
+
+    fn insert_batch(&mut self, ps: &[Person]) -> Result<Vec<u64>> {
+        let mut batch = WriteBatch::default();
+        let mut seen = HashSet::with_capacity(ps.len());
+        let mut ids = Vec::with_capacity(ps.len());
+        for p in ps {
+            let rec = record(p);
+            if self.email_index
+                && (!seen.insert(p.email.as_str()) || self.holder(rec.value(EMAIL))?.is_some())
+            {
+                return Err("duplicate email".into());
+            }
+            let id = ObjectId(self.next_id);
+            self.next_id += 1;
+            self.put_object(&mut batch, id, &rec)?;
+            ids.push(id.0);
+        }
+        self.write(batch)?;
+        Ok(ids)
+    }
+
+    fn lookup(&mut self, email: &str) -> Result<Option<u64>> {
+        Ok(self.holder(&Value::from(email))?.map(|id| id.0))
+    }
+
+    fn scan_all(&mut self) -> Result<u64> {
+        let prefix = FullScanKey::class_prefix(NS, CLASS);
+        let mut read = ReadOptions::default();
+        read.set_iterate_lower_bound(prefix.clone());
+        if let Some(upper) = prefix_successor(&prefix) {
+            read.set_iterate_upper_bound(upper);
+        }
+        let mut it = self
+            .db
+            .raw_iterator_cf_opt(self.cf(Family::FullScan)?, read);
+        it.seek(&prefix);
+        let objects = self.cf(Family::Object)?;
+        let mut count = 0;
+        let mut keys = Vec::with_capacity(1000);
+        loop {
+            keys.clear();
+            while let Some(key) = it.key() {
+                let id = FullScanKey::decode(key)?.id;
+                keys.push(ObjectKey { ns: NS, id }.encode());
+                it.next();
+                if keys.len() == 1000 {
+                    break;
+                }
+            }
+            if keys.is_empty() {
+                break;
+            }
+            for v in self.db.batched_multi_get_cf(objects, &keys, true) {
+                if let Some(v) = v? {
+                    std::hint::black_box(ObjectRecord::decode(&v)?);
+                    count += 1;
+                }
+            }
+        }
+        it.status()?;
+        Ok(count)
+    }
+
+    fn build_email_index(&mut self) -> Result<()> {
+        // As a backfill: read records in chunks, check uniqueness, write the
+        // chunk's entries with a cursor record in one batch.
+        self.email_index = true;
+        let prefix = FullScanKey::class_prefix(NS, CLASS);
+        let mut read = ReadOptions::default();
+        read.set_iterate_lower_bound(prefix.clone());
+        if let Some(upper) = prefix_successor(&prefix) {
+            read.set_iterate_upper_bound(upper);
+        }
+        let snapshot = self.db.snapshot();
+        read.set_snapshot(&snapshot);
+        let mut it = self
+            .db
+            .raw_iterator_cf_opt(self.cf(Family::FullScan)?, read);
+        it.seek(&prefix);
+        let mut task = TaskRecord::pending(1, 0);
+        let task_key = TaskKey {
+            ns: NS,
+            class: CLASS,
+            field: EMAIL,
+        }
+        .encode();
+        loop {
+            let mut ids = Vec::with_capacity(1000);
+            while let Some(key) = it.key() {
+                ids.push(FullScanKey::decode(key)?.id);
+                it.next();
+                if ids.len() == 1000 {
+                    break;
+                }
+            }
+            let Some(&last) = ids.last() else { break };
+            let keys: Vec<Vec<u8>> = ids
+                .iter()
+                .map(|id| ObjectKey { ns: NS, id: *id }.encode())
+                .collect();
+            let values = self
+                .db
+                .batched_multi_get_cf(self.cf(Family::Object)?, &keys, true);
+            let mut batch = WriteBatch::default();
+            let mut seen = HashSet::with_capacity(ids.len());
+            for (id, v) in ids.iter().zip(values) {
+                let Some(v) = v? else { continue };
+                let rec = ObjectRecord::decode(&v)?;
+                let email = rec.value(EMAIL);
+                if !seen.insert(email.encode_ordered())
+                    || self.holder(email)?.is_some_and(|h| h != *id)
+                {
+                    return Err("duplicate email".into());
+                }
+                batch.put_cf(self.cf(Family::Hash)?, hash_key(email, *id), []);
+            }
+            task.cursor = Some(last);
+            batch.put_cf(self.cf(Family::Task)?, &task_key, task.encode());
+            self.write(batch)?;
+        }
+        it.status()?;
+        Ok(())
+    }
+
+    fn update_email(&mut self, id: u64, email: &str) -> Result<()> {
+        let id = ObjectId(id);
+        let mut rec = self.get_record(id)?.ok_or("missing object")?;
+        let new = Value::from(email);
+        if self.holder(&new)?.is_some_and(|h| h != id) {
+            return Err("duplicate email".into());
+        }
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(Family::Hash)?, hash_key(rec.value(EMAIL), id));
+        batch.put_cf(self.cf(Family::Hash)?, hash_key(&new, id), []);
+        rec.fields[0].1 = new;
+        batch.put_cf(
+            self.cf(Family::Object)?,
+            ObjectKey { ns: NS, id }.encode(),
+            rec.encode(),
+        );
+        self.write(batch)
+    }
+
+    fn delete(&mut self, id: u64) -> Result<()> {
+        let id = ObjectId(id);
+        let rec = self.get_record(id)?.ok_or("missing object")?;
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(Family::Object)?, ObjectKey { ns: NS, id }.encode());
+        batch.delete_cf(
+            self.cf(Family::FullScan)?,
+            FullScanKey {
+                ns: NS,
+                class: CLASS,
+                id,
+            }
+            .encode(),
+        );
+        batch.delete_cf(self.cf(Family::Hash)?, hash_key(rec.value(EMAIL), id));
+        if let Value::U64(age) = rec.value(AGE) {
+            batch.delete_cf(self.cf(Family::Ordered)?, ordered_key(*age, id));
+        }
+        self.write(batch)
+    }
+
+    fn range(&mut self, lower: u64) -> Result<usize> {
+        let field = OrderedKey::field_prefix(NS, CLASS, AGE);
+        let start = OrderedKey::value_prefix(NS, CLASS, AGE, &Value::U64(lower));
+        let mut read = ReadOptions::default();
+        read.set_iterate_lower_bound(start.clone());
+        if let Some(upper) = prefix_successor(&field) {
+            read.set_iterate_upper_bound(upper);
+        }
+        let mut it = self.db.raw_iterator_cf_opt(self.cf(Family::Ordered)?, read);
+        it.seek(&start);
+        let mut n = 0;
+        while let Some(key) = it.key() {
+            let k = OrderedKey::decode(key)?;
+            std::hint::black_box((k.value, k.id));
+            n += 1;
+            if n == 100 {
+                break;
+            }
+            it.next();
+        }
+        it.status()?;
+        Ok(n)
+    }
+}
