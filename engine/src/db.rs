@@ -68,8 +68,26 @@ impl Db {
     /// Fails with `UnsupportedVersion` for a database of another format
     /// version, and with a corruption error if its metadata does not decode.
     pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
-        let storage = Storage::open(path.as_ref(), &opts)?;
-        let seed = init_or_check_meta(&storage)?;
+        Db::from_storage(Storage::open(path.as_ref(), &opts)?, opts)
+    }
+
+    /// Opens a read-only view of a database that another process may hold
+    /// open, without stopping it (a RocksDB secondary instance).
+    /// `scratch` is a private, writable folder for the follower's own files.
+    /// Reads see the database as of the open, or of the last
+    /// [`Db::catch_up`]; every write fails with `Error::ReadOnly`; no runner
+    /// thread starts.
+    pub fn open_read_only(
+        path: impl AsRef<Path>,
+        scratch: impl AsRef<Path>,
+        opts: Options,
+    ) -> Result<Db> {
+        let storage = Storage::open_secondary(path.as_ref(), scratch.as_ref(), &opts)?;
+        Db::from_storage(storage, opts.runner_threads(0))
+    }
+
+    fn from_storage(storage: Storage, opts: Options) -> Result<Db> {
+        let seed = init_or_check_meta(&storage, &opts)?;
         let catalog = Catalog::load(&storage)?;
         let mark = read_counter_or(&storage, MetaKey::NextObjectId, 0)?;
         let inner = Inner {
@@ -121,6 +139,7 @@ impl Inner {
     /// later batch that uses the id durable only together with the mark, so an
     /// id is never handed out twice, even across a crash.
     pub fn allocate_object_id(&self) -> Result<ObjectId> {
+        self.writable()?;
         let id = self.next_object_id.fetch_add(1, Ordering::Relaxed);
         let mut mark = self.object_id_mark.lock();
         if id >= *mark {
@@ -140,6 +159,7 @@ impl Inner {
     /// Makes sure `id` and every id below it are never handed out: ids that
     /// arrive with ingested objects come from elsewhere.
     pub fn reserve_ids_through(&self, id: ObjectId) -> Result<()> {
+        self.writable()?;
         let next = id.0.saturating_add(1);
         let mut mark = self.object_id_mark.lock();
         if next > *mark {
@@ -157,6 +177,15 @@ impl Inner {
         Ok(())
     }
 
+    /// Fails with `ReadOnly` on a read-only database.
+    pub fn writable(&self) -> Result<()> {
+        if self.storage.is_read_only() {
+            Err(Error::ReadOnly)
+        } else {
+            Ok(())
+        }
+    }
+
     pub fn sync_default(&self) -> bool {
         self.opts.sync_writes
     }
@@ -164,7 +193,7 @@ impl Inner {
 
 /// Reads the format version and hash seed, writing them (and the default
 /// namespace) when the database is new.
-fn init_or_check_meta(storage: &Storage) -> Result<HashSeed> {
+fn init_or_check_meta(storage: &Storage, opts: &Options) -> Result<HashSeed> {
     let read = Default::default();
     let version_key = MetaKey::FormatVersion.encode();
     let seed_key = MetaKey::HashSeed.encode();
@@ -192,6 +221,9 @@ fn init_or_check_meta(storage: &Storage) -> Result<HashSeed> {
                 other => Err(Error::Inconsistent(format!("hash_seed holds {other:?}"))),
             }
         }
+        None if storage.is_read_only() => Err(Error::Inconsistent(
+            "no format version: not a rockhold database".into(),
+        )),
         None => {
             let mut any = storage.iter(Family::Meta, &[], None, None)?;
             any.seek_to_first();
@@ -201,9 +233,12 @@ fn init_or_check_meta(storage: &Storage) -> Result<HashSeed> {
                 ));
             }
             drop(any);
-            let seed = HashSeed {
-                k0: random_u64(),
-                k1: random_u64(),
+            let seed = match opts.fixed_hash_seed {
+                Some((k0, k1)) => HashSeed { k0, k1 },
+                None => HashSeed {
+                    k0: random_u64(),
+                    k1: random_u64(),
+                },
             };
             let mut batch = storage.batch();
             batch.put(

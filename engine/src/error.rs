@@ -113,6 +113,9 @@ pub enum Error {
         /// The kind of index the query needs ("unique", "hash or ordered", "ordered").
         needed: &'static str,
     },
+    /// A write on a database opened read-only (a secondary instance).
+    #[error("the database is open read-only")]
+    ReadOnly,
     /// Anything else the caller asked for that cannot be done.
     #[error("invalid request: {0}")]
     InvalidRequest(String),

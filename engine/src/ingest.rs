@@ -54,6 +54,7 @@ impl Db {
         K: Into<String>,
         V: Into<Value>,
     {
+        self.inner.writable()?;
         let fields: Vec<(String, Value)> = fields
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))

@@ -36,6 +36,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod admin;
 mod cache;
 mod catalog;
 mod db;
@@ -55,6 +56,7 @@ mod typed;
 mod verify;
 mod write;
 
+pub use admin::{list_backups, purge_backups, restore_backup, verify_backup, BackupInfo};
 pub use db::Db;
 pub use error::{Error, Result};
 pub use options::Options;

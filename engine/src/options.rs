@@ -19,6 +19,7 @@ pub struct Options {
     pub(crate) max_attempts: u32,
     pub(crate) retry_backoff: Duration,
     pub(crate) self_check_interval: Option<Duration>,
+    pub(crate) fixed_hash_seed: Option<(u64, u64)>,
 }
 
 impl Default for Options {
@@ -37,6 +38,7 @@ impl Default for Options {
             max_attempts: 5,
             retry_backoff: Duration::from_millis(200),
             self_check_interval: None,
+            fixed_hash_seed: None,
         }
     }
 }
@@ -126,6 +128,15 @@ impl Options {
     /// Re-verify and repair every `Done` index this often (default: never).
     pub fn self_check_interval(mut self, every: Option<Duration>) -> Self {
         self.self_check_interval = every;
+        self
+    }
+
+    /// Uses this hash seed when the database is created, instead of a random
+    /// one. Only for reproducible test fixtures and golden dumps: a known seed
+    /// lets a hostile writer choose colliding values.
+    #[doc(hidden)]
+    pub fn fixed_hash_seed(mut self, k0: u64, k1: u64) -> Self {
+        self.fixed_hash_seed = Some((k0, k1));
         self
     }
 }

@@ -118,6 +118,8 @@ pub struct ScanPage {
 pub(crate) struct View<'a> {
     pub inner: &'a Inner,
     pub snapshot: Option<&'a rocksdb::Snapshot<'a>>,
+    /// Live reads use the caches; snapshot reads never do.
+    pub live: bool,
 }
 
 fn object_id_suffix(key: &[u8]) -> Option<ObjectId> {
@@ -130,6 +132,7 @@ impl<'a> View<'a> {
         View {
             inner,
             snapshot: None,
+            live: true,
         }
     }
 
@@ -276,7 +279,7 @@ impl<'a> View<'a> {
         let f = self.indexed_field(&entry, field, "unique")?;
         check_query_value(&entry.def, f, value)?;
         let cache_key = (entry.def.id, f.id, value.encode_ordered());
-        let live = self.snapshot.is_none();
+        let live = self.live;
         if live {
             if let Some(id) = self.inner.unique_cache.get(&cache_key) {
                 // Verify the hit: a cached id is returned only while its
@@ -594,7 +597,7 @@ impl Db {
     pub fn snapshot(&self) -> Snapshot<'_> {
         Snapshot {
             db: self,
-            snap: self.inner.storage.rocks().snapshot(),
+            snap: self.inner.storage.snapshot(),
         }
     }
 }
@@ -602,14 +605,15 @@ impl Db {
 /// A point-in-time view of a database. See [`Db::snapshot`].
 pub struct Snapshot<'db> {
     db: &'db Db,
-    snap: rocksdb::Snapshot<'db>,
+    snap: Option<rocksdb::Snapshot<'db>>,
 }
 
 impl Snapshot<'_> {
     fn view(&self) -> View<'_> {
         View {
             inner: &self.db.inner,
-            snapshot: Some(&self.snap),
+            snapshot: self.snap.as_ref(),
+            live: false,
         }
     }
 

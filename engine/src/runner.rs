@@ -183,6 +183,7 @@ impl Db {
     /// Returns when every task is `Done`, `Failed` or `Remove`, or waits for
     /// a class definition (ingested classes).
     pub fn check_reindex_tasks(&self) -> Result<()> {
+        self.inner.writable()?;
         loop {
             match self.inner.claim_next(true) {
                 Some(id) => self.inner.run_claimed(id)?,

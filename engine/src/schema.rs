@@ -179,6 +179,7 @@ fn delete_index_range(
 impl Db {
     /// Creates a namespace. Names are 1–128 bytes without control characters.
     pub fn create_namespace(&self, name: &str) -> Result<()> {
+        self.inner.writable()?;
         valid_name("namespace", name)?;
         let inner = &self.inner;
         let mut cat = inner.catalog.write();
@@ -218,6 +219,7 @@ impl Db {
     /// and tasks. Deletes exactly the namespace's own key ranges. The default
     /// namespace cannot be dropped.
     pub fn drop_namespace(&self, name: &str) -> Result<()> {
+        self.inner.writable()?;
         if name == DEFAULT_NAMESPACE {
             return Err(Error::InvalidRequest(
                 "the default namespace cannot be dropped".into(),
@@ -255,6 +257,7 @@ impl Db {
 
     /// Creates a class in a namespace.
     pub fn create_class(&self, namespace: &str, spec: &ClassSpec) -> Result<ClassDef> {
+        self.inner.writable()?;
         validate_spec(spec)?;
         let inner = &self.inner;
         let mut cat = inner.catalog.write();
@@ -320,6 +323,7 @@ impl Db {
     /// gets a `Pending` reindex task in the same batch and answers
     /// `IndexNotReady` until it is built; writes maintain it from this commit on.
     pub fn update_class(&self, namespace: &str, spec: &ClassSpec) -> Result<ClassDef> {
+        self.inner.writable()?;
         validate_spec(spec)?;
         let inner = &self.inner;
         let mut cat = inner.catalog.write();

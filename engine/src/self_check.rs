@@ -38,6 +38,7 @@ impl crate::Db {
     /// Runs the self-check once, now: re-verifies every built index and
     /// repairs what is missing or stale. Returns the number of entries fixed.
     pub fn self_check(&self) -> Result<u64> {
+        self.inner.writable()?;
         self_check(&self.inner)
     }
 }

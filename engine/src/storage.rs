@@ -96,6 +96,7 @@ fn cf_options(name: &str, opts: &Options, cache: &Cache) -> rocksdb::Options {
 /// The open RocksDB database.
 pub(crate) struct Storage {
     db: DB,
+    read_only: bool,
 }
 
 impl Storage {
@@ -105,7 +106,40 @@ impl Storage {
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name, opts, &cache)));
         let db = DB::open_cf_descriptors(&db_options(opts), path, cfs)?;
-        Ok(Storage { db })
+        Ok(Storage {
+            db,
+            read_only: false,
+        })
+    }
+
+    /// Opens a read-only follower of a database another process may hold
+    /// open (a RocksDB secondary instance); `secondary` is a private folder
+    /// for its own info log. It sees the primary's state as of the last
+    /// `catch_up`.
+    pub(crate) fn open_secondary(path: &Path, secondary: &Path, opts: &Options) -> Result<Storage> {
+        let cache = Cache::new_lru_cache(opts.block_cache_bytes);
+        let cfs = COLUMN_FAMILIES
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name, opts, &cache)));
+        let mut o = db_options(opts);
+        o.create_if_missing(false);
+        o.set_max_open_files(-1); // required of secondary instances
+        let db = DB::open_cf_descriptors_as_secondary(&o, path, secondary, cfs)?;
+        Ok(Storage {
+            db,
+            read_only: true,
+        })
+    }
+
+    /// A RocksDB snapshot, or `None` on a read-only (secondary) instance,
+    /// which does not support them: its state only moves on `catch_up`, so
+    /// its plain reads are already of one point in time.
+    pub(crate) fn snapshot(&self) -> Option<rocksdb::Snapshot<'_>> {
+        (!self.read_only).then(|| self.db.snapshot())
+    }
+
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     pub(crate) fn cf(&self, family: Family) -> Result<&ColumnFamily> {

@@ -56,7 +56,9 @@ type Finding = Result<Option<String>>;
 
 struct Verifier<'a> {
     inner: &'a Inner,
-    snap: rocksdb::Snapshot<'a>,
+    progress: &'a mut dyn FnMut(u64),
+    seen: u64,
+    snap: Option<rocksdb::Snapshot<'a>>,
     classes: HashMap<ClassId, Arc<ClassEntry>>,
     report: VerifyReport,
     /// The previous entry of a unique index: (key without object id, value).
@@ -66,7 +68,9 @@ struct Verifier<'a> {
 impl Verifier<'_> {
     fn get(&self, family: Family, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let mut r = ReadOptions::default();
-        r.set_snapshot(&self.snap);
+        if let Some(snap) = &self.snap {
+            r.set_snapshot(snap);
+        }
         self.inner.storage.get(family, key, &r)
     }
 
@@ -81,11 +85,15 @@ impl Verifier<'_> {
             family,
             prefix,
             rockhold_format::prefix_successor(prefix),
-            Some(&self.snap),
+            self.snap.as_ref(),
         )?;
         it.seek_to_first();
         let mut found = Vec::new();
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            self.seen += 1;
+            if self.seen.is_multiple_of(4096) {
+                (self.progress)(self.seen);
+            }
             if let Some(what) = check(self, k, v)? {
                 found.push(Problem {
                     family,
@@ -241,6 +249,12 @@ impl Db {
     /// database. Storage errors are returned as errors; violations are
     /// collected in the report.
     pub fn verify(&self) -> Result<VerifyReport> {
+        self.verify_with_progress(&mut |_| {})
+    }
+
+    /// [`Db::verify`], calling `progress` with the number of keys checked so
+    /// far every few thousand keys (for a progress bar).
+    pub fn verify_with_progress(&self, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport> {
         let inner = &self.inner;
         let classes = inner
             .catalog
@@ -250,7 +264,9 @@ impl Db {
             .collect();
         let mut v = Verifier {
             inner,
-            snap: inner.storage.rocks().snapshot(),
+            progress,
+            seen: 0,
+            snap: inner.storage.snapshot(),
             classes,
             report: VerifyReport::default(),
             last_unique: None,

@@ -136,6 +136,7 @@ impl<'db> Transaction<'db> {
             return Ok(());
         }
         let inner = &self.db.inner;
+        inner.writable()?;
         let cat = inner.catalog.read();
         let view = View::latest(inner);
 

@@ -1,12 +1,21 @@
-//! The `rockhold` command: a demo of the engine, and operator tools.
+//! The `rockhold` command: a demo of the engine, the benchmark, and operator
+//! tools to inspect and check a database, also while another process holds it
+//! open (read-only commands open it as a RocksDB secondary instance).
+//!
+//! Exit status: 0 success; 1 `verify` found violations (or `reindex` failed);
+//! 2 usage or open errors.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admin;
 mod bench;
 mod demo;
+mod dump;
+mod open;
+mod stats;
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +36,70 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Every key decoded by family, with its value (read-only; works on a live database).
+    Dump {
+        /// The database directory.
+        db: PathBuf,
+        /// Only these families (meta, name, class, object, full_scan, hash, ordered, task); repeatable.
+        #[arg(long = "family")]
+        families: Vec<String>,
+        /// Only keys of this namespace.
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Only keys of this class (in --namespace, default "default").
+        #[arg(long)]
+        class: Option<String>,
+        /// At most this many entries.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Checks every record checksum and the index invariant; exit 1 on any violation.
+    Verify {
+        /// The database directory.
+        db: PathBuf,
+        /// JSON report instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Counts and bytes per family, namespace, class and index; task states; RocksDB sizes.
+    Stats {
+        /// The database directory.
+        db: PathBuf,
+    },
+    /// Lists the reindex tasks with their state and progress.
+    Tasks {
+        /// The database directory.
+        db: PathBuf,
+    },
+    /// Rebuilds the indexes of a class (or one field) to completion, with a progress bar.
+    Reindex {
+        /// The database directory (must not be open elsewhere).
+        db: PathBuf,
+        /// The class.
+        #[arg(long)]
+        class: String,
+        /// Only this field's index.
+        #[arg(long)]
+        field: Option<String>,
+        /// The class's namespace.
+        #[arg(long, default_value = "default")]
+        namespace: String,
+    },
+    /// Incremental backups with RocksDB's BackupEngine.
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
+    /// Writes a checkpoint (an openable copy, hard-linked where possible) of the database.
+    Checkpoint {
+        /// The database directory.
+        db: PathBuf,
+        /// Where to write it (must not exist).
+        dir: PathBuf,
+    },
     /// Measures rockhold against raw RocksDB (same keys) and SQLite, as ratios.
     Bench {
         /// Objects per workload.
@@ -45,10 +118,32 @@ enum Command {
         #[arg(long, hide = true)]
         system: Option<String>,
     },
-    /// Checks every record checksum and the index invariant; exit 1 on any violation.
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// Takes a new (incremental) backup of DB into DIR.
+    Create { db: PathBuf, dir: PathBuf },
+    /// Lists the backups in DIR.
+    List { dir: PathBuf },
+    /// Verifies one backup (or all) in DIR.
     Verify {
-        /// The database directory.
-        db: PathBuf,
+        dir: PathBuf,
+        #[arg(long)]
+        id: Option<u32>,
+    },
+    /// Restores a backup (default: the latest) from DIR into TARGET.
+    Restore {
+        dir: PathBuf,
+        target: PathBuf,
+        #[arg(long)]
+        id: Option<u32>,
+    },
+    /// Deletes all but the newest N backups in DIR.
+    Purge {
+        dir: PathBuf,
+        #[arg(long)]
+        keep: usize,
     },
 }
 
@@ -56,6 +151,42 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo { dir } => demo::run(dir),
+        Command::Dump {
+            db,
+            families,
+            namespace,
+            class,
+            limit,
+            json,
+        } => dump::run(
+            &db,
+            dump::DumpArgs {
+                families,
+                namespace,
+                class,
+                limit,
+                json,
+            },
+        ),
+        Command::Verify { db, json } => admin::verify(&db, json),
+        Command::Stats { db } => stats::run(&db),
+        Command::Tasks { db } => admin::tasks(&db),
+        Command::Reindex {
+            db,
+            class,
+            field,
+            namespace,
+        } => admin::reindex(&db, &namespace, &class, field.as_deref()),
+        Command::Backup { command } => admin::backup(match command {
+            BackupCommand::Create { db, dir } => admin::BackupCmd::Create { db, dir },
+            BackupCommand::List { dir } => admin::BackupCmd::List { dir },
+            BackupCommand::Verify { dir, id } => admin::BackupCmd::Verify { dir, id },
+            BackupCommand::Restore { dir, target, id } => {
+                admin::BackupCmd::Restore { dir, target, id }
+            }
+            BackupCommand::Purge { dir, keep } => admin::BackupCmd::Purge { dir, keep },
+        }),
+        Command::Checkpoint { db, dir } => admin::checkpoint(&db, &dir),
         Command::Bench {
             n,
             reps,
@@ -69,7 +200,6 @@ fn main() -> ExitCode {
             dir,
             system,
         }),
-        Command::Verify { db } => verify(db),
     };
     match result {
         Ok(code) => code,
@@ -78,29 +208,4 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn verify(path: PathBuf) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let db = rockhold::Db::open(&path, rockhold::Options::default().create_if_missing(false))?;
-    let report = db.verify()?;
-    for p in &report.problems {
-        println!("{} {}: {}", p.family, p.key, p.what);
-    }
-    println!(
-        "{} objects, {} index entries, {} other records: {}",
-        report.objects,
-        report.index_entries,
-        report.other_records,
-        if report.is_clean() {
-            "clean".to_string()
-        } else {
-            format!("{} problem(s)", report.problems.len())
-        }
-    );
-    db.close()?;
-    Ok(if report.is_clean() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
 }

@@ -1,0 +1,207 @@
+//! Operator functions: raw key access for inspection tools, RocksDB
+//! properties, forced reindexing, backups (RocksDB BackupEngine, incremental)
+//! and checkpoints.
+
+use std::path::Path;
+
+use rockhold_format::{Family, FieldId, Key, MetaKey, Record, TaskKey, TaskRecord, TaskState};
+use rocksdb::backup::{BackupEngine, BackupEngineOptions, RestoreOptions};
+use rocksdb::checkpoint::Checkpoint;
+use rocksdb::Env;
+
+use crate::catalog::ClassEntry;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::schema::{now_ms, put_counter};
+
+/// A backup in a backup directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupInfo {
+    /// The backup's id (increasing).
+    pub id: u32,
+    /// When it was taken, seconds since the Unix epoch.
+    pub timestamp: i64,
+    /// Bytes of the files it uses (shared with other backups).
+    pub size: u64,
+    /// Number of files it uses.
+    pub files: u32,
+}
+
+fn engine(dir: &Path) -> Result<BackupEngine> {
+    let opts = BackupEngineOptions::new(dir)?;
+    Ok(BackupEngine::open(&opts, &Env::new()?)?)
+}
+
+/// Every backup in `dir`, oldest first.
+pub fn list_backups(dir: impl AsRef<Path>) -> Result<Vec<BackupInfo>> {
+    Ok(engine(dir.as_ref())?
+        .get_backup_info()
+        .into_iter()
+        .map(|b| BackupInfo {
+            id: b.backup_id,
+            timestamp: b.timestamp,
+            size: b.size,
+            files: b.num_files,
+        })
+        .collect())
+}
+
+/// Checks that every file of backup `id` exists with its recorded size and checksum.
+pub fn verify_backup(dir: impl AsRef<Path>, id: u32) -> Result<()> {
+    Ok(engine(dir.as_ref())?.verify_backup(id)?)
+}
+
+/// Restores backup `id` (or the latest) into `target`, which must not hold an open database.
+pub fn restore_backup(
+    dir: impl AsRef<Path>,
+    id: Option<u32>,
+    target: impl AsRef<Path>,
+) -> Result<()> {
+    let mut e = engine(dir.as_ref())?;
+    let opts = RestoreOptions::default();
+    let target = target.as_ref();
+    match id {
+        Some(id) => e.restore_from_backup(target, target, &opts, id)?,
+        None => e.restore_from_latest_backup(target, target, &opts)?,
+    }
+    Ok(())
+}
+
+/// Deletes all but the newest `keep` backups (and files no other backup uses).
+pub fn purge_backups(dir: impl AsRef<Path>, keep: usize) -> Result<()> {
+    Ok(engine(dir.as_ref())?.purge_old_backups(keep)?)
+}
+
+impl Db {
+    /// For a read-only database: reads what the primary has written since.
+    pub fn catch_up(&self) -> Result<()> {
+        Ok(self.inner.storage.rocks().try_catch_up_with_primary()?)
+    }
+
+    /// Calls `f` on every raw (key, value) of a family whose key starts with
+    /// `prefix`, in key order, until it returns `false`. For inspection
+    /// tools; decode with `rockhold-format`.
+    pub fn raw_scan(
+        &self,
+        family: Family,
+        prefix: &[u8],
+        mut f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        let storage = &self.inner.storage;
+        let mut it = storage.iter(
+            family,
+            prefix,
+            rockhold_format::prefix_successor(prefix),
+            None,
+        )?;
+        it.seek(prefix);
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if !f(k, v) {
+                break;
+            }
+            it.next();
+        }
+        Ok(it.status()?)
+    }
+
+    /// A RocksDB integer property (e.g. `rocksdb.estimate-num-keys`,
+    /// `rocksdb.total-sst-files-size`) of the column family holding `family`.
+    pub fn rocksdb_property(&self, family: Family, name: &str) -> Result<Option<u64>> {
+        let storage = &self.inner.storage;
+        Ok(storage
+            .rocks()
+            .property_int_value_cf(storage.cf(family)?, name)?)
+    }
+
+    /// Rebuilds an index (or every index of the class, `field = None`) with a
+    /// new `Pending` task: the runner backfills it and removes stale entries.
+    /// The index answers `IndexNotReady` until the task is `Done`.
+    pub fn reindex(&self, namespace: &str, class: &str, field: Option<&str>) -> Result<()> {
+        self.inner.writable()?;
+        let inner = &self.inner;
+        let mut cat = inner.catalog.write();
+        let entry: ClassEntry = (**cat.class(namespace, class)?).clone();
+        let fields: Vec<FieldId> = match field {
+            Some(name) => {
+                let f = entry.field_named(name)?;
+                if !f.index.is_indexed() {
+                    return Err(Error::NotIndexed {
+                        class: class.to_string(),
+                        field: name.to_string(),
+                        needed: "hash or ordered",
+                    });
+                }
+                vec![f.id]
+            }
+            None => entry
+                .def
+                .fields
+                .iter()
+                .filter(|f| f.index.is_indexed())
+                .map(|f| f.id)
+                .collect(),
+        };
+        let mut batch = inner.storage.batch();
+        let mut updated = entry.clone();
+        for f in fields {
+            let rev = cat.counters.next_task_revision;
+            cat.counters.next_task_revision += 1;
+            let task = TaskRecord::pending(rev, now_ms());
+            batch.put(
+                Family::Task,
+                &TaskKey {
+                    ns: entry.ns,
+                    class: entry.def.id,
+                    field: f,
+                }
+                .encode(),
+                &task.encode(),
+            )?;
+            updated.tasks.insert(f, task);
+        }
+        put_counter(
+            &mut batch,
+            MetaKey::NextTaskRevision,
+            cat.counters.next_task_revision,
+        )?;
+        batch.commit(true)?;
+        cat.put_class(updated);
+        inner.metrics.refresh_task_states(&cat);
+        drop(cat);
+        inner.runner.notify();
+        Ok(())
+    }
+
+    /// Takes an incremental backup into `dir` (created if needed): files
+    /// already in an earlier backup there are not copied again. Memtables are
+    /// flushed first, so the backup holds every committed write.
+    pub fn create_backup(&self, dir: impl AsRef<Path>) -> Result<BackupInfo> {
+        let mut e = engine(dir.as_ref())?;
+        e.create_new_backup_flush(self.inner.storage.rocks(), true)?;
+        e.get_backup_info()
+            .into_iter()
+            .map(|b| BackupInfo {
+                id: b.backup_id,
+                timestamp: b.timestamp,
+                size: b.size,
+                files: b.num_files,
+            })
+            .max_by_key(|b| b.id)
+            .ok_or_else(|| Error::Inconsistent("the new backup is not listed".into()))
+    }
+
+    /// Writes a checkpoint (a consistent, openable copy made of hard links
+    /// where possible) into `dir`, which must not exist.
+    pub fn checkpoint(&self, dir: impl AsRef<Path>) -> Result<()> {
+        Checkpoint::new(self.inner.storage.rocks())?.create_checkpoint(dir)?;
+        Ok(())
+    }
+
+    /// Whether a task is in a state that still needs work.
+    pub fn has_pending_tasks(&self) -> Result<bool> {
+        Ok(self
+            .tasks()?
+            .iter()
+            .any(|t| matches!(t.record.state, TaskState::Pending | TaskState::InProgress)))
+    }
+}

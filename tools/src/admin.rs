@@ -1,0 +1,222 @@
+//! `rockhold verify`, `tasks`, `reindex`, `backup` and `checkpoint`.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use rockhold::TaskState;
+use serde_json::json;
+
+use crate::open::{progress, read_only, writable, Result};
+
+pub fn verify(path: &Path, json_out: bool) -> Result<ExitCode> {
+    let ro = read_only(path)?;
+    let bar = progress(None, "verifying");
+    let report = ro.db.verify_with_progress(&mut |n| bar.set_position(n))?;
+    bar.finish_and_clear();
+    if json_out {
+        let out = json!({
+            "clean": report.is_clean(),
+            "objects": report.objects,
+            "index_entries": report.index_entries,
+            "other_records": report.other_records,
+            "problems": report.problems.iter().map(|p| json!({
+                "family": p.family.name(), "key": p.key, "problem": p.what,
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for p in &report.problems {
+            println!("{} {}: {}", p.family, p.key, p.what);
+        }
+        println!(
+            "{} objects, {} index entries, {} other records: {}",
+            report.objects,
+            report.index_entries,
+            report.other_records,
+            if report.is_clean() {
+                "clean".to_string()
+            } else {
+                format!("{} problem(s)", report.problems.len())
+            }
+        );
+    }
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn tasks(path: &Path) -> Result<ExitCode> {
+    let ro = read_only(path)?;
+    let tasks = ro.db.tasks()?;
+    if tasks.is_empty() {
+        println!("no reindex tasks");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<12} {:<16} {:<16} {:<12} {:>5} {:>8} {:>10} {:>10} {:>8}  error",
+        "namespace", "class", "field", "state", "rev", "attempts", "cursor", "added", "stale"
+    );
+    for t in tasks {
+        let r = &t.record;
+        println!(
+            "{:<12} {:<16} {:<16} {:<12} {:>5} {:>8} {:>10} {:>10} {:>8}  {}",
+            t.namespace,
+            t.class,
+            t.field.as_deref().unwrap_or("*"),
+            r.state.name(),
+            r.revision,
+            r.attempts,
+            r.cursor.map_or("-".into(), |c| c.to_string()),
+            r.entries_added,
+            r.stale_removed,
+            r.last_error.as_deref().unwrap_or(""),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn reindex(path: &Path, namespace: &str, class: &str, field: Option<&str>) -> Result<ExitCode> {
+    let db = writable(path)?;
+    db.reindex(namespace, class, field)?;
+    let objects = db.scan_class(namespace, class, None, usize::MAX)?.len() as u64;
+    let tasks = db
+        .tasks()?
+        .into_iter()
+        .filter(|t| t.class == class && t.namespace == namespace)
+        .count() as u64;
+    let bar = progress(Some(objects * tasks.max(1)), "reindexing");
+    let result = std::thread::scope(|s| {
+        let worker = s.spawn(|| db.check_reindex_tasks());
+        while !worker.is_finished() {
+            let added: u64 = db
+                .tasks()
+                .map(|ts| {
+                    ts.iter()
+                        .filter(|t| t.class == class)
+                        .map(|t| t.record.entries_added)
+                        .sum()
+                })
+                .unwrap_or(0);
+            bar.set_position(added);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        worker
+            .join()
+            .map_err(|_| "reindex thread panicked".to_string())
+    })?;
+    result?;
+    bar.finish_and_clear();
+    let mut failed = false;
+    for t in db
+        .tasks()?
+        .into_iter()
+        .filter(|t| t.class == class && t.namespace == namespace)
+    {
+        let r = &t.record;
+        println!(
+            "{}.{}: {} (revision {}, {} entries written, {} stale removed){}",
+            t.class,
+            t.field.as_deref().unwrap_or("*"),
+            r.state.name(),
+            r.revision,
+            r.entries_added,
+            r.stale_removed,
+            r.last_error
+                .as_ref()
+                .map_or(String::new(), |e| format!(": {e}"))
+        );
+        failed |= r.state == TaskState::Failed;
+    }
+    db.close()?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub enum BackupCmd {
+    Create {
+        db: std::path::PathBuf,
+        dir: std::path::PathBuf,
+    },
+    List {
+        dir: std::path::PathBuf,
+    },
+    Verify {
+        dir: std::path::PathBuf,
+        id: Option<u32>,
+    },
+    Restore {
+        dir: std::path::PathBuf,
+        target: std::path::PathBuf,
+        id: Option<u32>,
+    },
+    Purge {
+        dir: std::path::PathBuf,
+        keep: usize,
+    },
+}
+
+pub fn backup(cmd: BackupCmd) -> Result<ExitCode> {
+    match cmd {
+        BackupCmd::Create { db, dir } => {
+            let db = writable(&db)?;
+            let info = db.create_backup(&dir)?;
+            db.close()?;
+            println!(
+                "backup {} created in {} ({} files, {} bytes)",
+                info.id,
+                dir.display(),
+                info.files,
+                info.size
+            );
+        }
+        BackupCmd::List { dir } => {
+            println!(
+                "{:>4} {:>12} {:>8} {:>14}",
+                "id", "timestamp", "files", "bytes"
+            );
+            for b in rockhold::list_backups(&dir)? {
+                println!(
+                    "{:>4} {:>12} {:>8} {:>14}",
+                    b.id, b.timestamp, b.files, b.size
+                );
+            }
+        }
+        BackupCmd::Verify { dir, id } => {
+            let ids: Vec<u32> = match id {
+                Some(id) => vec![id],
+                None => rockhold::list_backups(&dir)?.iter().map(|b| b.id).collect(),
+            };
+            for id in ids {
+                rockhold::verify_backup(&dir, id)?;
+                println!("backup {id}: ok");
+            }
+        }
+        BackupCmd::Restore { dir, target, id } => {
+            rockhold::restore_backup(&dir, id, &target)?;
+            println!(
+                "restored {} into {}",
+                id.map_or("the latest backup".to_string(), |i| format!("backup {i}")),
+                target.display()
+            );
+        }
+        BackupCmd::Purge { dir, keep } => {
+            rockhold::purge_backups(&dir, keep)?;
+            println!("kept the newest {keep} backup(s)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn checkpoint(path: &Path, dir: &Path) -> Result<ExitCode> {
+    let db = writable(path)?;
+    db.checkpoint(dir)?;
+    db.close()?;
+    println!("checkpoint written to {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,411 @@
+//! `rockhold dump`: every key decoded by family, with its value. Bytes that
+//! do not decode are shown escaped with the decode error, and the dump goes
+//! on. Decoding is `rockhold-format`'s; nothing is re-implemented here.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use rockhold::{Db, Family};
+use rockhold_format::{
+    AnyKey, ClassDef, ClassId, ClassKey, FieldId, IndexKind, Key, MetaValue, NameEntry, NameKey,
+    NameKind, NamespaceId, ObjectRecord, Record, TaskRecord, Value,
+};
+use serde_json::{json, Value as Json};
+
+use crate::open::{read_only, Result};
+
+pub struct DumpArgs {
+    pub families: Vec<String>,
+    pub namespace: Option<String>,
+    pub class: Option<String>,
+    pub limit: Option<usize>,
+    pub json: bool,
+}
+
+/// Names for ids, read from the database's own name and class records.
+#[derive(Default)]
+pub(crate) struct Names {
+    namespaces: HashMap<NamespaceId, String>,
+    classes: HashMap<ClassId, ClassDef>,
+}
+
+impl Names {
+    pub(crate) fn load(db: &Db) -> Result<Names> {
+        let mut names = Names::default();
+        db.raw_scan(
+            Family::Name,
+            &NameKey::scope_prefix(NameKind::Namespace, 0),
+            |k, v| {
+                if let (Ok(key), Ok(entry)) = (NameKey::decode(k), NameEntry::decode(v)) {
+                    names.namespaces.insert(NamespaceId(entry.id), key.name);
+                }
+                true
+            },
+        )?;
+        db.raw_scan(Family::Class, Family::Class.prefix(), |_, v| {
+            if let Ok(def) = ClassDef::decode(v) {
+                names.classes.insert(def.id, def);
+            }
+            true
+        })?;
+        Ok(names)
+    }
+
+    pub(crate) fn ns(&self, id: NamespaceId) -> String {
+        self.namespaces
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("#{id}"))
+    }
+
+    pub(crate) fn class(&self, id: ClassId) -> String {
+        self.classes
+            .get(&id)
+            .map_or_else(|| format!("#{id}"), |c| c.name.clone())
+    }
+
+    pub(crate) fn field(&self, class: ClassId, field: FieldId) -> String {
+        if field == FieldId::WHOLE_CLASS {
+            return "*".into();
+        }
+        self.classes
+            .get(&class)
+            .and_then(|c| c.field_by_id(field))
+            .map_or_else(|| format!("#{field}"), |f| f.name.clone())
+    }
+}
+
+fn escaped(bytes: &[u8]) -> String {
+    bytes.escape_ascii().to_string()
+}
+
+fn value_json(v: &Value) -> Json {
+    match v {
+        Value::Absent => Json::Null,
+        Value::Bool(b) => json!(b),
+        Value::I64(i) => json!(i),
+        Value::U64(u) => json!(u),
+        Value::F64(f) if f.is_finite() => json!(f),
+        Value::F64(f) => json!(f.to_string()),
+        Value::String(s) => json!(s),
+        Value::Bytes(b) => {
+            json!({ "bytes": b.iter().map(|x| format!("{x:02x}")).collect::<String>() })
+        }
+        Value::Ref(id) => json!({ "ref": id.0 }),
+    }
+}
+
+fn index_name(kind: IndexKind) -> &'static str {
+    match kind {
+        IndexKind::None => "none",
+        IndexKind::Hash { unique: true } => "unique-hash",
+        IndexKind::Hash { unique: false } => "hash",
+        IndexKind::Ordered { unique: true } => "unique-ordered",
+        IndexKind::Ordered { unique: false } => "ordered",
+    }
+}
+
+/// One decoded entry: its text line and its JSON form.
+fn describe(names: &Names, family: Family, k: &[u8], v: &[u8]) -> (String, Json) {
+    let key = match AnyKey::decode(k) {
+        Ok(key) if key.family() == family => key,
+        Ok(key) => {
+            return undecodable(
+                family,
+                k,
+                v,
+                &format!("{} key in the {family} column family", key.family()),
+            )
+        }
+        Err(e) => return undecodable(family, k, v, &e.to_string()),
+    };
+    let result: std::result::Result<(String, Json), rockhold_format::Error> = (|| {
+        Ok(match &key {
+            AnyKey::Meta(m) => {
+                let value = match MetaValue::decode(v)? {
+                    MetaValue::FormatVersion(n) => json!(n),
+                    MetaValue::Counter(n) => json!(n),
+                    MetaValue::HashSeed(s) => json!(format!("{:016x}{:016x}", s.k0, s.k1)),
+                };
+                (
+                    format!("{} = {value}", m.name()),
+                    json!({ "name": m.name(), "value": value }),
+                )
+            }
+            AnyKey::Name(n) => {
+                let entry = NameEntry::decode(v)?;
+                let kind = match n.kind {
+                    NameKind::Namespace => "namespace",
+                    NameKind::Class => "class",
+                };
+                let text = match n.kind {
+                    NameKind::Namespace => format!("namespace {:?} -> id {}", n.name, entry.id),
+                    NameKind::Class => {
+                        format!(
+                            "class {:?} in ns={} -> id {}",
+                            n.name,
+                            names.ns(NamespaceId(n.parent)),
+                            entry.id
+                        )
+                    }
+                };
+                (
+                    text,
+                    json!({ "kind": kind, "parent": n.parent, "name": n.name, "id": entry.id }),
+                )
+            }
+            AnyKey::Class(ClassKey { ns, class }) => {
+                let def = ClassDef::decode(v)?;
+                let fields: Vec<String> = def
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{}#{}:{}{} {}",
+                            f.name,
+                            f.id,
+                            f.ty.name(),
+                            if f.optional { "?" } else { "" },
+                            index_name(f.index)
+                        )
+                    })
+                    .collect();
+                (
+                    format!(
+                        "ns={} class={} id={class} rev={}{} fields: {}",
+                        names.ns(*ns),
+                        def.name,
+                        def.revision,
+                        if def.provisional { " provisional" } else { "" },
+                        fields.join(", ")
+                    ),
+                    json!({
+                        "namespace": names.ns(*ns), "class": def.name, "id": class.0, "revision": def.revision,
+                        "provisional": def.provisional, "next_field_id": def.next_field_id,
+                        "fields": def.fields.iter().map(|f| json!({
+                            "id": f.id.0, "name": f.name, "type": f.ty.name(), "optional": f.optional,
+                            "index": index_name(f.index),
+                        })).collect::<Vec<_>>(),
+                    }),
+                )
+            }
+            AnyKey::Object(o) => {
+                let rec = ObjectRecord::decode(v)?;
+                let fields: Vec<(String, &Value)> = rec
+                    .fields
+                    .iter()
+                    .map(|(f, val)| (names.field(rec.class, *f), val))
+                    .collect();
+                let text: Vec<String> = fields
+                    .iter()
+                    .map(|(n, val)| format!("{n}: {val}"))
+                    .collect();
+                (
+                    format!(
+                        "ns={} id={} {} {{ {} }}",
+                        names.ns(o.ns),
+                        o.id,
+                        names.class(rec.class),
+                        text.join(", ")
+                    ),
+                    json!({
+                        "namespace": names.ns(o.ns), "id": o.id.0, "class": names.class(rec.class),
+                        "fields": fields.iter().map(|(n, val)| (n.clone(), value_json(val))).collect::<serde_json::Map<_, _>>(),
+                    }),
+                )
+            }
+            AnyKey::FullScan(f) => (
+                format!(
+                    "ns={} class={} id={}",
+                    names.ns(f.ns),
+                    names.class(f.class),
+                    f.id
+                ),
+                json!({ "namespace": names.ns(f.ns), "class": names.class(f.class), "id": f.id.0 }),
+            ),
+            AnyKey::Hash(h) => (
+                format!(
+                    "ns={} class={} field={} hash={:016x} id={}",
+                    names.ns(h.ns),
+                    names.class(h.class),
+                    names.field(h.class, h.field),
+                    h.hash,
+                    h.id
+                ),
+                json!({
+                    "namespace": names.ns(h.ns), "class": names.class(h.class), "field": names.field(h.class, h.field),
+                    "hash": format!("{:016x}", h.hash), "id": h.id.0,
+                }),
+            ),
+            AnyKey::Ordered(r) => (
+                format!(
+                    "ns={} class={} field={} value={} id={}",
+                    names.ns(r.ns),
+                    names.class(r.class),
+                    names.field(r.class, r.field),
+                    r.value,
+                    r.id
+                ),
+                json!({
+                    "namespace": names.ns(r.ns), "class": names.class(r.class), "field": names.field(r.class, r.field),
+                    "value": value_json(&r.value), "id": r.id.0,
+                }),
+            ),
+            AnyKey::Task(t) => {
+                let task = TaskRecord::decode(v)?;
+                (
+                    format!(
+                        "ns={} class={} field={} state={} rev={} attempts={} cursor={} added={} stale={}{}",
+                        names.ns(t.ns),
+                        names.class(t.class),
+                        names.field(t.class, t.field),
+                        task.state.name(),
+                        task.revision,
+                        task.attempts,
+                        task.cursor.map_or("-".to_string(), |c| c.to_string()),
+                        task.entries_added,
+                        task.stale_removed,
+                        task.last_error.as_ref().map_or(String::new(), |e| format!(" error={e:?}")),
+                    ),
+                    json!({
+                        "namespace": names.ns(t.ns), "class": names.class(t.class), "field": names.field(t.class, t.field),
+                        "state": task.state.name(), "revision": task.revision, "attempts": task.attempts,
+                        "cursor": task.cursor.map(|c| c.0), "entries_added": task.entries_added,
+                        "stale_removed": task.stale_removed, "last_error": task.last_error,
+                        "conflicts": task.conflicts.iter().map(|c| c.0).collect::<Vec<_>>(),
+                        "created_at_ms": task.created_at_ms, "updated_at_ms": task.updated_at_ms,
+                    }),
+                )
+            }
+            _ => return Err(rockhold_format::Error::Malformed("unknown key kind".into())),
+        })
+    })();
+    match result {
+        Ok((text, mut j)) => {
+            if let Json::Object(m) = &mut j {
+                m.insert("family".into(), json!(family.name()));
+            }
+            (format!("{:<9} {text}", family.name()), j)
+        }
+        Err(e) => undecodable(family, k, v, &e.to_string()),
+    }
+}
+
+fn undecodable(family: Family, k: &[u8], v: &[u8], error: &str) -> (String, Json) {
+    (
+        format!(
+            "{:<9} UNDECODABLE key={} value={} error: {error}",
+            family.name(),
+            escaped(k),
+            escaped(v)
+        ),
+        json!({ "family": family.name(), "undecodable": true, "key": escaped(k), "value": escaped(v), "error": error }),
+    )
+}
+
+pub fn run(path: &Path, args: DumpArgs) -> Result<std::process::ExitCode> {
+    let ro = read_only(path)?;
+    let db = &ro.db;
+    let names = Names::load(db)?;
+    let families: Vec<Family> = if args.families.is_empty() {
+        Family::ALL.to_vec()
+    } else {
+        args.families
+            .iter()
+            .map(|f| {
+                Family::ALL
+                    .into_iter()
+                    .find(|x| x.name() == f || String::from_utf8_lossy(x.prefix()).eq_ignore_ascii_case(f))
+                    .ok_or_else(|| format!("unknown family {f}; known: meta name class object full_scan hash ordered task"))
+            })
+            .collect::<std::result::Result<_, _>>()?
+    };
+    let ns = match &args.namespace {
+        Some(n) => Some(
+            *names
+                .namespaces
+                .iter()
+                .find(|(_, name)| *name == n)
+                .ok_or_else(|| format!("unknown namespace {n}"))?
+                .0,
+        ),
+        None => None,
+    };
+    let class = match &args.class {
+        Some(c) => {
+            let ns = ns.unwrap_or(NamespaceId::DEFAULT);
+            let id = db
+                .classes(&names.ns(ns))?
+                .into_iter()
+                .find(|d| &d.name == c)
+                .ok_or_else(|| format!("unknown class {c}"))?
+                .id;
+            Some((ns, id))
+        }
+        None => None,
+    };
+    let ns = ns.or(class.map(|(n, _)| n));
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut shown = 0usize;
+    let limit = args.limit.unwrap_or(usize::MAX);
+    let mut json_entries = Vec::new();
+    for family in families {
+        let mut prefix = family.prefix().to_vec();
+        if let Some(ns) = ns {
+            match family.namespace_prefix(ns) {
+                Some(p) => prefix = p,
+                None if family == Family::Name => {
+                    prefix = NameKey::scope_prefix(NameKind::Class, ns.0)
+                }
+                None => continue, // meta has no namespace
+            }
+            if let (Some((_, cid)), true) = (
+                class,
+                matches!(
+                    family,
+                    Family::Class
+                        | Family::FullScan
+                        | Family::Hash
+                        | Family::Ordered
+                        | Family::Task
+                ),
+            ) {
+                prefix.extend_from_slice(&cid.0.to_be_bytes());
+            }
+        }
+        let mut io_error = None;
+        db.raw_scan(family, &prefix, |k, v| {
+            if shown >= limit {
+                return false;
+            }
+            if let (Some((_, cid)), Family::Object) = (class, family) {
+                if ObjectRecord::decode(v).is_ok_and(|r| r.class != cid) {
+                    return true;
+                }
+            }
+            let (text, j) = describe(&names, family, k, v);
+            shown += 1;
+            if args.json {
+                json_entries.push(j);
+            } else if let Err(e) = writeln!(out, "{text}") {
+                io_error = Some(e);
+                return false;
+            }
+            true
+        })?;
+        if let Some(e) = io_error {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(std::process::ExitCode::SUCCESS);
+            }
+            return Err(e.into());
+        }
+    }
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &json_entries)?;
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
