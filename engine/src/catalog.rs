@@ -91,7 +91,13 @@ pub(crate) fn read_counter_or(storage: &Storage, key: MetaKey, default: u64) -> 
 
 impl Catalog {
     /// Loads names, classes and tasks from storage.
-    pub fn load(storage: &Storage) -> Result<Catalog> {
+    /// `lenient` skips records that do not decode instead of failing: a
+    /// read-only open for inspection, where `verify` reports them.
+    pub fn load(storage: &Storage, lenient: bool) -> Result<Catalog> {
+        let tolerate = |r: Result<()>| match r {
+            Err(Error::Corruption { .. } | Error::Inconsistent(_)) if lenient => Ok(()),
+            other => other,
+        };
         let mut cat = Catalog {
             namespaces: BTreeMap::new(),
             ns_names: HashMap::new(),
@@ -109,12 +115,14 @@ impl Catalog {
             rockhold_format::Family::Name,
             &ns_prefix,
             |k, v| {
-                let key = NameKey::decode(k).map_err(|e| Error::corruption(k, e))?;
-                let entry = NameEntry::decode(v).map_err(|e| Error::corruption(k, e))?;
-                cat.namespaces
-                    .insert(key.name.clone(), NamespaceId(entry.id));
-                cat.ns_names.insert(NamespaceId(entry.id), key.name);
-                Ok(())
+                tolerate((|| {
+                    let key = NameKey::decode(k).map_err(|e| Error::corruption(k, e))?;
+                    let entry = NameEntry::decode(v).map_err(|e| Error::corruption(k, e))?;
+                    cat.namespaces
+                        .insert(key.name.clone(), NamespaceId(entry.id));
+                    cat.ns_names.insert(NamespaceId(entry.id), key.name);
+                    Ok(())
+                })())
             },
         )?;
         let mut tasks: HashMap<ClassId, HashMap<FieldId, TaskRecord>> = HashMap::new();
@@ -123,10 +131,12 @@ impl Catalog {
             rockhold_format::Family::Task,
             rockhold_format::TASK_PREFIX,
             |k, v| {
-                let key = TaskKey::decode(k).map_err(|e| Error::corruption(k, e))?;
-                let task = TaskRecord::decode(v).map_err(|e| Error::corruption(k, e))?;
-                tasks.entry(key.class).or_default().insert(key.field, task);
-                Ok(())
+                tolerate((|| {
+                    let key = TaskKey::decode(k).map_err(|e| Error::corruption(k, e))?;
+                    let task = TaskRecord::decode(v).map_err(|e| Error::corruption(k, e))?;
+                    tasks.entry(key.class).or_default().insert(key.field, task);
+                    Ok(())
+                })())
             },
         )?;
         for_each_in(
@@ -134,21 +144,23 @@ impl Catalog {
             rockhold_format::Family::Class,
             rockhold_format::CLASS_PREFIX,
             |k, v| {
-                let key = ClassKey::decode(k).map_err(|e| Error::corruption(k, e))?;
-                let def = ClassDef::decode(v).map_err(|e| Error::corruption(k, e))?;
-                if def.id != key.class {
-                    return Err(Error::Inconsistent(format!(
-                        "class record under id {} says id {}",
-                        key.class, def.id
-                    )));
-                }
-                let entry = ClassEntry {
-                    ns: key.ns,
-                    tasks: tasks.remove(&def.id).unwrap_or_default(),
-                    def,
-                };
-                cat.put_class(entry);
-                Ok(())
+                tolerate((|| {
+                    let key = ClassKey::decode(k).map_err(|e| Error::corruption(k, e))?;
+                    let def = ClassDef::decode(v).map_err(|e| Error::corruption(k, e))?;
+                    if def.id != key.class {
+                        return Err(Error::Inconsistent(format!(
+                            "class record under id {} says id {}",
+                            key.class, def.id
+                        )));
+                    }
+                    let entry = ClassEntry {
+                        ns: key.ns,
+                        tasks: tasks.remove(&def.id).unwrap_or_default(),
+                        def,
+                    };
+                    cat.put_class(entry);
+                    Ok(())
+                })())
             },
         )?;
         Ok(cat)

@@ -88,7 +88,7 @@ impl Db {
 
     fn from_storage(storage: Storage, opts: Options) -> Result<Db> {
         let seed = init_or_check_meta(&storage, &opts)?;
-        let catalog = Catalog::load(&storage)?;
+        let catalog = Catalog::load(&storage, storage.is_read_only())?;
         let mark = read_counter_or(&storage, MetaKey::NextObjectId, 0)?;
         let inner = Inner {
             locks: LockTable::new(opts.lock_stripes),

@@ -1,0 +1,512 @@
+//! The `rockhold` command end to end: golden dumps, `verify` catching each
+//! kind of damage, backups and restores, and read-only commands on a database
+//! another process is writing to.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use rockhold::{ClassSpec, Db, Family, FieldSpec, FieldType, ObjectId, Options, Value};
+use rockhold_format::{FullScanKey, HashKey, Key, NamespaceId, ObjectKey, OrderedKey, TaskKey};
+use rockhold_tests::{raw_cf, with_raw_db};
+
+fn rockhold(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rockhold"))
+        .args(args)
+        .output()
+        .expect("run rockhold")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn users(db: &Db) {
+    db.create_class(
+        "default",
+        &ClassSpec::new("user")
+            .field(FieldSpec::new("email", FieldType::String).unique_hash())
+            .field(FieldSpec::new("age", FieldType::U64).ordered())
+            .field(FieldSpec::new("nick", FieldType::String).optional()),
+    )
+    .expect("class");
+}
+
+/// A small database with fixed contents and a fixed hash seed.
+fn golden_db(dir: &Path) {
+    let db = Db::open(dir, Options::default().fixed_hash_seed(1, 2)).expect("open");
+    users(&db);
+    db.insert(
+        "default",
+        "user",
+        [
+            ("email", Value::from("ada@x.org")),
+            ("age", 36u64.into()),
+            ("nick", "ada".into()),
+        ],
+    )
+    .expect("ada");
+    db.insert(
+        "default",
+        "user",
+        [("email", Value::from("alan@x.org")), ("age", 41u64.into())],
+    )
+    .expect("alan");
+    db.create_namespace("shop").expect("ns");
+    db.create_class(
+        "shop",
+        &ClassSpec::new("item")
+            .field(FieldSpec::new("sku", FieldType::String).unique_ordered())
+            .field(FieldSpec::new("blob", FieldType::Bytes)),
+    )
+    .expect("item");
+    db.insert(
+        "shop",
+        "item",
+        [
+            ("sku", Value::from("a\0b")),
+            ("blob", Value::Bytes(vec![0, 255])),
+        ],
+    )
+    .expect("item");
+    db.close().expect("close");
+}
+
+fn check_golden(name: &str, actual: &str) {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&file, actual).expect("write golden");
+    }
+    let expected = std::fs::read_to_string(&file).expect("golden file (UPDATE_GOLDEN=1 writes it)");
+    assert_eq!(actual, expected, "{name} differs from the golden file");
+}
+
+#[test]
+fn dump_matches_golden_text_and_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    golden_db(dir.path());
+    let text = rockhold(&["dump", path(dir.path())]);
+    assert!(text.status.success());
+    check_golden("dump.txt", &stdout(&text));
+    let json = rockhold(&["dump", path(dir.path()), "--json"]);
+    assert!(json.status.success());
+    check_golden("dump.json", &stdout(&json));
+    let parsed: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("valid JSON");
+    assert!(parsed.as_array().is_some_and(|a| a.len() > 10));
+    // Filters.
+    let only = rockhold(&[
+        "dump",
+        path(dir.path()),
+        "--namespace",
+        "shop",
+        "--family",
+        "object",
+    ]);
+    assert_eq!(stdout(&only).lines().count(), 1, "{}", stdout(&only));
+    let limited = rockhold(&["dump", path(dir.path()), "--limit", "3"]);
+    assert_eq!(stdout(&limited).lines().count(), 3);
+}
+
+#[test]
+fn dump_shows_undecodable_bytes_and_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    golden_db(dir.path());
+    with_raw_db(dir.path(), |raw| {
+        raw.put_cf(raw_cf(raw, Family::Object), b"Ojunk", b"\x00\x01garbage")
+            .expect("put");
+    });
+    let out = rockhold(&["dump", path(dir.path()), "--family", "object"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("UNDECODABLE key=Ojunk"), "{text}");
+    assert_eq!(
+        text.lines().count(),
+        4,
+        "the three objects are still shown: {text}"
+    );
+}
+
+/// Damage done to a clean database, and the key `verify` must name.
+fn damage(dir: &Path, what: &str) -> String {
+    let ns = NamespaceId(0);
+    let class = rockhold_format::ClassId(1);
+    with_raw_db(dir, |raw| {
+        let key: Vec<u8> = match what {
+            "missing full-scan entry" => {
+                let k = FullScanKey {
+                    ns,
+                    class,
+                    id: ObjectId(1),
+                }
+                .encode();
+                raw.delete_cf(raw_cf(raw, Family::FullScan), &k)
+                    .expect("delete");
+                ObjectKey {
+                    ns,
+                    id: ObjectId(1),
+                }
+                .encode()
+            }
+            "orphan full-scan entry" => {
+                let k = FullScanKey {
+                    ns,
+                    class,
+                    id: ObjectId(77),
+                }
+                .encode();
+                raw.put_cf(raw_cf(raw, Family::FullScan), &k, b"")
+                    .expect("put");
+                k
+            }
+            "missing index entry" => {
+                let k = OrderedKey {
+                    ns,
+                    class,
+                    field: rockhold_format::FieldId(2),
+                    value: Value::U64(36),
+                    id: ObjectId(0),
+                }
+                .encode();
+                raw.delete_cf(raw_cf(raw, Family::Ordered), &k)
+                    .expect("delete");
+                ObjectKey {
+                    ns,
+                    id: ObjectId(0),
+                }
+                .encode()
+            }
+            "stale index entry" => {
+                let k = OrderedKey {
+                    ns,
+                    class,
+                    field: rockhold_format::FieldId(2),
+                    value: Value::U64(99),
+                    id: ObjectId(0),
+                }
+                .encode();
+                raw.put_cf(raw_cf(raw, Family::Ordered), &k, b"")
+                    .expect("put");
+                k
+            }
+            "flipped byte in an object record" => {
+                let k = ObjectKey {
+                    ns,
+                    id: ObjectId(1),
+                }
+                .encode();
+                let cf = raw_cf(raw, Family::Object);
+                let mut v = raw.get_cf(cf, &k).expect("get").expect("object 1");
+                v[10] ^= 0x04;
+                raw.put_cf(cf, &k, v).expect("put");
+                k
+            }
+            "flipped byte in a task record" => {
+                let k = TaskKey {
+                    ns,
+                    class,
+                    field: rockhold_format::FieldId(3),
+                }
+                .encode();
+                let cf = raw_cf(raw, Family::Task);
+                let mut v = raw.get_cf(cf, &k).expect("get").expect("task of nick");
+                v[7] ^= 0x80;
+                raw.put_cf(cf, &k, v).expect("put");
+                k
+            }
+            "stale hash entry" => {
+                let k = HashKey {
+                    ns,
+                    class,
+                    field: rockhold_format::FieldId(1),
+                    hash: 42,
+                    id: ObjectId(1),
+                }
+                .encode();
+                raw.put_cf(raw_cf(raw, Family::Hash), &k, b"").expect("put");
+                k
+            }
+            other => panic!("unknown damage {other}"),
+        };
+        key.escape_ascii().to_string()
+    })
+}
+
+#[test]
+fn verify_names_each_kind_of_damage() {
+    for what in [
+        "missing full-scan entry",
+        "orphan full-scan entry",
+        "missing index entry",
+        "stale index entry",
+        "stale hash entry",
+        "flipped byte in an object record",
+        "flipped byte in a task record",
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(dir.path(), Options::default().runner_threads(0)).expect("open");
+        users(&db);
+        db.insert(
+            "default",
+            "user",
+            [
+                ("email", Value::from("ada@x.org")),
+                ("age", 36u64.into()),
+                ("nick", "a".into()),
+            ],
+        )
+        .expect("0");
+        db.insert(
+            "default",
+            "user",
+            [("email", Value::from("alan@x.org")), ("age", 41u64.into())],
+        )
+        .expect("1");
+        // An index added to a populated class leaves a task record to damage.
+        db.update_class(
+            "default",
+            &ClassSpec::new("user")
+                .field(FieldSpec::new("email", FieldType::String).unique_hash())
+                .field(FieldSpec::new("age", FieldType::U64).ordered())
+                .field(FieldSpec::new("nick", FieldType::String).optional().hash()),
+        )
+        .expect("add index");
+        db.check_reindex_tasks().expect("build");
+        db.close().expect("close");
+        assert!(
+            rockhold(&["verify", path(dir.path())]).status.success(),
+            "clean before: {what}"
+        );
+        let key = damage(dir.path(), what);
+        let out = rockhold(&["verify", path(dir.path())]);
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains(&key),
+            "{what}: key {key} not named in\n{}",
+            stdout(&out)
+        );
+        let json = rockhold(&["verify", path(dir.path()), "--json"]);
+        assert_eq!(json.status.code(), Some(1));
+        let report: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("JSON report");
+        assert_eq!(report["clean"], false);
+    }
+}
+
+#[test]
+fn verify_is_clean_on_100k_objects_and_usage_errors_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    users(&db);
+    for start in (0..100_000u64).step_by(1000) {
+        let mut tx = db.transaction();
+        for i in start..start + 1000 {
+            tx.insert(
+                "default",
+                "user",
+                [
+                    ("email", Value::from(format!("u{i}@x"))),
+                    ("age", (i % 90).into()),
+                ],
+            )
+            .expect("stage");
+        }
+        tx.commit().expect("commit");
+    }
+    db.close().expect("close");
+    let out = rockhold(&["verify", path(dir.path())]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("100000 objects, 300000 index entries"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        rockhold(&["verify", "/nonexistent/db"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(rockhold(&["verify"]).status.code(), Some(2));
+}
+
+fn contents(dir: &Path) -> Vec<(ObjectId, Vec<(String, Value)>)> {
+    let db = Db::open(dir, Options::default()).expect("open restored");
+    let out = db
+        .scan_objects("default", "user", None, usize::MAX)
+        .expect("scan")
+        .into_iter()
+        .map(|o| (o.id, o.fields))
+        .collect();
+    db.close().expect("close");
+    out
+}
+
+#[test]
+fn incremental_backups_restore_to_verified_databases() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let (live, backups) = (root.path().join("live"), root.path().join("backups"));
+    let db = Db::open(&live, Options::default()).expect("open");
+    users(&db);
+    for i in 0..500u64 {
+        db.insert(
+            "default",
+            "user",
+            [("email", Value::from(format!("a{i}@x"))), ("age", i.into())],
+        )
+        .expect("insert");
+    }
+    db.close().expect("close");
+    let first_contents = contents(&live);
+    assert!(rockhold(&["backup", "create", path(&live), path(&backups)])
+        .status
+        .success());
+    // More writes, then a second, incremental backup.
+    let db = Db::open(&live, Options::default()).expect("open");
+    for i in 0..200u64 {
+        db.update("default", ObjectId(i), [("age", Value::U64(1000 + i))])
+            .expect("update");
+        db.insert(
+            "default",
+            "user",
+            [("email", Value::from(format!("b{i}@x"))), ("age", i.into())],
+        )
+        .expect("insert");
+    }
+    db.delete("default", ObjectId(499)).expect("delete");
+    db.close().expect("close");
+    let second_contents = contents(&live);
+    assert!(rockhold(&["backup", "create", path(&live), path(&backups)])
+        .status
+        .success());
+    let list = stdout(&rockhold(&["backup", "list", path(&backups)]));
+    assert_eq!(list.lines().count(), 3, "header + 2 backups: {list}");
+    let infos = rockhold::list_backups(&backups).expect("list");
+    assert!(infos[1].size > 0);
+    assert!(rockhold(&["backup", "verify", path(&backups)])
+        .status
+        .success());
+    for (id, want) in [(1u32, &first_contents), (2, &second_contents)] {
+        let target = root.path().join(format!("restore{id}"));
+        let out = rockhold(&[
+            "backup",
+            "restore",
+            path(&backups),
+            path(&target),
+            "--id",
+            &id.to_string(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            rockhold(&["verify", path(&target)]).status.success(),
+            "restored backup {id} verifies"
+        );
+        assert_eq!(
+            &contents(&target),
+            want,
+            "backup {id} holds the state at its time"
+        );
+    }
+    assert!(
+        rockhold(&["backup", "purge", path(&backups), "--keep", "1"])
+            .status
+            .success()
+    );
+    assert_eq!(rockhold::list_backups(&backups).expect("list").len(), 1);
+    let cp = root.path().join("checkpoint");
+    assert!(rockhold(&["checkpoint", path(&live), path(&cp)])
+        .status
+        .success());
+    assert_eq!(contents(&cp), second_contents);
+}
+
+/// Child side of `read_only_commands_work_on_a_live_database`: writes until killed.
+#[test]
+#[ignore = "run by read_only_commands_work_on_a_live_database in a child process"]
+fn live_writer_child() {
+    let Ok(dir) = std::env::var("ROCKHOLD_LIVE_DIR") else {
+        return;
+    };
+    let db = Db::open(&dir, Options::default()).expect("open");
+    users(&db);
+    println!("READY");
+    for i in 0u64.. {
+        let id = db
+            .insert(
+                "default",
+                "user",
+                [
+                    ("email", Value::from(format!("w{i}@x"))),
+                    ("age", (i % 50).into()),
+                ],
+            )
+            .expect("insert");
+        if i % 3 == 0 {
+            db.update(
+                "default",
+                id,
+                [("email", Value::from(format!("w{i}-moved@x")))],
+            )
+            .expect("update");
+        }
+        if i % 5 == 0 {
+            db.delete("default", id).expect("delete");
+        }
+        // Bounded rate: the database stays small while the commands run.
+        thread::sleep(Duration::from_micros(500));
+    }
+}
+
+#[test]
+fn read_only_commands_work_on_a_live_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "live_writer_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("ROCKHOLD_LIVE_DIR", dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn writer");
+    let mut line = String::new();
+    let mut reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    while !line.contains("READY") {
+        line.clear();
+        std::io::BufRead::read_line(&mut reader, &mut line).expect("read");
+    }
+    thread::sleep(Duration::from_millis(200));
+    for round in 0..3 {
+        for args in [
+            vec!["verify"],
+            vec!["dump", "--limit", "50"],
+            vec!["stats"],
+            vec!["tasks"],
+            vec!["dump", "--json", "--limit", "5"],
+        ] {
+            let mut full = args.clone();
+            full.insert(1, path(dir.path()));
+            let out = rockhold(&full);
+            assert!(
+                out.status.success(),
+                "round {round} {args:?}: {}\n{}",
+                stdout(&out),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let out = rockhold(&["verify", path(dir.path())]);
+    assert!(stdout(&out).contains("clean"), "{}", stdout(&out));
+    child.kill().expect("kill writer");
+    child.wait().expect("reap");
+}
