@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rockhold_format::{
     AnyKey, ClassDef, ClassId, ClassKey, Family, FieldId, HashKey, IndexKind, Key, MetaValue,
     NameEntry, NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, TaskKey,
-    TaskRecord, Value,
+    TaskRecord, TaskState, Value,
 };
 use rocksdb::ReadOptions;
 
@@ -120,11 +120,28 @@ impl Verifier<'_> {
                 Ok(def) => Err(format!("class record says id {}", def.id)),
                 Err(e) => Err(e.to_string()),
             },
-            Ok(AnyKey::Task(TaskKey { class, .. })) => match TaskRecord::decode(v) {
-                Ok(_) if self.classes.contains_key(&class) => Ok(()),
-                Ok(_) => Err(format!("task names unknown class {class}")),
-                Err(e) => Err(e.to_string()),
-            },
+            Ok(AnyKey::Task(TaskKey { class, field, .. })) => {
+                match (TaskRecord::decode(v), self.classes.get(&class)) {
+                    (Err(e), _) => Err(e.to_string()),
+                    (Ok(_), None) => Err(format!("task names unknown class {class}")),
+                    // A removed index keeps its task record as history.
+                    (Ok(task), Some(entry)) => {
+                        let live = field == FieldId::WHOLE_CLASS
+                            || entry
+                                .def
+                                .field_by_id(field)
+                                .is_some_and(|f| f.index.is_indexed());
+                        if live || task.state == TaskState::Remove {
+                            Ok(())
+                        } else {
+                            Err(format!(
+                                "task of class {} names field {field}, which has no index",
+                                entry.def.name
+                            ))
+                        }
+                    }
+                }
+            }
             Ok(other) => Err(format!("{} key among catalog records", other.family())),
         };
         Ok(outcome.err())

@@ -510,3 +510,62 @@ fn read_only_commands_work_on_a_live_database() {
     child.kill().expect("kill writer");
     child.wait().expect("reap");
 }
+
+#[test]
+fn reindex_rebuilds_an_index_to_done() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    users(&db);
+    for i in 0..3000u64 {
+        db.insert(
+            "default",
+            "user",
+            [
+                ("email", Value::from(format!("u{i}@x"))),
+                ("age", (i % 7).into()),
+            ],
+        )
+        .expect("insert");
+    }
+    db.close().expect("close");
+    // Lose some age entries behind the engine's back; reindex repairs them.
+    with_raw_db(dir.path(), |raw| {
+        let cf = raw_cf(raw, Family::Ordered);
+        let keys: Vec<Box<[u8]>> = raw
+            .iterator_cf(cf, rocksdb::IteratorMode::Start)
+            .take(100)
+            .map(|kv| kv.expect("kv").0)
+            .collect();
+        for k in keys {
+            raw.delete_cf(cf, k).expect("delete");
+        }
+    });
+    assert_eq!(
+        rockhold(&["verify", path(dir.path())]).status.code(),
+        Some(1)
+    );
+    let out = rockhold(&[
+        "reindex",
+        path(dir.path()),
+        "--class",
+        "user",
+        "--field",
+        "age",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("user.age: done"), "{}", stdout(&out));
+    assert!(rockhold(&["verify", path(dir.path())]).status.success());
+    let tasks = stdout(&rockhold(&["tasks", path(dir.path())]));
+    assert!(tasks.contains("done"), "{tasks}");
+    assert_eq!(
+        rockhold(&["reindex", path(dir.path()), "--class", "nope"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
