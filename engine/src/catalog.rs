@@ -60,7 +60,7 @@ pub(crate) struct CatalogCounters {
     pub next_task_revision: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Catalog {
     namespaces: BTreeMap<String, NamespaceId>,
     ns_names: HashMap<NamespaceId, String>,

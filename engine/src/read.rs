@@ -11,7 +11,7 @@ use rockhold_format::{
 };
 use rocksdb::ReadOptions;
 
-use crate::catalog::ClassEntry;
+use crate::catalog::{Catalog, ClassEntry};
 use crate::db::{Db, Inner};
 use crate::error::{Error, Result};
 
@@ -120,6 +120,8 @@ pub(crate) struct View<'a> {
     pub snapshot: Option<&'a rocksdb::Snapshot<'a>>,
     /// Live reads use the caches; snapshot reads never do.
     pub live: bool,
+    /// The catalog as of the snapshot; `None` reads the live catalog.
+    pub catalog: Option<&'a Catalog>,
 }
 
 fn object_id_suffix(key: &[u8]) -> Option<ObjectId> {
@@ -133,6 +135,15 @@ impl<'a> View<'a> {
             inner,
             snapshot: None,
             live: true,
+            catalog: None,
+        }
+    }
+
+    /// Runs `f` on the catalog this view reads with: the snapshot's, or the live one.
+    fn with_catalog<R>(&self, f: impl FnOnce(&Catalog) -> R) -> R {
+        match self.catalog {
+            Some(cat) => f(cat),
+            None => f(&self.inner.catalog.read()),
         }
     }
 
@@ -145,11 +156,11 @@ impl<'a> View<'a> {
     }
 
     fn class(&self, ns: &str, class: &str) -> Result<Arc<ClassEntry>> {
-        Ok(self.inner.catalog.read().class(ns, class)?.clone())
+        self.with_catalog(|cat| Ok(cat.class(ns, class)?.clone()))
     }
 
     pub fn namespace(&self, ns: &str) -> Result<NamespaceId> {
-        self.inner.catalog.read().namespace_id(ns)
+        self.with_catalog(|cat| cat.namespace_id(ns))
     }
 
     /// The stored record of an object, checksum-verified.
@@ -261,11 +272,12 @@ impl<'a> View<'a> {
         let Some(rec) = self.record(ns_id, id)? else {
             return Ok(None);
         };
-        let cat = self.inner.catalog.read();
-        let entry = cat.class_by_id(rec.class).ok_or_else(|| {
-            Error::Inconsistent(format!("object {id} has unknown class id {}", rec.class))
-        })?;
-        Ok(Some(to_object(id, &entry.def, &rec)))
+        self.with_catalog(|cat| {
+            let entry = cat.class_by_id(rec.class).ok_or_else(|| {
+                Error::Inconsistent(format!("object {id} has unknown class id {}", rec.class))
+            })?;
+            Ok(Some(to_object(id, &entry.def, &rec)))
+        })
     }
 
     pub fn find_unique(
@@ -593,11 +605,16 @@ impl Db {
     read_methods!();
 
     /// A consistent snapshot: every read through it sees the database as it
-    /// was at this call, records and indexes alike. It bypasses the caches.
+    /// was at this call: records, indexes, and which indexes are ready (a
+    /// catalog copy taken with it). It bypasses the caches.
     pub fn snapshot(&self) -> Snapshot<'_> {
+        // Under the catalog lock, the in-memory catalog equals what is
+        // committed: catalog changes commit and update it under the write lock.
+        let cat = self.inner.catalog.read();
         Snapshot {
             db: self,
             snap: self.inner.storage.snapshot(),
+            catalog: cat.clone(),
         }
     }
 }
@@ -606,6 +623,7 @@ impl Db {
 pub struct Snapshot<'db> {
     db: &'db Db,
     snap: Option<rocksdb::Snapshot<'db>>,
+    catalog: Catalog,
 }
 
 impl Snapshot<'_> {
@@ -614,6 +632,7 @@ impl Snapshot<'_> {
             inner: &self.db.inner,
             snapshot: self.snap.as_ref(),
             live: false,
+            catalog: Some(&self.catalog),
         }
     }
 
