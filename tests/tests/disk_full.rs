@@ -1,0 +1,216 @@
+//! Disk full, on a small tmpfs: the device fills during writes (with the
+//! memtable flushes they trigger) and during a backfill. Writes fail with a
+//! typed storage-full error, reads keep working, and once space is freed the
+//! database reopens with the invariant intact and nothing acknowledged lost.
+//! Skips loudly where mounting a tmpfs is refused (not root).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rockhold::{ClassSpec, Db, Error, FieldSpec, FieldType, ObjectId, Options, Value};
+use rockhold_tests::assert_invariant;
+
+/// A tmpfs mounted for the test, unmounted on drop.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Tmpfs { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+fn options() -> Options {
+    // Small memtables: flushes happen while the device fills.
+    Options::default()
+        .write_buffer_bytes(1 << 20)
+        .runner_threads(0)
+        .reindex_chunk(100)
+}
+
+fn spec(indexed: bool) -> ClassSpec {
+    let tag = FieldSpec::new("tag", FieldType::String);
+    ClassSpec::new("blob")
+        .field(FieldSpec::new("key", FieldType::String).unique_hash())
+        .field(FieldSpec::new("data", FieldType::Bytes))
+        .field(if indexed { tag.ordered() } else { tag })
+}
+
+fn is_full(e: &Error) -> bool {
+    matches!(e, Error::StorageFull(_)) || e.to_string().contains("No space left")
+}
+
+/// Writes until the device is full; returns the acknowledged ids.
+fn fill(db: &Db) -> (Vec<ObjectId>, Error) {
+    let mut acked = Vec::new();
+    for i in 0u64.. {
+        let data: Vec<u8> = (0..4096).map(|j| (i * 31 + j) as u8).collect();
+        match db.insert(
+            "default",
+            "blob",
+            [
+                ("key", Value::from(format!("k{i}"))),
+                ("data", Value::Bytes(data)),
+                ("tag", format!("t{}", i % 13).into()),
+            ],
+        ) {
+            Ok(id) => acked.push(id),
+            Err(e) => return (acked, e),
+        }
+        assert!(i < 1_000_000, "the device never filled");
+    }
+    unreachable!()
+}
+
+fn ballast(dir: &Path, mib: usize) -> PathBuf {
+    let p = dir.join("ballast");
+    std::fs::write(&p, vec![1u8; mib << 20]).expect("ballast");
+    p
+}
+
+fn reopen_and_check(path: &Path, acked: &[ObjectId]) {
+    let db = Db::open(path, options()).expect("reopen after space is freed");
+    for id in acked {
+        assert!(
+            db.get("default", *id).expect("get").is_some(),
+            "acknowledged object {id} is present"
+        );
+    }
+    db.check_reindex_tasks().expect("tasks finish with space");
+    assert_invariant(&db);
+    db.close().expect("close");
+}
+
+#[test]
+fn a_full_disk_fails_writes_keeps_reads_and_loses_nothing_acknowledged() {
+    let Some(fs) = Tmpfs::mount("24m") else {
+        eprintln!("SKIPPED disk-full test: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    // 1. The device fills during writes (and the flushes they trigger).
+    let ballast_file = ballast(fs.path(), 6);
+    let path = fs.path().join("db");
+    let db = Db::open(&path, options()).expect("open");
+    db.create_class("default", &spec(true)).expect("class");
+    let (acked, err) = fill(&db);
+    assert!(is_full(&err), "a typed storage-full error, got {err:?}");
+    assert!(!acked.is_empty());
+    // Reads keep working, writes keep failing.
+    for id in acked.iter().step_by(97) {
+        assert!(db.get("default", *id).expect("read while full").is_some());
+    }
+    assert!(db
+        .find_unique("default", "blob", "key", &"k1".into())
+        .expect("lookup while full")
+        .is_some());
+    let again = db.insert(
+        "default",
+        "blob",
+        [
+            ("key", Value::from("x")),
+            ("data", Value::Bytes(vec![1])),
+            ("tag", "t".into()),
+        ],
+    );
+    assert!(again.is_err(), "writes fail while full");
+    drop(db);
+    std::fs::remove_file(&ballast_file).expect("free space");
+    reopen_and_check(&path, &acked);
+    eprintln!(
+        "disk full during writes: {} writes acknowledged, then {err}",
+        acked.len()
+    );
+    std::fs::remove_dir_all(&path).expect("clean");
+
+    // 2. The device fills during a backfill.
+    let path = fs.path().join("db2");
+    let db = Db::open(&path, options()).expect("open");
+    db.create_class("default", &spec(false)).expect("class");
+    let mut acked = Vec::new();
+    for i in 0..2500u64 {
+        let data: Vec<u8> = vec![(i % 251) as u8; 256];
+        acked.push(
+            db.insert(
+                "default",
+                "blob",
+                [
+                    ("key", Value::from(format!("k{i}"))),
+                    ("data", Value::Bytes(data)),
+                    // Long tags: their index entries need far more room than is left.
+                    ("tag", format!("t{i:05}-{}", "x".repeat(600)).into()),
+                ],
+            )
+            .expect("insert"),
+        );
+    }
+    db.close().expect("close");
+    // Flush so that reopening needs no room for WAL recovery.
+    rockhold_tests::with_raw_db(&path, |raw| {
+        for name in rockhold::COLUMN_FAMILIES {
+            raw.flush_cf(raw.cf_handle(name).expect("cf"))
+                .expect("flush");
+        }
+    });
+    let used: u64 = std::fs::read_dir(&path)
+        .expect("dir")
+        .map(|e| e.expect("e").metadata().expect("m").len())
+        .sum();
+    let free = fs2_free(fs.path());
+    // Leave less room than the new index needs.
+    let ballast_file = fs.path().join("ballast2");
+    std::fs::write(
+        &ballast_file,
+        vec![2u8; free.saturating_sub(200 << 10) as usize],
+    )
+    .expect("ballast");
+    let db = Db::open(&path, options()).expect("open nearly full");
+    let added = db.update_class("default", &spec(true));
+    let build = added.and_then(|_| db.check_reindex_tasks());
+    let task_errors: Vec<String> = db
+        .tasks()
+        .map(|ts| ts.into_iter().filter_map(|t| t.record.last_error).collect())
+        .unwrap_or_default();
+    assert!(
+        build.as_ref().err().is_some_and(is_full)
+            || task_errors
+                .iter()
+                .any(|e| e.contains("No space") || e.contains("storage full")),
+        "the backfill meets the full device: {build:?} {task_errors:?}"
+    );
+    assert!(db.get("default", acked[7]).expect("reads work").is_some());
+    drop(db);
+    std::fs::remove_file(&ballast_file).expect("free space");
+    reopen_and_check(&path, &acked);
+    eprintln!("disk full during a backfill ({used} bytes of data): {build:?} / task errors {task_errors:?}");
+}
+
+/// Free bytes on the file system holding `dir`.
+fn fs2_free(dir: &Path) -> u64 {
+    let out = Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(dir)
+        .output()
+        .expect("df");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .expect("df output")
+}
