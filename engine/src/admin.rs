@@ -88,6 +88,18 @@ impl Db {
         mut f: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
         let storage = &self.inner.storage;
+        if family == Family::Generation {
+            // One marker in every column family.
+            for tag in 0..=rockhold_format::GenerationKey::MAX_CF {
+                let key = rockhold_format::GenerationKey { cf: tag }.encode();
+                if let Some(v) = storage.rocks().get_cf(storage.cf_by_tag(tag)?, &key)? {
+                    if key.starts_with(prefix) && !f(&key, &v) {
+                        break;
+                    }
+                }
+            }
+            return Ok(());
+        }
         let mut it = storage.iter(
             family,
             prefix,

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use rockhold_format::{
-    ClassId, Family, FieldId, HashSeed, Key, MetaKey, MetaValue, NameEntry, NameKey, NameKind,
-    NamespaceId, ObjectId, Record, FORMAT_VERSION,
+    ClassId, Family, FieldId, GenerationKey, HashSeed, Key, MetaKey, MetaValue, NameEntry, NameKey,
+    NameKind, NamespaceId, ObjectId, Record, FORMAT_VERSION,
 };
 
 use crate::cache::GuardedLru;
@@ -88,6 +88,7 @@ impl Db {
 
     fn from_storage(storage: Storage, opts: Options) -> Result<Db> {
         let seed = init_or_check_meta(&storage, &opts)?;
+        check_generations(&storage)?;
         let catalog = Catalog::load(&storage, storage.is_read_only())?;
         let mark = read_counter_or(&storage, MetaKey::NextObjectId, 0)?;
         let inner = Inner {
@@ -191,6 +192,59 @@ impl Inner {
     }
 }
 
+/// The generation marker of every column family (`None` where missing).
+pub(crate) fn read_generations(
+    storage: &Storage,
+    read: &rocksdb::ReadOptions,
+) -> Result<Vec<Option<u64>>> {
+    (0..=GenerationKey::MAX_CF)
+        .map(|tag| {
+            let key = GenerationKey { cf: tag }.encode();
+            match storage
+                .rocks()
+                .get_cf_opt(storage.cf_by_tag(tag)?, &key, read)?
+            {
+                None => Ok(None),
+                Some(bytes) => {
+                    match MetaValue::decode(&bytes).map_err(|e| Error::corruption(&key, e))? {
+                        MetaValue::Counter(g) => Ok(Some(g)),
+                        other => Err(Error::Inconsistent(format!(
+                            "generation marker holds {other:?}"
+                        ))),
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+/// Refuses a database one of whose column families lost data behind
+/// RocksDB's back: every column family holds the same open generation
+/// (docs/FORMAT.md, section 2.9). A writable open then moves all of them to
+/// the next generation in one synced batch.
+fn check_generations(storage: &Storage) -> Result<()> {
+    if storage.is_read_only() {
+        // Inspection opens go on; `verify` reports lagging markers.
+        return Ok(());
+    }
+    let found = read_generations(storage, &Default::default())?;
+    let newest = found.iter().flatten().copied().max().unwrap_or(0);
+    for (tag, g) in found.iter().enumerate() {
+        if *g != Some(newest) {
+            return Err(Error::Inconsistent(format!(
+                "column family {} lost data: its generation marker is {}, the database is at generation {newest}; \
+                 refusing to serve indexes that may contradict the records",
+                crate::storage::COLUMN_FAMILIES[tag],
+                g.map_or("missing".to_string(), |g| g.to_string()),
+            )));
+        }
+    }
+    let mut batch = storage.batch();
+    batch.put_generation(newest + 1)?;
+    batch.commit(true)?;
+    Ok(())
+}
+
 /// Reads the format version and hash seed, writing them (and the default
 /// namespace) when the database is new.
 fn init_or_check_meta(storage: &Storage, opts: &Options) -> Result<HashSeed> {
@@ -260,6 +314,7 @@ fn init_or_check_meta(storage: &Storage, opts: &Options) -> Result<HashSeed> {
                 }
                 .encode(),
             )?;
+            batch.put_generation(0)?;
             batch.commit(true)?;
             Ok(seed)
         }

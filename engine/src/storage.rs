@@ -149,6 +149,16 @@ impl Storage {
             .ok_or_else(|| Error::Inconsistent(format!("column family {name} is missing")))
     }
 
+    /// The column family with this generation tag (its index in `COLUMN_FAMILIES`).
+    pub(crate) fn cf_by_tag(&self, tag: u8) -> Result<&ColumnFamily> {
+        let name = COLUMN_FAMILIES
+            .get(usize::from(tag))
+            .ok_or_else(|| Error::Inconsistent(format!("no column family with tag {tag}")))?;
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| Error::Inconsistent(format!("column family {name} is missing")))
+    }
+
     pub(crate) fn rocks(&self) -> &DB {
         &self.db
     }
@@ -214,6 +224,17 @@ pub(crate) struct Batch<'a> {
 impl Batch<'_> {
     pub(crate) fn put(&mut self, family: Family, key: &[u8], value: &[u8]) -> Result<()> {
         self.wb.put_cf(self.storage.cf(family)?, key, value);
+        Ok(())
+    }
+
+    /// Writes the generation marker of every column family.
+    pub(crate) fn put_generation(&mut self, generation: u64) -> Result<()> {
+        let value =
+            rockhold_format::Record::encode(&rockhold_format::MetaValue::Counter(generation));
+        for tag in 0..=rockhold_format::GenerationKey::MAX_CF {
+            let key = rockhold_format::Key::encode(&rockhold_format::GenerationKey { cf: tag });
+            self.wb.put_cf(self.storage.cf_by_tag(tag)?, key, &value);
+        }
         Ok(())
     }
 

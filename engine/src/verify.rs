@@ -291,6 +291,22 @@ impl Db {
         for family in [Family::Meta, Family::Name, Family::Class, Family::Task] {
             v.scan(family, Verifier::check_catalog_record)?;
         }
+        let mut read = ReadOptions::default();
+        if let Some(snap) = &v.snap {
+            read.set_snapshot(snap);
+        }
+        let generations = crate::db::read_generations(&inner.storage, &read)?;
+        let newest = generations.iter().flatten().copied().max();
+        for (tag, g) in generations.iter().enumerate() {
+            if *g != newest {
+                let key = rockhold_format::GenerationKey { cf: tag as u8 }.encode();
+                v.report.problems.push(Problem {
+                    family: Family::Generation,
+                    key: escape_key(&key),
+                    what: format!("generation marker {g:?}, the database is at {newest:?}: this column family lost data"),
+                });
+            }
+        }
         v.scan(Family::Object, Verifier::check_object)?;
         for family in [Family::FullScan, Family::Hash, Family::Ordered] {
             v.scan(family, Verifier::check_index_entry)?;

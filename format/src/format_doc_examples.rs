@@ -84,6 +84,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             .encode(),
         ),
         ("task_value", samples::task().encode()),
+        ("generation_key", GenerationKey { cf: 3 }.encode()),
         ("value_absent", Value::Absent.encode_ordered()),
         ("value_bool", Value::Bool(true).encode_ordered()),
         ("value_i64", Value::I64(-2).encode_ordered()),

@@ -49,10 +49,10 @@ pub use frame::{
 pub use hash::HashSeed;
 pub use ids::{ClassId, FieldId, NamespaceId, ObjectId};
 pub use keys::{
-    check_name, prefix_successor, AnyKey, ClassKey, Family, FullScanKey, HashKey, Key, MetaKey,
-    NameKey, NameKind, ObjectKey, OrderedKey, TaskKey, CLASS_PREFIX, FULL_SCAN_PREFIX,
-    HASH_INDEX_PREFIX, MAX_NAME_LEN, META_PREFIX, NAME_PREFIX, OBJECT_PREFIX, ORDERED_INDEX_PREFIX,
-    TASK_PREFIX,
+    check_name, prefix_successor, AnyKey, ClassKey, Family, FullScanKey, GenerationKey, HashKey,
+    Key, MetaKey, NameKey, NameKind, ObjectKey, OrderedKey, TaskKey, CLASS_PREFIX,
+    FULL_SCAN_PREFIX, GENERATION_PREFIX, HASH_INDEX_PREFIX, MAX_NAME_LEN, META_PREFIX, NAME_PREFIX,
+    OBJECT_PREFIX, ORDERED_INDEX_PREFIX, TASK_PREFIX,
 };
 pub use records::{
     ClassDef, FieldDef, FieldType, IndexKind, MetaValue, NameEntry, ObjectRecord, TaskRecord,

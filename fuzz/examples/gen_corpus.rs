@@ -31,6 +31,11 @@ fn main() {
     put("key_decode", "meta_hash_seed", &MetaKey::HashSeed.encode());
     put(
         "key_decode",
+        "generation_index_hash",
+        &GenerationKey { cf: 3 }.encode(),
+    );
+    put(
+        "key_decode",
         "name_namespace_app",
         &NameKey {
             kind: NameKind::Namespace,

@@ -25,9 +25,10 @@ use std::process::ExitCode;
 
 use rockhold_format::{
     decode_tuple, encode_tuple_into, frame_raw, prefix_successor, unframe, unframe_any, AnyKey,
-    ClassDef, ClassId, ClassKey, Error, Family, FieldId, FullScanKey, HashKey, HashSeed, Key,
-    MetaKey, MetaValue, NameEntry, NameKey, NamespaceId, ObjectId, ObjectKey, ObjectRecord,
-    OrderedKey, Record, RecordKind, TaskKey, TaskRecord, Value, FRAME_HEADER_LEN, FRAME_VERSION,
+    ClassDef, ClassId, ClassKey, Error, Family, FieldId, FullScanKey, GenerationKey, HashKey,
+    HashSeed, Key, MetaKey, MetaValue, NameEntry, NameKey, NamespaceId, ObjectId, ObjectKey,
+    ObjectRecord, OrderedKey, Record, RecordKind, TaskKey, TaskRecord, Value, FRAME_HEADER_LEN,
+    FRAME_VERSION,
 };
 
 /// A fuzz target: its name (the `[[bin]]` name and the folder name under
@@ -144,6 +145,7 @@ fn decode_as(family: Family, bytes: &[u8]) -> Option<rockhold_format::Result<Any
         Family::Hash => HashKey::decode(bytes).map(AnyKey::Hash),
         Family::Ordered => OrderedKey::decode(bytes).map(AnyKey::Ordered),
         Family::Task => TaskKey::decode(bytes).map(AnyKey::Task),
+        Family::Generation => GenerationKey::decode(bytes).map(AnyKey::Generation),
         _ => return None,
     })
 }

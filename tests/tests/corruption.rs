@@ -232,3 +232,35 @@ fn flipped_bytes_in_files_end_in_typed_errors_or_harmless_outcomes() {
         eprintln!("  {kind:<8} {outcome}: {n}");
     }
 }
+
+/// A column family that lost its data behind RocksDB's back (as if a damaged
+/// MANIFEST had dropped its files) is refused at open, not served.
+#[test]
+fn vanished_index_data_is_detected_at_open() {
+    for cf in ["index_hash", "index_ordered", "index_full_scan", "objects"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        build(dir.path(), true);
+        with_raw_db(dir.path(), |raw| {
+            let handle = raw.cf_handle(cf).expect("cf");
+            raw.delete_range_cf(handle, &[][..], &[0xFFu8; 64][..])
+                .expect("drop everything");
+        });
+        match Db::open(dir.path(), Options::default().runner_threads(0)) {
+            Err(Error::Inconsistent(why)) => assert!(why.contains(cf), "{why}"),
+            other => panic!("{cf}: expected a refusal, got {:?}", other.map(drop)),
+        }
+        // A read-only open still inspects, and verify names the lagging marker.
+        let scratch = tempfile::tempdir().expect("scratch");
+        let db = Db::open_read_only(dir.path(), scratch.path(), Options::default())
+            .expect("read-only open");
+        let report = db.verify().expect("verify");
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.family == Family::Generation),
+            "{cf}: {:?}",
+            report.problems.first()
+        );
+    }
+}

@@ -395,7 +395,10 @@ fn self_check_repairs_missing_and_stale_entries() {
         // Delete one age entry and add one pointing at a missing object.
         let cf = raw_cf(raw, rockhold::Family::Ordered);
         let first = raw
-            .iterator_cf(cf, rocksdb::IteratorMode::Start)
+            .iterator_cf(
+                cf,
+                rocksdb::IteratorMode::From(b"IR", rocksdb::Direction::Forward),
+            )
             .next()
             .expect("entry")
             .expect("ok")

@@ -278,6 +278,24 @@ fn describe(names: &Names, family: Family, k: &[u8], v: &[u8]) -> (String, Json)
                     }),
                 )
             }
+            AnyKey::Generation(g) => {
+                let generation = match MetaValue::decode(v)? {
+                    MetaValue::Counter(n) => n,
+                    other => {
+                        return Err(rockhold_format::Error::Malformed(format!(
+                            "generation marker holds {other:?}"
+                        )))
+                    }
+                };
+                let cf = rockhold::COLUMN_FAMILIES
+                    .get(usize::from(g.cf))
+                    .copied()
+                    .unwrap_or("?");
+                (
+                    format!("cf={cf} generation={generation}"),
+                    json!({ "column_family": cf, "generation": generation }),
+                )
+            }
             _ => return Err(rockhold_format::Error::Malformed("unknown key kind".into())),
         })
     })();
@@ -317,7 +335,7 @@ pub fn run(path: &Path, args: DumpArgs) -> Result<std::process::ExitCode> {
                 Family::ALL
                     .into_iter()
                     .find(|x| x.name() == f || String::from_utf8_lossy(x.prefix()).eq_ignore_ascii_case(f))
-                    .ok_or_else(|| format!("unknown family {f}; known: meta name class object full_scan hash ordered task"))
+                    .ok_or_else(|| format!("unknown family {f}; known: meta name class object full_scan hash ordered task generation"))
             })
             .collect::<std::result::Result<_, _>>()?
     };

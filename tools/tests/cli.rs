@@ -533,6 +533,7 @@ fn reindex_rebuilds_an_index_to_done() {
         let cf = raw_cf(raw, Family::Ordered);
         let keys: Vec<Box<[u8]>> = raw
             .iterator_cf(cf, rocksdb::IteratorMode::Start)
+            .filter(|kv| kv.as_ref().is_ok_and(|(k, _)| k.starts_with(b"IR")))
             .take(100)
             .map(|kv| kv.expect("kv").0)
             .collect();

@@ -2,6 +2,7 @@
 //! and typed key structs. Integers in keys are big-endian, so byte order is
 //! numeric order. The byte-level layout is specified in docs/FORMAT.md.
 
+mod generation;
 mod index;
 mod meta;
 mod names;
@@ -9,6 +10,7 @@ mod object;
 mod schema;
 mod task;
 
+pub use generation::GenerationKey;
 pub use index::{HashKey, OrderedKey};
 pub use meta::MetaKey;
 pub use names::{check_name, NameKey, NameKind, MAX_NAME_LEN};
@@ -35,6 +37,8 @@ pub const HASH_INDEX_PREFIX: &[u8] = b"IH";
 pub const ORDERED_INDEX_PREFIX: &[u8] = b"IR";
 /// Prefix of reindex task records.
 pub const TASK_PREFIX: &[u8] = b"IT";
+/// Prefix of the generation markers (one per column family).
+pub const GENERATION_PREFIX: &[u8] = b"G";
 
 /// A key family: what a key is, told by its prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,12 +60,15 @@ pub enum Family {
     Ordered,
     /// `IT`: reindex tasks.
     Task,
+    /// `G`: generation markers, one in every column family.
+    Generation,
 }
 
 impl Family {
     /// Every family, in key order.
-    pub const ALL: [Family; 8] = [
+    pub const ALL: [Family; 9] = [
         Family::Class,
+        Family::Generation,
         Family::FullScan,
         Family::Hash,
         Family::Ordered,
@@ -82,11 +89,12 @@ impl Family {
             Family::Hash => HASH_INDEX_PREFIX,
             Family::Ordered => ORDERED_INDEX_PREFIX,
             Family::Task => TASK_PREFIX,
+            Family::Generation => GENERATION_PREFIX,
         }
     }
 
     /// A short lower-case name (`meta`, `name`, `class`, `object`, `full_scan`,
-    /// `hash`, `ordered`, `task`).
+    /// `hash`, `ordered`, `task`, `generation`).
     pub const fn name(self) -> &'static str {
         match self {
             Family::Meta => "meta",
@@ -97,6 +105,7 @@ impl Family {
             Family::Hash => "hash",
             Family::Ordered => "ordered",
             Family::Task => "task",
+            Family::Generation => "generation",
         }
     }
 
@@ -112,7 +121,7 @@ impl Family {
     /// the four index families). `None` for meta and names.
     pub fn namespace_prefix(self, ns: crate::NamespaceId) -> Option<Vec<u8>> {
         match self {
-            Family::Meta | Family::Name => None,
+            Family::Meta | Family::Name | Family::Generation => None,
             _ => {
                 let mut out = self.prefix().to_vec();
                 out.extend_from_slice(&ns.0.to_be_bytes());
@@ -197,6 +206,8 @@ pub enum AnyKey {
     Ordered(OrderedKey),
     /// A task key.
     Task(TaskKey),
+    /// A generation marker.
+    Generation(GenerationKey),
 }
 
 impl AnyKey {
@@ -213,6 +224,7 @@ impl AnyKey {
             Family::Hash => AnyKey::Hash(HashKey::decode(bytes)?),
             Family::Ordered => AnyKey::Ordered(OrderedKey::decode(bytes)?),
             Family::Task => AnyKey::Task(TaskKey::decode(bytes)?),
+            Family::Generation => AnyKey::Generation(GenerationKey::decode(bytes)?),
         })
     }
 
@@ -227,6 +239,7 @@ impl AnyKey {
             AnyKey::Hash(_) => Family::Hash,
             AnyKey::Ordered(_) => Family::Ordered,
             AnyKey::Task(_) => Family::Task,
+            AnyKey::Generation(_) => Family::Generation,
         }
     }
 
@@ -241,6 +254,7 @@ impl AnyKey {
             AnyKey::Hash(k) => k.encode(),
             AnyKey::Ordered(k) => k.encode(),
             AnyKey::Task(k) => k.encode(),
+            AnyKey::Generation(k) => k.encode(),
         }
     }
 }

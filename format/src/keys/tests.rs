@@ -60,6 +60,7 @@ fn any_key() -> impl Strategy<Value = AnyKey> {
             class,
             field
         })),
+        (0..=GenerationKey::MAX_CF).prop_map(|cf| AnyKey::Generation(GenerationKey { cf })),
     ]
 }
 
@@ -74,6 +75,7 @@ fn decode_as(family: Family, bytes: &[u8]) -> crate::Result<AnyKey> {
         Family::Hash => AnyKey::Hash(HashKey::decode(bytes)?),
         Family::Ordered => AnyKey::Ordered(OrderedKey::decode(bytes)?),
         Family::Task => AnyKey::Task(TaskKey::decode(bytes)?),
+        Family::Generation => AnyKey::Generation(GenerationKey::decode(bytes)?),
     })
 }
 
