@@ -64,7 +64,8 @@ pub(crate) struct CatalogCounters {
 pub(crate) struct Catalog {
     namespaces: BTreeMap<String, NamespaceId>,
     ns_names: HashMap<NamespaceId, String>,
-    classes: HashMap<(NamespaceId, String), Arc<ClassEntry>>,
+    /// Classes by namespace, then name (looked up by `&str`, no allocation).
+    classes: HashMap<NamespaceId, HashMap<String, Arc<ClassEntry>>>,
     by_id: HashMap<ClassId, Arc<ClassEntry>>,
     pub counters: CatalogCounters,
 }
@@ -185,8 +186,7 @@ impl Catalog {
 
     pub fn class(&self, ns: &str, class: &str) -> Result<&Arc<ClassEntry>> {
         let ns_id = self.namespace_id(ns)?;
-        self.classes
-            .get(&(ns_id, class.to_string()))
+        self.class_in(ns_id, class)
             .ok_or_else(|| Error::UnknownClass {
                 namespace: ns.to_string(),
                 class: class.to_string(),
@@ -194,7 +194,7 @@ impl Catalog {
     }
 
     pub fn class_in(&self, ns: NamespaceId, class: &str) -> Option<&Arc<ClassEntry>> {
-        self.classes.get(&(ns, class.to_string()))
+        self.classes.get(&ns)?.get(class)
     }
 
     pub fn class_by_id(&self, id: ClassId) -> Option<&Arc<ClassEntry>> {
@@ -225,14 +225,16 @@ impl Catalog {
         if let Some(name) = self.ns_names.remove(&id) {
             self.namespaces.remove(&name);
         }
-        self.classes.retain(|(ns, _), _| *ns != id);
+        self.classes.remove(&id);
         self.by_id.retain(|_, c| c.ns != id);
     }
 
     pub fn put_class(&mut self, entry: ClassEntry) {
         let entry = Arc::new(entry);
         self.classes
-            .insert((entry.ns, entry.def.name.clone()), entry.clone());
+            .entry(entry.ns)
+            .or_default()
+            .insert(entry.def.name.clone(), entry.clone());
         self.by_id.insert(entry.def.id, entry);
     }
 }

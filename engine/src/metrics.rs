@@ -17,12 +17,16 @@ pub(crate) struct Metrics {
     pub writes: IntCounter,
     /// Operations per committed batch.
     pub batch_ops: Histogram,
-    /// Objects written, by operation (insert, update, delete).
-    pub objects: IntCounterVec,
     /// Refused unique values.
     pub unique_violations: IntCounter,
-    /// Unique-lookup cache hits and misses.
-    pub cache: IntCounterVec,
+    /// Unique-lookup cache lookups by result, resolved once (hot path).
+    pub cache_hit: IntCounter,
+    pub cache_miss: IntCounter,
+    pub cache_stale: IntCounter,
+    /// Objects written by operation, resolved once (hot path).
+    pub inserted: IntCounter,
+    pub updated: IntCounter,
+    pub deleted: IntCounter,
     /// Reindex runs by result (done, conflict, retry, failed).
     pub reindex_runs: IntCounterVec,
     /// Duration of reindex runs.
@@ -112,9 +116,13 @@ impl Metrics {
             registry,
             writes,
             batch_ops,
-            objects,
+            cache_hit: cache.with_label_values(&["hit"]),
+            cache_miss: cache.with_label_values(&["miss"]),
+            cache_stale: cache.with_label_values(&["stale"]),
+            inserted: objects.with_label_values(&["insert"]),
+            updated: objects.with_label_values(&["update"]),
+            deleted: objects.with_label_values(&["delete"]),
             unique_violations,
-            cache,
             reindex_runs,
             reindex_seconds,
             reindex_entries,

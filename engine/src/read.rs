@@ -220,12 +220,18 @@ impl<'a> View<'a> {
 
     /// Object ids at the end of every key under `prefix`.
     fn ids_under(&self, family: Family, prefix: &[u8]) -> Result<Vec<ObjectId>> {
-        let mut it = self.inner.storage.iter(
-            family,
-            prefix,
-            rockhold_format::prefix_successor(prefix),
-            self.snapshot,
-        )?;
+        let storage = &self.inner.storage;
+        let mut it =
+            if family == Family::Hash && prefix.len() == crate::storage::HASH_LOOKUP_PREFIX_LEN {
+                storage.iter_hash_prefix(prefix, self.snapshot)?
+            } else {
+                storage.iter(
+                    family,
+                    prefix,
+                    rockhold_format::prefix_successor(prefix),
+                    self.snapshot,
+                )?
+            };
         it.seek(prefix);
         let mut out = Vec::new();
         while let Some(key) = it.key() {
@@ -298,13 +304,13 @@ impl<'a> View<'a> {
                 // object still holds the value.
                 if let Some(rec) = self.record(entry.ns, id)? {
                     if rec.class == entry.def.id && rec.value(f.id) == value {
-                        self.inner.metrics.cache.with_label_values(&["hit"]).inc();
+                        self.inner.metrics.cache_hit.inc();
                         return Ok(Some(id));
                     }
                 }
-                self.inner.metrics.cache.with_label_values(&["stale"]).inc();
+                self.inner.metrics.cache_stale.inc();
             } else {
-                self.inner.metrics.cache.with_label_values(&["miss"]).inc();
+                self.inner.metrics.cache_miss.inc();
             }
         }
         let generation = self.inner.unique_cache.generation();

@@ -47,6 +47,10 @@ pub fn column_family(family: Family) -> &'static str {
     }
 }
 
+/// Length of an `IH` key up to and including the value hash: `IH` + ns +
+/// class + field + hash. The hash column family's prefix extractor.
+pub(crate) const HASH_LOOKUP_PREFIX_LEN: usize = 2 + 4 + 4 + 4 + 8;
+
 fn db_options(opts: &Options) -> rocksdb::Options {
     let mut o = rocksdb::Options::default();
     o.create_if_missing(opts.create_if_missing);
@@ -85,6 +89,16 @@ fn cf_options(name: &str, opts: &Options, cache: &Cache) -> rocksdb::Options {
     o.set_level_compaction_dynamic_level_bytes(true);
     // Object records compress; index keys are all key and prefix-compressed
     // by the block format already.
+    if name == CF_HASH {
+        // Lookups and uniqueness checks seek one (field, hash) prefix: a
+        // prefix bloom filter (in SSTs and the memtable) skips every file
+        // that cannot hold it, so a check for an absent value rarely reads
+        // a data block.
+        o.set_prefix_extractor(rocksdb::SliceTransform::create_fixed_prefix(
+            HASH_LOOKUP_PREFIX_LEN,
+        ));
+        o.set_memtable_prefix_bloom_ratio(0.1);
+    }
     o.set_compression_type(if name == CF_OBJECTS {
         DBCompressionType::Lz4
     } else {
@@ -197,6 +211,8 @@ impl Storage {
         snapshot: Option<&rocksdb::Snapshot<'_>>,
     ) -> Result<DBRawIterator<'_>> {
         let mut read = ReadOptions::default();
+        // Scans cross prefix-extractor prefixes: ask for total order.
+        read.set_total_order_seek(true);
         read.set_iterate_lower_bound(lower.to_vec());
         if let Some(upper) = upper {
             read.set_iterate_upper_bound(upper);
@@ -205,6 +221,24 @@ impl Storage {
             read.set_snapshot(s);
         }
         Ok(self.db.raw_iterator_cf_opt(self.cf(family)?, read))
+    }
+
+    /// An iterator over the keys that share one hash-lookup prefix (an `IH`
+    /// key up to its hash), using the prefix bloom filters.
+    pub(crate) fn iter_hash_prefix(
+        &self,
+        prefix: &[u8],
+        snapshot: Option<&rocksdb::Snapshot<'_>>,
+    ) -> Result<DBRawIterator<'_>> {
+        let mut read = ReadOptions::default();
+        read.set_prefix_same_as_start(true);
+        if let Some(upper) = rockhold_format::prefix_successor(prefix) {
+            read.set_iterate_upper_bound(upper);
+        }
+        if let Some(s) = snapshot {
+            read.set_snapshot(s);
+        }
+        Ok(self.db.raw_iterator_cf_opt(self.cf(Family::Hash)?, read))
     }
 
     pub(crate) fn batch(&self) -> Batch<'_> {

@@ -234,9 +234,9 @@ impl<'db> Transaction<'db> {
         let m = &inner.metrics;
         m.writes.inc();
         m.batch_ops.observe(ops as f64);
-        m.objects.with_label_values(&["insert"]).inc_by(inserts);
-        m.objects.with_label_values(&["update"]).inc_by(updates);
-        m.objects.with_label_values(&["delete"]).inc_by(deletes);
+        m.inserted.inc_by(inserts);
+        m.updated.inc_by(updates);
+        m.deleted.inc_by(deletes);
         Ok(())
     }
 }

@@ -55,6 +55,11 @@ fn open(dir: &Path) -> Result<DB> {
         c.set_block_based_table_factory(&t);
         c.set_write_buffer_size(32 << 20);
         c.set_level_compaction_dynamic_level_bytes(true);
+        if *name == "index_hash" {
+            // The same prefix bloom as rockhold's hash column family.
+            c.set_prefix_extractor(rocksdb::SliceTransform::create_fixed_prefix(22));
+            c.set_memtable_prefix_bloom_ratio(0.1);
+        }
         c.set_compression_type(if *name == "objects" {
             DBCompressionType::Lz4
         } else {
@@ -127,7 +132,7 @@ impl RawStore {
     fn holder(&self, email: &Value) -> Result<Option<ObjectId>> {
         let prefix = HashKey::hash_prefix(NS, CLASS, EMAIL, SEED.hash_value(email));
         let mut read = ReadOptions::default();
-        read.set_iterate_lower_bound(prefix.clone());
+        read.set_prefix_same_as_start(true);
         if let Some(upper) = prefix_successor(&prefix) {
             read.set_iterate_upper_bound(upper);
         }
