@@ -27,6 +27,15 @@ pub struct BackupInfo {
     pub files: u32,
 }
 
+fn info(b: rocksdb::backup::BackupEngineInfo) -> BackupInfo {
+    BackupInfo {
+        id: b.backup_id,
+        timestamp: b.timestamp,
+        size: b.size,
+        files: b.num_files,
+    }
+}
+
 fn engine(dir: &Path) -> Result<BackupEngine> {
     let opts = BackupEngineOptions::new(dir)?;
     Ok(BackupEngine::open(&opts, &Env::new()?)?)
@@ -37,12 +46,7 @@ pub fn list_backups(dir: impl AsRef<Path>) -> Result<Vec<BackupInfo>> {
     Ok(engine(dir.as_ref())?
         .get_backup_info()
         .into_iter()
-        .map(|b| BackupInfo {
-            id: b.backup_id,
-            timestamp: b.timestamp,
-            size: b.size,
-            files: b.num_files,
-        })
+        .map(info)
         .collect())
 }
 
@@ -192,12 +196,7 @@ impl Db {
         e.create_new_backup_flush(self.inner.storage.rocks(), true)?;
         e.get_backup_info()
             .into_iter()
-            .map(|b| BackupInfo {
-                id: b.backup_id,
-                timestamp: b.timestamp,
-                size: b.size,
-                files: b.num_files,
-            })
+            .map(info)
             .max_by_key(|b| b.id)
             .ok_or_else(|| Error::Inconsistent("the new backup is not listed".into()))
     }

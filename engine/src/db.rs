@@ -142,18 +142,7 @@ impl Inner {
     pub fn allocate_object_id(&self) -> Result<ObjectId> {
         self.writable()?;
         let id = self.next_object_id.fetch_add(1, Ordering::Relaxed);
-        let mut mark = self.object_id_mark.lock();
-        if id >= *mark {
-            let new_mark = id.saturating_add(ID_BLOCK);
-            let mut batch = self.storage.batch();
-            batch.put(
-                Family::Meta,
-                &MetaKey::NextObjectId.encode(),
-                &MetaValue::Counter(new_mark).encode(),
-            )?;
-            batch.commit(false)?;
-            *mark = new_mark;
-        }
+        self.raise_id_mark(id.saturating_add(1))?;
         Ok(ObjectId(id))
     }
 
@@ -162,9 +151,17 @@ impl Inner {
     pub fn reserve_ids_through(&self, id: ObjectId) -> Result<()> {
         self.writable()?;
         let next = id.0.saturating_add(1);
+        self.raise_id_mark(next)?;
+        self.next_object_id.fetch_max(next, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Makes the persisted high-water mark cover every id below `end`,
+    /// raising it a block ahead in a write of its own when it does not.
+    fn raise_id_mark(&self, end: u64) -> Result<()> {
         let mut mark = self.object_id_mark.lock();
-        if next > *mark {
-            let new_mark = next.saturating_add(ID_BLOCK);
+        if end > *mark {
+            let new_mark = end.saturating_add(ID_BLOCK);
             let mut batch = self.storage.batch();
             batch.put(
                 Family::Meta,
@@ -174,7 +171,6 @@ impl Inner {
             batch.commit(false)?;
             *mark = new_mark;
         }
-        self.next_object_id.fetch_max(next, Ordering::Relaxed);
         Ok(())
     }
 

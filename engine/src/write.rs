@@ -256,12 +256,7 @@ fn apply(
             fields,
         } => {
             let entry = cat.class(ns, class)?.clone();
-            let mut rec = ObjectRecord {
-                class: entry.def.id,
-                fields: Vec::new(),
-            };
-            set_fields(&entry.def, &mut rec, fields)?;
-            check_required(&entry.def, &rec)?;
+            let rec = new_record(&entry.def, fields)?;
             let ns_id = entry.ns;
             touched.insert(
                 (ns_id, *id),
@@ -288,12 +283,7 @@ fn apply(
             fields,
         } => {
             let entry = cat.class(ns, class)?.clone();
-            let mut rec = ObjectRecord {
-                class: entry.def.id,
-                fields: Vec::new(),
-            };
-            set_fields(&entry.def, &mut rec, fields)?;
-            check_required(&entry.def, &rec)?;
+            let rec = new_record(&entry.def, fields)?;
             let key = (entry.ns, *id);
             let original = match touched.get(&key) {
                 Some(t) => t.original.clone(),
@@ -363,6 +353,17 @@ fn load<'t>(
             }))
         }
     }
+}
+
+/// A whole new record of class `def` from named values, validated.
+fn new_record(def: &ClassDef, fields: &[(String, Value)]) -> Result<ObjectRecord> {
+    let mut rec = ObjectRecord {
+        class: def.id,
+        fields: Vec::new(),
+    };
+    set_fields(def, &mut rec, fields)?;
+    check_required(def, &rec)?;
+    Ok(rec)
 }
 
 fn set_fields(def: &ClassDef, rec: &mut ObjectRecord, fields: &[(String, Value)]) -> Result<()> {

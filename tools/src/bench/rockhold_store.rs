@@ -30,7 +30,12 @@ fn spec(email_index: bool) -> ClassSpec {
 
 fn options() -> Options {
     // Tasks run through check_reindex_tasks in W5; no thread competes in the others.
-    Options::default().runner_threads(0).reindex_chunk(1000)
+    // The unique-lookup cache is sized to hold the W3w working set (100,000
+    // lookups): an LRU smaller than a cyclic working set never hits.
+    Options::default()
+        .runner_threads(0)
+        .reindex_chunk(1000)
+        .unique_cache_entries(262_144)
 }
 
 fn fields(p: &Person) -> [(&'static str, Value); 4] {
