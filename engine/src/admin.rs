@@ -104,20 +104,7 @@ impl Db {
             }
             return Ok(());
         }
-        let mut it = storage.iter(
-            family,
-            prefix,
-            rockhold_format::prefix_successor(prefix),
-            None,
-        )?;
-        it.seek(prefix);
-        while let (Some(k), Some(v)) = (it.key(), it.value()) {
-            if !f(k, v) {
-                break;
-            }
-            it.next();
-        }
-        Ok(it.status()?)
+        storage.scan_prefix(family, prefix, |k, v| Ok(f(k, v)))
     }
 
     /// A RocksDB integer property (e.g. `rocksdb.estimate-num-keys`,

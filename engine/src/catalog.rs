@@ -246,19 +246,5 @@ pub(crate) fn for_each_in(
     prefix: &[u8],
     mut f: impl FnMut(&[u8], &[u8]) -> Result<()>,
 ) -> Result<()> {
-    let mut it = storage.iter(
-        family,
-        prefix,
-        rockhold_format::prefix_successor(prefix),
-        None,
-    )?;
-    it.seek(prefix);
-    while it.valid() {
-        if let (Some(k), Some(v)) = (it.key(), it.value()) {
-            f(k, v)?;
-        }
-        it.next();
-    }
-    it.status()?;
-    Ok(())
+    storage.scan_prefix(family, prefix, |k, v| f(k, v).map(|()| true))
 }

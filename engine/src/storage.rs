@@ -223,6 +223,30 @@ impl Storage {
         Ok(self.db.raw_iterator_cf_opt(self.cf(family)?, read))
     }
 
+    /// Calls `f` on every (key, value) of `family` under `prefix` (latest
+    /// state, key order) while it returns `Ok(true)`.
+    pub(crate) fn scan_prefix(
+        &self,
+        family: Family,
+        prefix: &[u8],
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let mut it = self.iter(
+            family,
+            prefix,
+            rockhold_format::prefix_successor(prefix),
+            None,
+        )?;
+        it.seek(prefix);
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if !f(k, v)? {
+                break;
+            }
+            it.next();
+        }
+        Ok(it.status()?)
+    }
+
     /// An iterator over the keys that share one hash-lookup prefix (an `IH`
     /// key up to its hash), using the prefix bloom filters.
     pub(crate) fn iter_hash_prefix(
