@@ -250,13 +250,7 @@ pub(crate) fn adopt_definition(
                 FieldId(next_field_id - 1)
             }
         };
-        fields.push(FieldDef {
-            id,
-            name: f.name.clone(),
-            ty: f.ty,
-            optional: f.optional,
-            index: f.index,
-        });
+        fields.push(f.to_def(id));
     }
     let def = ClassDef {
         id: old.id,

@@ -66,6 +66,17 @@ impl FieldSpec {
     pub fn unique_ordered(self) -> Self {
         self.index(IndexKind::Ordered { unique: true })
     }
+
+    /// The stored definition of this field under id `id`.
+    pub(crate) fn to_def(&self, id: FieldId) -> FieldDef {
+        FieldDef {
+            id,
+            name: self.name.clone(),
+            ty: self.ty,
+            optional: self.optional,
+            index: self.index,
+        }
+    }
 }
 
 /// A class as the user declares it: a name and an ordered list of fields.
@@ -283,13 +294,7 @@ impl Db {
                 .fields
                 .iter()
                 .zip(1..)
-                .map(|(f, fid)| FieldDef {
-                    id: FieldId(fid),
-                    name: f.name.clone(),
-                    ty: f.ty,
-                    optional: f.optional,
-                    index: f.index,
-                })
+                .map(|(f, fid)| f.to_def(FieldId(fid)))
                 .collect(),
             provisional: false,
         };
@@ -372,13 +377,7 @@ impl Db {
                             task_writes.push((current.id, t));
                         }
                     }
-                    fields.push(FieldDef {
-                        id: current.id,
-                        name: f.name.clone(),
-                        ty: f.ty,
-                        optional: f.optional,
-                        index: f.index,
-                    });
+                    fields.push(f.to_def(current.id));
                 }
                 None => {
                     if !f.optional && has_objects {
@@ -388,13 +387,7 @@ impl Db {
                         )));
                     }
                     // A new field holds no values yet, so its index is complete.
-                    fields.push(FieldDef {
-                        id: FieldId(next_field_id),
-                        name: f.name.clone(),
-                        ty: f.ty,
-                        optional: f.optional,
-                        index: f.index,
-                    });
+                    fields.push(f.to_def(FieldId(next_field_id)));
                     next_field_id += 1;
                 }
             }

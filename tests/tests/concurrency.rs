@@ -17,10 +17,8 @@ fn email(i: u64) -> Value {
     Value::from(format!("user{}@x", i % VALUES))
 }
 
-#[test]
-fn one_holder_per_unique_value_under_concurrent_writers() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = Arc::new(Db::open(dir.path(), Options::default()).expect("open"));
+/// Two classes with a unique email: one hash-indexed, one ordered.
+fn unique_email_classes(db: &Db) {
     for (class, spec) in [
         (
             "hashed",
@@ -34,6 +32,13 @@ fn one_holder_per_unique_value_under_concurrent_writers() {
         db.create_class("default", &ClassSpec::new(class).field(spec))
             .expect("class");
     }
+}
+
+#[test]
+fn one_holder_per_unique_value_under_concurrent_writers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Arc::new(Db::open(dir.path(), Options::default()).expect("open"));
+    unique_email_classes(&db);
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
             let db = db.clone();
@@ -121,19 +126,7 @@ fn simultaneous_claims_of_one_value_have_exactly_one_winner() {
     const ROUNDS: usize = 200;
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Arc::new(Db::open(dir.path(), Options::default()).expect("open"));
-    for (class, spec) in [
-        (
-            "hashed",
-            FieldSpec::new("email", FieldType::String).unique_hash(),
-        ),
-        (
-            "ordered",
-            FieldSpec::new("email", FieldType::String).unique_ordered(),
-        ),
-    ] {
-        db.create_class("default", &ClassSpec::new(class).field(spec))
-            .expect("class");
-    }
+    unique_email_classes(&db);
     let barrier = Arc::new(Barrier::new(THREADS as usize));
     let wins: Arc<Vec<AtomicU64>> = Arc::new((0..ROUNDS * 2).map(|_| AtomicU64::new(0)).collect());
     let workers: Vec<_> = (0..THREADS)

@@ -37,10 +37,8 @@ fn users(db: &Db) {
     .expect("class");
 }
 
-/// A small database with fixed contents and a fixed hash seed.
-fn golden_db(dir: &Path) {
-    let db = Db::open(dir, Options::default().fixed_hash_seed(1, 2)).expect("open");
-    users(&db);
+/// Objects 0 (ada, with a nick) and 1 (alan) of class `user`.
+fn two_users(db: &Db) {
     db.insert(
         "default",
         "user",
@@ -57,6 +55,13 @@ fn golden_db(dir: &Path) {
         [("email", Value::from("alan@x.org")), ("age", 41u64.into())],
     )
     .expect("alan");
+}
+
+/// A small database with fixed contents and a fixed hash seed.
+fn golden_db(dir: &Path) {
+    let db = Db::open(dir, Options::default().fixed_hash_seed(1, 2)).expect("open");
+    users(&db);
+    two_users(&db);
     db.create_namespace("shop").expect("ns");
     db.create_class(
         "shop",
@@ -252,22 +257,7 @@ fn verify_names_each_kind_of_damage() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Db::open(dir.path(), Options::default().runner_threads(0)).expect("open");
         users(&db);
-        db.insert(
-            "default",
-            "user",
-            [
-                ("email", Value::from("ada@x.org")),
-                ("age", 36u64.into()),
-                ("nick", "a".into()),
-            ],
-        )
-        .expect("0");
-        db.insert(
-            "default",
-            "user",
-            [("email", Value::from("alan@x.org")), ("age", 41u64.into())],
-        )
-        .expect("1");
+        two_users(&db);
         // An index added to a populated class leaves a task record to damage.
         db.update_class(
             "default",
