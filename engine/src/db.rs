@@ -12,6 +12,7 @@ use rockhold_format::{
     NameKind, NamespaceId, ObjectId, Record, FORMAT_VERSION,
 };
 
+use crate::bulk_build::BuildLog;
 use crate::cache::GuardedLru;
 use crate::catalog::{read_counter_or, Catalog, DEFAULT_NAMESPACE};
 use crate::error::{Error, Result};
@@ -44,6 +45,7 @@ pub(crate) struct Inner {
     pub class_cache: GuardedLru<(NamespaceId, ObjectId), ClassId>,
     pub metrics: Metrics,
     pub runner: RunnerControl,
+    pub builds: BuildLog,
     next_object_id: AtomicU64,
     /// Persisted high-water mark: no id at or above it has been handed out.
     object_id_mark: Mutex<u64>,
@@ -97,6 +99,7 @@ impl Db {
             class_cache: GuardedLru::new(opts.class_cache_entries),
             metrics: Metrics::new()?,
             runner: RunnerControl::default(),
+            builds: BuildLog::default(),
             storage,
             seed,
             catalog: RwLock::new(catalog),

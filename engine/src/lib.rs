@@ -37,6 +37,7 @@
 #![deny(missing_docs)]
 
 mod admin;
+mod bulk_build;
 mod cache;
 mod catalog;
 mod db;

@@ -20,6 +20,18 @@ pub struct Options {
     pub(crate) retry_backoff: Duration,
     pub(crate) self_check_interval: Option<Duration>,
     pub(crate) fixed_hash_seed: Option<(u64, u64)>,
+    pub(crate) bulk_build_memory: usize,
+    pub(crate) bulk_build_hook: Option<TestHook>,
+}
+
+/// A callback the tests run at a chosen point of the engine's work.
+#[derive(Clone)]
+pub(crate) struct TestHook(pub(crate) std::sync::Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for TestHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TestHook")
+    }
 }
 
 impl Default for Options {
@@ -39,6 +51,8 @@ impl Default for Options {
             retry_backoff: Duration::from_millis(200),
             self_check_interval: None,
             fixed_hash_seed: None,
+            bulk_build_memory: 256 << 20,
+            bulk_build_hook: None,
         }
     }
 }
@@ -122,6 +136,28 @@ impl Options {
     /// further attempt (default 200 ms).
     pub fn retry_backoff(mut self, delay: Duration) -> Self {
         self.retry_backoff = delay;
+        self
+    }
+
+    /// Memory a task may use to build an index by sorting its entries and
+    /// ingesting them as SST files (default 256 MiB: about 5 million
+    /// entries of a hash index). A class whose entries do not fit, and a
+    /// task that was building chunk by chunk before a crash, is built chunk
+    /// by chunk through write batches instead; `0` always does that.
+    pub fn bulk_build_memory(mut self, bytes: usize) -> Self {
+        self.bulk_build_memory = bytes;
+        self
+    }
+
+    /// In a bulk index build, runs `hook("scanned")` once the snapshot is
+    /// read and sorted (no lock held: the hook may write),
+    /// `hook("before_ingest")` once the SST files are written (under the
+    /// catalog write lock: the hook must not write), and `hook("ingested")`
+    /// after the ingest (no lock held). Only for tests that write, or crash,
+    /// at exactly those moments.
+    #[doc(hidden)]
+    pub fn bulk_build_hook(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.bulk_build_hook = Some(TestHook(std::sync::Arc::new(hook)));
         self
     }
 

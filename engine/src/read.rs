@@ -6,8 +6,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use rockhold_format::{
-    ClassDef, Family, FieldDef, FullScanKey, HashKey, IndexKind, Key, NamespaceId, ObjectId,
-    ObjectKey, ObjectRecord, OrderedKey, Record, Value,
+    ClassDef, ClassId, Family, FieldDef, FullScanKey, HashKey, IndexKind, Key, NamespaceId,
+    ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, Value,
 };
 use rocksdb::ReadOptions;
 
@@ -435,30 +435,90 @@ impl<'a> View<'a> {
         after: Option<ObjectId>,
         limit: usize,
     ) -> Result<Vec<Object>> {
-        let ids = self.scan_class(ns, class, after, limit)?;
         let entry = self.class(ns, class)?;
-        let keys: Vec<Vec<u8>> = ids
-            .iter()
-            .map(|id| {
-                ObjectKey {
-                    ns: entry.ns,
-                    id: *id,
-                }
-                .encode()
-            })
-            .collect();
-        let values = self
-            .inner
-            .storage
-            .multi_get(Family::Object, &keys, &self.read_opts())?;
-        let mut out = Vec::with_capacity(ids.len());
-        for ((id, key), value) in ids.into_iter().zip(&keys).zip(values) {
-            // An object deleted between the two reads of a live scan is skipped.
-            let Some(bytes) = value else { continue };
-            let rec = ObjectRecord::decode(&bytes).map_err(|e| Error::corruption(key, e))?;
-            out.push(to_object(id, &entry.def, &rec));
+        let first = match after {
+            None => ObjectId(0),
+            Some(id) => match id.0.checked_add(1) {
+                Some(next) => ObjectId(next),
+                None => return Ok(Vec::new()),
+            },
+        };
+        let mut out = Vec::with_capacity(limit.min(4096));
+        if limit == 0 {
+            return Ok(out);
         }
+        self.for_each_record(entry.ns, entry.def.id, first, None, |id, bytes| {
+            let rec = ObjectRecord::decode(bytes)
+                .map_err(|e| Error::corruption(&ObjectKey { ns: entry.ns, id }.encode(), e))?;
+            out.push(into_object(id, &entry.def, rec));
+            Ok(out.len() < limit)
+        })?;
         Ok(out)
+    }
+
+    /// Calls `f(id, record bytes)` for every object of class `class` whose
+    /// id is at least `first` and below `end` (`None`: no upper bound), in
+    /// id order, while it returns `Ok(true)`.
+    ///
+    /// The full-scan entries and the records are both in id order, so one
+    /// iterator over each is walked side by side (a merge join): for a class
+    /// whose objects are adjacent in the namespace, every step is a `next`
+    /// instead of a point read.
+    pub fn for_each_record(
+        &self,
+        ns: NamespaceId,
+        class: ClassId,
+        first: ObjectId,
+        end: Option<ObjectId>,
+        mut f: impl FnMut(ObjectId, &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let storage = &self.inner.storage;
+        let lower = FullScanKey {
+            ns,
+            class,
+            id: first,
+        }
+        .encode();
+        let upper = match end {
+            Some(id) => Some(FullScanKey { ns, class, id }.encode()),
+            None => rockhold_format::prefix_successor(&FullScanKey::class_prefix(ns, class)),
+        };
+        let mut ids = storage.iter(Family::FullScan, &lower, upper, self.snapshot)?;
+        ids.seek_to_first();
+        let object_lower = ObjectKey { ns, id: first }.encode();
+        let namespace_prefix = &object_lower[..object_lower.len() - 8];
+        let mut objects = storage.iter(
+            Family::Object,
+            &object_lower,
+            rockhold_format::prefix_successor(namespace_prefix),
+            self.snapshot,
+        )?;
+        let mut positioned = false;
+        let mut key = Vec::with_capacity(object_lower.len());
+        while let Some(entry) = ids.key() {
+            let id = FullScanKey::decode(entry)
+                .map_err(|e| Error::corruption(entry, e))?
+                .id;
+            key.clear();
+            ObjectKey { ns, id }.encode_into(&mut key);
+            if !positioned || objects.key() != Some(key.as_slice()) {
+                objects.seek(&key);
+                positioned = true;
+            }
+            if let (Some(k), Some(v)) = (objects.key(), objects.value()) {
+                // An entry without its record is the verifier's to report.
+                if k == key.as_slice() {
+                    if !f(id, v)? {
+                        return Ok(());
+                    }
+                    objects.next();
+                }
+            }
+            ids.next();
+        }
+        ids.status()?;
+        objects.status()?;
+        Ok(())
     }
 
     pub fn scan_class(
@@ -517,6 +577,25 @@ fn check_query_value(class: &ClassDef, field: &FieldDef, value: &Value) -> Resul
             expected: field.ty.name(),
             found: value.type_name(),
         })
+    }
+}
+
+/// [`to_object`] of a record no longer needed: its values move instead of
+/// being copied.
+pub(crate) fn into_object(id: ObjectId, class: &ClassDef, mut rec: ObjectRecord) -> Object {
+    let mut fields = Vec::with_capacity(rec.fields.len());
+    for f in &class.fields {
+        if let Ok(pos) = rec.fields.binary_search_by_key(&f.id, |(id, _)| *id) {
+            match std::mem::replace(&mut rec.fields[pos].1, Value::Absent) {
+                Value::Absent => {}
+                v => fields.push((f.name.clone(), v)),
+            }
+        }
+    }
+    Object {
+        id,
+        class: class.name.clone(),
+        fields,
     }
 }
 

@@ -26,6 +26,7 @@ use rockhold_format::{
     ObjectId, OrderedKey, Record, TaskKey, TaskRecord, TaskState, Value,
 };
 
+use crate::bulk_build::build_by_ingest;
 use crate::catalog::ClassEntry;
 use crate::db::Inner;
 use crate::error::{Error, Result};
@@ -38,7 +39,7 @@ pub(crate) type TaskId = (ClassId, FieldId);
 
 /// How a run ended, short of an error.
 #[derive(Debug)]
-enum Outcome {
+pub(crate) enum Outcome {
     Done,
     Conflict(Vec<ObjectId>),
     Superseded,
@@ -109,13 +110,27 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<()> {
         (task, revision)
     };
     let guard = Guard::Task(id, revision);
-    let result = backfill(inner, guard, Some(&mut task)).and_then(|(outcome, _)| match outcome {
-        Outcome::Done => remove_stale(inner, guard).map(|(outcome, removed)| {
-            task.stale_removed += removed;
-            outcome
-        }),
-        other => Ok(other),
-    });
+    // A task sorts and ingests (bulk_build.rs) unless it was already
+    // backfilling chunk by chunk (it has a cursor) or its entries are too
+    // many for the memory budget.
+    let bulk = if task.cursor.is_none() && inner.opts.bulk_build_memory > 0 {
+        build_by_ingest(inner, guard, &mut task)
+    } else {
+        Ok(None)
+    };
+    let result = match bulk {
+        Ok(Some(outcome)) => Ok(outcome),
+        Err(e) => Err(e),
+        Ok(None) => {
+            backfill(inner, guard, Some(&mut task)).and_then(|(outcome, _)| match outcome {
+                Outcome::Done => remove_stale(inner, guard).map(|(outcome, removed)| {
+                    task.stale_removed += removed;
+                    outcome
+                }),
+                other => Ok(other),
+            })
+        }
+    };
     let mut cat = inner.catalog.write();
     let Some(entry) = cat.class_by_id(class_id).cloned() else {
         return Ok(());
@@ -170,7 +185,7 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<()> {
 }
 
 /// The fields a task builds, as the class defines them now.
-fn fields_of(entry: &ClassEntry, field: FieldId) -> Vec<FieldDef> {
+pub(crate) fn fields_of(entry: &ClassEntry, field: FieldId) -> Vec<FieldDef> {
     entry
         .def
         .fields
@@ -191,14 +206,14 @@ pub(crate) enum Guard {
 }
 
 impl Guard {
-    fn id(self) -> TaskId {
+    pub(crate) fn id(self) -> TaskId {
         match self {
             Guard::Task(id, _) | Guard::Ready(id) => id,
         }
     }
 
     /// The class entry while the guard holds; `None` once it does not.
-    fn entry(self, cat: &crate::catalog::Catalog) -> Option<Arc<ClassEntry>> {
+    pub(crate) fn entry(self, cat: &crate::catalog::Catalog) -> Option<Arc<ClassEntry>> {
         let (class, field) = self.id();
         let entry = cat.class_by_id(class)?;
         let holds = match self {

@@ -47,6 +47,10 @@ pub fn column_family(family: Family) -> &'static str {
     }
 }
 
+/// Folder inside the database directory where a bulk index build writes
+/// its SST files before ingesting them.
+const BULK_BUILD_DIR: &str = "rockhold-bulk-build";
+
 /// Length of an `IH` key up to and including the value hash: `IH` + ns +
 /// class + field + hash. The hash column family's prefix extractor.
 pub(crate) const HASH_LOOKUP_PREFIX_LEN: usize = 2 + 4 + 4 + 4 + 8;
@@ -111,6 +115,10 @@ fn cf_options(name: &str, opts: &Options, cache: &Cache) -> rocksdb::Options {
 pub(crate) struct Storage {
     db: DB,
     read_only: bool,
+    /// What the column families were opened with: SST files written for
+    /// ingestion are built with the same table options.
+    opts: Options,
+    cache: Cache,
 }
 
 impl Storage {
@@ -120,9 +128,14 @@ impl Storage {
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name, opts, &cache)));
         let db = DB::open_cf_descriptors(&db_options(opts), path, cfs)?;
+        // SST files of a bulk build that a crash left behind were never
+        // ingested: nothing refers to them.
+        let _ = std::fs::remove_dir_all(path.join(BULK_BUILD_DIR));
         Ok(Storage {
             db,
             read_only: false,
+            opts: opts.clone(),
+            cache,
         })
     }
 
@@ -142,6 +155,8 @@ impl Storage {
         Ok(Storage {
             db,
             read_only: true,
+            opts: opts.clone(),
+            cache,
         })
     }
 
@@ -185,20 +200,6 @@ impl Storage {
         read: &ReadOptions,
     ) -> Result<Option<Vec<u8>>> {
         Ok(self.db.get_cf_opt(self.cf(family)?, key, read)?)
-    }
-
-    /// Reads many values of one family at once; `keys` must be sorted.
-    pub(crate) fn multi_get(
-        &self,
-        family: Family,
-        keys: &[Vec<u8>],
-        read: &ReadOptions,
-    ) -> Result<Vec<Option<Vec<u8>>>> {
-        self.db
-            .batched_multi_get_cf_opt(self.cf(family)?, keys, true, read)
-            .into_iter()
-            .map(|r| Ok(r?.map(|v| v.to_vec())))
-            .collect()
     }
 
     /// An iterator over `[lower, upper)` of one family; `upper = None` runs to
@@ -263,6 +264,41 @@ impl Storage {
             read.set_snapshot(s);
         }
         Ok(self.db.raw_iterator_cf_opt(self.cf(Family::Hash)?, read))
+    }
+
+    /// Writes `keys` (strictly ascending, empty values) to a new SST file at
+    /// `path`, built with the table options of `family`'s column family.
+    pub(crate) fn write_sst<'k>(
+        &self,
+        family: Family,
+        path: &Path,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+    ) -> Result<()> {
+        let opts = cf_options(column_family(family), &self.opts, &self.cache);
+        let mut writer = rocksdb::SstFileWriter::create(&opts);
+        writer.open(path)?;
+        for key in keys {
+            writer.put(key, [])?;
+        }
+        writer.finish()?;
+        Ok(())
+    }
+
+    /// Ingests SST files (of disjoint key ranges) into `family`'s column
+    /// family in one step, moving (not copying) them. Their keys get a
+    /// sequence number above every write so far, so they shadow older
+    /// versions of the same keys.
+    pub(crate) fn ingest_sst(&self, family: Family, paths: &[std::path::PathBuf]) -> Result<()> {
+        let mut o = rocksdb::IngestExternalFileOptions::default();
+        o.set_move_files(true);
+        self.db
+            .ingest_external_file_cf_opts(self.cf(family)?, &o, paths.to_vec())?;
+        Ok(())
+    }
+
+    /// Folder (inside the database) for SST files being built for ingestion.
+    pub(crate) fn bulk_build_dir(&self) -> std::path::PathBuf {
+        self.db.path().join(BULK_BUILD_DIR)
     }
 
     pub(crate) fn batch(&self) -> Batch<'_> {

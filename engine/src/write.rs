@@ -226,6 +226,11 @@ impl<'db> Transaction<'db> {
             }
         }
         let ops = batch.len();
+        // A bulk index build reading these classes from a snapshot repairs
+        // what this commit changes (see bulk_build.rs).
+        inner
+            .builds
+            .record(touched.iter().map(|((_, id), t)| (t.class.def.id, *id)));
         // Caches are invalidated around the commit, under the locks (see cache.rs).
         let unique_inv = inner.unique_cache.begin_invalidation(invalidate);
         let class_inv = inner.class_cache.begin_invalidation(deleted);

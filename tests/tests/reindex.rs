@@ -55,9 +55,18 @@ fn task(db: &Db, field: &str) -> rockhold::TaskRecord {
 }
 
 #[test]
-fn backfill_under_concurrent_writers_matches_the_records() {
+fn bulk_build_under_concurrent_writers_matches_the_records() {
+    build_under_concurrent_writers(Options::default());
+}
+
+#[test]
+fn chunked_backfill_under_concurrent_writers_matches_the_records() {
+    build_under_concurrent_writers(Options::default().bulk_build_memory(0));
+}
+
+fn build_under_concurrent_writers(opts: Options) {
     let db = Arc::new(TempDb::with_options(
-        Options::default().runner_threads(2).reindex_chunk(500),
+        opts.runner_threads(2).reindex_chunk(500),
     ));
     db.create_class("default", &plain()).expect("class");
     fill(&db, 100_000);
@@ -157,7 +166,11 @@ fn backfill_child() {
     };
     let db = Db::open(
         &path,
-        Options::default().runner_threads(1).reindex_chunk(100),
+        // The chunked backfill (the bulk build has no cursor to resume from).
+        Options::default()
+            .runner_threads(1)
+            .reindex_chunk(100)
+            .bulk_build_memory(0),
     )
     .expect("open");
     db.update_class("default", &indexed()).expect("add indexes");
@@ -355,7 +368,12 @@ fn a_task_that_always_fails_stops_after_bounded_attempts() {
 
 #[test]
 fn close_returns_while_a_long_backfill_runs_and_the_task_resumes() {
-    let mut db = TempDb::with_options(Options::default().runner_threads(1).reindex_chunk(50));
+    let mut db = TempDb::with_options(
+        Options::default()
+            .runner_threads(1)
+            .reindex_chunk(50)
+            .bulk_build_memory(0),
+    );
     db.create_class("default", &plain()).expect("class");
     fill(&db, 100_000);
     db.update_class("default", &indexed()).expect("add indexes");

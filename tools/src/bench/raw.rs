@@ -5,7 +5,7 @@
 //! same table options — and nothing else: no catalog, locks, caches or checks.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rockhold::{column_family, Family, COLUMN_FAMILIES};
 use rockhold_format::{
@@ -13,8 +13,8 @@ use rockhold_format::{
     ObjectKey, ObjectRecord, OrderedKey, Record, TaskKey, TaskRecord, Value,
 };
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, ReadOptions, WriteBatch,
-    WriteOptions, DB,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, IngestExternalFileOptions,
+    ReadOptions, SstFileWriter, WriteBatch, WriteOptions, DB,
 };
 
 use super::data::Person;
@@ -33,40 +33,45 @@ const SEED: HashSeed = HashSeed {
 
 pub struct RawStore {
     db: DB,
+    dir: PathBuf,
+    cache: Cache,
     next_id: u64,
     email_index: bool,
 }
 
-fn open(dir: &Path) -> Result<DB> {
-    let cache = Cache::new_lru_cache(64 << 20);
+fn cf_options(name: &str, cache: &Cache) -> rocksdb::Options {
+    let mut t = BlockBasedOptions::default();
+    t.set_bloom_filter(10.0, false);
+    t.set_block_cache(cache);
+    t.set_cache_index_and_filter_blocks(true);
+    t.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    let mut c = rocksdb::Options::default();
+    c.set_block_based_table_factory(&t);
+    c.set_write_buffer_size(32 << 20);
+    c.set_level_compaction_dynamic_level_bytes(true);
+    if name == "index_hash" {
+        // The same prefix bloom as rockhold's hash column family.
+        c.set_prefix_extractor(rocksdb::SliceTransform::create_fixed_prefix(22));
+        c.set_memtable_prefix_bloom_ratio(0.1);
+    }
+    c.set_compression_type(if name == "objects" {
+        DBCompressionType::Lz4
+    } else {
+        DBCompressionType::None
+    });
+    c
+}
+
+fn open(dir: &Path, cache: &Cache) -> Result<DB> {
     let mut o = rocksdb::Options::default();
     o.create_if_missing(true);
     o.create_missing_column_families(true);
     o.set_atomic_flush(true);
     o.increase_parallelism(2);
     o.set_max_background_jobs(4);
-    let cfs = COLUMN_FAMILIES.iter().map(|name| {
-        let mut t = BlockBasedOptions::default();
-        t.set_bloom_filter(10.0, false);
-        t.set_block_cache(&cache);
-        t.set_cache_index_and_filter_blocks(true);
-        t.set_pin_l0_filter_and_index_blocks_in_cache(true);
-        let mut c = rocksdb::Options::default();
-        c.set_block_based_table_factory(&t);
-        c.set_write_buffer_size(32 << 20);
-        c.set_level_compaction_dynamic_level_bytes(true);
-        if *name == "index_hash" {
-            // The same prefix bloom as rockhold's hash column family.
-            c.set_prefix_extractor(rocksdb::SliceTransform::create_fixed_prefix(22));
-            c.set_memtable_prefix_bloom_ratio(0.1);
-        }
-        c.set_compression_type(if *name == "objects" {
-            DBCompressionType::Lz4
-        } else {
-            DBCompressionType::None
-        });
-        ColumnFamilyDescriptor::new(*name, c)
-    });
+    let cfs = COLUMN_FAMILIES
+        .iter()
+        .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name, cache)));
     Ok(DB::open_cf_descriptors(&o, dir, cfs)?)
 }
 
@@ -179,8 +184,11 @@ impl RawStore {
 
 impl Store for RawStore {
     fn create(dir: &Path, email_index: bool) -> Result<Self> {
+        let cache = Cache::new_lru_cache(64 << 20);
         Ok(RawStore {
-            db: open(dir)?,
+            db: open(dir, &cache)?,
+            dir: dir.to_path_buf(),
+            cache,
             next_id: 0,
             email_index,
         })
@@ -189,10 +197,36 @@ impl Store for RawStore {
     fn reopen(self, dir: &Path) -> Result<Self> {
         let (next_id, email_index) = (self.next_id, self.email_index);
         drop(self);
+        let cache = Cache::new_lru_cache(64 << 20);
         Ok(RawStore {
-            db: open(dir)?,
+            db: open(dir, &cache)?,
+            dir: dir.to_path_buf(),
+            cache,
             next_id,
             email_index,
+        })
+    }
+
+    fn settle(&mut self) -> Result<()> {
+        super::wait_until_idle(|| {
+            for family in [
+                Family::Object,
+                Family::FullScan,
+                Family::Hash,
+                Family::Ordered,
+            ] {
+                for p in super::BUSY_PROPERTIES {
+                    if self
+                        .db
+                        .property_int_value_cf(self.cf(family)?, p)?
+                        .unwrap_or(0)
+                        > 0
+                    {
+                        return Ok(true);
+                    }
+                }
+            }
+            Ok(false)
         })
     }
 
@@ -272,64 +306,62 @@ impl Store for RawStore {
     }
 
     fn build_email_index(&mut self) -> Result<()> {
-        // As a backfill: read records in chunks, check uniqueness, write the
-        // chunk's entries with a cursor record in one batch.
+        // As rockhold's bulk build: read every record from a snapshot, sort
+        // the hash entries, check neighbours with the same hash, write them
+        // to an SST file and ingest it; then mark the task done.
         self.email_index = true;
-        let prefix = FullScanKey::class_prefix(NS, CLASS);
-        let mut read = ReadOptions::default();
-        read.set_iterate_lower_bound(prefix.clone());
-        if let Some(upper) = prefix_successor(&prefix) {
-            read.set_iterate_upper_bound(upper);
-        }
         let snapshot = self.db.snapshot();
+        let mut read = ReadOptions::default();
         read.set_snapshot(&snapshot);
-        let mut it = self
-            .db
-            .raw_iterator_cf_opt(self.cf(Family::FullScan)?, read);
-        it.seek(&prefix);
-        let mut task = TaskRecord::pending(1, 0);
+        let mut it = self.db.raw_iterator_cf_opt(self.cf(Family::Object)?, read);
+        it.seek_to_first();
+        let mut keys = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let id = ObjectKey::decode(k)?.id;
+            let rec = ObjectRecord::decode(v)?;
+            keys.push(hash_key(rec.value(EMAIL), id));
+            it.next();
+        }
+        it.status()?;
+        drop(it);
+        keys.sort_unstable();
+        for pair in keys.windows(2) {
+            if pair[0][..22] == pair[1][..22] {
+                let id = |k: &[u8]| -> Result<ObjectId> { Ok(HashKey::decode(k)?.id) };
+                let a = self.get_record(id(&pair[0])?)?;
+                let b = self.get_record(id(&pair[1])?)?;
+                if a.zip(b)
+                    .is_some_and(|(a, b)| a.value(EMAIL) == b.value(EMAIL))
+                {
+                    return Err("duplicate email".into());
+                }
+            }
+        }
+        let path = self.dir.join("email.sst");
+        let opts = cf_options("index_hash", &self.cache);
+        let mut writer = SstFileWriter::create(&opts);
+        writer.open(&path)?;
+        for k in &keys {
+            writer.put(k, [])?;
+        }
+        writer.finish()?;
+        let mut ingest = IngestExternalFileOptions::default();
+        ingest.set_move_files(true);
+        self.db
+            .ingest_external_file_cf_opts(self.cf(Family::Hash)?, &ingest, vec![&path])?;
         let task_key = TaskKey {
             ns: NS,
             class: CLASS,
             field: EMAIL,
         }
         .encode();
-        loop {
-            let mut ids = Vec::with_capacity(1000);
-            while let Some(key) = it.key() {
-                ids.push(FullScanKey::decode(key)?.id);
-                it.next();
-                if ids.len() == 1000 {
-                    break;
-                }
-            }
-            let Some(&last) = ids.last() else { break };
-            let keys: Vec<Vec<u8>> = ids
-                .iter()
-                .map(|id| ObjectKey { ns: NS, id: *id }.encode())
-                .collect();
-            let values = self
-                .db
-                .batched_multi_get_cf(self.cf(Family::Object)?, &keys, true);
-            let mut batch = WriteBatch::default();
-            let mut seen = HashSet::with_capacity(ids.len());
-            for (id, v) in ids.iter().zip(values) {
-                let Some(v) = v? else { continue };
-                let rec = ObjectRecord::decode(&v)?;
-                let email = rec.value(EMAIL);
-                if !seen.insert(email.encode_ordered())
-                    || self.holder(email)?.is_some_and(|h| h != *id)
-                {
-                    return Err("duplicate email".into());
-                }
-                batch.put_cf(self.cf(Family::Hash)?, hash_key(email, *id), []);
-            }
-            task.cursor = Some(last);
-            batch.put_cf(self.cf(Family::Task)?, &task_key, task.encode());
-            self.write(batch)?;
-        }
-        it.status()?;
-        Ok(())
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(Family::Task)?,
+            &task_key,
+            TaskRecord::pending(1, 0).encode(),
+        );
+        self.write(batch)
     }
 
     fn update_email(&mut self, id: u64, email: &str) -> Result<()> {

@@ -3,7 +3,7 @@
 use std::ops::Bound;
 use std::path::Path;
 
-use rockhold::{ClassSpec, Db, FieldSpec, FieldType, ObjectId, Options, RangeScan, Value};
+use rockhold::{ClassSpec, Db, Family, FieldSpec, FieldType, ObjectId, Options, RangeScan, Value};
 
 use super::data::Person;
 use super::{Result, Store};
@@ -58,6 +58,24 @@ impl Store for RockholdStore {
         self.db.close()?;
         Ok(RockholdStore {
             db: Db::open(dir, options())?,
+        })
+    }
+
+    fn settle(&mut self) -> Result<()> {
+        super::wait_until_idle(|| {
+            for family in [
+                Family::Object,
+                Family::FullScan,
+                Family::Hash,
+                Family::Ordered,
+            ] {
+                for p in super::BUSY_PROPERTIES {
+                    if self.db.rocksdb_property(family, p)?.unwrap_or(0) > 0 {
+                        return Ok(true);
+                    }
+                }
+            }
+            Ok(false)
         })
     }
 

@@ -37,6 +37,12 @@ impl Store for SqliteStore {
         Ok(SqliteStore { conn: open(dir)? })
     }
 
+    fn settle(&mut self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     fn insert_one(&mut self, p: &Person) -> Result<u64> {
         let mut st = self.conn.prepare_cached(
             "INSERT INTO person (email, name, age, payload) VALUES (?1, ?2, ?3, ?4)",

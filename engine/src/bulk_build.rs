@@ -1,0 +1,531 @@
+//! Building an index by sorting: a task reads every object of the class
+//! from one snapshot (one thread per core, each over a range of ids), sorts
+//! the index entries they imply, writes them to SST files and ingests them —
+//! no write batch per chunk, no uniqueness read per object: duplicates of a
+//! unique value are neighbours in key order.
+//!
+//! Writers do not stop during the scan: every commit to the class after the
+//! snapshot is logged (`BuildLog`, filled by the write path under the
+//! catalog read lock). Then, holding the catalog write lock (no commit in
+//! flight, none starting), the build swaps the entries of the logged objects
+//! for those of their current records, checks for duplicates, and writes and
+//! ingests the files. What is ingested is thus exactly the entries of the
+//! records at that moment, and a crash at any point leaves no stale entry
+//! behind: the ingest either happened whole or not at all. Writers wait for
+//! the file writing and the ingest only (about 40 ms per 200,000 entries).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+use rockhold_format::{
+    ClassDef, ClassId, Family, FieldDef, FieldId, FullScanKey, HashKey, Key, NamespaceId, ObjectId,
+    ObjectKey, ObjectRecord, OrderedKey, Record, TaskRecord, Value,
+};
+
+use crate::db::Inner;
+use crate::error::{Error, Result};
+use crate::index_entries::field_entry;
+use crate::read::View;
+use crate::reindex::{fields_of, Guard, Outcome};
+use crate::storage::HASH_LOOKUP_PREFIX_LEN;
+
+/// Objects written to classes that a bulk build is reading from a snapshot.
+#[derive(Default)]
+pub(crate) struct BuildLog {
+    active: AtomicUsize,
+    next_token: AtomicU64,
+    logs: Mutex<HashMap<u64, (ClassId, Vec<ObjectId>)>>,
+}
+
+impl BuildLog {
+    /// Notes objects a commit writes. The write path calls this under the
+    /// catalog read lock, before its batch is written.
+    pub(crate) fn record(&self, writes: impl Iterator<Item = (ClassId, ObjectId)>) {
+        if self.active.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let mut logs = self.logs.lock();
+        for (class, id) in writes {
+            for (c, ids) in logs.values_mut() {
+                if *c == class {
+                    ids.push(id);
+                }
+            }
+        }
+    }
+
+    /// Starts logging writes to `class`. The caller holds the catalog write
+    /// lock, so no commit is between its check of `active` and its write.
+    fn register(&self, class: ClassId) -> Registration<'_> {
+        let token = self.next_token.fetch_add(1, Ordering::SeqCst);
+        self.logs.lock().insert(token, (class, Vec::new()));
+        self.active.fetch_add(1, Ordering::SeqCst);
+        Registration { log: self, token }
+    }
+}
+
+/// One build's log; logging stops when it is taken or dropped.
+struct Registration<'a> {
+    log: &'a BuildLog,
+    token: u64,
+}
+
+impl Registration<'_> {
+    /// Stops logging and returns the objects written meanwhile, sorted, once each.
+    fn take(&self) -> Vec<ObjectId> {
+        let ids = self.log.logs.lock().remove(&self.token);
+        let mut ids = ids.map(|(_, ids)| ids).unwrap_or_default();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.log.logs.lock().remove(&self.token);
+        self.log.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Why the scan stopped early.
+enum Stop {
+    Shutdown,
+    /// The entries outgrew `bulk_build_memory`.
+    TooBig,
+}
+
+/// Keys of one column family, packed in one buffer and sorted in place.
+#[derive(Default)]
+struct SortedKeys {
+    bytes: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl SortedKeys {
+    fn push(&mut self, key: &[u8]) {
+        self.spans.push((self.bytes.len(), key.len()));
+        self.bytes.extend_from_slice(key);
+    }
+
+    fn memory(&self) -> usize {
+        self.bytes.capacity() + self.spans.capacity() * std::mem::size_of::<(usize, usize)>()
+    }
+
+    fn key(&self, i: usize) -> &[u8] {
+        let (start, len) = self.spans[i];
+        &self.bytes[start..start + len]
+    }
+
+    fn sort(&mut self) {
+        let bytes = &self.bytes;
+        let slice = |(s, l): (usize, usize)| &bytes[s..s + l];
+        self.spans.sort_unstable_by(|a, b| slice(*a).cmp(slice(*b)));
+    }
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+}
+
+/// The keys of several sorted parts in one ascending sequence, each once.
+fn merge<'a>(parts: &[&'a SortedKeys]) -> Vec<&'a [u8]> {
+    let mut heads = vec![0usize; parts.len()];
+    let mut out: Vec<&[u8]> = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    loop {
+        let next = (0..parts.len())
+            .filter(|p| heads[*p] < parts[*p].len())
+            .min_by(|a, b| parts[*a].key(heads[*a]).cmp(parts[*b].key(heads[*b])));
+        let Some(p) = next else { break };
+        let key = parts[p].key(heads[p]);
+        heads[p] += 1;
+        if out.last() != Some(&key) {
+            out.push(key);
+        }
+    }
+    out
+}
+
+/// Runs of neighbouring keys (at least two) whose first `prefix(key)` bytes
+/// are equal, as index ranges of `keys`.
+fn equal_runs(keys: &[&[u8]], prefix: impl Fn(&[u8]) -> usize) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=keys.len() {
+        let same = i < keys.len() && {
+            let (a, b) = (keys[start], keys[i]);
+            let n = prefix(a);
+            n == prefix(b) && a[..n] == b[..n]
+        };
+        if !same {
+            if i - start > 1 {
+                runs.push(start..i);
+            }
+            start = i;
+        }
+    }
+    runs
+}
+
+/// The index entries of one id range of the class, sorted.
+#[derive(Default)]
+struct Part {
+    hash: SortedKeys,
+    ordered: SortedKeys,
+}
+
+/// Reads the records of `ids` from the snapshot and collects their entries;
+/// `Err(stop)` when the part gave up.
+fn scan_part(
+    at_snapshot: &View<'_>,
+    ns: NamespaceId,
+    def: &ClassDef,
+    fields: &[FieldDef],
+    ids: std::ops::Range<u64>,
+    budget: usize,
+) -> Result<std::result::Result<Part, Stop>> {
+    let (first, end) = (ObjectId(ids.start), Some(ObjectId(ids.end)));
+    let inner = at_snapshot.inner;
+    let mut part = Part::default();
+    let mut seen = 0usize;
+    let mut stop = None;
+    at_snapshot.for_each_record(ns, def.id, first, end, |id, bytes| {
+        seen += 1;
+        if seen.is_multiple_of(4096) && inner.shutting_down() {
+            stop = Some(Stop::Shutdown);
+            return Ok(false);
+        }
+        let rec = ObjectRecord::decode(bytes)
+            .map_err(|e| Error::corruption(&ObjectKey { ns, id }.encode(), e))?;
+        if rec.class != def.id {
+            return Ok(true);
+        }
+        for f in fields {
+            if let Some((family, key)) = field_entry(&inner.seed, ns, def, f, rec.value(f.id), id) {
+                match family {
+                    Family::Hash => part.hash.push(&key),
+                    _ => part.ordered.push(&key),
+                }
+            }
+        }
+        if part.hash.memory() + part.ordered.memory() > budget {
+            stop = Some(Stop::TooBig);
+            return Ok(false);
+        }
+        Ok(true)
+    })?;
+    if let Some(stop) = stop {
+        return Ok(Err(stop));
+    }
+    part.hash.sort();
+    part.ordered.sort();
+    Ok(Ok(part))
+}
+
+/// The ids of the class's first and last full-scan entries.
+fn id_bounds(
+    at_snapshot: &View<'_>,
+    ns: NamespaceId,
+    class: ClassId,
+) -> Result<Option<(u64, u64)>> {
+    let prefix = FullScanKey::class_prefix(ns, class);
+    let mut it = at_snapshot.inner.storage.iter(
+        Family::FullScan,
+        &prefix,
+        rockhold_format::prefix_successor(&prefix),
+        at_snapshot.snapshot,
+    )?;
+    let id_at = |k: &[u8]| -> Result<u64> {
+        Ok(FullScanKey::decode(k)
+            .map_err(|e| Error::corruption(k, e))?
+            .id
+            .0)
+    };
+    it.seek_to_first();
+    let first = it.key().map(id_at).transpose()?;
+    it.seek_to_last();
+    let last = it.key().map(id_at).transpose()?;
+    it.status()?;
+    Ok(first.zip(last))
+}
+
+/// Splits `[first, last]` into up to `parts` ranges of ids.
+fn split(first: u64, last: u64, parts: u64) -> Vec<std::ops::Range<u64>> {
+    let width = (last - first) / parts + 1;
+    (0..parts)
+        .map(|i| {
+            let start = first.saturating_add(i.saturating_mul(width));
+            let end = if i + 1 == parts {
+                last.saturating_add(1).max(start)
+            } else {
+                start.saturating_add(width)
+            };
+            start..end
+        })
+        .filter(|r| r.start < r.end && r.start <= last)
+        .collect()
+}
+
+/// Two ascending key sequences as one, each key once.
+fn merge_slices<'a>(a: &[&'a [u8]], b: &[&'a [u8]]) -> Vec<&'a [u8]> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let take_a = j == b.len() || (i < a.len() && a[i] <= b[j]);
+        let key = if take_a { a[i] } else { b[j] };
+        if take_a {
+            i += 1;
+        } else {
+            j += 1;
+        }
+        if out.last() != Some(&key) {
+            out.push(key);
+        }
+    }
+    out
+}
+
+/// Objects that share a value of a unique field, from the sorted entries:
+/// such entries are neighbours (equal (field, hash) prefix for `IH`, equal
+/// key but for the id for `IR`). Equal hashes are confirmed on the records.
+fn duplicates(
+    view: &View<'_>,
+    ns: NamespaceId,
+    fields: &[FieldDef],
+    entries: &[(Family, Vec<&[u8]>)],
+) -> Result<Vec<ObjectId>> {
+    let unique = |f: FieldId| fields.iter().any(|fd| fd.id == f && fd.index.is_unique());
+    let mut conflicts = BTreeSet::new();
+    for (family, keys) in entries {
+        if *family == Family::Hash {
+            for run in equal_runs(keys, |k| HASH_LOOKUP_PREFIX_LEN.min(k.len())) {
+                let run = keys[run]
+                    .iter()
+                    .map(|k| HashKey::decode(k).map_err(|e| Error::corruption(k, e)))
+                    .collect::<Result<Vec<_>>>()?;
+                if !unique(run[0].field) {
+                    continue;
+                }
+                let mut values: Vec<(Value, ObjectId)> = Vec::new();
+                for k in &run {
+                    if let Some(rec) = view.record(ns, k.id)? {
+                        let v = rec.value(k.field).clone();
+                        if let Some((_, other)) = values.iter().find(|(w, _)| *w == v) {
+                            conflicts.extend([*other, k.id]);
+                        }
+                        values.push((v, k.id));
+                    }
+                }
+            }
+        } else {
+            for run in equal_runs(keys, |k| k.len().saturating_sub(8)) {
+                for k in &keys[run] {
+                    let k = OrderedKey::decode(k).map_err(|e| Error::corruption(k, e))?;
+                    if unique(k.field) {
+                        conflicts.insert(k.id);
+                    }
+                }
+            }
+        }
+    }
+    Ok(conflicts.into_iter().collect())
+}
+
+/// Builds the index of a task by sort and ingestion. `Ok(None)` when the
+/// entries do not fit in `bulk_build_memory`: the caller then backfills
+/// chunk by chunk. No stale-entry pass is needed afterwards (see the module
+/// documentation); `stale_removed` counts the entries of the snapshot that
+/// writes made outdated before the ingest.
+pub(crate) fn build_by_ingest(
+    inner: &Inner,
+    guard: Guard,
+    task: &mut TaskRecord,
+) -> Result<Option<Outcome>> {
+    let (class_id, field) = guard.id();
+    let storage = &inner.storage;
+    // Register the log and take the snapshot with no commit in flight.
+    let (entry, log, snapshot) = {
+        let cat = inner.catalog.write();
+        let Some(entry) = guard.entry(&cat) else {
+            return Ok(Some(Outcome::Superseded));
+        };
+        let log = inner.builds.register(class_id);
+        (entry, log, storage.rocks().snapshot())
+    };
+    let (ns, def) = (entry.ns, &entry.def);
+    let fields = fields_of(&entry, field);
+    let at_snapshot = View {
+        inner,
+        snapshot: Some(&snapshot),
+        live: false,
+        catalog: None,
+    };
+
+    // 1. Every entry of every object, from the snapshot: the id range is cut
+    // in one part per core, each read, decoded and sorted by its own thread.
+    let Some((first, last)) = id_bounds(&at_snapshot, ns, class_id)? else {
+        return Ok(Some(Outcome::Done)); // no objects: nothing to build
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let threads = if last - first < 8192 { 1 } else { threads };
+    let ranges = split(first, last, threads as u64);
+    let budget = inner.opts.bulk_build_memory / ranges.len().max(1);
+    let scanned: Vec<Result<std::result::Result<Part, Stop>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ranges
+            .iter()
+            .map(|r| {
+                let (view, fields, r) = (&at_snapshot, &fields, r.clone());
+                scope.spawn(move || scan_part(view, ns, def, fields, r, budget))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::Inconsistent("index build thread panicked".into()))
+                })
+            })
+            .collect()
+    });
+    let mut parts = Vec::with_capacity(scanned.len());
+    for part in scanned {
+        match part? {
+            Ok(part) => parts.push(part),
+            Err(Stop::TooBig) => return Ok(None),
+            Err(Stop::Shutdown) => return Ok(Some(Outcome::Shutdown)),
+        }
+    }
+
+    if let Some(hook) = &inner.opts.bulk_build_hook {
+        (hook.0)("scanned");
+    }
+    let hash_parts: Vec<&SortedKeys> = parts.iter().map(|p| &p.hash).collect();
+    let ordered_parts: Vec<&SortedKeys> = parts.iter().map(|p| &p.ordered).collect();
+    let from_snapshot = [
+        (Family::Hash, merge(&hash_parts)),
+        (Family::Ordered, merge(&ordered_parts)),
+    ];
+
+    // 2. With every writer held off (the catalog write lock: no commit is in
+    // flight and none starts), the entries of objects written since the
+    // snapshot are swapped for those of their current records, duplicates
+    // are looked for, and the files are written and ingested. What is
+    // ingested is then exactly the entries of the current records, so a
+    // crash at any point leaves the index without stale entries.
+    let cat = inner.catalog.write();
+    if guard.entry(&cat).is_none() {
+        return Ok(Some(Outcome::Superseded));
+    }
+    let latest = View {
+        inner,
+        snapshot: None,
+        live: false,
+        catalog: Some(&cat),
+    };
+    let written = log.take();
+    let mut outdated: HashSet<Vec<u8>> = HashSet::new();
+    let mut current = Part::default();
+    for id in &written {
+        let old = at_snapshot.record(ns, *id)?.filter(|r| r.class == class_id);
+        let now = latest.record(ns, *id)?.filter(|r| r.class == class_id);
+        for f in &fields {
+            if let Some((_, key)) = old
+                .as_ref()
+                .and_then(|r| field_entry(&inner.seed, ns, def, f, r.value(f.id), *id))
+            {
+                outdated.insert(key);
+            }
+            if let Some((family, key)) = now
+                .as_ref()
+                .and_then(|r| field_entry(&inner.seed, ns, def, f, r.value(f.id), *id))
+            {
+                match family {
+                    Family::Hash => current.hash.push(&key),
+                    _ => current.ordered.push(&key),
+                }
+            }
+        }
+    }
+    current.hash.sort();
+    current.ordered.sort();
+    let mut finals = Vec::with_capacity(2);
+    for ((family, snapshot_keys), fresh) in from_snapshot
+        .into_iter()
+        .zip([&current.hash, &current.ordered])
+    {
+        let mut keys = snapshot_keys;
+        if !outdated.is_empty() {
+            keys.retain(|k| !outdated.contains(*k));
+        }
+        if fresh.len() > 0 {
+            keys = merge_slices(&keys, &merge(&[fresh]));
+        }
+        finals.push((family, keys));
+    }
+    let conflicts = duplicates(&latest, ns, &fields, &finals)?;
+    if !conflicts.is_empty() {
+        return Ok(Some(Outcome::Conflict(conflicts)));
+    }
+
+    // One file per core and family, written side by side; the files of a
+    // family hold disjoint key ranges and are ingested together.
+    let dir = storage.bulk_build_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Io(e.to_string()))?;
+    let mut files: Vec<(Family, Vec<std::path::PathBuf>)> = Vec::new();
+    let result = (|| -> Result<()> {
+        for (family, keys) in &finals {
+            if keys.is_empty() {
+                continue;
+            }
+            let chunk = keys.len().div_ceil(threads);
+            let paths: Vec<_> = (0..keys.len().div_ceil(chunk))
+                .map(|i| {
+                    dir.join(format!(
+                        "{}-{}-{}-{:?}-{}-{i}.sst",
+                        class_id.0, field.0, task.revision, family, log.token
+                    ))
+                })
+                .collect();
+            files.push((*family, paths.clone()));
+            let written: Vec<Result<()>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = keys
+                    .chunks(chunk)
+                    .zip(&paths)
+                    .map(|(keys, path)| {
+                        scope.spawn(move || storage.write_sst(*family, path, keys.iter().copied()))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(Error::Inconsistent("index build thread panicked".into()))
+                        })
+                    })
+                    .collect()
+            });
+            written.into_iter().collect::<Result<()>>()?;
+        }
+        if let Some(hook) = &inner.opts.bulk_build_hook {
+            (hook.0)("before_ingest");
+        }
+        for (family, paths) in &files {
+            storage.ingest_sst(*family, paths)?;
+        }
+        Ok(())
+    })();
+    drop(cat);
+    for path in files.iter().flat_map(|(_, paths)| paths) {
+        let _ = std::fs::remove_file(path);
+    }
+    result?;
+    let added = finals.iter().map(|(_, keys)| keys.len() as u64).sum();
+    task.entries_added += added;
+    task.stale_removed += outdated.len() as u64;
+    inner.metrics.reindex_entries.inc_by(added);
+    if let Some(hook) = &inner.opts.bulk_build_hook {
+        (hook.0)("ingested");
+    }
+    Ok(Some(Outcome::Done))
+}
