@@ -43,8 +43,7 @@ fn cf_options(name: &str, cache: &Cache) -> rocksdb::Options {
     let mut t = BlockBasedOptions::default();
     t.set_bloom_filter(10.0, false);
     t.set_block_cache(cache);
-    t.set_cache_index_and_filter_blocks(true);
-    t.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    t.set_cache_index_and_filter_blocks(false);
     let mut c = rocksdb::Options::default();
     c.set_block_based_table_factory(&t);
     c.set_write_buffer_size(32 << 20);
