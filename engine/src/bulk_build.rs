@@ -430,16 +430,13 @@ pub(crate) fn build_by_ingest(
         let old = at_snapshot.record(ns, *id)?.filter(|r| r.class == class_id);
         let now = latest.record(ns, *id)?.filter(|r| r.class == class_id);
         for f in &fields {
-            if let Some((_, key)) = old
-                .as_ref()
-                .and_then(|r| field_entry(&inner.seed, ns, def, f, r.value(f.id), *id))
-            {
+            let entry = |r: &ObjectRecord| field_entry(&inner.seed, ns, def, f, r.value(f.id), *id);
+            let was = old.as_ref().and_then(entry);
+            let is = now.as_ref().and_then(entry);
+            if let Some((_, key)) = was.filter(|w| Some(w) != is.as_ref()) {
                 outdated.insert(key);
             }
-            if let Some((family, key)) = now
-                .as_ref()
-                .and_then(|r| field_entry(&inner.seed, ns, def, f, r.value(f.id), *id))
-            {
+            if let Some((family, key)) = is {
                 match family {
                     Family::Hash => current.hash.push(&key),
                     _ => current.ordered.push(&key),
