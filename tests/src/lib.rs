@@ -141,3 +141,43 @@ pub fn fingerprint(db: &Db) -> String {
     ));
     out
 }
+
+/// The `user` class of the index-build tests (in namespace `default`):
+/// `email` (string) and `age` (u64), with or without their indexes.
+pub mod users {
+    use rockhold::{ClassSpec, Db, FieldSpec, FieldType, Value};
+
+    /// `email` and `age` without any index.
+    pub fn plain() -> ClassSpec {
+        ClassSpec::new("user")
+            .field(FieldSpec::new("email", FieldType::String))
+            .field(FieldSpec::new("age", FieldType::U64))
+    }
+
+    /// A unique hash index on `email` and an ordered index on `age`.
+    pub fn indexed() -> ClassSpec {
+        ClassSpec::new("user")
+            .field(FieldSpec::new("email", FieldType::String).unique_hash())
+            .field(FieldSpec::new("age", FieldType::U64).ordered())
+    }
+
+    /// Inserts `n` users, 1,000 per commit: user `i` has email `u{i}@x` and
+    /// age `i % 97` (ids start at 0 in a new database).
+    pub fn fill(db: &Db, n: u64) {
+        for start in (0..n).step_by(1000) {
+            let mut tx = db.transaction();
+            for i in start..(start + 1000).min(n) {
+                tx.insert(
+                    "default",
+                    "user",
+                    [
+                        ("email", Value::from(format!("u{i}@x"))),
+                        ("age", (i % 97).into()),
+                    ],
+                )
+                .expect("stage");
+            }
+            tx.commit().expect("fill");
+        }
+    }
+}

@@ -8,44 +8,15 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock, Weak};
 
 use rockhold::{ClassSpec, Db, FieldSpec, FieldType, ObjectId, Options, TaskState, Value};
+use rockhold_tests::users::{fill, indexed, plain};
 use rockhold_tests::{assert_invariant, TempDb};
 
 const N: u64 = 20_000;
-
-fn plain() -> ClassSpec {
-    ClassSpec::new("user")
-        .field(FieldSpec::new("email", FieldType::String))
-        .field(FieldSpec::new("age", FieldType::U64))
-}
-
-fn indexed() -> ClassSpec {
-    ClassSpec::new("user")
-        .field(FieldSpec::new("email", FieldType::String).unique_hash())
-        .field(FieldSpec::new("age", FieldType::U64).ordered())
-}
 
 fn email_only() -> ClassSpec {
     ClassSpec::new("user")
         .field(FieldSpec::new("email", FieldType::String).unique_hash())
         .field(FieldSpec::new("age", FieldType::U64))
-}
-
-fn fill(db: &Db, n: u64) {
-    for start in (0..n).step_by(1000) {
-        let mut tx = db.transaction();
-        for i in start..(start + 1000).min(n) {
-            tx.insert(
-                "default",
-                "user",
-                [
-                    ("email", Value::from(format!("u{i}@x"))),
-                    ("age", (i % 97).into()),
-                ],
-            )
-            .expect("stage");
-        }
-        tx.commit().expect("fill");
-    }
 }
 
 fn email(db: &Db, e: &str) -> Option<ObjectId> {

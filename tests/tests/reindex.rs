@@ -13,37 +13,8 @@ use rockhold::{
     ClassSpec, Db, Error, FieldSpec, FieldType, IndexState, ObjectId, Options, RangeScan,
     TaskState, Value,
 };
+use rockhold_tests::users::{fill, indexed, plain};
 use rockhold_tests::{assert_invariant, raw_cf, with_raw_db, TempDb};
-
-fn plain() -> ClassSpec {
-    ClassSpec::new("user")
-        .field(FieldSpec::new("email", FieldType::String))
-        .field(FieldSpec::new("age", FieldType::U64))
-}
-
-fn indexed() -> ClassSpec {
-    ClassSpec::new("user")
-        .field(FieldSpec::new("email", FieldType::String).unique_hash())
-        .field(FieldSpec::new("age", FieldType::U64).ordered())
-}
-
-fn fill(db: &Db, n: u64) {
-    for start in (0..n).step_by(1000) {
-        let mut tx = db.transaction();
-        for i in start..(start + 1000).min(n) {
-            tx.insert(
-                "default",
-                "user",
-                [
-                    ("email", Value::from(format!("u{i}@x"))),
-                    ("age", (i % 97).into()),
-                ],
-            )
-            .expect("stage");
-        }
-        tx.commit().expect("fill");
-    }
-}
 
 fn task(db: &Db, field: &str) -> rockhold::TaskRecord {
     db.tasks()

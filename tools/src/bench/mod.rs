@@ -91,13 +91,31 @@ pub(crate) fn wait_until_idle(mut busy: impl FnMut() -> Result<bool>) -> Result<
     Ok(())
 }
 
-/// RocksDB properties that say a column family has background work to do.
-pub(crate) const BUSY_PROPERTIES: [&str; 4] = [
-    "rocksdb.num-running-compactions",
-    "rocksdb.num-running-flushes",
-    "rocksdb.compaction-pending",
-    "rocksdb.mem-table-flush-pending",
-];
+/// Whether a RocksDB store with rockhold's column families has background
+/// work to do, reading integer properties through `property(family, name)`.
+pub(crate) fn rocksdb_busy(
+    mut property: impl FnMut(rockhold::Family, &str) -> Result<Option<u64>>,
+) -> Result<bool> {
+    use rockhold::Family;
+    for family in [
+        Family::Object,
+        Family::FullScan,
+        Family::Hash,
+        Family::Ordered,
+    ] {
+        for name in [
+            "rocksdb.num-running-compactions",
+            "rocksdb.num-running-flushes",
+            "rocksdb.compaction-pending",
+            "rocksdb.mem-table-flush-pending",
+        ] {
+            if property(family, name)?.unwrap_or(0) > 0 {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
 
 fn timed<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, Duration)> {
     let start = Instant::now();

@@ -208,24 +208,9 @@ impl Store for RawStore {
 
     fn settle(&mut self) -> Result<()> {
         super::wait_until_idle(|| {
-            for family in [
-                Family::Object,
-                Family::FullScan,
-                Family::Hash,
-                Family::Ordered,
-            ] {
-                for p in super::BUSY_PROPERTIES {
-                    if self
-                        .db
-                        .property_int_value_cf(self.cf(family)?, p)?
-                        .unwrap_or(0)
-                        > 0
-                    {
-                        return Ok(true);
-                    }
-                }
-            }
-            Ok(false)
+            super::rocksdb_busy(|family, name| {
+                Ok(self.db.property_int_value_cf(self.cf(family)?, name)?)
+            })
         })
     }
 

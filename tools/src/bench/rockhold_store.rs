@@ -3,7 +3,7 @@
 use std::ops::Bound;
 use std::path::Path;
 
-use rockhold::{ClassSpec, Db, Family, FieldSpec, FieldType, ObjectId, Options, RangeScan, Value};
+use rockhold::{ClassSpec, Db, FieldSpec, FieldType, ObjectId, Options, RangeScan, Value};
 
 use super::data::Person;
 use super::{Result, Store};
@@ -63,19 +63,7 @@ impl Store for RockholdStore {
 
     fn settle(&mut self) -> Result<()> {
         super::wait_until_idle(|| {
-            for family in [
-                Family::Object,
-                Family::FullScan,
-                Family::Hash,
-                Family::Ordered,
-            ] {
-                for p in super::BUSY_PROPERTIES {
-                    if self.db.rocksdb_property(family, p)?.unwrap_or(0) > 0 {
-                        return Ok(true);
-                    }
-                }
-            }
-            Ok(false)
+            super::rocksdb_busy(|family, name| Ok(self.db.rocksdb_property(family, name)?))
         })
     }
 
