@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 use rockhold_format::{
-    ClassDef, ClassId, Family, FieldDef, FieldId, FullScanKey, HashKey, Key, NamespaceId, ObjectId,
+    ClassDef, ClassId, Family, FieldDef, FieldId, FullScanKey, HashKey, IndexKind, Key, NamespaceId, ObjectId,
     ObjectKey, ObjectRecord, OrderedKey, Record, TaskRecord, Value,
 };
 
@@ -183,10 +183,10 @@ fn scan_part(
     ns: NamespaceId,
     def: &ClassDef,
     fields: &[FieldDef],
-    ids: std::ops::Range<u64>,
+    (start, end): (u64, Option<u64>),
     budget: usize,
 ) -> Result<std::result::Result<Part, Stop>> {
-    let (first, end) = (ObjectId(ids.start), Some(ObjectId(ids.end)));
+    let (first, end) = (ObjectId(start), end.map(ObjectId));
     let inner = at_snapshot.inner;
     let mut part = Part::default();
     let mut seen = 0usize;
@@ -267,21 +267,24 @@ fn id_bounds(
     Ok(first.zip(last))
 }
 
-/// Splits `[first, last]` into up to `parts` ranges of ids.
-fn split(first: u64, last: u64, parts: u64) -> Vec<std::ops::Range<u64>> {
+/// Splits `[first, last]` into up to `parts` ranges of ids, each
+/// `start..end` with an exclusive `end`; the last range has no end (it runs
+/// through `last`, which may be `u64::MAX`).
+fn split(first: u64, last: u64, parts: u64) -> Vec<(u64, Option<u64>)> {
     let width = (last - first) / parts + 1;
-    (0..parts)
-        .map(|i| {
-            let start = first.saturating_add(i.saturating_mul(width));
-            let end = if i + 1 == parts {
-                last.saturating_add(1).max(start)
-            } else {
-                start.saturating_add(width)
-            };
-            start..end
-        })
-        .filter(|r| r.start < r.end && r.start <= last)
-        .collect()
+    let mut ranges = Vec::new();
+    let mut start = first;
+    for _ in 1..parts {
+        match start.checked_add(width) {
+            Some(end) if end <= last => {
+                ranges.push((start, Some(end)));
+                start = end;
+            }
+            _ => break,
+        }
+    }
+    ranges.push((start, None));
+    ranges
 }
 
 /// Two ascending key sequences as one, each key once.
@@ -349,11 +352,44 @@ fn duplicates(
     Ok(conflicts.into_iter().collect())
 }
 
+/// The entries stored under the indexes of `fields` that are not among
+/// `finals` (each family's keys, ascending): what the ingest must not leave
+/// behind. Read from the latest state; the caller holds the catalog write
+/// lock, so no commit changes the indexes meanwhile.
+fn stale_entries(
+    inner: &Inner,
+    ns: NamespaceId,
+    class: ClassId,
+    fields: &[FieldDef],
+    finals: &[(Family, Vec<&[u8]>)],
+) -> Result<Vec<(Family, Vec<u8>)>> {
+    let mut stale = Vec::new();
+    for f in fields {
+        let (family, prefix) = match f.index {
+            IndexKind::Hash { .. } => (Family::Hash, HashKey::field_prefix(ns, class, f.id)),
+            IndexKind::Ordered { .. } => (Family::Ordered, OrderedKey::field_prefix(ns, class, f.id)),
+            IndexKind::None => continue,
+        };
+        let keep: &[&[u8]] = finals
+            .iter()
+            .find(|(fam, _)| *fam == family)
+            .map_or(&[], |(_, keys)| keys.as_slice());
+        inner.storage.scan_prefix(family, &prefix, |key, _| {
+            if keep.binary_search(&key).is_err() {
+                stale.push((family, key.to_vec()));
+            }
+            Ok(true)
+        })?;
+    }
+    Ok(stale)
+}
+
 /// Builds the index of a task by sort and ingestion. `Ok(None)` when the
 /// entries do not fit in `bulk_build_memory`: the caller then backfills
-/// chunk by chunk. No stale-entry pass is needed afterwards (see the module
-/// documentation); `stale_removed` counts the entries of the snapshot that
-/// writes made outdated before the ingest.
+/// chunk by chunk. No stale-entry pass is needed afterwards: entries on disk
+/// that the current records do not imply are deleted just before the ingest
+/// (see the module documentation). `stale_removed` counts them and the
+/// entries of the snapshot that writes made outdated before the ingest.
 pub(crate) fn build_by_ingest(
     inner: &Inner,
     guard: Guard,
@@ -392,7 +428,7 @@ pub(crate) fn build_by_ingest(
         ranges
             .iter()
             .map(|r| {
-                let (view, fields, r) = (&at_snapshot, &fields, r.clone());
+                let (view, fields, r) = (&at_snapshot, &fields, *r);
                 move || scan_part(view, ns, def, fields, r, budget)
             })
             .collect(),
@@ -473,6 +509,19 @@ pub(crate) fn build_by_ingest(
     if !conflicts.is_empty() {
         return Ok(Some(Outcome::Conflict(conflicts)));
     }
+    // Entries already on disk that the current records do not imply (left
+    // by damage, or by anything a forced reindex is meant to repair) are
+    // deleted before the ingest, in a batch of their own: a crash between
+    // the two leaves the task unfinished, and its rerun ingests again.
+    let stale = stale_entries(inner, ns, class_id, &fields, &finals)?;
+    if !stale.is_empty() {
+        let mut batch = storage.batch();
+        for (family, key) in &stale {
+            batch.delete(*family, key)?;
+        }
+        batch.commit(false)?;
+        inner.metrics.reindex_stale.inc_by(stale.len() as u64);
+    }
 
     // One file per core and family, written side by side; the files of a
     // family hold disjoint key ranges and are ingested together.
@@ -517,8 +566,10 @@ pub(crate) fn build_by_ingest(
     }
     result?;
     let added = finals.iter().map(|(_, keys)| keys.len() as u64).sum();
-    task.entries_added += added;
-    task.stale_removed += outdated.len() as u64;
+    task.entries_added = task.entries_added.saturating_add(added);
+    task.stale_removed = task
+        .stale_removed
+        .saturating_add((outdated.len() + stale.len()) as u64);
     inner.metrics.reindex_entries.inc_by(added);
     if let Some(hook) = &inner.opts.bulk_build_hook {
         (hook.0)("ingested");

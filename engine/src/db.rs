@@ -3,7 +3,6 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -46,9 +45,35 @@ pub(crate) struct Inner {
     pub metrics: Metrics,
     pub runner: RunnerControl,
     pub builds: BuildLog,
-    next_object_id: AtomicU64,
-    /// Persisted high-water mark: no id at or above it has been handed out.
-    object_id_mark: Mutex<u64>,
+    ids: Mutex<IdAllocator>,
+}
+
+/// The object-id allocator's state.
+///
+/// `mark` is the persisted high-water mark: no id at or above it has been
+/// handed out, except that a mark of `u64::MAX` covers every id (there is no
+/// `u64::MAX + 1` to store). `next` is the next id to hand out, `None` once
+/// `u64::MAX` itself has been used: ids are never reused, so the space is
+/// then exhausted.
+struct IdAllocator {
+    next: Option<u64>,
+    mark: u64,
+}
+
+impl IdAllocator {
+    /// The state at open: ids from the mark on are free. A mark of
+    /// `u64::MAX` cannot say whether `u64::MAX` itself was used, so it counts
+    /// as used.
+    fn at_open(mark: u64) -> IdAllocator {
+        IdAllocator {
+            next: (mark != u64::MAX).then_some(mark),
+            mark,
+        }
+    }
+
+    fn covers(&self, id: u64) -> bool {
+        self.mark == u64::MAX || id < self.mark
+    }
 }
 
 fn random_u64() -> u64 {
@@ -103,8 +128,7 @@ impl Db {
             storage,
             seed,
             catalog: RwLock::new(catalog),
-            next_object_id: AtomicU64::new(mark),
-            object_id_mark: Mutex::new(mark),
+            ids: Mutex::new(IdAllocator::at_open(mark)),
             opts,
         };
         inner.metrics.refresh_task_states(&inner.catalog.read());
@@ -141,11 +165,14 @@ impl Inner {
     /// Hands out a fresh object id. When the id reaches the persisted mark, the
     /// mark is raised by a block in its own write first: WAL order makes any
     /// later batch that uses the id durable only together with the mark, so an
-    /// id is never handed out twice, even across a crash.
+    /// id is never handed out twice, even across a crash. After `u64::MAX`
+    /// has been used, every call fails with `IdsExhausted`.
     pub fn allocate_object_id(&self) -> Result<ObjectId> {
         self.writable()?;
-        let id = self.next_object_id.fetch_add(1, Ordering::Relaxed);
-        self.raise_id_mark(id.saturating_add(1))?;
+        let mut ids = self.ids.lock();
+        let id = ids.next.ok_or(Error::IdsExhausted)?;
+        self.cover_id(&mut ids, id)?;
+        ids.next = id.checked_add(1);
         Ok(ObjectId(id))
     }
 
@@ -153,27 +180,30 @@ impl Inner {
     /// arrive with ingested objects come from elsewhere.
     pub fn reserve_ids_through(&self, id: ObjectId) -> Result<()> {
         self.writable()?;
-        let next = id.0.saturating_add(1);
-        self.raise_id_mark(next)?;
-        self.next_object_id.fetch_max(next, Ordering::Relaxed);
+        let mut ids = self.ids.lock();
+        self.cover_id(&mut ids, id.0)?;
+        ids.next = match (ids.next, id.0.checked_add(1)) {
+            (Some(next), Some(after)) => Some(next.max(after)),
+            _ => None, // u64::MAX is taken: nothing is left
+        };
         Ok(())
     }
 
-    /// Makes the persisted high-water mark cover every id below `end`,
-    /// raising it a block ahead in a write of its own when it does not.
-    fn raise_id_mark(&self, end: u64) -> Result<()> {
-        let mut mark = self.object_id_mark.lock();
-        if end > *mark {
-            let new_mark = end.saturating_add(ID_BLOCK);
-            let mut batch = self.storage.batch();
-            batch.put(
-                Family::Meta,
-                &MetaKey::NextObjectId.encode(),
-                &MetaValue::Counter(new_mark).encode(),
-            )?;
-            batch.commit(false)?;
-            *mark = new_mark;
+    /// Makes the persisted high-water mark cover `id`, raising it a block
+    /// ahead in a write of its own when it does not.
+    fn cover_id(&self, ids: &mut IdAllocator, id: u64) -> Result<()> {
+        if ids.covers(id) {
+            return Ok(());
         }
+        let new_mark = id.saturating_add(1).saturating_add(ID_BLOCK);
+        let mut batch = self.storage.batch();
+        batch.put(
+            Family::Meta,
+            &MetaKey::NextObjectId.encode(),
+            &MetaValue::Counter(new_mark).encode(),
+        )?;
+        batch.commit(false)?;
+        ids.mark = new_mark;
         Ok(())
     }
 

@@ -133,6 +133,10 @@ pub enum Error {
         /// The object that holds it (committed, or earlier in the same batch).
         existing: ObjectId,
     },
+    /// Every object id, up to `u64::MAX`, has been handed out or reserved by
+    /// an ingest: ids are never reused, so no object can be inserted.
+    #[error("object ids are exhausted: u64::MAX has been used and ids are never reused")]
+    IdsExhausted,
     /// The index is being built (or failed to build) and cannot answer yet.
     #[error("index on {class}.{field} is not ready ({state})")]
     IndexNotReady {
