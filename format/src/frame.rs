@@ -326,7 +326,7 @@ mod tests {
         assert!(matches!(big.encode_checked(), Err(Error::TooLarge { .. })));
         big.fields[0].1 = crate::Value::Bytes(vec![7; 1000]);
         assert_eq!(
-            ObjectRecord::decode(&big.encode_checked().unwrap()),
+            ObjectRecord::decode(&big.encode_checked().expect("under the limit")),
             Ok(big)
         );
     }
