@@ -9,10 +9,11 @@ use rocksdb::backup::{BackupEngine, BackupEngineOptions, RestoreOptions};
 use rocksdb::checkpoint::Checkpoint;
 use rocksdb::Env;
 
-use crate::catalog::ClassEntry;
+use crate::catalog::{take_task_revision, Catalog, ClassEntry};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::schema::{now_ms, put_counter};
+use crate::storage::Batch;
 
 /// A backup in a backup directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +75,39 @@ pub fn restore_backup(
 /// Deletes all but the newest `keep` backups (and files no other backup uses).
 pub fn purge_backups(dir: impl AsRef<Path>, keep: usize) -> Result<()> {
     Ok(engine(dir.as_ref())?.purge_old_backups(keep)?)
+}
+
+/// Puts a new `Pending` task for each of `fields` of a class into `batch`
+/// (with the advanced task-revision counter); returns the class entry to
+/// put in the catalog once the batch has committed.
+fn queue_tasks(
+    cat: &mut Catalog,
+    batch: &mut Batch<'_>,
+    entry: &ClassEntry,
+    fields: Vec<FieldId>,
+) -> Result<ClassEntry> {
+    let mut updated = entry.clone();
+    for f in fields {
+        let rev = take_task_revision(&mut cat.counters.next_task_revision)?;
+        let task = TaskRecord::pending(rev, now_ms());
+        batch.put(
+            Family::Task,
+            &TaskKey {
+                ns: entry.ns,
+                class: entry.def.id,
+                field: f,
+            }
+            .encode(),
+            &task.encode(),
+        )?;
+        updated.tasks.insert(f, task);
+    }
+    put_counter(
+        batch,
+        MetaKey::NextTaskRevision,
+        cat.counters.next_task_revision,
+    )?;
+    Ok(updated)
 }
 
 impl Db {
@@ -145,34 +179,56 @@ impl Db {
                 .collect(),
         };
         let mut batch = inner.storage.batch();
-        let mut updated = entry.clone();
-        for f in fields {
-            let rev = cat.counters.next_task_revision;
-            cat.counters.next_task_revision += 1;
-            let task = TaskRecord::pending(rev, now_ms());
-            batch.put(
-                Family::Task,
-                &TaskKey {
-                    ns: entry.ns,
-                    class: entry.def.id,
-                    field: f,
-                }
-                .encode(),
-                &task.encode(),
-            )?;
-            updated.tasks.insert(f, task);
-        }
-        put_counter(
-            &mut batch,
-            MetaKey::NextTaskRevision,
-            cat.counters.next_task_revision,
-        )?;
+        let updated = queue_tasks(&mut cat, &mut batch, &entry, fields)?;
         batch.commit(true)?;
         cat.put_class(updated);
         inner.metrics.refresh_task_states(&cat);
         drop(cat);
         inner.runner.notify();
         Ok(())
+    }
+
+    /// Requeues every `Failed` reindex task: each gets a new `Pending`
+    /// task (new revision, attempts and cursor reset) that the runner, or
+    /// [`Db::check_reindex_tasks`], builds from the start, as
+    /// [`Db::reindex`] would. For an index whose build failed on duplicates
+    /// or an over-long value once the data is fixed, or on errors (a full
+    /// disk) once their cause is gone. Returns how many tasks it requeued.
+    pub fn retry_failed_tasks(&self) -> Result<usize> {
+        self.inner.writable()?;
+        let inner = &self.inner;
+        let mut cat = inner.catalog.write();
+        let failed: Vec<(ClassEntry, Vec<FieldId>)> = cat
+            .all_classes()
+            .filter_map(|c| {
+                let mut fields: Vec<FieldId> = c
+                    .tasks
+                    .iter()
+                    .filter(|(_, t)| t.state == TaskState::Failed)
+                    .map(|(f, _)| *f)
+                    .collect();
+                fields.sort_unstable();
+                (!fields.is_empty()).then(|| ((**c).clone(), fields))
+            })
+            .collect();
+        if failed.is_empty() {
+            return Ok(0);
+        }
+        let mut batch = inner.storage.batch();
+        let mut updated = Vec::with_capacity(failed.len());
+        let mut count = 0;
+        for (entry, fields) in failed {
+            count += fields.len();
+            updated.push(queue_tasks(&mut cat, &mut batch, &entry, fields)?);
+        }
+        batch.commit(true)?;
+        for entry in updated {
+            cat.put_class(entry);
+        }
+        inner.metrics.refresh_task_states(&cat);
+        drop(cat);
+        inner.runner.notify();
+        Ok(count)
     }
 
     /// Takes an incremental backup into `dir` (created if needed): files

@@ -26,7 +26,7 @@ use rockhold_format::{
 
 use crate::db::Inner;
 use crate::error::{Error, Result};
-use crate::index_entries::field_entry;
+use crate::index_entries::{check_indexable, field_entry};
 use crate::read::View;
 use crate::reindex::{fields_of, Guard, Outcome};
 use crate::storage::HASH_LOOKUP_PREFIX_LEN;
@@ -95,6 +95,8 @@ enum Stop {
     Shutdown,
     /// The entries outgrew `bulk_build_memory`.
     TooBig,
+    /// A value over the ordered-key limit: names the object and field.
+    Unindexable(String),
 }
 
 /// Keys of one column family, packed in one buffer and sorted in place.
@@ -203,6 +205,10 @@ fn scan_part(
             return Ok(true);
         }
         for f in fields {
+            if let Err(e) = check_indexable(def, f, rec.value(f.id)) {
+                stop = Some(Stop::Unindexable(format!("object {id}: {e}")));
+                return Ok(false);
+            }
             if let Some((family, key)) = field_entry(&inner.seed, ns, def, f, rec.value(f.id), id) {
                 match family {
                     Family::Hash => part.hash.push(&key),
@@ -439,6 +445,7 @@ pub(crate) fn build_by_ingest(
             Ok(part) => parts.push(part),
             Err(Stop::TooBig) => return Ok(None),
             Err(Stop::Shutdown) => return Ok(Some(Outcome::Shutdown)),
+            Err(Stop::Unindexable(reason)) => return Ok(Some(Outcome::Unindexable(reason))),
         }
     }
 

@@ -52,6 +52,45 @@ impl ClassEntry {
     }
 }
 
+/// A class version's fields by name and by id, built once when the version
+/// enters the catalog, so that the write path finds each of N fields in
+/// constant time (a linear `ClassDef::field` per field made writing every
+/// field of a wide class quadratic).
+#[derive(Debug, Default)]
+pub(crate) struct FieldLookup {
+    by_name: HashMap<String, usize>,
+    by_id: HashMap<FieldId, usize>,
+}
+
+impl FieldLookup {
+    fn of(def: &ClassDef) -> Self {
+        FieldLookup {
+            by_name: def
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.name.clone(), i))
+                .collect(),
+            by_id: def
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.id, i))
+                .collect(),
+        }
+    }
+
+    /// The field of `def` named `name`; `def` is the version this lookup was built from.
+    pub fn field<'d>(&self, def: &'d ClassDef, name: &str) -> Option<&'d FieldDef> {
+        self.by_name.get(name).and_then(|i| def.fields.get(*i))
+    }
+
+    /// Whether `def` has a field with id `id`.
+    pub fn has_id(&self, id: FieldId) -> bool {
+        self.by_id.contains_key(&id)
+    }
+}
+
 /// Ids handed out by catalog changes; persisted in meta with every change.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CatalogCounters {
@@ -67,10 +106,21 @@ pub(crate) struct Catalog {
     /// Classes by namespace, then name (looked up by `&str`, no allocation).
     classes: HashMap<NamespaceId, HashMap<String, Arc<ClassEntry>>>,
     by_id: HashMap<ClassId, Arc<ClassEntry>>,
+    /// The field lookup of every class in `by_id`, for its current version.
+    lookups: HashMap<ClassId, Arc<FieldLookup>>,
     pub counters: CatalogCounters,
 }
 
 pub(crate) const DEFAULT_NAMESPACE: &str = "default";
+
+/// Hands out the task revision `*next` and advances it (checked: a counter
+/// read from disk at `u64::MAX` is `CounterExhausted`, `*next` unchanged).
+pub(crate) fn take_task_revision(next: &mut u64) -> Result<u64> {
+    let rev = *next;
+    *next =
+        rockhold_format::next_counter("meta.next_task_revision", rev).map_err(Error::counter)?;
+    Ok(rev)
+}
 
 fn read_counter(storage: &Storage, key: MetaKey) -> Result<Option<u64>> {
     let k = key.encode();
@@ -104,6 +154,7 @@ impl Catalog {
             ns_names: HashMap::new(),
             classes: HashMap::new(),
             by_id: HashMap::new(),
+            lookups: HashMap::new(),
             counters: CatalogCounters {
                 next_namespace: read_counter_or(storage, MetaKey::NextNamespaceId, 1)?,
                 next_class: read_counter_or(storage, MetaKey::NextClassId, 1)?,
@@ -227,6 +278,13 @@ impl Catalog {
         }
         self.classes.remove(&id);
         self.by_id.retain(|_, c| c.ns != id);
+        let by_id = &self.by_id;
+        self.lookups.retain(|class, _| by_id.contains_key(class));
+    }
+
+    /// The field lookup of a class's current version.
+    pub fn field_lookup(&self, class: ClassId) -> Arc<FieldLookup> {
+        self.lookups.get(&class).cloned().unwrap_or_default()
     }
 
     pub fn put_class(&mut self, entry: ClassEntry) {
@@ -235,6 +293,8 @@ impl Catalog {
             .entry(entry.ns)
             .or_default()
             .insert(entry.def.name.clone(), entry.clone());
+        self.lookups
+            .insert(entry.def.id, Arc::new(FieldLookup::of(&entry.def)));
         self.by_id.insert(entry.def.id, entry);
     }
 }

@@ -269,7 +269,9 @@ fn check_generations(storage: &Storage) -> Result<()> {
         }
     }
     let mut batch = storage.batch();
-    batch.put_generation(newest + 1)?;
+    let next =
+        rockhold_format::next_counter("generation marker", newest).map_err(Error::counter)?;
+    batch.put_generation(next)?;
     batch.commit(true)?;
     Ok(())
 }

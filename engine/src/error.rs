@@ -147,6 +147,15 @@ pub enum Error {
         /// The state of its build task.
         state: &'static str,
     },
+    /// Reindex tasks that [`crate::Db::check_reindex_tasks`] ran or waited
+    /// for ended `Failed` (duplicates under a unique index, a value over the
+    /// ordered-key limit, attempts exhausted). Each names its class, field
+    /// and `last_error`; [`crate::Db::retry_failed_tasks`] requeues them.
+    #[error("{} reindex task(s) failed: {}", tasks.len(), describe_failed(tasks))]
+    ReindexFailed {
+        /// The failed tasks as persisted (state `Failed`, `last_error` set).
+        tasks: Vec<crate::TaskInfo>,
+    },
 
     // ---- data on disk ----
     /// Bytes read from disk do not decode. Names the key (escaped).
@@ -168,6 +177,15 @@ pub enum Error {
     /// The database contradicts itself (for example a class id with no definition).
     #[error("inconsistent database: {0}")]
     Inconsistent(String),
+    /// A persisted counter is at its maximum and cannot advance (a task's
+    /// attempts, a class's revision or next field id, the task revision, a
+    /// generation marker). Only a damaged or deliberately edited database
+    /// gets there; nothing was written.
+    #[error("counter {counter} is exhausted: the database holds its maximum value")]
+    CounterExhausted {
+        /// The counter, e.g. `task.attempts` or `meta.next_task_revision`.
+        counter: &'static str,
+    },
 
     // ---- storage ----
     /// RocksDB reported corruption of its own files.
@@ -197,11 +215,52 @@ pub(crate) fn escape_key(key: &[u8]) -> String {
     key.escape_ascii().to_string()
 }
 
+/// `ns.class.field: last_error` for each failed task.
+fn describe_failed(tasks: &[crate::TaskInfo]) -> String {
+    tasks
+        .iter()
+        .map(|t| {
+            format!(
+                "{}.{}.{}: {}",
+                t.namespace,
+                t.class,
+                t.field.as_deref().unwrap_or("(whole class)"),
+                t.record
+                    .last_error
+                    .as_deref()
+                    .unwrap_or("no error recorded")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl Error {
+    /// Maps an error of a format-crate counter step (`CounterExhausted`).
+    pub(crate) fn counter(e: rockhold_format::Error) -> Self {
+        match e {
+            rockhold_format::Error::CounterExhausted { counter } => {
+                Error::CounterExhausted { counter }
+            }
+            other => Error::Inconsistent(other.to_string()),
+        }
+    }
+
     pub(crate) fn corruption(key: &[u8], source: rockhold_format::Error) -> Self {
         Error::Corruption {
             key: escape_key(key),
             source,
+        }
+    }
+
+    /// Whether the device ran out of space: `StorageFull`, or an I/O error
+    /// of the OS saying so (files rockhold writes itself, such as the SST
+    /// files of an index build).
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Error::StorageFull(_) => true,
+            Error::Io(m) => m.contains("No space left on device"),
+            _ => false,
         }
     }
 
@@ -213,6 +272,8 @@ impl Error {
             Error::Corruption { .. }
                 | Error::UnsupportedVersion { .. }
                 | Error::Inconsistent(_)
+                | Error::CounterExhausted { .. }
+                | Error::ReindexFailed { .. }
                 | Error::StorageCorruption(_)
                 | Error::StorageFull(_)
                 | Error::Io(_)

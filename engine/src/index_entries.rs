@@ -6,8 +6,10 @@ use std::collections::BTreeSet;
 
 use rockhold_format::{
     ClassDef, Family, FieldDef, FullScanKey, HashKey, HashSeed, IndexKind, Key, NamespaceId,
-    ObjectId, ObjectRecord, OrderedKey, Value,
+    ObjectId, ObjectRecord, OrderedKey, Value, MAX_ORDERED_VALUE_LEN,
 };
+
+use crate::error::{Error, Result};
 
 /// One index entry: its family and key bytes (index values are empty).
 pub(crate) type Entry = (Family, Vec<u8>);
@@ -50,6 +52,36 @@ pub(crate) fn field_entry(
             .encode(),
         )),
     }
+}
+
+/// The ordered-key limit, in the one place every path applies it: a value
+/// of an ordered-indexed field whose ordered encoding is longer than
+/// `MAX_ORDERED_VALUE_LEN` cannot be indexed (`ValueTooLarge`). Writes
+/// refuse such a value; an index build that meets one (a field that became
+/// ordered after the value was written) ends `Failed` naming the object.
+pub(crate) fn check_indexable(class: &ClassDef, field: &FieldDef, value: &Value) -> Result<()> {
+    if matches!(field.index, IndexKind::Ordered { .. }) {
+        let len = value.ordered_len();
+        if len > MAX_ORDERED_VALUE_LEN {
+            return Err(Error::ValueTooLarge {
+                class: class.name.clone(),
+                field: field.name.clone(),
+                len,
+                max: MAX_ORDERED_VALUE_LEN,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `check_indexable` on every ordered field of a record about to be
+/// written (an untouched value of a field made ordered later counts too).
+pub(crate) fn check_record_indexable(class: &ClassDef, record: &ObjectRecord) -> Result<()> {
+    class
+        .fields
+        .iter()
+        .filter(|f| matches!(f.index, IndexKind::Ordered { .. }))
+        .try_for_each(|f| check_indexable(class, f, record.value(f.id)))
 }
 
 /// Every value-index entry (`IH`, `IR`) of a record, without the full-scan entry.

@@ -20,7 +20,7 @@ use rockhold_format::{
     TaskRecord, Value,
 };
 
-use crate::catalog::{Catalog, ClassEntry};
+use crate::catalog::{take_task_revision, Catalog, ClassEntry};
 use crate::db::{Db, Inner};
 use crate::error::{Error, Result};
 use crate::schema::{now_ms, put_counter, valid_name, validate_spec, ClassSpec};
@@ -141,8 +141,7 @@ fn ingest_provisional(
             }
             None => {
                 valid_name("field", name)?;
-                let fid = FieldId(def.next_field_id);
-                def.next_field_id += 1;
+                let fid = def.allocate_field_id().map_err(Error::counter)?;
                 def.fields.push(FieldDef {
                     id: fid,
                     name: name.clone(),
@@ -165,7 +164,7 @@ fn ingest_provisional(
     }
     if def.fields != before || new_class {
         if !new_class {
-            def.revision += 1;
+            def.revision = def.next_revision().map_err(Error::counter)?;
         }
         batch.put(
             Family::Class,
@@ -174,8 +173,8 @@ fn ingest_provisional(
         )?;
     }
     if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(FieldId::WHOLE_CLASS) {
-        let task = TaskRecord::pending(cat.counters.next_task_revision, now_ms());
-        cat.counters.next_task_revision += 1;
+        let rev = take_task_revision(&mut cat.counters.next_task_revision)?;
+        let task = TaskRecord::pending(rev, now_ms());
         put_counter(
             &mut batch,
             MetaKey::NextTaskRevision,
@@ -204,7 +203,7 @@ fn ingest_provisional(
     batch.put(
         Family::Object,
         &ObjectKey { ns, id }.encode(),
-        &rec.encode(),
+        &crate::write::encode_record(&def, &rec)?,
     )?;
     batch.put(
         Family::FullScan,
@@ -232,7 +231,11 @@ pub(crate) fn adopt_definition(
 ) -> Result<ClassDef> {
     validate_spec(spec)?;
     let old = &provisional.def;
-    let mut next_field_id = old.next_field_id;
+    let mut ids = ClassDef {
+        name: String::new(),
+        fields: Vec::new(),
+        ..*old
+    };
     let mut fields = Vec::with_capacity(spec.fields.len());
     for f in &spec.fields {
         let id = match old.field(&f.name) {
@@ -245,18 +248,15 @@ pub(crate) fn adopt_definition(
                 })
             }
             Some(seen) => seen.id,
-            None => {
-                next_field_id += 1;
-                FieldId(next_field_id - 1)
-            }
+            None => ids.allocate_field_id().map_err(Error::counter)?,
         };
         fields.push(f.to_def(id));
     }
     let def = ClassDef {
         id: old.id,
         name: old.name.clone(),
-        revision: old.revision + 1,
-        next_field_id,
+        revision: old.next_revision().map_err(Error::counter)?,
+        next_field_id: ids.next_field_id,
         fields,
         provisional: false,
     };

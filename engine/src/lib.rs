@@ -61,7 +61,7 @@ pub use admin::{list_backups, purge_backups, restore_backup, verify_backup, Back
 pub use db::Db;
 pub use error::{Error, Result};
 pub use options::Options;
-pub use read::{Cursor, Object, RangeScan, ScanPage, Snapshot};
+pub use read::{Cursor, FindAll, FindPage, Object, RangeScan, ScanPage, Snapshot};
 pub use runner::TaskInfo;
 pub use schema::{ClassSpec, FieldSpec, IndexState};
 pub use storage::{column_family, COLUMN_FAMILIES};

@@ -114,6 +114,47 @@ pub struct ScanPage {
     pub cursor: Option<Cursor>,
 }
 
+/// What [`Db::find_page`] returns: a page size and where to start. Like
+/// [`RangeScan`]: `FindAll::first(limit)`, then `.after(cursor)` with the
+/// cursor of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindAll {
+    limit: usize,
+    after: Option<Cursor>,
+}
+
+impl FindAll {
+    /// Every holder in one page (what [`Db::find_all`] returns): for values
+    /// that few objects hold.
+    pub fn all() -> Self {
+        FindAll {
+            limit: usize::MAX,
+            after: None,
+        }
+    }
+
+    /// The first page of at most `limit` holders.
+    pub fn first(limit: usize) -> Self {
+        FindAll { limit, after: None }
+    }
+
+    /// Continues after the page that returned `cursor`.
+    pub fn after(mut self, cursor: Cursor) -> Self {
+        self.after = Some(cursor);
+        self
+    }
+}
+
+/// One page of holders of a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindPage {
+    /// Object ids, in id order.
+    pub ids: Vec<ObjectId>,
+    /// Set when the page is full: more holders may follow; pass it to
+    /// [`FindAll::after`] for the next page.
+    pub cursor: Option<Cursor>,
+}
+
 /// Reads at one point: the latest state (with caches) or a snapshot.
 pub(crate) struct View<'a> {
     pub inner: &'a Inner,
@@ -196,52 +237,89 @@ impl<'a> View<'a> {
         field: &FieldDef,
         value: &Value,
     ) -> Result<Vec<ObjectId>> {
-        let mut out = Vec::new();
-        match field.index {
-            IndexKind::None => {}
-            IndexKind::Hash { .. } => {
-                let hash = self.inner.seed.hash_value(value);
-                let prefix = HashKey::hash_prefix(ns, class.id, field.id, hash);
-                for id in self.ids_under(Family::Hash, &prefix)? {
-                    if let Some(rec) = self.record(ns, id)? {
-                        if rec.class == class.id && rec.value(field.id) == value {
-                            out.push(id);
-                        }
-                    }
-                }
-            }
-            IndexKind::Ordered { .. } => {
-                let prefix = OrderedKey::value_prefix(ns, class.id, field.id, value);
-                out = self.ids_under(Family::Ordered, &prefix)?;
-            }
-        }
-        Ok(out)
+        Ok(self
+            .holders_page(ns, class, field, value, None, usize::MAX)?
+            .ids)
     }
 
-    /// Object ids at the end of every key under `prefix`.
-    fn ids_under(&self, family: Family, prefix: &[u8]) -> Result<Vec<ObjectId>> {
+    /// Up to `limit` holders of `value` in `field` (as `holders`), in id
+    /// order, after the index key `after` (a cursor of an earlier page).
+    /// The page's cursor is set when it is full.
+    pub fn holders_page(
+        &self,
+        ns: NamespaceId,
+        class: &ClassDef,
+        field: &FieldDef,
+        value: &Value,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<FindPage> {
+        let mut page = FindPage {
+            ids: Vec::new(),
+            cursor: None,
+        };
+        let (family, prefix) = match field.index {
+            IndexKind::None => return Ok(page),
+            IndexKind::Hash { .. } => (
+                Family::Hash,
+                HashKey::hash_prefix(ns, class.id, field.id, self.inner.seed.hash_value(value)),
+            ),
+            IndexKind::Ordered { .. } => (
+                Family::Ordered,
+                OrderedKey::value_prefix(ns, class.id, field.id, value),
+            ),
+        };
+        let start = match after {
+            None => prefix.clone(),
+            Some(Cursor(c)) if c.starts_with(&prefix) && c.len() > prefix.len() => {
+                let mut next = c.clone();
+                next.push(0); // the smallest key after the cursor
+                next
+            }
+            Some(_) => {
+                return Err(Error::InvalidRequest(
+                    "cursor belongs to another lookup".into(),
+                ))
+            }
+        };
+        if limit == 0 {
+            return Ok(page);
+        }
         let storage = &self.inner.storage;
         let mut it =
             if family == Family::Hash && prefix.len() == crate::storage::HASH_LOOKUP_PREFIX_LEN {
-                storage.iter_hash_prefix(prefix, self.snapshot)?
+                storage.iter_hash_prefix(&prefix, self.snapshot)?
             } else {
                 storage.iter(
                     family,
-                    prefix,
-                    rockhold_format::prefix_successor(prefix),
+                    &prefix,
+                    rockhold_format::prefix_successor(&prefix),
                     self.snapshot,
                 )?
             };
-        it.seek(prefix);
-        let mut out = Vec::new();
+        it.seek(&start);
         while let Some(key) = it.key() {
-            out.push(object_id_suffix(key).ok_or_else(|| {
+            let id = object_id_suffix(key).ok_or_else(|| {
                 Error::corruption(key, rockhold_format::Error::Truncated { what: "index key" })
-            })?);
+            })?;
+            let holds = match family {
+                // Equal hashes are confirmed on the record.
+                Family::Hash => self
+                    .record(ns, id)?
+                    .is_some_and(|rec| rec.class == class.id && rec.value(field.id) == value),
+                _ => true,
+            };
+            if holds {
+                page.ids.push(id);
+                if page.ids.len() == limit {
+                    page.cursor = Some(Cursor(key.to_vec()));
+                    break;
+                }
+            }
             it.next();
         }
         it.status()?;
-        Ok(out)
+        Ok(page)
     }
 
     fn indexed_field<'c>(
@@ -333,6 +411,19 @@ impl<'a> View<'a> {
         field: &str,
         value: &Value,
     ) -> Result<Vec<ObjectId>> {
+        Ok(self
+            .find_page(ns, class, field, value, &FindAll::all())?
+            .ids)
+    }
+
+    pub fn find_page(
+        &self,
+        ns: &str,
+        class: &str,
+        field: &str,
+        value: &Value,
+        find: &FindAll,
+    ) -> Result<FindPage> {
         let entry = self.class(ns, class)?;
         let f = self.indexed_field(&entry, field, "hash or ordered")?;
         check_query_value(&entry.def, f, value)?;
@@ -341,7 +432,14 @@ impl<'a> View<'a> {
                 "absent values are not indexed".into(),
             ));
         }
-        self.holders(entry.ns, &entry.def, f, value)
+        self.holders_page(
+            entry.ns,
+            &entry.def,
+            f,
+            value,
+            find.after.as_ref(),
+            find.limit,
+        )
     }
 
     pub fn scan(&self, ns: &str, class: &str, field: &str, scan: &RangeScan) -> Result<ScanPage> {
@@ -635,7 +733,10 @@ macro_rules! read_methods {
         }
 
         /// Every object holding `value` in an indexed field (hash or ordered),
-        /// in id order.
+        /// in id order, in one `Vec`: as many ids as objects hold the value.
+        /// For values many objects may hold, read pages with
+        /// [`Db::find_page`] instead (this is `find_page` with
+        /// [`FindAll::all`]).
         pub fn find_all(
             &self,
             namespace: &str,
@@ -644,6 +745,22 @@ macro_rules! read_methods {
             value: &Value,
         ) -> Result<Vec<ObjectId>> {
             self.view().find_all(namespace, class, field, value)
+        }
+
+        /// Up to `find`'s limit of the objects holding `value` in an indexed
+        /// field (hash or ordered), in id order, after `find`'s cursor: a
+        /// bounded, resumable [`Db::find_all`]. The page's cursor is set when
+        /// the page is full; the holders committed meanwhile past the cursor
+        /// are seen by the next page (on a `Snapshot`, none are).
+        pub fn find_page(
+            &self,
+            namespace: &str,
+            class: &str,
+            field: &str,
+            value: &Value,
+            find: &FindAll,
+        ) -> Result<FindPage> {
+            self.view().find_page(namespace, class, field, value, find)
         }
 
         /// A page of an ordered index scan.

@@ -30,7 +30,7 @@ use crate::bulk_build::build_by_ingest;
 use crate::catalog::ClassEntry;
 use crate::db::Inner;
 use crate::error::{Error, Result};
-use crate::index_entries::field_entry;
+use crate::index_entries::{check_indexable, field_entry};
 use crate::read::View;
 use crate::schema::now_ms;
 
@@ -44,6 +44,41 @@ pub(crate) enum Outcome {
     Conflict(Vec<ObjectId>),
     Superseded,
     Shutdown,
+    /// A value the index cannot hold (over the ordered-key limit): the
+    /// message names the object and the field.
+    Unindexable(String),
+}
+
+/// How long a task whose attempt ran out of disk space waits before the
+/// runner tries it again: `retry_backoff`, at least this.
+const STORAGE_FULL_MIN_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Ends a claimed task `Failed` with `reason` (a task whose attempt counter
+/// cannot advance, or whose run panicked), unless a newer revision replaced
+/// it meanwhile.
+pub(crate) fn fail_task(inner: &Inner, id: TaskId, reason: String) -> Result<()> {
+    let (class_id, field) = id;
+    let mut cat = inner.catalog.write();
+    let Some(entry) = cat.class_by_id(class_id).cloned() else {
+        return Ok(());
+    };
+    let Some(mut task) = entry.tasks.get(&field).cloned() else {
+        return Ok(());
+    };
+    if !matches!(task.state, TaskState::Pending | TaskState::InProgress) {
+        return Ok(());
+    }
+    task.state = TaskState::Failed;
+    task.last_error = Some(reason);
+    task.updated_at_ms = now_ms();
+    store_task(inner, &mut cat, &entry, field, task)?;
+    drop(cat);
+    inner
+        .metrics
+        .reindex_runs
+        .with_label_values(&["failed"])
+        .inc();
+    Ok(())
 }
 
 /// Whether an unclaimed task may run now.
@@ -86,24 +121,33 @@ fn store_task(
     Ok(())
 }
 
-/// Runs one claimed task to its next resting state.
-pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<()> {
+/// Runs one claimed task to its next resting state. `Ok(Some(e))`: the
+/// attempt failed with `e`, which is recorded in the task (retry, or
+/// `Failed`); `Err`: the task record itself could not be written.
+pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<Option<Error>> {
     let (class_id, field) = id;
     let started = Instant::now();
     let (mut task, revision) = {
         let mut cat = inner.catalog.write();
         let Some(entry) = cat.class_by_id(class_id).cloned() else {
-            return Ok(());
+            return Ok(None);
         };
         let Some(task) = entry.tasks.get(&field).cloned() else {
-            return Ok(());
+            return Ok(None);
         };
         if !matches!(task.state, TaskState::Pending | TaskState::InProgress) {
-            return Ok(());
+            return Ok(None);
         }
         let mut task = task;
+        if let Err(e) = task.begin_attempt() {
+            // A checksum-valid record at u32::MAX attempts: no attempt can
+            // be counted, so none is made.
+            let e = Error::counter(e);
+            drop(cat);
+            fail_task(inner, id, e.to_string())?;
+            return Ok(Some(e));
+        }
         task.state = TaskState::InProgress;
-        task.attempts += 1;
         task.updated_at_ms = now_ms();
         let revision = task.revision;
         store_task(inner, &mut cat, &entry, field, task.clone())?;
@@ -124,7 +168,7 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<()> {
         Ok(None) => {
             backfill(inner, guard, Some(&mut task)).and_then(|(outcome, _)| match outcome {
                 Outcome::Done => remove_stale(inner, guard).map(|(outcome, removed)| {
-                    task.stale_removed += removed;
+                    task.stale_removed = task.stale_removed.saturating_add(removed);
                     outcome
                 }),
                 other => Ok(other),
@@ -133,10 +177,10 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<()> {
     };
     let mut cat = inner.catalog.write();
     let Some(entry) = cat.class_by_id(class_id).cloned() else {
-        return Ok(());
+        return Ok(None);
     };
     if entry.tasks.get(&field).map(|t| t.revision) != Some(revision) {
-        return Ok(()); // superseded while running: the newer task owns the record
+        return Ok(None); // superseded while running: the newer task owns the record
     }
     let kind = match &result {
         Ok(Outcome::Done) => {
@@ -153,7 +197,23 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<()> {
             ));
             "conflict"
         }
-        Ok(Outcome::Superseded) | Ok(Outcome::Shutdown) => return Ok(()),
+        Ok(Outcome::Unindexable(reason)) => {
+            task.state = TaskState::Failed;
+            task.last_error = Some(reason.clone());
+            "unindexable"
+        }
+        Ok(Outcome::Superseded) | Ok(Outcome::Shutdown) => return Ok(None),
+        Err(e) if e.is_storage_full() => {
+            // Out of disk space is not the task's fault: the attempt is not
+            // counted (a brief disk-full must not spend every attempt), and
+            // the runner tries again after the backoff, for as long as it lasts.
+            task.attempts = task.attempts.saturating_sub(1);
+            let backoff = inner.opts.retry_backoff.max(STORAGE_FULL_MIN_BACKOFF);
+            task.state = TaskState::Pending;
+            task.last_error = Some(e.to_string());
+            task.not_before_ms = now_ms().saturating_add(backoff.as_millis() as u64);
+            "storage_full"
+        }
         Err(e) if task.attempts >= inner.opts.max_attempts => {
             task.state = TaskState::Failed;
             task.last_error = Some(e.to_string());
@@ -173,6 +233,7 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<()> {
     task.updated_at_ms = now_ms();
     store_task(inner, &mut cat, &entry, field, task)?;
     drop(cat);
+    let attempt_error = result.err();
     if kind == "done" {
         inner.unique_cache.clear();
     }
@@ -181,7 +242,7 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<()> {
         .metrics
         .reindex_seconds
         .observe(started.elapsed().as_secs_f64());
-    Ok(())
+    Ok(attempt_error)
 }
 
 /// The fields a task builds, as the class defines them now.
@@ -331,6 +392,9 @@ fn backfill(
         for (oid, rec) in &records {
             for f in &fields {
                 let v = rec.value(f.id);
+                if let Err(e) = check_indexable(&entry.def, f, v) {
+                    return Ok((Outcome::Unindexable(format!("object {oid}: {e}")), repaired));
+                }
                 let Some((family, key)) = field_entry(&inner.seed, ns, &entry.def, f, v, *oid)
                 else {
                     continue;
@@ -359,7 +423,7 @@ fn backfill(
         match task.as_deref_mut() {
             Some(task) => {
                 task.cursor = cursor;
-                task.entries_added += added;
+                task.entries_added = task.entries_added.saturating_add(added);
                 task.updated_at_ms = now_ms();
                 batch.put(
                     Family::Task,

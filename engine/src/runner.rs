@@ -14,14 +14,16 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-use rockhold_format::{Family, FieldId, Key, Record, TaskKey, TaskRecord, TaskState, TASK_PREFIX};
+use rockhold_format::{
+    ClassId, Family, FieldId, Key, NamespaceId, Record, TaskKey, TaskRecord, TaskState, TASK_PREFIX,
+};
 
-use crate::catalog::for_each_in;
+use crate::catalog::{for_each_in, Catalog};
 use crate::error::Error;
 
 use crate::db::{Db, Inner};
 use crate::error::Result;
-use crate::reindex::{is_runnable, run_task, TaskId};
+use crate::reindex::{fail_task, is_runnable, run_task, TaskId};
 use crate::schema::now_ms;
 
 #[derive(Default)]
@@ -105,11 +107,62 @@ impl Inner {
         unfinished
     }
 
-    /// Runs a claimed task and releases it, even on error.
-    fn run_claimed(&self, id: TaskId) -> Result<()> {
-        let result = run_task(self, id);
+    /// Runs a claimed task and releases it, even on error or panic. A run
+    /// that panics (a bug, or a value no check foresaw) ends the task
+    /// `Failed` with the panic message, so no thread dies holding a claim
+    /// and no caller waits for a task nobody runs. `Ok(Some(e))`: the
+    /// attempt failed with `e` (recorded in the task); `Err`: the task's
+    /// record could not be written (it stays runnable).
+    fn run_claimed(&self, id: TaskId) -> Result<Option<Error>> {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_task(self, id)));
+        let result = match run {
+            Ok(result) => result,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                let e = Error::Inconsistent(format!("reindex task panicked: {message}"));
+                fail_task(self, id, e.to_string()).map(|()| Some(e))
+            }
+        };
         self.release(id);
+        if result.is_err() {
+            self.metrics
+                .reindex_runs
+                .with_label_values(&["error"])
+                .inc();
+        }
         result
+    }
+
+    /// The task of `id` as listed by [`Db::tasks`], from the catalog.
+    fn task_info(&self, cat: &Catalog, id: TaskId) -> Option<TaskInfo> {
+        let class = cat.class_by_id(id.0)?;
+        let record = class.tasks.get(&id.1)?.clone();
+        Some(info_of(cat, class.ns, id.0, id.1, record))
+    }
+}
+
+/// A task record with the names of its namespace, class and field.
+fn info_of(
+    cat: &Catalog,
+    ns: NamespaceId,
+    class_id: ClassId,
+    field: FieldId,
+    record: TaskRecord,
+) -> TaskInfo {
+    let class = cat.class_by_id(class_id);
+    TaskInfo {
+        namespace: cat.namespace_name(ns).to_string(),
+        class: class.map_or_else(|| format!("#{class_id}"), |c| c.def.name.clone()),
+        field: (field != FieldId::WHOLE_CLASS).then(|| {
+            class
+                .and_then(|c| c.def.field_by_id(field))
+                .map_or_else(|| format!("#{field}"), |f| f.name.clone())
+        }),
+        record,
     }
 }
 
@@ -121,9 +174,10 @@ fn runner_loop(inner: Arc<Inner>) {
         }
         if let Some(id) = inner.claim_next(false) {
             // Errors are recorded in the task (retry or Failed); storage errors
-            // while recording them are retried on the next tick.
-            let _ = inner.run_claimed(id);
-            continue;
+            // while recording them are retried after a tick (no busy loop).
+            if inner.run_claimed(id).is_ok() {
+                continue;
+            }
         }
         if let Some(every) = inner.opts.self_check_interval {
             if last_self_check.elapsed() >= every {
@@ -179,20 +233,61 @@ impl Db {
     }
 
     /// Runs every pending reindex task to completion in the calling thread
-    /// (ignoring retry backoff), waiting for tasks the runner threads hold.
-    /// Returns when every task is `Done`, `Failed` or `Remove`, or waits for
-    /// a class definition (ingested classes).
+    /// (ignoring retry backoff), waiting for tasks the runner threads hold,
+    /// until every task is `Done`, `Failed` or `Remove`, or waits for a
+    /// class definition (ingested classes).
+    ///
+    /// Fails with [`Error::ReindexFailed`] naming every task it ran or
+    /// waited for that ended `Failed` (class, field, `last_error`); requeue
+    /// them with [`Db::retry_failed_tasks`] once the cause is fixed. An
+    /// attempt that runs out of disk space stops the call with
+    /// [`Error::StorageFull`] at once, without spending the task's attempts:
+    /// the task stays `Pending` and is retried by the runner after its
+    /// backoff, or by the next call.
     pub fn check_reindex_tasks(&self) -> Result<()> {
         self.inner.writable()?;
+        let mut watched: HashSet<TaskId> = {
+            let cat = self.inner.catalog.read();
+            cat.all_classes()
+                .flat_map(|c| {
+                    c.tasks
+                        .iter()
+                        .filter(|(_, t)| {
+                            matches!(t.state, TaskState::Pending | TaskState::InProgress)
+                        })
+                        .map(|(f, _)| (c.def.id, *f))
+                })
+                .collect()
+        };
         loop {
             match self.inner.claim_next(true) {
-                Some(id) => self.inner.run_claimed(id)?,
+                Some(id) => {
+                    watched.insert(id);
+                    if let Some(e) = self.inner.run_claimed(id)? {
+                        if e.is_storage_full() {
+                            return Err(e);
+                        }
+                    }
+                }
                 None if self.inner.has_unfinished_tasks() => {
                     std::thread::sleep(Duration::from_millis(5))
                 }
-                None => return Ok(()),
+                None => break,
             }
         }
+        let cat = self.inner.catalog.read();
+        let mut failed: Vec<TaskInfo> = watched
+            .into_iter()
+            .filter_map(|id| self.inner.task_info(&cat, id))
+            .filter(|t| t.record.state == TaskState::Failed)
+            .collect();
+        if failed.is_empty() {
+            return Ok(());
+        }
+        failed.sort_by(|a, b| {
+            (&a.namespace, &a.class, &a.field).cmp(&(&b.namespace, &b.class, &b.field))
+        });
+        Err(Error::ReindexFailed { tasks: failed })
     }
 
     /// Every reindex task as persisted now (progress counters included),
@@ -203,17 +298,7 @@ impl Db {
         for_each_in(&self.inner.storage, Family::Task, TASK_PREFIX, |k, v| {
             let key = TaskKey::decode(k).map_err(|e| Error::corruption(k, e))?;
             let record = TaskRecord::decode(v).map_err(|e| Error::corruption(k, e))?;
-            let class = cat.class_by_id(key.class);
-            out.push(TaskInfo {
-                namespace: cat.namespace_name(key.ns).to_string(),
-                class: class.map_or_else(|| format!("#{}", key.class), |c| c.def.name.clone()),
-                field: (key.field != FieldId::WHOLE_CLASS).then(|| {
-                    class
-                        .and_then(|c| c.def.field_by_id(key.field))
-                        .map_or_else(|| format!("#{}", key.field), |f| f.name.clone())
-                }),
-                record,
-            });
+            out.push(info_of(&cat, key.ns, key.class, key.field, record));
             Ok(())
         })?;
         out.sort_by(|a, b| {

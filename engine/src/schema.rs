@@ -1,7 +1,7 @@
 //! Namespaces and classes: the specs a user writes, their validation, and the
 //! batches that persist catalog changes (with their reindex tasks).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rockhold_format::{
@@ -10,7 +10,7 @@ use rockhold_format::{
     OrderedKey, Record, TaskKey, TaskRecord, TaskState,
 };
 
-use crate::catalog::{ClassEntry, DEFAULT_NAMESPACE};
+use crate::catalog::{take_task_revision, ClassEntry, DEFAULT_NAMESPACE};
 use crate::db::{Db, Inner};
 use crate::error::{Error, Result};
 use crate::storage::Batch;
@@ -289,7 +289,10 @@ impl Db {
             id: ClassId(id),
             name: spec.name.clone(),
             revision: 1,
-            next_field_id: spec.fields.len() as u32 + 1,
+            next_field_id: u32::try_from(spec.fields.len())
+                .ok()
+                .and_then(|n| n.checked_add(1))
+                .ok_or_else(|| Error::InvalidRequest("too many fields".into()))?,
             fields: spec
                 .fields
                 .iter()
@@ -337,13 +340,22 @@ impl Db {
         let old = &entry.def;
         let has_objects = inner.class_has_objects(ns, old.id)?;
         let mut batch = inner.storage.batch();
-        let mut next_field_id = old.next_field_id;
+        // Field ids and revisions come from disk: every step is checked.
+        let mut ids = ClassDef {
+            name: String::new(),
+            fields: Vec::new(),
+            ..*old
+        };
         let mut tasks = entry.tasks.clone();
         let mut next_rev = cat.counters.next_task_revision;
         let mut fields = Vec::with_capacity(spec.fields.len());
         let mut task_writes = Vec::new();
+        // By name, built once: matching N fields stays linear.
+        let old_by_name: HashMap<&str, &FieldDef> =
+            old.fields.iter().map(|f| (f.name.as_str(), f)).collect();
+        let spec_names: HashSet<&str> = spec.fields.iter().map(|f| f.name.as_str()).collect();
         for f in &spec.fields {
-            match old.field(&f.name) {
+            match old_by_name.get(f.name.as_str()).copied() {
                 Some(current) => {
                     if current.ty != f.ty {
                         return Err(Error::FieldTypeChange {
@@ -362,8 +374,8 @@ impl Db {
                     if current.index != f.index {
                         delete_index_range(&mut batch, ns, old.id, current)?;
                         if f.index.is_indexed() && has_objects {
-                            task_writes.push((current.id, TaskRecord::pending(next_rev, now_ms())));
-                            next_rev += 1;
+                            let rev = take_task_revision(&mut next_rev)?;
+                            task_writes.push((current.id, TaskRecord::pending(rev, now_ms())));
                         } else if tasks.contains_key(&current.id) {
                             let mut t = tasks[&current.id].clone();
                             t.state = if f.index.is_indexed() {
@@ -371,9 +383,8 @@ impl Db {
                             } else {
                                 TaskState::Remove
                             };
-                            t.revision = next_rev;
+                            t.revision = take_task_revision(&mut next_rev)?;
                             t.updated_at_ms = now_ms();
-                            next_rev += 1;
                             task_writes.push((current.id, t));
                         }
                     }
@@ -387,37 +398,36 @@ impl Db {
                         )));
                     }
                     // A new field holds no values yet, so its index is complete.
-                    fields.push(f.to_def(FieldId(next_field_id)));
-                    next_field_id += 1;
+                    let id = ids.allocate_field_id().map_err(Error::counter)?;
+                    fields.push(f.to_def(id));
                 }
             }
         }
         for removed in old
             .fields
             .iter()
-            .filter(|f| spec.fields.iter().all(|s| s.name != f.name))
+            .filter(|f| !spec_names.contains(f.name.as_str()))
         {
             delete_index_range(&mut batch, ns, old.id, removed)?;
             if let Some(t) = tasks.get(&removed.id) {
                 let mut t = t.clone();
                 t.state = TaskState::Remove;
-                t.revision = next_rev;
+                t.revision = take_task_revision(&mut next_rev)?;
                 t.updated_at_ms = now_ms();
-                next_rev += 1;
                 task_writes.push((removed.id, t));
             }
+        }
+        if fields == old.fields {
+            return Ok(old.clone());
         }
         let def = ClassDef {
             id: old.id,
             name: old.name.clone(),
-            revision: old.revision + 1,
-            next_field_id,
+            revision: old.next_revision().map_err(Error::counter)?,
+            next_field_id: ids.next_field_id,
             fields,
             provisional: false,
         };
-        if def.fields == old.fields {
-            return Ok(old.clone());
-        }
         batch.put(
             Family::Class,
             &ClassKey { ns, class: def.id }.encode(),

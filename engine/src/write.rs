@@ -3,18 +3,18 @@
 //! imply in one RocksDB WriteBatch, after checking unique constraints under
 //! locks held until the batch has committed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use rockhold_format::{
-    ClassDef, ClassId, Family, FieldId, IndexKind, Key, NamespaceId, ObjectId, ObjectKey,
-    ObjectRecord, Record, Value, MAX_BODY_LEN, MAX_ORDERED_VALUE_LEN,
+    ClassDef, ClassId, Family, FieldDef, FieldId, Key, NamespaceId, ObjectId, ObjectKey,
+    ObjectRecord, Record, Value,
 };
 
-use crate::catalog::{Catalog, ClassEntry};
+use crate::catalog::{Catalog, ClassEntry, FieldLookup};
 use crate::db::{Db, UniqueCacheKey};
 use crate::error::{Error, Result};
-use crate::index_entries::{all_entries, diff};
+use crate::index_entries::{all_entries, check_indexable, check_record_indexable, diff};
 use crate::read::View;
 
 enum Op {
@@ -158,7 +158,7 @@ impl<'db> Transaction<'db> {
         let mut value_stripes = Vec::new();
         for_each_new_unique(&touched, |_, t, field, value| {
             let hash = inner.seed.hash_value(value);
-            value_stripes.push(inner.locks.value_stripe(t.class.def.id, field, hash));
+            value_stripes.push(inner.locks.value_stripe(t.class.def.id, field.id, hash));
         });
         let _value_locks = inner.locks.lock_values(value_stripes);
         check_unique(&view, &touched).inspect_err(|e| {
@@ -178,6 +178,9 @@ impl<'db> Transaction<'db> {
                 .original
                 .as_ref()
                 .map(|r| all_entries(&inner.seed, ns, def, id, r));
+            if let Some(rec) = &t.current {
+                check_record_indexable(def, rec)?;
+            }
             let new = t
                 .current
                 .as_ref()
@@ -192,16 +195,7 @@ impl<'db> Transaction<'db> {
             let key = ObjectKey { ns, id }.encode();
             match (&t.original, &t.current) {
                 (_, Some(rec)) => {
-                    let bytes = rec.encode();
-                    if bytes.len() as u64 > MAX_BODY_LEN {
-                        return Err(Error::ValueTooLarge {
-                            class: def.name.clone(),
-                            field: "(whole record)".into(),
-                            len: bytes.len(),
-                            max: MAX_BODY_LEN as usize,
-                        });
-                    }
-                    batch.put(Family::Object, &key, &bytes)?;
+                    batch.put(Family::Object, &key, &encode_record(def, rec)?)?;
                     if t.original.is_some() {
                         updates += 1
                     } else {
@@ -261,7 +255,7 @@ fn apply(
             fields,
         } => {
             let entry = cat.class(ns, class)?.clone();
-            let rec = new_record(&entry.def, fields)?;
+            let rec = new_record(&entry.def, &cat.field_lookup(entry.def.id), fields)?;
             let ns_id = entry.ns;
             touched.insert(
                 (ns_id, *id),
@@ -278,7 +272,7 @@ fn apply(
                 namespace: ns.clone(),
                 id: *id,
             })?;
-            set_fields(&t.class.def, rec, fields)?;
+            set_fields(&t.class.def, &cat.field_lookup(t.class.def.id), rec, fields)?;
             check_required(&t.class.def, rec)?;
         }
         Op::Put {
@@ -288,7 +282,7 @@ fn apply(
             fields,
         } => {
             let entry = cat.class(ns, class)?.clone();
-            let rec = new_record(&entry.def, fields)?;
+            let rec = new_record(&entry.def, &cat.field_lookup(entry.def.id), fields)?;
             let key = (entry.ns, *id);
             let original = match touched.get(&key) {
                 Some(t) => t.original.clone(),
@@ -347,10 +341,9 @@ fn load<'t>(
                 })?
                 .clone();
             // Values of fields removed from the class are dropped on rewrite.
+            let lookup = cat.field_lookup(class.def.id);
             let mut current = rec.clone();
-            current
-                .fields
-                .retain(|(f, _)| class.def.field_by_id(*f).is_some());
+            current.fields.retain(|(f, _)| lookup.has_id(*f));
             Ok(e.insert(Touched {
                 class,
                 original: Some(rec),
@@ -361,25 +354,40 @@ fn load<'t>(
 }
 
 /// A whole new record of class `def` from named values, validated.
-fn new_record(def: &ClassDef, fields: &[(String, Value)]) -> Result<ObjectRecord> {
+fn new_record(
+    def: &ClassDef,
+    lookup: &FieldLookup,
+    fields: &[(String, Value)],
+) -> Result<ObjectRecord> {
     let mut rec = ObjectRecord {
         class: def.id,
         fields: Vec::new(),
     };
-    set_fields(def, &mut rec, fields)?;
+    set_fields(def, lookup, &mut rec, fields)?;
     check_required(def, &rec)?;
     Ok(rec)
 }
 
-fn set_fields(def: &ClassDef, rec: &mut ObjectRecord, fields: &[(String, Value)]) -> Result<()> {
-    for (i, (name, value)) in fields.iter().enumerate() {
-        if fields[..i].iter().any(|(n, _)| n == name) {
+/// Validates named values and sets them in `rec`. Linear in the number of
+/// fields given plus the record's: each name is found through `lookup`
+/// (built once per class version), and the sorted values are merged into
+/// the record's sorted field list in one pass.
+fn set_fields(
+    def: &ClassDef,
+    lookup: &FieldLookup,
+    rec: &mut ObjectRecord,
+    fields: &[(String, Value)],
+) -> Result<()> {
+    let mut seen = HashSet::with_capacity(fields.len());
+    let mut updates: Vec<(FieldId, &Value)> = Vec::with_capacity(fields.len());
+    for (name, value) in fields {
+        if !seen.insert(name.as_str()) {
             return Err(Error::DuplicateName {
                 kind: "field",
                 name: name.clone(),
             });
         }
-        let f = def.field(name).ok_or_else(|| Error::UnknownField {
+        let f = lookup.field(def, name).ok_or_else(|| Error::UnknownField {
             class: def.name.clone(),
             field: name.clone(),
         })?;
@@ -398,27 +406,43 @@ fn set_fields(def: &ClassDef, rec: &mut ObjectRecord, fields: &[(String, Value)]
                 found: value.type_name(),
             });
         }
-        if matches!(f.index, IndexKind::Ordered { .. }) {
-            let len = value.encode_ordered().len();
-            if len > MAX_ORDERED_VALUE_LEN {
-                return Err(Error::ValueTooLarge {
-                    class: def.name.clone(),
-                    field: name.clone(),
-                    len,
-                    max: MAX_ORDERED_VALUE_LEN,
-                });
-            }
+        check_indexable(def, f, value)?;
+        updates.push((f.id, value));
+    }
+    // Names are unique, so ids are too.
+    updates.sort_unstable_by_key(|(id, _)| *id);
+    let mut old = std::mem::take(&mut rec.fields).into_iter().peekable();
+    let mut merged = Vec::with_capacity(old.len() + updates.len());
+    for (id, value) in updates {
+        while let Some(kept) = old.next_if(|(f, _)| *f < id) {
+            merged.push(kept);
         }
-        match rec.fields.binary_search_by_key(&f.id, |(id, _)| *id) {
-            Ok(pos) if matches!(value, Value::Absent) => {
-                rec.fields.remove(pos);
-            }
-            Ok(pos) => rec.fields[pos].1 = value.clone(),
-            Err(_) if matches!(value, Value::Absent) => {}
-            Err(pos) => rec.fields.insert(pos, (f.id, value.clone())),
+        old.next_if(|(f, _)| *f == id); // replaced (or cleared)
+        if !matches!(value, Value::Absent) {
+            merged.push((id, value.clone()));
         }
     }
+    merged.extend(old);
+    rec.fields = merged;
     Ok(())
+}
+
+/// The framed record, or `ValueTooLarge` when it is over the record size
+/// limit (`MAX_BODY_LEN`): every path that stores an object record
+/// (insert, update, ingest) encodes it here.
+pub(crate) fn encode_record(def: &ClassDef, rec: &ObjectRecord) -> Result<Vec<u8>> {
+    rec.encode_checked().map_err(|e| match e {
+        rockhold_format::Error::TooLarge { len, max, .. } => Error::ValueTooLarge {
+            class: def.name.clone(),
+            field: "(whole record)".into(),
+            len: len as usize,
+            max: max as usize,
+        },
+        other => Error::Inconsistent(format!(
+            "record of class {} does not encode: {other}",
+            def.name
+        )),
+    })
 }
 
 fn check_required(def: &ClassDef, rec: &ObjectRecord) -> Result<()> {
@@ -439,7 +463,7 @@ fn check_required(def: &ClassDef, rec: &ObjectRecord) -> Result<()> {
 /// state that its committed state did not already hold.
 fn for_each_new_unique(
     touched: &BTreeMap<(NamespaceId, ObjectId), Touched>,
-    mut f: impl FnMut((NamespaceId, ObjectId), &Touched, FieldId, &Value),
+    mut f: impl FnMut((NamespaceId, ObjectId), &Touched, &FieldDef, &Value),
 ) {
     for (key, t) in touched {
         let Some(cur) = &t.current else { continue };
@@ -447,7 +471,7 @@ fn for_each_new_unique(
             let v = cur.value(field.id);
             let unchanged = t.original.as_ref().is_some_and(|o| o.value(field.id) == v);
             if !matches!(v, Value::Absent) && !unchanged {
-                f(*key, t, field.id, v);
+                f(*key, t, field, v);
             }
         }
     }
@@ -459,19 +483,13 @@ fn check_unique(
     view: &View<'_>,
     touched: &BTreeMap<(NamespaceId, ObjectId), Touched>,
 ) -> Result<()> {
-    let violation = |t: &Touched, field: FieldId, value: &Value, existing: ObjectId| {
-        let name = t
-            .class
-            .def
-            .field_by_id(field)
-            .map_or_else(String::new, |f| f.name.clone());
-        Error::UniqueViolation {
+    let violation =
+        |t: &Touched, field: &FieldDef, value: &Value, existing: ObjectId| Error::UniqueViolation {
             class: t.class.def.name.clone(),
-            field: name,
+            field: field.name.clone(),
             value: value.clone(),
             existing,
-        }
-    };
+        };
     // Within the batch: every final holder of a unique value, changed or not.
     let mut claimed: HashMap<(ClassId, FieldId, Vec<u8>), ObjectId> = HashMap::new();
     for ((_, id), t) in touched {
@@ -483,19 +501,17 @@ fn check_unique(
             }
             if let Some(other) = claimed.insert((t.class.def.id, field.id, v.encode_ordered()), *id)
             {
-                return Err(violation(t, field.id, v, other));
+                return Err(violation(t, field, v, other));
             }
         }
     }
     // Against committed data, for values this batch newly writes.
     let mut result = Ok(());
-    for_each_new_unique(touched, |(ns, id), t, field, value| {
+    for_each_new_unique(touched, |(ns, id), t, fd, value| {
         if result.is_err() {
             return;
         }
-        let Some(fd) = t.class.def.field_by_id(field) else {
-            return;
-        };
+        let field = fd.id;
         match view.holders(ns, &t.class.def, fd, value) {
             Err(e) => result = Err(e),
             Ok(holders) => {
@@ -508,7 +524,7 @@ fn check_unique(
                             .is_none_or(|r| r.value(field) != value)
                     });
                     if !released {
-                        result = Err(violation(t, field, value, holder));
+                        result = Err(violation(t, fd, value, holder));
                         return;
                     }
                 }

@@ -44,6 +44,25 @@ pub enum Error {
     /// The bytes have the right length and checksum but do not make sense.
     #[error("malformed {0}")]
     Malformed(String),
+    /// A persisted counter (a task's attempts, a class's revision or next
+    /// field id, a task revision, a generation marker) is at its type's
+    /// maximum and cannot advance.
+    #[error("counter {counter} is exhausted: it is at its maximum value and cannot advance")]
+    CounterExhausted {
+        /// The counter, e.g. `task.attempts`.
+        counter: &'static str,
+    },
+    /// A record body longer than [`crate::MAX_BODY_LEN`], refused before
+    /// decoding (or before it is written).
+    #[error("{what} is {len} bytes, more than the limit of {max}")]
+    TooLarge {
+        /// What was measured.
+        what: &'static str,
+        /// Its length in bytes.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
 }
 
 impl Error {

@@ -104,14 +104,40 @@ pub trait Record: Serialize + DeserializeOwned {
         out
     }
 
-    /// Checks the frame and decodes the body.
+    /// The framed record, or `TooLarge` when its body is longer than
+    /// [`MAX_BODY_LEN`]: every writer stores records through this, so no
+    /// record that [`Record::decode`] refuses reaches disk.
+    fn encode_checked(&self) -> Result<Vec<u8>> {
+        let bytes = self.encode();
+        check_body_len((bytes.len() - FRAME_HEADER_LEN) as u64)?;
+        Ok(bytes)
+    }
+
+    /// Checks the frame and decodes the body. A body longer than
+    /// [`MAX_BODY_LEN`] is refused (`TooLarge`) before decoding: bincode's
+    /// `with_limit` does not bound what it reads from a slice, so the
+    /// length is checked here.
     fn decode(bytes: &[u8]) -> Result<Self> {
         let body = unframe(bytes, Self::KIND)?;
+        check_body_len(body.len() as u64)?;
         bincode_options()
             .with_limit(MAX_BODY_LEN)
             .deserialize(body)
             .map_err(|e| Error::malformed(format!("{:?} record body: {e}", Self::KIND)))
     }
+}
+
+/// The one record-size rule: a body of `len` bytes may be stored and
+/// decoded when it is at most [`MAX_BODY_LEN`]; `TooLarge` otherwise.
+pub fn check_body_len(len: u64) -> Result<()> {
+    if len > MAX_BODY_LEN {
+        return Err(Error::TooLarge {
+            what: "record body",
+            len,
+            max: MAX_BODY_LEN,
+        });
+    }
+    Ok(())
 }
 
 /// Checks a frame's checksum, version and kind; returns its body.
@@ -278,6 +304,31 @@ mod tests {
                 "{body:?}"
             );
         }
+    }
+
+    /// Bug: bincode ignores `with_limit` for slices, so a checksum-valid
+    /// 64 MiB + 1 body decoded (seen: `Ok` before the length check).
+    #[test]
+    fn bodies_over_the_limit_are_refused_before_decoding() {
+        let mut big = ObjectRecord {
+            class: crate::ClassId(1),
+            fields: vec![(
+                crate::FieldId(1),
+                crate::Value::Bytes(vec![7; MAX_BODY_LEN as usize]),
+            )],
+        };
+        let framed = big.encode();
+        assert!(framed.len() - FRAME_HEADER_LEN > MAX_BODY_LEN as usize);
+        assert!(matches!(
+            ObjectRecord::decode(&framed),
+            Err(Error::TooLarge { .. })
+        ));
+        assert!(matches!(big.encode_checked(), Err(Error::TooLarge { .. })));
+        big.fields[0].1 = crate::Value::Bytes(vec![7; 1000]);
+        assert_eq!(
+            ObjectRecord::decode(&big.encode_checked().expect("under the limit")),
+            Ok(big)
+        );
     }
 
     #[test]

@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod counters;
 mod error;
 mod frame;
 mod hash;
@@ -41,10 +42,11 @@ mod reader;
 mod records;
 mod value;
 
+pub use counters::next_counter;
 pub use error::{Error, Result};
 pub use frame::{
-    frame_raw, unframe, unframe_any, Record, RecordKind, FRAME_HEADER_LEN, FRAME_VERSION,
-    MAX_BODY_LEN,
+    check_body_len, frame_raw, unframe, unframe_any, Record, RecordKind, FRAME_HEADER_LEN,
+    FRAME_VERSION, MAX_BODY_LEN,
 };
 pub use hash::HashSeed;
 pub use ids::{ClassId, FieldId, NamespaceId, ObjectId};

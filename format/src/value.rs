@@ -136,6 +136,19 @@ impl Value {
         }
     }
 
+    /// The length of [`Value::encode_ordered`], computed without encoding:
+    /// what the ordered-key limit ([`MAX_ORDERED_VALUE_LEN`]) is checked on.
+    pub fn ordered_len(&self) -> usize {
+        let escaped = |b: &[u8]| b.len() + b.iter().filter(|&&c| c == ESCAPE).count() + 2;
+        1 + match self {
+            Value::Absent => 0,
+            Value::Bool(_) => 1,
+            Value::I64(_) | Value::U64(_) | Value::F64(_) | Value::Ref(_) => 8,
+            Value::String(s) => escaped(s.as_bytes()),
+            Value::Bytes(b) => escaped(b),
+        }
+    }
+
     /// The order-preserving encoding of the value.
     pub fn encode_ordered(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(10);
@@ -473,6 +486,23 @@ pub(crate) mod tests {
         assert!(e("a") < e("a\0"));
         assert!(e("a\0") < e("a\u{1}"));
         assert!(e("") < e("a"));
+    }
+
+    #[test]
+    fn ordered_len_is_the_encoded_length() {
+        for v in [
+            Value::Absent,
+            Value::Bool(true),
+            Value::I64(-3),
+            Value::U64(3),
+            Value::F64(1.5),
+            Value::Ref(ObjectId(9)),
+            Value::String("a\0b\0".into()),
+            Value::Bytes(vec![0, 0, 1]),
+            Value::String(String::new()),
+        ] {
+            assert_eq!(v.ordered_len(), v.encode_ordered().len(), "{v:?}");
+        }
     }
 
     #[test]

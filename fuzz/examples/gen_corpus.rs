@@ -309,6 +309,19 @@ fn main() {
         ..task.clone()
     };
     let task_pending = TaskRecord::pending(1, 1_700_000_000_000);
+    // Checksum-valid counters at their maximum (issue 11, item 9).
+    let task_counters_max = TaskRecord {
+        attempts: u32::MAX,
+        revision: u64::MAX,
+        entries_added: u64::MAX,
+        stale_removed: u64::MAX,
+        ..task.clone()
+    };
+    let class_counters_max = ClassDef {
+        revision: u64::MAX,
+        next_field_id: u32::MAX,
+        ..user.clone()
+    };
 
     let framed: Vec<(&str, Vec<u8>)> = vec![
         (
@@ -335,6 +348,7 @@ fn main() {
         ("in_progress", &task),
         ("failed_conflicts", &task_failed),
         ("pending", &task_pending),
+        ("counters_at_max", &task_counters_max),
     ] {
         put("task_record", name, body(&t.encode()));
     }
@@ -342,6 +356,7 @@ fn main() {
         ("user", &user),
         ("every_type", &all_types),
         ("empty", &empty_class),
+        ("counters_at_max", &class_counters_max),
     ] {
         put("class_def", name, body(&c.encode()));
     }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use rockhold_format::{
-    decode_tuple, encode_tuple_into, frame_raw, prefix_successor, unframe, unframe_any, AnyKey,
+    decode_tuple, encode_tuple_into, frame_raw, next_counter, prefix_successor, unframe, unframe_any, AnyKey,
     ClassDef, ClassId, ClassKey, Error, Family, FieldId, FullScanKey, GenerationKey, HashKey,
     HashSeed, Key, MetaKey, MetaValue, NameEntry, NameKey, NamespaceId, ObjectId, ObjectKey,
     ObjectRecord, OrderedKey, Record, RecordKind, TaskKey, TaskRecord, Value, FRAME_HEADER_LEN,
@@ -297,6 +297,8 @@ fn decode_value(bytes: &[u8]) -> Option<Value> {
 /// puts encodings in.
 fn compare_values(a: &Value, b: &Value) {
     let (ea, eb) = (a.encode_ordered(), b.encode_ordered());
+    assert_eq!(a.ordered_len(), ea.len(), "ordered_len of {a:?}");
+    assert_eq!(b.ordered_len(), eb.len(), "ordered_len of {b:?}");
     let order = a.cmp(b);
     assert_eq!(
         order,
@@ -433,6 +435,30 @@ impl Inspect for ClassDef {
                 "field_by_id({id})"
             );
         }
+        // Counter steps: total, and a refusal changes nothing.
+        match self.next_revision() {
+            Ok(r) => assert_eq!(Some(r), self.revision.checked_add(1)),
+            Err(e) => {
+                assert_eq!(self.revision, u64::MAX, "next_revision: {e}");
+                assert!(matches!(e, Error::CounterExhausted { .. }));
+            }
+        }
+        let mut next = self.clone();
+        match next.allocate_field_id() {
+            Ok(id) => {
+                assert_eq!(id, FieldId(self.next_field_id));
+                assert_ne!(id, FieldId::WHOLE_CLASS);
+                assert_eq!(Some(next.next_field_id), self.next_field_id.checked_add(1));
+            }
+            Err(e) => {
+                assert!(
+                    matches!(self.next_field_id, 0 | u32::MAX),
+                    "allocate_field_id: {e}"
+                );
+                assert!(matches!(e, Error::CounterExhausted { .. }));
+                assert_eq!(&next, self, "a refused allocate_field_id changes nothing");
+            }
+        }
     }
 }
 
@@ -458,6 +484,29 @@ impl Inspect for ObjectRecord {
 impl Inspect for TaskRecord {
     fn inspect(&self) {
         assert!(!self.state.name().is_empty());
+        // The step functions the engine advances the persisted counters with
+        // are total: the next value, or CounterExhausted with the record unchanged.
+        let mut next = self.clone();
+        match next.begin_attempt() {
+            Ok(n) => assert_eq!(Some(n), self.attempts.checked_add(1)),
+            Err(e) => {
+                assert_eq!(self.attempts, u32::MAX, "begin_attempt: {e}");
+                assert!(matches!(e, Error::CounterExhausted { .. }));
+                assert_eq!(&next, self, "a refused begin_attempt changes nothing");
+            }
+        }
+        check_next_counter("task.revision", self.revision);
+    }
+}
+
+/// `next_counter` is `checked_add(1)`, and names the counter when it refuses.
+fn check_next_counter(counter: &'static str, value: u64) {
+    match next_counter(counter, value) {
+        Ok(n) => assert_eq!(Some(n), value.checked_add(1)),
+        Err(e) => {
+            assert_eq!(value, u64::MAX);
+            assert_eq!(e, Error::CounterExhausted { counter });
+        }
     }
 }
 

@@ -140,7 +140,34 @@ fn a_full_disk_fails_writes_keeps_reads_and_loses_nothing_acknowledged() {
     std::fs::remove_dir_all(&path).expect("clean");
 
     // 2. The device fills during a backfill.
-    let path = fs.path().join("db2");
+    let (path, acked, ballast_file, used) = nearly_full_blob_db(&fs, "db2");
+    let db = Db::open(&path, options()).expect("open nearly full");
+    let added = db.update_class("default", &spec(true));
+    let build = added.and_then(|_| db.check_reindex_tasks());
+    let task_errors: Vec<String> = db
+        .tasks()
+        .map(|ts| ts.into_iter().filter_map(|t| t.record.last_error).collect())
+        .unwrap_or_default();
+    assert!(
+        build.as_ref().err().is_some_and(is_full)
+            || task_errors
+                .iter()
+                .any(|e| e.contains("No space") || e.contains("storage full")),
+        "the backfill meets the full device: {build:?} {task_errors:?}"
+    );
+    assert!(db.get("default", acked[7]).expect("reads work").is_some());
+    drop(db);
+    std::fs::remove_file(&ballast_file).expect("free space");
+    reopen_and_check(&path, &acked);
+    eprintln!("disk full during a backfill ({used} bytes of data): {build:?} / task errors {task_errors:?}");
+}
+
+/// A closed database of 2500 blobs under `fs`/`name` whose `tag` index
+/// (not there yet) needs far more room than a ballast file leaves free.
+/// Returns its path, the ids, the ballast (delete it to free the space) and
+/// the bytes of data.
+fn nearly_full_blob_db(fs: &Tmpfs, name: &str) -> (PathBuf, Vec<ObjectId>, PathBuf, u64) {
+    let path = fs.path().join(name);
     let db = Db::open(&path, options()).expect("open");
     db.create_class("default", &spec(false)).expect("class");
     let mut acked = Vec::new();
@@ -174,31 +201,67 @@ fn a_full_disk_fails_writes_keeps_reads_and_loses_nothing_acknowledged() {
         .sum();
     let free = fs2_free(fs.path());
     // Leave less room than the new index needs.
-    let ballast_file = fs.path().join("ballast2");
+    let ballast_file = fs.path().join(format!("ballast-{name}"));
     std::fs::write(
         &ballast_file,
         vec![2u8; free.saturating_sub(200 << 10) as usize],
     )
     .expect("ballast");
-    let db = Db::open(&path, options()).expect("open nearly full");
-    let added = db.update_class("default", &spec(true));
-    let build = added.and_then(|_| db.check_reindex_tasks());
-    let task_errors: Vec<String> = db
-        .tasks()
-        .map(|ts| ts.into_iter().filter_map(|t| t.record.last_error).collect())
-        .unwrap_or_default();
-    assert!(
-        build.as_ref().err().is_some_and(is_full)
-            || task_errors
-                .iter()
-                .any(|e| e.contains("No space") || e.contains("storage full")),
-        "the backfill meets the full device: {build:?} {task_errors:?}"
-    );
+    (path, acked, ballast_file, used)
+}
+
+fn tag_task(db: &Db) -> rockhold::TaskRecord {
+    db.tasks()
+        .expect("tasks")
+        .into_iter()
+        .find(|t| t.field.as_deref() == Some("tag"))
+        .expect("the tag task")
+        .record
+}
+
+/// Bug (issue 11, item 10): an index build that met a full disk spent all
+/// its attempts within milliseconds (`check_reindex_tasks` ignores backoff)
+/// and the task stayed `Failed` for good, with `check_reindex_tasks`
+/// returning `Ok`. Seen without the fix: `expect_err` panicked on `Ok` and
+/// the task was `Failed` with attempts == max_attempts.
+#[test]
+fn a_brief_disk_full_during_an_index_build_spends_no_attempt_and_the_build_resumes() {
+    let Some(fs) = Tmpfs::mount("24m") else {
+        eprintln!("SKIPPED disk-full test: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let (path, acked, ballast_file, _) = nearly_full_blob_db(&fs, "db");
+    let db = Db::open(&path, options().max_attempts(2)).expect("open nearly full");
+    db.update_class("default", &spec(true))
+        .expect("add the index");
+    for _ in 0..4 {
+        let err = db
+            .check_reindex_tasks()
+            .expect_err("the build meets the full device");
+        assert!(err.is_storage_full(), "stops with a storage error: {err:?}");
+        let t = tag_task(&db);
+        assert_eq!(t.state, rockhold::TaskState::Pending, "{t:?}");
+        assert_eq!(t.attempts, 0, "a full disk spends no attempt: {t:?}");
+        assert!(t.not_before_ms > 0, "the runner waits before retrying");
+        assert!(t.last_error.is_some_and(|e| e.contains("No space")));
+    }
     assert!(db.get("default", acked[7]).expect("reads work").is_some());
-    drop(db);
     std::fs::remove_file(&ballast_file).expect("free space");
-    reopen_and_check(&path, &acked);
-    eprintln!("disk full during a backfill ({used} bytes of data): {build:?} / task errors {task_errors:?}");
+    db.check_reindex_tasks()
+        .expect("the build finishes once space returns");
+    assert_eq!(tag_task(&db).state, rockhold::TaskState::Done);
+    assert_eq!(
+        db.find_all(
+            "default",
+            "blob",
+            "tag",
+            &format!("t00007-{}", "x".repeat(600)).into()
+        )
+        .expect("the index answers"),
+        vec![acked[7]]
+    );
+    assert_invariant(&db);
+    db.close().expect("close");
 }
 
 /// Free bytes on the file system holding `dir`.

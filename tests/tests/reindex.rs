@@ -249,7 +249,22 @@ fn duplicates_fail_the_unique_index_then_removal_and_readding_work() {
     )
     .expect("c");
     db.update_class("default", &indexed()).expect("add indexes");
-    db.check_reindex_tasks().expect("run");
+    // The failed build is reported, not swallowed (it was `Ok` before).
+    match db.check_reindex_tasks() {
+        Err(Error::ReindexFailed { tasks }) => {
+            assert_eq!(tasks.len(), 1, "{tasks:?}");
+            assert_eq!(
+                (tasks[0].class.as_str(), tasks[0].field.as_deref()),
+                ("user", Some("email"))
+            );
+            assert!(tasks[0]
+                .record
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("duplicate")));
+        }
+        other => panic!("expected ReindexFailed, got {other:?}"),
+    }
     let t = task(&db, "email");
     assert_eq!(t.state, TaskState::Failed);
     assert_eq!(t.conflicts, vec![a, b]);
@@ -322,7 +337,12 @@ fn a_task_that_always_fails_stops_after_bounded_attempts() {
     });
     db.open_again().expect("open");
     db.update_class("default", &indexed()).expect("add indexes");
-    db.check_reindex_tasks().expect("runs to an end");
+    let err = db.check_reindex_tasks().expect_err("both builds fail");
+    assert!(
+        matches!(&err, Error::ReindexFailed { tasks } if tasks.len() == 2),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("checksum"), "{err}");
     for field in ["email", "age"] {
         let t = task(&db, field);
         assert_eq!(t.state, TaskState::Failed, "{field}");

@@ -48,12 +48,39 @@ pub fn verify(path: &Path, json_out: bool) -> Result<ExitCode> {
     })
 }
 
-pub fn tasks(path: &Path) -> Result<ExitCode> {
+pub fn tasks(path: &Path, retry_failed: bool) -> Result<ExitCode> {
+    if retry_failed {
+        return retry_failed_tasks(path);
+    }
     let ro = read_only(path)?;
-    let tasks = ro.db.tasks()?;
+    print_tasks(ro.db.tasks()?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tasks --retry-failed`: requeues every failed task, runs them to an end
+/// and lists the tasks; exit code 1 when one failed again.
+fn retry_failed_tasks(path: &Path) -> Result<ExitCode> {
+    let db = writable(path)?;
+    let requeued = db.retry_failed_tasks()?;
+    println!("requeued {requeued} failed task(s)");
+    let failed_again = match db.check_reindex_tasks() {
+        Ok(()) => false,
+        Err(rockhold::Error::ReindexFailed { .. }) => true,
+        Err(e) => return Err(e.into()),
+    };
+    print_tasks(db.tasks()?);
+    db.close()?;
+    Ok(if failed_again {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_tasks(tasks: Vec<rockhold::TaskInfo>) {
     if tasks.is_empty() {
         println!("no reindex tasks");
-        return Ok(ExitCode::SUCCESS);
+        return;
     }
     println!(
         "{:<12} {:<16} {:<16} {:<12} {:>5} {:>8} {:>10} {:>10} {:>8}  error",
@@ -75,7 +102,6 @@ pub fn tasks(path: &Path) -> Result<ExitCode> {
             r.last_error.as_deref().unwrap_or(""),
         );
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 pub fn reindex(path: &Path, namespace: &str, class: &str, field: Option<&str>) -> Result<ExitCode> {
@@ -107,7 +133,12 @@ pub fn reindex(path: &Path, namespace: &str, class: &str, field: Option<&str>) -
             .join()
             .map_err(|_| "reindex thread panicked".to_string())
     })?;
-    result?;
+    // A failed task is listed below (and sets the exit code).
+    if let Err(e) = result {
+        if !matches!(e, rockhold::Error::ReindexFailed { .. }) {
+            return Err(e.into());
+        }
+    }
     bar.finish_and_clear();
     let mut failed = false;
     for t in db

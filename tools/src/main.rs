@@ -73,6 +73,11 @@ enum Command {
     Tasks {
         /// The database directory.
         db: PathBuf,
+        /// Requeue every failed task (as `Db::retry_failed_tasks`), run them
+        /// to an end, then list; exit code 1 if one fails again. Needs the
+        /// database not open elsewhere.
+        #[arg(long)]
+        retry_failed: bool,
     },
     /// Rebuilds the indexes of a class (or one field) to completion, with a progress bar.
     Reindex {
@@ -170,7 +175,7 @@ fn main() -> ExitCode {
         ),
         Command::Verify { db, json } => admin::verify(&db, json),
         Command::Stats { db } => stats::run(&db),
-        Command::Tasks { db } => admin::tasks(&db),
+        Command::Tasks { db, retry_failed } => admin::tasks(&db, retry_failed),
         Command::Reindex {
             db,
             class,

@@ -560,3 +560,51 @@ fn reindex_rebuilds_an_index_to_done() {
         Some(2)
     );
 }
+
+/// Issue 11, item 10: an operator had no way to retry a failed index build.
+/// `rockhold tasks --retry-failed` requeues and runs it (new flag: clap
+/// refused it before the fix, exit 2).
+#[test]
+fn tasks_retry_failed_rebuilds_a_failed_index_once_its_cause_is_fixed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), Options::default().runner_threads(0)).expect("open");
+    let spec = |unique: bool| {
+        let email = FieldSpec::new("email", FieldType::String);
+        ClassSpec::new("user").field(if unique { email.unique_hash() } else { email })
+    };
+    db.create_class("default", &spec(false)).expect("class");
+    let a = db
+        .insert("default", "user", [("email", "same@x")])
+        .expect("a");
+    db.insert("default", "user", [("email", "same@x")])
+        .expect("b");
+    db.update_class("default", &spec(true)).expect("index");
+    assert!(
+        db.check_reindex_tasks().is_err(),
+        "duplicates fail the build"
+    );
+    db.close().expect("close");
+
+    let out = rockhold(&["tasks", "--retry-failed", path(dir.path())]);
+    assert_eq!(out.status.code(), Some(1), "fails again: {}", stdout(&out));
+    assert!(
+        stdout(&out).contains("requeued 1 failed task(s)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("failed"), "{}", stdout(&out));
+
+    let db = Db::open(dir.path(), Options::default().runner_threads(0)).expect("open");
+    db.update("default", a, [("email", "fixed@x")])
+        .expect("fix");
+    db.close().expect("close");
+    let out = rockhold(&["tasks", "--retry-failed", path(dir.path())]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("done"), "{}", stdout(&out));
+    let db = Db::open(dir.path(), Options::default().runner_threads(0)).expect("open");
+    assert_eq!(
+        db.find_unique("default", "user", "email", &"fixed@x".into())
+            .expect("the index answers"),
+        Some(a)
+    );
+}
