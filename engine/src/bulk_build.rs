@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 use rockhold_format::{
-    ClassDef, ClassId, Family, FieldDef, FieldId, FullScanKey, HashKey, IndexKind, Key, NamespaceId, ObjectId,
-    ObjectKey, ObjectRecord, OrderedKey, Record, TaskRecord, Value,
+    ClassDef, ClassId, Family, FieldDef, FieldId, FullScanKey, HashKey, IndexKind, Key,
+    NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, TaskRecord, Value,
 };
 
 use crate::db::Inner;
@@ -373,7 +373,9 @@ fn stale_entries(
     for f in fields {
         let (family, prefix) = match f.index {
             IndexKind::Hash { .. } => (Family::Hash, HashKey::field_prefix(ns, class, f.id)),
-            IndexKind::Ordered { .. } => (Family::Ordered, OrderedKey::field_prefix(ns, class, f.id)),
+            IndexKind::Ordered { .. } => {
+                (Family::Ordered, OrderedKey::field_prefix(ns, class, f.id))
+            }
             IndexKind::None => continue,
         };
         let keep: &[&[u8]] = finals

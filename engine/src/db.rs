@@ -306,16 +306,18 @@ fn init_or_check_meta(storage: &Storage, opts: &Options) -> Result<HashSeed> {
                 other => Err(Error::Inconsistent(format!("hash_seed holds {other:?}"))),
             }
         }
-        None if storage.is_read_only() => Err(Error::Inconsistent(
-            "no format version: not a rockhold database".into(),
-        )),
+        None if storage.is_read_only() => Err(Error::NotADatabase {
+            path: storage.rocks().path().display().to_string(),
+            reason: "it has no format version (or its creation is not finished)".into(),
+        }),
         None => {
             let mut any = storage.iter(Family::Meta, &[], None, None)?;
             any.seek_to_first();
             if any.valid() {
-                return Err(Error::Inconsistent(
-                    "the database has data but no format version: not a rockhold database".into(),
-                ));
+                return Err(Error::NotADatabase {
+                    path: storage.rocks().path().display().to_string(),
+                    reason: "it has data but no format version".into(),
+                });
             }
             drop(any);
             let seed = match opts.fixed_hash_seed {

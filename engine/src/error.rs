@@ -133,6 +133,17 @@ pub enum Error {
         /// The object that holds it (committed, or earlier in the same batch).
         existing: ObjectId,
     },
+    /// A class definition that existing (ingested) objects do not satisfy:
+    /// they lack a field it requires. Nothing was written.
+    #[error("field {class}.{field} cannot be required: objects {objects:?} have no value for it")]
+    RequiredFieldMissing {
+        /// The class.
+        class: String,
+        /// The required field.
+        field: String,
+        /// Objects without it (at most the first 100).
+        objects: Vec<ObjectId>,
+    },
     /// Every object id, up to `u64::MAX`, has been handed out or reserved by
     /// an ingest: ids are never reused, so no object can be inserted.
     #[error("object ids are exhausted: u64::MAX has been used and ids are never reused")]
@@ -173,6 +184,14 @@ pub enum Error {
         found: u32,
         /// The version this build reads and writes.
         supported: u32,
+    },
+    /// The path is not a rockhold database (nothing was written to it).
+    #[error("{path} is not a rockhold database: {reason}")]
+    NotADatabase {
+        /// The path given.
+        path: String,
+        /// What was found there instead.
+        reason: String,
     },
     /// The database contradicts itself (for example a class id with no definition).
     #[error("inconsistent database: {0}")]

@@ -260,6 +260,7 @@ pub(crate) fn adopt_definition(
         fields,
         provisional: false,
     };
+    check_required_fields(inner, provisional.ns, &def)?;
     let mut batch = inner.storage.batch();
     batch.put(
         Family::Class,
@@ -279,4 +280,54 @@ pub(crate) fn adopt_definition(
     inner.metrics.refresh_task_states(cat);
     inner.runner.notify();
     Ok(def)
+}
+
+/// At most this many object ids are named in a `RequiredFieldMissing` error.
+const MAX_NAMED_OBJECTS: usize = 100;
+
+/// Fails with `RequiredFieldMissing` when an object of the class lacks a
+/// field that `def` requires, naming the first field and the objects
+/// without it: a definition is adopted only if every ingested object obeys
+/// it, as `update_class` does for a class with objects. The caller holds
+/// the catalog write lock, so no ingest adds objects meanwhile.
+fn check_required_fields(
+    inner: &Inner,
+    ns: rockhold_format::NamespaceId,
+    def: &ClassDef,
+) -> Result<()> {
+    let required: Vec<&FieldDef> = def.fields.iter().filter(|f| !f.optional).collect();
+    if required.is_empty() {
+        return Ok(());
+    }
+    let mut missing: Vec<Vec<ObjectId>> = vec![Vec::new(); required.len()];
+    crate::read::View::latest(inner).for_each_record(
+        ns,
+        def.id,
+        ObjectId(0),
+        None,
+        |id, bytes| {
+            let rec = ObjectRecord::decode(bytes)
+                .map_err(|e| Error::corruption(&ObjectKey { ns, id }.encode(), e))?;
+            if rec.class == def.id {
+                for (f, ids) in required.iter().zip(missing.iter_mut()) {
+                    if ids.len() < MAX_NAMED_OBJECTS && matches!(rec.value(f.id), Value::Absent) {
+                        ids.push(id);
+                    }
+                }
+            }
+            Ok(true)
+        },
+    )?;
+    match required
+        .iter()
+        .zip(missing)
+        .find(|(_, ids)| !ids.is_empty())
+    {
+        None => Ok(()),
+        Some((f, objects)) => Err(Error::RequiredFieldMissing {
+            class: def.name.clone(),
+            field: f.name.clone(),
+            objects,
+        }),
+    }
 }

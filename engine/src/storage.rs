@@ -116,6 +116,66 @@ fn cf_options(name: &str, opts: &Options, cache: &Cache) -> rocksdb::Options {
     o
 }
 
+/// Refuses, before anything is written, a path that is not a rockhold
+/// database: a non-empty directory without a RocksDB database in it, or a
+/// RocksDB database whose column families are not rockhold's (another
+/// program's database: opening it would add column families). A missing
+/// path or an empty directory is a new database when `create` is set.
+/// A rockhold database whose creation was cut short (column families made,
+/// no format version yet) passes here and is initialised at open.
+fn check_is_database(path: &Path, create: bool) -> Result<()> {
+    let refuse = |reason: String| Error::NotADatabase {
+        path: path.display().to_string(),
+        reason,
+    };
+    let io = |e: std::io::Error| Error::Io(format!("{}: {e}", path.display()));
+    let mut entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return if create {
+                Ok(())
+            } else {
+                Err(refuse("it does not exist".into()))
+            };
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(refuse("it is not a directory".into()))
+        }
+        Err(e) => return Err(io(e)),
+    };
+    if !path.join("CURRENT").is_file() {
+        return match entries.next() {
+            None if create => Ok(()),
+            None => Err(refuse("the directory is empty".into())),
+            Some(entry) => {
+                let entry = entry.map_err(io)?;
+                Err(refuse(format!(
+                    "the directory is not empty ({:?} and maybe more) but holds no database; \
+                     rockhold creates databases only in empty or new directories",
+                    entry.file_name()
+                )))
+            }
+        };
+    }
+    let found = DB::list_cf(&rocksdb::Options::default(), path)?;
+    let missing: Vec<&str> = COLUMN_FAMILIES
+        .iter()
+        .copied()
+        .filter(|cf| !found.iter().any(|f| f == cf))
+        .collect();
+    let foreign: Vec<&String> = found
+        .iter()
+        .filter(|f| !COLUMN_FAMILIES.contains(&f.as_str()))
+        .collect();
+    if !missing.is_empty() || !foreign.is_empty() {
+        return Err(refuse(format!(
+            "a RocksDB database whose column families are not rockhold's \
+             (missing {missing:?}, foreign {foreign:?})"
+        )));
+    }
+    Ok(())
+}
+
 /// The open RocksDB database.
 pub(crate) struct Storage {
     db: DB,
@@ -128,6 +188,7 @@ pub(crate) struct Storage {
 
 impl Storage {
     pub(crate) fn open(path: &Path, opts: &Options) -> Result<Storage> {
+        check_is_database(path, opts.create_if_missing)?;
         let cache = Cache::new_lru_cache(opts.block_cache_bytes);
         let cfs = COLUMN_FAMILIES
             .iter()
@@ -149,6 +210,7 @@ impl Storage {
     /// for its own info log. It sees the primary's state as of the last
     /// `catch_up`.
     pub(crate) fn open_secondary(path: &Path, secondary: &Path, opts: &Options) -> Result<Storage> {
+        check_is_database(path, false)?;
         let cache = Cache::new_lru_cache(opts.block_cache_bytes);
         let cfs = COLUMN_FAMILIES
             .iter()
