@@ -326,6 +326,24 @@ mod tests {
     use super::*;
     use rocksdb::ErrorKind as K;
 
+    /// A corruption error named its key only as escaped bytes; it now says
+    /// what the key is of, and keeps the bytes.
+    #[test]
+    fn corruption_names_the_decoded_key() {
+        use rockhold_format::{Key, NamespaceId, ObjectId, ObjectKey};
+        let key = ObjectKey {
+            ns: NamespaceId(3),
+            id: ObjectId(77),
+        }
+        .encode();
+        let e = Error::corruption(&key, rockhold_format::Error::Malformed("x".into()));
+        let text = e.to_string();
+        assert!(text.contains("object 77 in namespace 3"), "{text}");
+        assert!(text.contains(&escape_key(&key)), "{text}");
+        let junk = Error::corruption(b"\xffjunk", rockhold_format::Error::Malformed("x".into()));
+        assert!(matches!(junk, Error::Corruption { decoded: None, .. }));
+    }
+
     #[test]
     fn rocksdb_errors_map_by_kind() {
         let map = |k, m: &str| map_storage_error(k, m.to_string());

@@ -112,3 +112,55 @@ fn backups_and_checkpoints_during_index_builds_restore_consistent() {
         assert_restores_clean(&checkpoints.join(n.to_string()), &format!("checkpoint {n}"));
     }
 }
+
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
+}
+
+/// The bug: the database, backup and checkpoint directories were created
+/// world-readable (0755 under a 022 umask). Without the fix the database
+/// directory here was 0755.
+#[test]
+fn created_directories_are_private_unless_relaxed() {
+    let root = tempfile::tempdir().expect("tempdir");
+    for (opts, want) in [
+        (Options::default(), 0o700),
+        (Options::default().dir_mode(0o750), 0o750),
+    ] {
+        let tag = format!("{want:o}");
+        let (live, backups, cp, restored) = (
+            root.path().join(format!("db-{tag}")),
+            root.path().join(format!("backups-{tag}")),
+            root.path().join(format!("cp-{tag}")),
+            root.path().join(format!("restored-{tag}")),
+        );
+        let db = Db::open(&live, opts).expect("open");
+        db.create_class("default", &users::plain()).expect("class");
+        db.create_backup(&backups).expect("backup");
+        db.checkpoint(&cp).expect("checkpoint");
+        db.close().expect("close");
+        rockhold::restore_backup(&backups, None, &restored, false).expect("restore");
+        assert_eq!(mode(&live), want, "database directory");
+        assert_eq!(mode(&backups), want, "backup directory");
+        assert_eq!(mode(&cp), want, "checkpoint");
+        assert_eq!(mode(&restored), 0o700, "restored database");
+    }
+}
+
+/// A second `Db` on a directory this process already has open is refused
+/// with the typed error before RocksDB is asked, and the first keeps working.
+#[test]
+fn a_database_open_in_this_process_is_locked_for_a_second_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    db.create_class("default", &users::plain()).expect("class");
+    assert!(matches!(
+        Db::open(dir.path(), Options::default()),
+        Err(rockhold::Error::Locked { .. })
+    ));
+    users::fill(&db, 10);
+    db.close().expect("close");
+    let again = Db::open(dir.path(), Options::default()).expect("free after close");
+    again.close().expect("close");
+}
