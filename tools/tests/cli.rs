@@ -861,6 +861,13 @@ fn failures_have_documented_exit_codes() {
     let empty = root.path().join("empty");
     std::fs::create_dir(&empty).expect("mkdir");
     assert_eq!(rockhold(&["stats", path(&empty)]).status.code(), Some(3));
+    // A path that cannot be read is reported as such, not as "no database".
+    // (Permission bits cannot be tested here: the tests may run as root.)
+    let file = root.path().join("file");
+    std::fs::write(&file, "x").expect("write");
+    let out = rockhold(&["stats", path(&file.join("db"))]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot read"), "{}", stderr(&out));
     let help = stdout(&rockhold(&["--help"]));
     for line in [
         "Exit status",
