@@ -119,6 +119,16 @@ pub enum Error {
     /// Anything else the caller asked for that cannot be done.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// A directory given for a database, backup or restore that cannot be
+    /// used as asked (missing, not a backup directory, nested in the
+    /// database, holding other files). Nothing was changed.
+    #[error("{}: {reason}", .path.display())]
+    BadPath {
+        /// The path given.
+        path: std::path::PathBuf,
+        /// Why it is refused.
+        reason: String,
+    },
 
     // ---- constraints and state ----
     /// A unique value already held by another object. Nothing was written.
@@ -167,13 +177,24 @@ pub enum Error {
         /// The failed tasks as persisted (state `Failed`, `last_error` set).
         tasks: Vec<crate::TaskInfo>,
     },
+    /// The database directory is held open by another process (or by
+    /// another `Db` of this one). Nothing in it was touched.
+    #[error("{}: the database is held open by another process", .path.display())]
+    Locked {
+        /// The database directory.
+        path: std::path::PathBuf,
+    },
 
     // ---- data on disk ----
-    /// Bytes read from disk do not decode. Names the key (escaped).
-    #[error("corruption at key {key}: {source}")]
+    /// Bytes read from disk do not decode. Names the key (escaped), and
+    /// what it is the key of where it decodes.
+    #[error("corruption at key {key}{}: {source}", .decoded.as_ref().map_or(String::new(), |d| format!(" ({d})")))]
     Corruption {
         /// The key, escaped for printing.
         key: String,
+        /// The key decoded (family, namespace, object, class, field ids),
+        /// or `None` when it does not decode.
+        decoded: Option<String>,
         /// What is wrong.
         source: rockhold_format::Error,
     },
@@ -254,6 +275,35 @@ fn describe_failed(tasks: &[crate::TaskInfo]) -> String {
         .join("; ")
 }
 
+/// What a key is the key of, in words, where it decodes.
+pub(crate) fn describe_key(key: &[u8]) -> Option<String> {
+    use rockhold_format::AnyKey;
+    Some(match AnyKey::decode(key).ok()? {
+        AnyKey::Meta(m) => format!("meta record {}", m.name()),
+        AnyKey::Name(n) => format!("name record {:?} (parent {})", n.name, n.parent),
+        AnyKey::Class(c) => format!("class {} in namespace {}", c.class, c.ns),
+        AnyKey::Object(o) => format!("object {} in namespace {}", o.id, o.ns),
+        AnyKey::FullScan(f) => format!(
+            "full-scan entry of object {}, class {}, namespace {}",
+            f.id, f.class, f.ns
+        ),
+        AnyKey::Hash(h) => format!(
+            "hash index entry of object {}, class {}, field {}, namespace {}",
+            h.id, h.class, h.field, h.ns
+        ),
+        AnyKey::Ordered(r) => format!(
+            "ordered index entry of object {}, class {}, field {} = {}, namespace {}",
+            r.id, r.class, r.field, r.value, r.ns
+        ),
+        AnyKey::Task(t) => format!(
+            "task of class {}, field {}, namespace {}",
+            t.class, t.field, t.ns
+        ),
+        AnyKey::Generation(g) => format!("generation marker of column family {}", g.cf),
+        _ => return None,
+    })
+}
+
 impl Error {
     /// Maps an error of a format-crate counter step (`CounterExhausted`).
     pub(crate) fn counter(e: rockhold_format::Error) -> Self {
@@ -268,6 +318,7 @@ impl Error {
     pub(crate) fn corruption(key: &[u8], source: rockhold_format::Error) -> Self {
         Error::Corruption {
             key: escape_key(key),
+            decoded: describe_key(key),
             source,
         }
     }
@@ -281,6 +332,11 @@ impl Error {
             Error::Io(m) => m.contains("No space left on device"),
             _ => false,
         }
+    }
+
+    /// An I/O error on `path`, naming it.
+    pub(crate) fn io_at(path: &std::path::Path, e: std::io::Error) -> Self {
+        Error::Io(format!("{}: {e}", path.display()))
     }
 
     /// Whether the error was caused by the caller's input or a constraint
@@ -353,6 +409,24 @@ fn kind_name(kind: rocksdb::ErrorKind) -> &'static str {
 mod tests {
     use super::*;
     use rocksdb::ErrorKind as K;
+
+    /// A corruption error named its key only as escaped bytes; it now says
+    /// what the key is of, and keeps the bytes.
+    #[test]
+    fn corruption_names_the_decoded_key() {
+        use rockhold_format::{Key, NamespaceId, ObjectId, ObjectKey};
+        let key = ObjectKey {
+            ns: NamespaceId(3),
+            id: ObjectId(77),
+        }
+        .encode();
+        let e = Error::corruption(&key, rockhold_format::Error::Malformed("x".into()));
+        let text = e.to_string();
+        assert!(text.contains("object 77 in namespace 3"), "{text}");
+        assert!(text.contains(&escape_key(&key)), "{text}");
+        let junk = Error::corruption(b"\xffjunk", rockhold_format::Error::Malformed("x".into()));
+        assert!(matches!(junk, Error::Corruption { decoded: None, .. }));
+    }
 
     #[test]
     fn rocksdb_errors_map_by_kind() {

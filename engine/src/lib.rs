@@ -41,6 +41,7 @@ mod bulk_build;
 mod cache;
 mod catalog;
 mod db;
+mod dirlock;
 mod error;
 mod index_entries;
 mod ingest;

@@ -22,6 +22,7 @@ pub struct Options {
     pub(crate) fixed_hash_seed: Option<(u64, u64)>,
     pub(crate) bulk_build_memory: usize,
     pub(crate) bulk_build_hook: Option<TestHook>,
+    pub(crate) dir_mode: u32,
 }
 
 /// A callback the tests run at a chosen point of the engine's work.
@@ -53,6 +54,7 @@ impl Default for Options {
             fixed_hash_seed: None,
             bulk_build_memory: 256 << 20,
             bulk_build_hook: None,
+            dir_mode: 0o700,
         }
     }
 }
@@ -158,6 +160,15 @@ impl Options {
     #[doc(hidden)]
     pub fn bulk_build_hook(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.bulk_build_hook = Some(TestHook(std::sync::Arc::new(hook)));
+        self
+    }
+
+    /// Permission bits of the directories the engine creates: the database
+    /// directory (when `create_if_missing` creates it), backup directories
+    /// and checkpoints (default `0o700`: only the owner can read the data,
+    /// whatever the umask). An existing directory keeps its mode.
+    pub fn dir_mode(mut self, mode: u32) -> Self {
+        self.dir_mode = mode & 0o7777;
         self
     }
 

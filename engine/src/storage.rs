@@ -10,6 +10,7 @@ use rocksdb::{
     DBRawIterator, DBRecoveryMode, ReadOptions, WriteBatch, WriteOptions, DB,
 };
 
+use crate::dirlock::DirClaim;
 use crate::error::{Error, Result};
 use crate::options::Options;
 
@@ -184,11 +185,20 @@ pub(crate) struct Storage {
     /// ingestion are built with the same table options.
     opts: Options,
     cache: Cache,
+    /// Ingests take it shared, backups and checkpoints exclusive: RocksDB
+    /// lists a backup's SST files before its WAL, so an SST ingested in
+    /// between would be missing while later WAL records (a task's `Done`)
+    /// are in the copy.
+    ingest_gate: parking_lot::RwLock<()>,
+    /// Dropped after `db` (field order): the directory counts as held here
+    /// until RocksDB has released its lock.
+    _claim: DirClaim,
 }
 
 impl Storage {
     pub(crate) fn open(path: &Path, opts: &Options) -> Result<Storage> {
         check_is_database(path, opts.create_if_missing)?;
+        let claim = DirClaim::take(path, opts.create_if_missing, opts.dir_mode)?;
         let cache = Cache::new_lru_cache(opts.block_cache_bytes);
         let cfs = COLUMN_FAMILIES
             .iter()
@@ -202,6 +212,8 @@ impl Storage {
             read_only: false,
             opts: opts.clone(),
             cache,
+            ingest_gate: Default::default(),
+            _claim: claim,
         })
     }
 
@@ -224,6 +236,8 @@ impl Storage {
             read_only: true,
             opts: opts.clone(),
             cache,
+            ingest_gate: Default::default(),
+            _claim: DirClaim::none(),
         })
     }
 
@@ -356,11 +370,24 @@ impl Storage {
     /// sequence number above every write so far, so they shadow older
     /// versions of the same keys.
     pub(crate) fn ingest_sst(&self, family: Family, paths: &[std::path::PathBuf]) -> Result<()> {
+        let _gate = self.ingest_gate.read();
         let mut o = rocksdb::IngestExternalFileOptions::default();
         o.set_move_files(true);
         self.db
             .ingest_external_file_cf_opts(self.cf(family)?, &o, paths.to_vec())?;
         Ok(())
+    }
+
+    /// Runs `f` (a backup or checkpoint of the database) with no ingest in
+    /// progress or starting, so it is a consistent cut.
+    pub(crate) fn consistent_cut<T>(&self, f: impl FnOnce(&DB) -> Result<T>) -> Result<T> {
+        let _gate = self.ingest_gate.write();
+        f(&self.db)
+    }
+
+    /// The database directory.
+    pub(crate) fn path(&self) -> &Path {
+        self.db.path()
     }
 
     /// Folder (inside the database) for SST files being built for ingestion.

@@ -261,10 +261,66 @@ fn building(class: &ClassEntry, entry: &[u8], family: Family) -> bool {
     field.is_ok_and(|f| class.not_ready(f).is_some())
 }
 
+/// Every live SST file RocksDB lists that is missing or shorter than
+/// listed, as problems of the family its column family holds.
+fn missing_files(inner: &Inner) -> Result<Vec<Problem>> {
+    let storage = &inner.storage;
+    let mut problems = Vec::new();
+    let listed = if storage.is_read_only() {
+        // A secondary instance drops files it cannot find from its view
+        // (the primary may have deleted them): ask a transient read-only
+        // instance, which lists what the MANIFEST records, without opening
+        // the files.
+        let mut o = rocksdb::Options::default();
+        o.set_paranoid_checks(false);
+        let ro = rocksdb::DB::open_cf_for_read_only(
+            &o,
+            storage.path(),
+            crate::storage::COLUMN_FAMILIES,
+            false,
+        )?;
+        ro.live_files()?
+    } else {
+        storage.rocks().live_files()?
+    };
+    for f in listed {
+        let name = f.name.trim_start_matches('/');
+        let path = storage.path().join(name);
+        let what = match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => format!(
+                "SST file {name} of column family {} is missing (the database lists it with {} bytes)",
+                f.column_family_name, f.size
+            ),
+            Err(e) => return Err(crate::error::Error::io_at(&path, e)),
+            Ok(m) if m.len() < f.size as u64 => format!(
+                "SST file {name} of column family {} is {} bytes, the database lists {}",
+                f.column_family_name,
+                m.len(),
+                f.size
+            ),
+            Ok(_) => continue,
+        };
+        let family = Family::ALL
+            .into_iter()
+            .find(|fam| crate::storage::column_family(*fam) == f.column_family_name)
+            .unwrap_or(Family::Meta);
+        problems.push(Problem {
+            family,
+            key: name.to_string(),
+            what,
+        });
+    }
+    Ok(problems)
+}
+
 impl Db {
     /// Checks every record and the index invariant on a snapshot of the
     /// database. Storage errors are returned as errors; violations are
     /// collected in the report.
+    ///
+    /// First every live SST file RocksDB lists must exist with its listed
+    /// size: a missing or short file is reported as such (the key checks
+    /// are then skipped, since they would report each key the file held).
     pub fn verify(&self) -> Result<VerifyReport> {
         self.verify_with_progress(&mut |_| {})
     }
@@ -273,6 +329,13 @@ impl Db {
     /// far every few thousand keys (for a progress bar).
     pub fn verify_with_progress(&self, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport> {
         let inner = &self.inner;
+        let files = missing_files(inner)?;
+        if !files.is_empty() {
+            return Ok(VerifyReport {
+                problems: files,
+                ..VerifyReport::default()
+            });
+        }
         let classes = inner
             .catalog
             .read()

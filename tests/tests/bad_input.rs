@@ -417,6 +417,7 @@ fn corrupt_object_bytes_name_the_key() {
             Err(Error::Corruption {
                 key,
                 source: rockhold_format::Error::ChecksumMismatch { .. },
+                ..
             }) => {
                 assert!(key.starts_with('O'), "names the object key: {key}");
             }

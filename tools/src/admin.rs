@@ -7,7 +7,7 @@ use std::time::Duration;
 use rockhold::TaskState;
 use serde_json::json;
 
-use crate::open::{progress, read_only, writable, Result};
+use crate::open::{progress, read_only, writable, writable_for_copy, Result};
 
 pub fn verify(path: &Path, json_out: bool) -> Result<ExitCode> {
     let ro = read_only(path)?;
@@ -24,12 +24,12 @@ pub fn verify(path: &Path, json_out: bool) -> Result<ExitCode> {
                 "family": p.family.name(), "key": p.key, "problem": p.what,
             })).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         for p in &report.problems {
-            println!("{} {}: {}", p.family, p.key, p.what);
+            outln!("{} {}: {}", p.family, p.key, p.what);
         }
-        println!(
+        outln!(
             "{} objects, {} index entries, {} other records: {}",
             report.objects,
             report.index_entries,
@@ -53,7 +53,7 @@ pub fn tasks(path: &Path, retry_failed: bool) -> Result<ExitCode> {
         return retry_failed_tasks(path);
     }
     let ro = read_only(path)?;
-    print_tasks(ro.db.tasks()?);
+    print_tasks(ro.db.tasks()?)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -62,13 +62,13 @@ pub fn tasks(path: &Path, retry_failed: bool) -> Result<ExitCode> {
 fn retry_failed_tasks(path: &Path) -> Result<ExitCode> {
     let db = writable(path)?;
     let requeued = db.retry_failed_tasks()?;
-    println!("requeued {requeued} failed task(s)");
+    outln!("requeued {requeued} failed task(s)");
     let failed_again = match db.check_reindex_tasks() {
         Ok(()) => false,
         Err(rockhold::Error::ReindexFailed { .. }) => true,
         Err(e) => return Err(e.into()),
     };
-    print_tasks(db.tasks()?);
+    print_tasks(db.tasks()?)?;
     db.close()?;
     Ok(if failed_again {
         ExitCode::from(1)
@@ -77,18 +77,26 @@ fn retry_failed_tasks(path: &Path) -> Result<ExitCode> {
     })
 }
 
-fn print_tasks(tasks: Vec<rockhold::TaskInfo>) {
+fn print_tasks(tasks: Vec<rockhold::TaskInfo>) -> Result<()> {
     if tasks.is_empty() {
-        println!("no reindex tasks");
-        return;
+        outln!("no reindex tasks");
+        return Ok(());
     }
-    println!(
+    outln!(
         "{:<12} {:<16} {:<16} {:<12} {:>5} {:>8} {:>10} {:>10} {:>8}  error",
-        "namespace", "class", "field", "state", "rev", "attempts", "cursor", "added", "stale"
+        "namespace",
+        "class",
+        "field",
+        "state",
+        "rev",
+        "attempts",
+        "cursor",
+        "added",
+        "stale"
     );
     for t in tasks {
         let r = &t.record;
-        println!(
+        outln!(
             "{:<12} {:<16} {:<16} {:<12} {:>5} {:>8} {:>10} {:>10} {:>8}  {}",
             t.namespace,
             t.class,
@@ -102,6 +110,7 @@ fn print_tasks(tasks: Vec<rockhold::TaskInfo>) {
             r.last_error.as_deref().unwrap_or(""),
         );
     }
+    Ok(())
 }
 
 pub fn reindex(path: &Path, namespace: &str, class: &str, field: Option<&str>) -> Result<ExitCode> {
@@ -147,7 +156,7 @@ pub fn reindex(path: &Path, namespace: &str, class: &str, field: Option<&str>) -
         .filter(|t| t.class == class && t.namespace == namespace)
     {
         let r = &t.record;
-        println!(
+        outln!(
             "{}.{}: {} (revision {}, {} entries written, {} stale removed){}",
             t.class,
             t.field.as_deref().unwrap_or("*"),
@@ -185,6 +194,7 @@ pub enum BackupCmd {
         dir: std::path::PathBuf,
         target: std::path::PathBuf,
         id: Option<u32>,
+        force: bool,
     },
     Purge {
         dir: std::path::PathBuf,
@@ -195,10 +205,10 @@ pub enum BackupCmd {
 pub fn backup(cmd: BackupCmd) -> Result<ExitCode> {
     match cmd {
         BackupCmd::Create { db, dir } => {
-            let db = writable(&db)?;
+            let db = writable_for_copy(&db)?;
             let info = db.create_backup(&dir)?;
             db.close()?;
-            println!(
+            outln!(
                 "backup {} created in {} ({} files, {} bytes)",
                 info.id,
                 dir.display(),
@@ -207,14 +217,20 @@ pub fn backup(cmd: BackupCmd) -> Result<ExitCode> {
             );
         }
         BackupCmd::List { dir } => {
-            println!(
+            outln!(
                 "{:>4} {:>12} {:>8} {:>14}",
-                "id", "timestamp", "files", "bytes"
+                "id",
+                "timestamp",
+                "files",
+                "bytes"
             );
             for b in rockhold::list_backups(&dir)? {
-                println!(
+                outln!(
                     "{:>4} {:>12} {:>8} {:>14}",
-                    b.id, b.timestamp, b.files, b.size
+                    b.id,
+                    b.timestamp,
+                    b.files,
+                    b.size
                 );
             }
         }
@@ -225,12 +241,17 @@ pub fn backup(cmd: BackupCmd) -> Result<ExitCode> {
             };
             for id in ids {
                 rockhold::verify_backup(&dir, id)?;
-                println!("backup {id}: ok");
+                outln!("backup {id}: ok");
             }
         }
-        BackupCmd::Restore { dir, target, id } => {
-            rockhold::restore_backup(&dir, id, &target)?;
-            println!(
+        BackupCmd::Restore {
+            dir,
+            target,
+            id,
+            force,
+        } => {
+            rockhold::restore_backup(&dir, id, &target, force)?;
+            outln!(
                 "restored {} into {}",
                 id.map_or("the latest backup".to_string(), |i| format!("backup {i}")),
                 target.display()
@@ -238,16 +259,16 @@ pub fn backup(cmd: BackupCmd) -> Result<ExitCode> {
         }
         BackupCmd::Purge { dir, keep } => {
             rockhold::purge_backups(&dir, keep)?;
-            println!("kept the newest {keep} backup(s)");
+            outln!("kept the newest {keep} backup(s)");
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn checkpoint(path: &Path, dir: &Path) -> Result<ExitCode> {
-    let db = writable(path)?;
+    let db = writable_for_copy(path)?;
     db.checkpoint(dir)?;
     db.close()?;
-    println!("checkpoint written to {}", dir.display());
+    outln!("checkpoint written to {}", dir.display());
     Ok(ExitCode::SUCCESS)
 }

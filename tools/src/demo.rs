@@ -17,7 +17,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             temp.path().to_path_buf()
         }
     };
-    println!("rockhold demo: database at {}", path.display());
+    outln!("rockhold demo: database at {}", path.display());
     let db = Db::open(&path, Options::default())?;
 
     let class = db.create_class(
@@ -27,9 +27,9 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             .field(FieldSpec::new("name", FieldType::String))
             .field(FieldSpec::new("age", FieldType::U64).ordered()),
     )?;
-    println!("\nclass `user` (revision {}):", class.revision);
+    outln!("\nclass `user` (revision {}):", class.revision);
     for f in &class.fields {
-        println!("  {:<6} {:<7} index {:?}", f.name, f.ty.name(), f.index);
+        outln!("  {:<6} {:<7} index {:?}", f.name, f.ty.name(), f.index);
     }
 
     let people = [
@@ -52,7 +52,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         )?;
     }
     tx.commit()?;
-    println!(
+    outln!(
         "\ninserted {} users in one transaction (one WriteBatch: records + all index entries)",
         people.len()
     );
@@ -61,20 +61,20 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         .find_unique("default", "user", "email", &"grace@example.org".into())?
         .ok_or("grace is missing")?;
     let obj = db.get("default", grace)?.ok_or("grace vanished")?;
-    println!(
+    outln!(
         "\nunique lookup  email = \"grace@example.org\"  ->  object {grace}: {}",
         show(&obj.fields)
     );
 
     let q = RangeScan::between(Bound::Included(40u64.into()), Bound::Excluded(80u64.into()));
     let page = db.scan("default", "user", "age", &q)?;
-    println!("range scan     40 <= age < 80:");
+    outln!("range scan     40 <= age < 80:");
     for (age, id) in &page.hits {
         let name = db
             .get("default", *id)?
             .and_then(|o| o.get("name").cloned())
             .unwrap_or(Value::Absent);
-        println!("  age {age:<3} object {id}  {name}");
+        outln!("  age {age:<3} object {id}  {name}");
     }
     let oldest = db.scan(
         "default",
@@ -83,10 +83,10 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         &RangeScan::all().reverse().limit(1),
     )?;
     if let Some((age, id)) = oldest.hits.first() {
-        println!("reverse scan   oldest: object {id}, age {age}");
+        outln!("reverse scan   oldest: object {id}, age {age}");
     }
 
-    println!("\ninserting a second user with email \"ada@example.org\" ...");
+    outln!("\ninserting a second user with email \"ada@example.org\" ...");
     match db.insert(
         "default",
         "user",
@@ -96,7 +96,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             ("age", 1u64.into()),
         ],
     ) {
-        Err(e @ Error::UniqueViolation { .. }) => println!("  refused: {e}"),
+        Err(e @ Error::UniqueViolation { .. }) => outln!("  refused: {e}"),
         Err(e) => return Err(e.into()),
         Ok(id) => return Err(format!("a duplicate was accepted as object {id}").into()),
     }
@@ -114,10 +114,10 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             ("age", 20u64.into()),
         ],
     )?;
-    println!("after object {ada} renamed its email, the old value is free again: object {reused} took it");
+    outln!("after object {ada} renamed its email, the old value is free again: object {reused} took it");
 
     let report = db.verify()?;
-    println!(
+    outln!(
         "\nverify: {} objects, {} index entries, {} other records: {}",
         report.objects,
         report.index_entries,

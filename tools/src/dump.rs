@@ -126,7 +126,8 @@ fn describe(names: &Names, family: Family, k: &[u8], v: &[u8]) -> (String, Json)
                 let value = match MetaValue::decode(v)? {
                     MetaValue::FormatVersion(n) => json!(n),
                     MetaValue::Counter(n) => json!(n),
-                    MetaValue::HashSeed(s) => json!(format!("{:016x}{:016x}", s.k0, s.k1)),
+                    // Knowing the seed lets a writer choose colliding values: never shown.
+                    MetaValue::HashSeed(_) => json!("(set, not shown)"),
                 };
                 (
                     format!("{} = {value}", m.name()),
@@ -421,8 +422,9 @@ pub fn run(path: &Path, args: DumpArgs) -> Result<std::process::ExitCode> {
         }
     }
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &json_entries)?;
-        writeln!(out)?;
+        // Serialised first: a write error stays an io::Error (a closed pipe ends normally).
+        let text = serde_json::to_string_pretty(&json_entries)?;
+        writeln!(out, "{text}")?;
     }
     out.flush()?;
     Ok(std::process::ExitCode::SUCCESS)

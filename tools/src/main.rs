@@ -2,14 +2,15 @@
 //! tools to inspect and check a database, also while another process holds it
 //! open (read-only commands open it as a RocksDB secondary instance).
 //!
-//! Exit status: 0 success; 1 `verify` found violations (or `reindex` failed);
-//! 2 usage or open errors.
+//! Exit status: see [`EXIT_CODES`] (also printed by `--help`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[macro_use]
+mod out;
 mod admin;
 mod bench;
 mod demo;
@@ -17,11 +18,22 @@ mod dump;
 mod open;
 mod stats;
 
+/// The exit status of every command, one code per kind of failure.
+const EXIT_CODES: &str = "Exit status:
+  0  success (also when the reader of stdout stops early, as `| head` does)
+  1  verify found violations, or reindex left a task failed
+  2  usage: bad arguments, unknown class or field, a path refused as given
+  3  not a rockhold database, or a format version this build does not read
+  4  the database is held open by another process
+  5  corruption: damaged records, RocksDB files or catalog
+  6  I/O or storage error (permission denied, device full, ...)";
+
 #[derive(Parser)]
 #[command(
     name = "rockhold",
     version,
-    about = "rockhold: a typed object store with secondary indexes on RocksDB"
+    about = "rockhold: a typed object store with secondary indexes on RocksDB",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -137,12 +149,17 @@ enum BackupCommand {
         #[arg(long)]
         id: Option<u32>,
     },
-    /// Restores a backup (default: the latest) from DIR into TARGET.
+    /// Restores a backup (default: the latest) from DIR into TARGET, which
+    /// must not exist, be empty, or (with --force) hold a database no process
+    /// has open.
     Restore {
         dir: PathBuf,
         target: PathBuf,
         #[arg(long)]
         id: Option<u32>,
+        /// Replace the database in TARGET.
+        #[arg(long)]
+        force: bool,
     },
     /// Deletes all but the newest N backups in DIR.
     Purge {
@@ -186,9 +203,17 @@ fn main() -> ExitCode {
             BackupCommand::Create { db, dir } => admin::BackupCmd::Create { db, dir },
             BackupCommand::List { dir } => admin::BackupCmd::List { dir },
             BackupCommand::Verify { dir, id } => admin::BackupCmd::Verify { dir, id },
-            BackupCommand::Restore { dir, target, id } => {
-                admin::BackupCmd::Restore { dir, target, id }
-            }
+            BackupCommand::Restore {
+                dir,
+                target,
+                id,
+                force,
+            } => admin::BackupCmd::Restore {
+                dir,
+                target,
+                id,
+                force,
+            },
             BackupCommand::Purge { dir, keep } => admin::BackupCmd::Purge { dir, keep },
         }),
         Command::Checkpoint { db, dir } => admin::checkpoint(&db, &dir),
@@ -208,9 +233,29 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if out::is_broken_pipe(&*e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("rockhold: {e}");
-            ExitCode::from(2)
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "rockhold: {e}");
+            ExitCode::from(exit_code(&*e))
         }
+    }
+}
+
+/// The exit status for an error (see [`EXIT_CODES`]).
+fn exit_code(e: &(dyn std::error::Error + 'static)) -> u8 {
+    use rockhold::Error as E;
+    if let Some(f) = e.downcast_ref::<open::Fail>() {
+        return f.code;
+    }
+    if e.downcast_ref::<std::io::Error>().is_some() {
+        return 6;
+    }
+    match e.downcast_ref::<E>() {
+        Some(E::Locked { .. }) => 4,
+        Some(E::UnsupportedVersion { .. } | E::NotADatabase { .. }) => 3,
+        Some(E::Corruption { .. } | E::StorageCorruption(_) | E::Inconsistent(_)) => 5,
+        Some(E::Io(_) | E::StorageFull(_) | E::Storage { .. }) => 6,
+        _ => 2,
     }
 }

@@ -8,6 +8,46 @@ use rockhold::{Db, Options};
 
 pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+/// A failure the command words itself, with its exit status.
+#[derive(Debug)]
+pub struct Fail {
+    /// The exit status (see `EXIT_CODES` in main.rs).
+    pub code: u8,
+    /// What to print.
+    pub msg: String,
+}
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for Fail {}
+
+pub fn fail(code: u8, msg: String) -> Box<dyn std::error::Error> {
+    Box::new(Fail { code, msg })
+}
+
+/// Refuses a path that holds no database, before anything opens it, and
+/// reports why (missing, unreadable, no database files).
+fn check_db_dir(path: &Path) -> Result<()> {
+    let p = path.display();
+    match path.try_exists() {
+        Ok(true) => {}
+        Ok(false) => return Err(fail(2, format!("{p}: no such directory"))),
+        Err(e) => return Err(fail(6, format!("{p}: cannot read: {e}"))),
+    }
+    match path.join("CURRENT").try_exists() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(fail(
+            3,
+            format!("{p}: not a rockhold database (no RocksDB CURRENT file)"),
+        )),
+        Err(e) => Err(fail(6, format!("{p}: cannot read: {e}"))),
+    }
+}
+
 /// A read-only view of the database at `path`, current as of this call.
 pub struct ReadOnly {
     pub db: Db,
@@ -15,9 +55,7 @@ pub struct ReadOnly {
 }
 
 pub fn read_only(path: &Path) -> Result<ReadOnly> {
-    if !path.join("CURRENT").exists() {
-        return Err(format!("{}: no database here", path.display()).into());
-    }
+    check_db_dir(path)?;
     let scratch = tempfile::Builder::new().prefix("rockhold-ro-").tempdir()?;
     let db = Db::open_read_only(path, scratch.path(), Options::default())?;
     Ok(ReadOnly {
@@ -27,7 +65,28 @@ pub fn read_only(path: &Path) -> Result<ReadOnly> {
 }
 
 pub fn writable(path: &Path) -> Result<Db> {
-    Ok(Db::open(path, Options::default().create_if_missing(false))?)
+    check_db_dir(path)?;
+    Db::open(path, Options::default().create_if_missing(false)).map_err(Into::into)
+}
+
+/// [`writable`] for a backup or checkpoint: a database another process
+/// holds open is backed up from that process, through the API.
+pub fn writable_for_copy(path: &Path) -> Result<Db> {
+    check_db_dir(path)?;
+    match Db::open(path, Options::default().create_if_missing(false)) {
+        Ok(db) => Ok(db),
+        Err(rockhold::Error::Locked { .. }) => Err(fail(
+            4,
+            format!(
+                "{}: the database is held open by another process, so this command cannot \
+                 copy it consistently. Take the backup or checkpoint from that application \
+                 with Db::create_backup(dir) or Db::checkpoint(dir) (see README, \"Backups\"), \
+                 or stop it and run this command again.",
+                path.display()
+            ),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A progress bar on stderr when it is a terminal, hidden otherwise.

@@ -69,24 +69,24 @@ pub fn run(path: &Path) -> Result<ExitCode> {
     }
     let names = Names::load(db)?;
     let ns_name = |id: u32| names.ns(NamespaceId(id));
-    println!("{:<28} {:>12} {:>14}", "family", "keys", "bytes");
+    outln!("{:<28} {:>12} {:>14}", "family", "keys", "bytes");
     for (name, t) in &families {
-        println!("{name:<28} {:>12} {:>14}", t.keys, t.bytes);
+        outln!("{name:<28} {:>12} {:>14}", t.keys, t.bytes);
     }
-    println!("\n{:<28} {:>12} {:>14}", "namespace", "keys", "bytes");
+    outln!("\n{:<28} {:>12} {:>14}", "namespace", "keys", "bytes");
     for (ns, t) in &namespaces {
-        println!("{:<28} {:>12} {:>14}", ns_name(*ns), t.keys, t.bytes);
+        outln!("{:<28} {:>12} {:>14}", ns_name(*ns), t.keys, t.bytes);
     }
-    println!("\n{:<28} {:>12} {:>14}", "class", "keys", "bytes");
+    outln!("\n{:<28} {:>12} {:>14}", "class", "keys", "bytes");
     for ((ns, class), t) in &classes {
-        println!(
+        outln!(
             "{:<28} {:>12} {:>14}",
             format!("{}.{}", ns_name(*ns), names.class(ClassId(*class))),
             t.keys,
             t.bytes
         );
     }
-    println!("\n{:<28} {:>12} {:>14}", "index", "entries", "bytes");
+    outln!("\n{:<28} {:>12} {:>14}", "index", "entries", "bytes");
     for ((ns, class, field, kind), t) in &indexes {
         let (class, field) = (ClassId(*class), FieldId(*field));
         let name = format!(
@@ -95,16 +95,19 @@ pub fn run(path: &Path) -> Result<ExitCode> {
             names.class(class),
             names.field(class, field)
         );
-        println!("{name:<28} {:>12} {:>14}", t.keys, t.bytes);
+        outln!("{name:<28} {:>12} {:>14}", t.keys, t.bytes);
     }
-    println!("\ntasks:");
+    outln!("\ntasks:");
     for (state, n) in db.task_counts()? {
-        println!("  {:<12} {n}", state.name());
+        outln!("  {:<12} {n}", state.name());
     }
-    println!("\nRocksDB (per column family):");
-    println!(
+    outln!("\nRocksDB (per column family):");
+    outln!(
         "{:<12} {:>16} {:>16} {:>16}",
-        "family", "est. keys", "SST bytes", "memtable bytes"
+        "family",
+        "est. keys",
+        "SST bytes",
+        "memtable bytes"
     );
     for family in [
         Family::Meta,
@@ -120,7 +123,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
                 .flatten()
                 .map_or("-".to_string(), |v| v.to_string())
         };
-        println!(
+        outln!(
             "{:<16} {:>12} {:>14} {:>14}",
             rockhold::column_family(family),
             p("rocksdb.estimate-num-keys"),
@@ -129,7 +132,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
         );
     }
     if undecodable > 0 {
-        println!("\n{undecodable} key(s) do not decode (see `rockhold dump`)");
+        outln!("\n{undecodable} key(s) do not decode (see `rockhold dump`)");
     }
     Ok(ExitCode::SUCCESS)
 }

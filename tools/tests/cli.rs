@@ -608,3 +608,320 @@ fn tasks_retry_failed_rebuilds_a_failed_index_once_its_cause_is_fixed() {
         Some(a)
     );
 }
+
+/// Spawns the writer child on `dir` and waits until it has the database open.
+fn spawn_live_writer(dir: &Path) -> std::process::Child {
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "live_writer_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("ROCKHOLD_LIVE_DIR", dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn writer");
+    let mut line = String::new();
+    let mut reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    while !line.contains("READY") {
+        line.clear();
+        std::io::BufRead::read_line(&mut reader, &mut line).expect("read");
+    }
+    // The child keeps writing; its stdout is not read again.
+    thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    child
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn log_files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("LOG"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The bugs: `backup restore` into a database another process held open
+/// printed success and deleted its objects under the live writer, and into
+/// a folder of unrelated files deleted them; `backup create`/`checkpoint`
+/// of a held database failed with a raw lock message; a failed writable
+/// open rotated the live process's LOG. Without the lock probe and the
+/// restore checks, the restore here exited 0 and the live database lost
+/// its objects.
+#[test]
+fn a_live_database_is_never_restored_over_opened_or_copied() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let (source, backups, live) = (
+        root.path().join("source"),
+        root.path().join("backups"),
+        root.path().join("live"),
+    );
+    golden_db(&source);
+    let out = rockhold(&["backup", "create", path(&source), path(&backups)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let mut child = spawn_live_writer(&live);
+    let logs = log_files(&live);
+    let out = rockhold(&["backup", "restore", path(&backups), path(&live), "--force"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("held open"), "{}", stderr(&out));
+    // In this process too: a typed error, before RocksDB touches anything.
+    assert!(matches!(
+        Db::open(&live, Options::default()),
+        Err(rockhold::Error::Locked { .. })
+    ));
+    assert!(matches!(
+        rockhold::restore_backup(&backups, None, &live, true),
+        Err(rockhold::Error::Locked { .. })
+    ));
+    for (args, advice) in [
+        (
+            vec!["backup", "create", path(&live), path(&backups)],
+            "Db::create_backup",
+        ),
+        (
+            vec!["checkpoint", path(&live), path(&root.path().join("cp"))],
+            "Db::checkpoint",
+        ),
+        (vec!["reindex", path(&live), "--class", "user"], "held open"),
+    ] {
+        let out = rockhold(&args);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(advice), "{args:?}: {}", stderr(&out));
+    }
+    assert!(!root.path().join("cp").exists());
+    assert_eq!(
+        log_files(&live),
+        logs,
+        "the live process's LOG was not rotated"
+    );
+    child.kill().expect("kill writer");
+    child.wait().expect("reap");
+    let db = Db::open(&live, Options::default()).expect("open after the writer");
+    assert!(
+        !db.scan_objects("default", "user", None, 10)
+            .expect("scan")
+            .is_empty(),
+        "the live database kept its objects"
+    );
+    db.close().expect("close");
+
+    // A folder of other files is never replaced, even with --force.
+    let foreign = root.path().join("foreign");
+    std::fs::create_dir(&foreign).expect("mkdir");
+    std::fs::write(foreign.join("notes.txt"), "keep me").expect("write");
+    for force in [false, true] {
+        let mut args = vec!["backup", "restore", path(&backups), path(&foreign)];
+        if force {
+            args.push("--force");
+        }
+        let out = rockhold(&args);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert_eq!(
+            std::fs::read_to_string(foreign.join("notes.txt")).expect("still there"),
+            "keep me"
+        );
+    }
+    // A closed database is replaced only with --force, and then whole.
+    let out = rockhold(&["backup", "restore", path(&backups), path(&live)]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    let out = rockhold(&["backup", "restore", path(&backups), path(&live), "--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(contents(&live), contents(&source));
+    assert!(rockhold(&["verify", path(&live)]).status.success());
+    let leftovers: Vec<_> = std::fs::read_dir(root.path())
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .filter(|n| n.to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "no temp dirs left: {leftovers:?}");
+}
+
+/// The bug: `backup list|verify|purge` on a path that did not exist (or a
+/// database directory) created BackupEngine folders there, and a backup
+/// directory inside the database was accepted. Without the checks, `list`
+/// exited 0 and created the folder.
+#[test]
+fn backup_commands_refuse_paths_that_are_not_backup_directories() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let db = root.path().join("db");
+    golden_db(&db);
+    let missing = root.path().join("missing");
+    for args in [
+        vec!["backup", "list", path(&missing)],
+        vec!["backup", "verify", path(&missing)],
+        vec!["backup", "purge", path(&missing), "--keep", "1"],
+        vec!["backup", "list", path(&db)],
+        vec!["backup", "purge", path(&db), "--keep", "1"],
+    ] {
+        let out = rockhold(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    assert!(!missing.exists(), "nothing was created");
+    assert!(!db.join("meta").exists() && !db.join("private").exists());
+    let inside = db.join("backups");
+    let out = rockhold(&["backup", "create", path(&db), path(&inside)]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("inside the database"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!inside.exists());
+    let out = rockhold(&["checkpoint", path(&db), path(&db.join("cp"))]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!db.join("cp").exists());
+}
+
+/// The bug: `rockhold stats|verify|tasks|backup list|demo | head -1`
+/// panicked on the closed pipe (exit 101) and `dump --json` exited 2.
+/// Here stdout is a pipe whose reader is already closed: every write fails
+/// with EPIPE. Without the writer, these exited 101 with "panicked".
+#[test]
+fn a_closed_stdout_ends_commands_normally() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let db = root.path().join("db");
+    golden_db(&db);
+    let backups = root.path().join("backups");
+    assert!(rockhold(&["backup", "create", path(&db), path(&backups)])
+        .status
+        .success());
+    for args in [
+        vec!["stats", path(&db)],
+        vec!["verify", path(&db)],
+        vec!["verify", path(&db), "--json"],
+        vec!["tasks", path(&db)],
+        vec!["dump", path(&db)],
+        vec!["dump", path(&db), "--json"],
+        vec!["backup", "list", path(&backups)],
+        vec!["demo"],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_rockhold"))
+            .args(&args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run rockhold");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("panicked"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    // Read one line, then stop reading, as `| head -1` does.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rockhold"))
+        .args(["dump", path(&db)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut first,
+    )
+    .expect("read a line");
+    assert!(!first.is_empty());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// The bug: `verify` exited 0 on a database one of whose SST files was
+/// gone (a writable open then failed), and a deleted index SST read as
+/// thousands of missing entries. Without the file check, this verify
+/// reported "missing ordered entry" per object instead of the file.
+#[test]
+fn verify_reports_a_missing_sst_file_as_such() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), Options::default().runner_threads(0)).expect("open");
+    users(&db);
+    for i in 0..2000u64 {
+        db.insert(
+            "default",
+            "user",
+            [("email", Value::from(format!("u{i}@x"))), ("age", i.into())],
+        )
+        .expect("insert");
+    }
+    db.close().expect("close");
+    // Everything into SST files, then one file of the ordered index gone.
+    let sst = with_raw_db(dir.path(), |raw| {
+        raw.flush_cfs_opt(
+            &rockhold::COLUMN_FAMILIES.map(|cf| raw.cf_handle(cf).expect("cf")),
+            &rocksdb::FlushOptions::default(),
+        )
+        .expect("flush");
+        raw.live_files()
+            .expect("live files")
+            .into_iter()
+            .find(|f| f.column_family_name == "index_ordered")
+            .expect("an ordered-index SST")
+            .name
+    });
+    let name = sst.trim_start_matches('/').to_string();
+    std::fs::remove_file(dir.path().join(&name)).expect("delete the SST");
+    let out = rockhold(&["verify", path(dir.path())]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(text.contains(&name) && text.contains("missing"), "{text}");
+    assert!(text.lines().count() < 5, "one problem per file: {text}");
+}
+
+/// The bugs: a plain RocksDB database read as "Column family not found",
+/// and exit codes were 2 for every failure. Without the mapping, this
+/// exited 2 with RocksDB's message.
+#[test]
+fn failures_have_documented_exit_codes() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let plain = root.path().join("plain");
+    {
+        let mut o = rocksdb::Options::default();
+        o.create_if_missing(true);
+        let raw = rocksdb::DB::open(&o, &plain).expect("plain rocksdb");
+        raw.put(b"k", b"v").expect("put");
+    }
+    for cmd in ["stats", "verify", "dump"] {
+        let out = rockhold(&[cmd, path(&plain)]);
+        assert_eq!(out.status.code(), Some(3), "{cmd}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not a rockhold database"),
+            "{cmd}: {}",
+            stderr(&out)
+        );
+    }
+    let empty = root.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    assert_eq!(rockhold(&["stats", path(&empty)]).status.code(), Some(3));
+    // A path that cannot be read is reported as such, not as "no database".
+    // (Permission bits cannot be tested here: the tests may run as root.)
+    let file = root.path().join("file");
+    std::fs::write(&file, "x").expect("write");
+    let out = rockhold(&["stats", path(&file.join("db"))]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot read"), "{}", stderr(&out));
+    let help = stdout(&rockhold(&["--help"]));
+    for line in [
+        "Exit status",
+        "3  not a rockhold database",
+        "4  the database is held open",
+    ] {
+        assert!(help.contains(line), "{help}");
+    }
+}

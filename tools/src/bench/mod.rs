@@ -243,8 +243,13 @@ fn run_system(system: &str, plan: &Plan, reps: usize, root: &Path) -> Result<()>
     let data = generate(plan.n, plan.lookups, plan.ranges);
     for rep in 0..reps {
         let dir = root.join(format!("{system}-{rep}"));
+        let mut write_error = None;
         let mut report = |w: &str, ops: u64, t: Duration| {
-            println!("SAMPLE {w} {ops} {:.6}", t.as_secs_f64());
+            if let Err(e) =
+                crate::out::line(format_args!("SAMPLE {w} {ops} {:.6}", t.as_secs_f64()))
+            {
+                write_error.get_or_insert(e);
+            }
         };
         match system {
             "rockhold" => run_rep::<rockhold_store::RockholdStore>(plan, &data, &dir, &mut report)?,
@@ -252,9 +257,12 @@ fn run_system(system: &str, plan: &Plan, reps: usize, root: &Path) -> Result<()>
             "sqlite" => run_rep::<sqlite::SqliteStore>(plan, &data, &dir, &mut report)?,
             other => return Err(format!("unknown system {other}").into()),
         }
+        if let Some(e) = write_error {
+            return Err(e.into());
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
-    println!("PEAK_RSS_KB {}", peak_rss_kb());
+    outln!("PEAK_RSS_KB {}", peak_rss_kb());
     Ok(())
 }
 
@@ -300,12 +308,12 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         run_system(system, &plan, args.reps.max(1), &root)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "rockhold bench: N = {}, {} rep(s), lookups {}, updates/deletes {}, range queries {}; data in {}",
         plan.n, args.reps, plan.lookups, plan.changes, plan.ranges, root.display()
     );
-    println!("WAL on, no fsync per commit, for all systems; SQLite: WAL, synchronous=NORMAL.");
-    println!("Background work on the loaded data settles before W3 and W5 are timed.\n");
+    outln!("WAL on, no fsync per commit, for all systems; SQLite: WAL, synchronous=NORMAL.");
+    outln!("Background work on the loaded data settles before W3 and W5 are timed.\n");
     let mut samples: BTreeMap<(&str, String), Vec<f64>> = BTreeMap::new();
     let mut rss = BTreeMap::new();
     let exe = std::env::current_exe()?;
@@ -347,7 +355,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             }
         }
     }
-    print_table(&plan, &samples, &rss);
+    print_table(&plan, &samples, &rss)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -371,10 +379,15 @@ fn print_table(
     plan: &Plan,
     samples: &BTreeMap<(&str, String), Vec<f64>>,
     rss: &BTreeMap<&str, u64>,
-) {
-    println!(
+) -> Result<()> {
+    outln!(
         "{:<5} {:<24} {:<24} {:<24} {:>8} {:>8}  target (vs raw, vs SQLite)",
-        "", "rockhold ops/s", "raw RocksDB ops/s", "SQLite ops/s", "vs raw", "vs SQL",
+        "",
+        "rockhold ops/s",
+        "raw RocksDB ops/s",
+        "SQLite ops/s",
+        "vs raw",
+        "vs SQL",
     );
     // W2 is the load of the read workloads: it is measured whenever they are.
     let loads = ["w3", "w3w", "w4", "w6", "w7", "w8"]
@@ -427,21 +440,22 @@ fn print_table(
                 parts.push(format!(">= {vs}x SQLite{}", ok(*vs, rs)));
                 parts.join(", ")
             });
-        println!(
+        outln!(
             "{w:<5} {rh:<24} {raw:<24} {sql:<24} {:>8} {:>8}  {target}",
             ratio(rhm, rawm),
             ratio(rhm, sqlm)
         );
         let _ = what;
     }
-    println!();
+    outln!();
     for (w, what) in WORKLOADS {
-        println!("  {w:<4} {what}");
+        outln!("  {w:<4} {what}");
     }
-    println!(
+    outln!(
         "\npeak RSS: rockhold {} MiB, raw RocksDB {} MiB, SQLite {} MiB",
         rss.get("rockhold").copied().unwrap_or(0) / 1024,
         rss.get("rocksdb").copied().unwrap_or(0) / 1024,
         rss.get("sqlite").copied().unwrap_or(0) / 1024
     );
+    Ok(())
 }
