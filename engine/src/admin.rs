@@ -288,8 +288,11 @@ fn queue_tasks(
 
 impl Db {
     /// For a read-only database: reads what the primary has written since.
+    /// Like the open, the view moves to a consistent cut of the primary's
+    /// state; `ViewNotConsistent` if the primary kept changing its files
+    /// through every try (retry later).
     pub fn catch_up(&self) -> Result<()> {
-        Ok(self.inner.storage.rocks().try_catch_up_with_primary()?)
+        self.inner.storage.catch_up()
     }
 
     /// Calls `f` on every raw (key, value) of a family whose key starts with

@@ -144,8 +144,7 @@ impl Db {
     /// current chunk and resumes at the next open.
     pub fn close(self) -> Result<()> {
         self.inner.runner.stop();
-        self.inner.storage.rocks().flush_wal(true)?;
-        Ok(())
+        self.inner.storage.record_durable_mark()
     }
 
     /// The Prometheus registry holding this database's metrics.

@@ -214,6 +214,29 @@ pub enum Error {
         /// What was found there instead.
         reason: String,
     },
+    /// A read-only view could not reach a consistent cut of a live
+    /// database: the primary changed its files during each of `attempts`
+    /// catch-ups. Nothing is wrong on disk; open the view again later.
+    #[error("no consistent view of the live database after {attempts} catch-ups; retry")]
+    ViewNotConsistent {
+        /// Catch-ups tried.
+        attempts: u32,
+    },
+    /// Writes that were recorded as durable are missing at open: the newest
+    /// WAL was deleted or truncated behind RocksDB's back. Nothing was
+    /// written; `Options::accept_lost_writes` opens it anyway.
+    #[error(
+        "{path}: writes recorded as durable are missing (sequence {found} on disk, {recorded} recorded): \
+         a WAL file was deleted or truncated; restore a backup, or open with accept_lost_writes to accept the loss"
+    )]
+    WritesLost {
+        /// The database directory.
+        path: String,
+        /// The last sequence number recorded as durable.
+        recorded: u64,
+        /// The last sequence number found after recovery.
+        found: u64,
+    },
     /// The database contradicts itself (for example a class id with no definition).
     #[error("inconsistent database: {0}")]
     Inconsistent(String),
@@ -346,6 +369,7 @@ impl Error {
             self,
             Error::Corruption { .. }
                 | Error::UnsupportedVersion { .. }
+                | Error::WritesLost { .. }
                 | Error::Inconsistent(_)
                 | Error::CounterExhausted { .. }
                 | Error::ReindexFailed { .. }

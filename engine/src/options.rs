@@ -23,6 +23,8 @@ pub struct Options {
     pub(crate) bulk_build_memory: usize,
     pub(crate) bulk_build_hook: Option<TestHook>,
     pub(crate) dir_mode: u32,
+    pub(crate) durable_mark_interval: Duration,
+    pub(crate) accept_lost_writes: bool,
 }
 
 /// A callback the tests run at a chosen point of the engine's work.
@@ -55,6 +57,8 @@ impl Default for Options {
             bulk_build_memory: 256 << 20,
             bulk_build_hook: None,
             dir_mode: 0o700,
+            durable_mark_interval: Duration::from_secs(1),
+            accept_lost_writes: false,
         }
     }
 }
@@ -169,6 +173,25 @@ impl Options {
     /// whatever the umask). An existing directory keeps its mode.
     pub fn dir_mode(mut self, mode: u32) -> Self {
         self.dir_mode = mode & 0o7777;
+        self
+    }
+
+    /// How often (at most) a commit also syncs the WAL and records the last
+    /// durable sequence number in `ROCKHOLD-DURABLE` (default 1 s; also at
+    /// `close`). An open that finds fewer writes than recorded — a deleted
+    /// or truncated WAL — fails with `Error::WritesLost`. Writes made after
+    /// the last record (at most one interval's worth before a crash) are
+    /// not covered: see docs/ARCHITECTURE.md, "Lost WAL detection".
+    pub fn durable_mark_interval(mut self, every: Duration) -> Self {
+        self.durable_mark_interval = every;
+        self
+    }
+
+    /// Opens a database even though writes recorded as durable are missing
+    /// (`Error::WritesLost`): the operator accepts the loss, and the record
+    /// is moved to what is there. Run `verify` afterwards. Default `false`.
+    pub fn accept_lost_writes(mut self, yes: bool) -> Self {
+        self.accept_lost_writes = yes;
         self
     }
 

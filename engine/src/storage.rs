@@ -177,6 +177,67 @@ fn check_is_database(path: &Path, create: bool) -> Result<()> {
     Ok(())
 }
 
+/// The file (in the database directory) recording the last sequence number
+/// known durable, a framed `MetaValue::Counter` (docs/FORMAT.md).
+pub(crate) const DURABLE_MARK: &str = "ROCKHOLD-DURABLE";
+const DURABLE_MARK_TMP: &str = "ROCKHOLD-DURABLE.tmp";
+
+/// Refuses a database that recovered fewer writes than were recorded as
+/// durable: its newest WAL was deleted or truncated (RocksDB itself only
+/// notices missing WALs that were closed). With `accept` the open goes on.
+fn check_durable_mark(db: &DB, path: &Path, accept: bool) -> Result<()> {
+    use rockhold_format::{MetaValue, Record};
+    let file = path.join(DURABLE_MARK);
+    let bytes = match std::fs::read(&file) {
+        Ok(bytes) => bytes,
+        // A new database, one restored from a backup or checkpoint, or one
+        // written by an older version: nothing recorded to check against.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::Io(format!("{}: {e}", file.display()))),
+    };
+    let recorded = match MetaValue::decode(&bytes) {
+        Ok(MetaValue::Counter(seq)) => seq,
+        Ok(other) => {
+            return Err(Error::Inconsistent(format!(
+                "{} holds {other:?}, not a sequence number",
+                file.display()
+            )))
+        }
+        Err(e) => return Err(Error::corruption(DURABLE_MARK.as_bytes(), e)),
+    };
+    let found = db.latest_sequence_number();
+    if found < recorded && !accept {
+        return Err(Error::WritesLost {
+            path: path.display().to_string(),
+            recorded,
+            found,
+        });
+    }
+    Ok(())
+}
+
+/// How many catch-ups a read-only view tries before it gives up on
+/// reaching a consistent cut of a primary that keeps flushing.
+const CATCH_UP_ATTEMPTS: u32 = 100;
+
+/// The MANIFEST that `CURRENT` names and its length, `None` while it is
+/// being replaced (named but gone): changes on every flush, compaction and
+/// WAL bookkeeping of the primary.
+fn manifest_state(path: &Path) -> Result<Option<(String, u64)>> {
+    let io = |e: std::io::Error| Error::Io(format!("{}: {e}", path.display()));
+    let current = match std::fs::read_to_string(path.join("CURRENT")) {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let name = current.trim().to_string();
+    match std::fs::metadata(path.join(&name)) {
+        Ok(m) => Ok(Some((name, m.len()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(e)),
+    }
+}
+
 /// The open RocksDB database.
 pub(crate) struct Storage {
     db: DB,
@@ -190,6 +251,8 @@ pub(crate) struct Storage {
     /// between would be missing while later WAL records (a task's `Done`)
     /// are in the copy.
     ingest_gate: parking_lot::RwLock<()>,
+    /// When the durable mark was last written (writable instances).
+    last_mark: parking_lot::Mutex<std::time::Instant>,
     /// Dropped after `db` (field order): the directory counts as held here
     /// until RocksDB has released its lock.
     _claim: DirClaim,
@@ -207,14 +270,61 @@ impl Storage {
         // SST files of a bulk build that a crash left behind were never
         // ingested: nothing refers to them.
         let _ = std::fs::remove_dir_all(path.join(BULK_BUILD_DIR));
-        Ok(Storage {
+        check_durable_mark(&db, path, opts.accept_lost_writes)?;
+        let storage = Storage {
             db,
             read_only: false,
             opts: opts.clone(),
             cache,
             ingest_gate: Default::default(),
+            last_mark: parking_lot::Mutex::new(std::time::Instant::now()),
             _claim: claim,
-        })
+        };
+        storage.record_durable_mark()?;
+        Ok(storage)
+    }
+
+    /// Syncs the WAL, then records in `ROCKHOLD-DURABLE` the last sequence
+    /// number, which every write up to it is now durable under. Written to
+    /// a temporary file, synced, renamed over the old one, directory synced.
+    pub(crate) fn record_durable_mark(&self) -> Result<()> {
+        if self.read_only {
+            return Ok(());
+        }
+        let seq = self.db.latest_sequence_number();
+        self.db.flush_wal(true)?;
+        let dir = self.db.path();
+        let io =
+            |e: std::io::Error| Error::Io(format!("{}: {e}", dir.join(DURABLE_MARK).display()));
+        let tmp = dir.join(DURABLE_MARK_TMP);
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp).map_err(io)?;
+            f.write_all(&rockhold_format::Record::encode(
+                &rockhold_format::MetaValue::Counter(seq),
+            ))
+            .map_err(io)?;
+            f.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, dir.join(DURABLE_MARK)).map_err(io)?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
+        *self.last_mark.lock() = std::time::Instant::now();
+        Ok(())
+    }
+
+    /// After a commit: records the durable mark when the last one is older
+    /// than `durable_mark_interval` (one committer does; the others go on).
+    fn after_commit(&self) -> Result<()> {
+        let due = self
+            .last_mark
+            .try_lock()
+            .is_some_and(|at| at.elapsed() >= self.opts.durable_mark_interval);
+        if due && !self.read_only {
+            self.record_durable_mark()?;
+        }
+        Ok(())
     }
 
     /// Opens a read-only follower of a database another process may hold
@@ -231,13 +341,43 @@ impl Storage {
         o.create_if_missing(false);
         o.set_max_open_files(-1); // required of secondary instances
         let db = DB::open_cf_descriptors_as_secondary(&o, path, secondary, cfs)?;
-        Ok(Storage {
+        let storage = Storage {
             db,
             read_only: true,
             opts: opts.clone(),
             cache,
             ingest_gate: Default::default(),
+            last_mark: parking_lot::Mutex::new(std::time::Instant::now()),
             _claim: DirClaim::none(),
+        };
+        storage.catch_up()?;
+        Ok(storage)
+    }
+
+    /// Brings a read-only (secondary) instance up to the primary's state as
+    /// one consistent cut.
+    ///
+    /// A secondary reads the MANIFEST, then replays the WAL files it finds.
+    /// If the primary flushes and deletes a WAL in between, the secondary
+    /// replays the next WAL without the flushed SST: it sees batch k+1
+    /// without batch k. A catch-up re-reads the MANIFEST (which by then
+    /// records that flush) before tailing the WALs, so a catch-up during
+    /// which the MANIFEST did not change (same file, same length) yields a
+    /// state that every WAL deletion it could have met was recorded for.
+    /// Retries until one does; `ViewNotConsistent` after
+    /// `CATCH_UP_ATTEMPTS` tries under a primary that never stops flushing.
+    pub(crate) fn catch_up(&self) -> Result<()> {
+        let path = self.db.path();
+        for attempt in 0..CATCH_UP_ATTEMPTS {
+            let before = manifest_state(path)?;
+            self.db.try_catch_up_with_primary()?;
+            if before.is_some() && manifest_state(path)? == before {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(u64::from(attempt.min(20))));
+        }
+        Err(Error::ViewNotConsistent {
+            attempts: CATCH_UP_ATTEMPTS,
         })
     }
 
@@ -452,6 +592,6 @@ impl Batch<'_> {
         let mut w = WriteOptions::default();
         w.set_sync(sync);
         self.storage.db.write_opt(self.wb, &w)?;
-        Ok(())
+        self.storage.after_commit()
     }
 }

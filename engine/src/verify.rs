@@ -262,15 +262,42 @@ fn building(class: &ClassEntry, entry: &[u8], family: Family) -> bool {
 }
 
 /// Every live SST file RocksDB lists that is missing or shorter than
-/// listed, as problems of the family its column family holds.
+/// listed, as problems of the family its column family holds. A file that a
+/// compaction replaced and deleted between the listing and the look at the
+/// disk is not damage: a problem counts only if a second listing still
+/// names the file and finds it missing or short again.
 fn missing_files(inner: &Inner) -> Result<Vec<Problem>> {
+    let first = missing_files_once(inner)?;
+    if first.is_empty() {
+        return Ok(first);
+    }
+    let again = missing_files_once(inner)?;
+    Ok(first
+        .into_iter()
+        .filter(|p| again.iter().any(|q| q.key == p.key))
+        .collect())
+}
+
+fn missing_files_once(inner: &Inner) -> Result<Vec<Problem>> {
     let storage = &inner.storage;
     let mut problems = Vec::new();
+    // A view of a database that a primary holds open does not check files:
+    // the primary deletes files as it compacts (the view keeps its own
+    // open), so any listing races with it, and the primary itself fails on
+    // a file missing behind its back.
+    if storage.is_read_only()
+        && matches!(
+            crate::dirlock::check_not_held(storage.path()),
+            Err(crate::error::Error::Locked { .. })
+        )
+    {
+        return Ok(problems);
+    }
     let listed = if storage.is_read_only() {
-        // A secondary instance drops files it cannot find from its view
-        // (the primary may have deleted them): ask a transient read-only
-        // instance, which lists what the MANIFEST records, without opening
-        // the files.
+        // A secondary instance drops files it cannot find from its view:
+        // with no primary running, ask a transient read-only instance,
+        // which lists what the MANIFEST records, without opening the
+        // files.
         let mut o = rocksdb::Options::default();
         o.set_paranoid_checks(false);
         let ro = rocksdb::DB::open_cf_for_read_only(
