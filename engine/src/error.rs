@@ -370,6 +370,7 @@ impl Error {
             Error::Corruption { .. }
                 | Error::UnsupportedVersion { .. }
                 | Error::WritesLost { .. }
+                | Error::NotADatabase { .. }
                 | Error::Inconsistent(_)
                 | Error::CounterExhausted { .. }
                 | Error::ReindexFailed { .. }

@@ -287,7 +287,15 @@ impl Storage {
     /// Syncs the WAL, then records in `ROCKHOLD-DURABLE` the last sequence
     /// number, which every write up to it is now durable under. Written to
     /// a temporary file, synced, renamed over the old one, directory synced.
+    /// Called at open and close; errors are the caller's.
     pub(crate) fn record_durable_mark(&self) -> Result<()> {
+        let mut last = self.last_mark.lock();
+        self.write_durable_mark(&mut last)
+    }
+
+    /// Writes the mark; the caller holds `last_mark`, so one writer at a
+    /// time uses the temporary file.
+    fn write_durable_mark(&self, last: &mut std::time::Instant) -> Result<()> {
         if self.read_only {
             return Ok(());
         }
@@ -310,21 +318,24 @@ impl Storage {
         std::fs::File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(io)?;
-        *self.last_mark.lock() = std::time::Instant::now();
+        *last = std::time::Instant::now();
         Ok(())
     }
 
     /// After a commit: records the durable mark when the last one is older
     /// than `durable_mark_interval` (one committer does; the others go on).
-    fn after_commit(&self) -> Result<()> {
-        let due = self
-            .last_mark
-            .try_lock()
-            .is_some_and(|at| at.elapsed() >= self.opts.durable_mark_interval);
-        if due && !self.read_only {
-            self.record_durable_mark()?;
+    /// A failure here does not fail the commit, which is already written:
+    /// the mark stays older (detection covers less) and the next commit
+    /// after the interval tries again.
+    fn after_commit(&self) {
+        if self.read_only {
+            return;
         }
-        Ok(())
+        if let Some(mut last) = self.last_mark.try_lock() {
+            if last.elapsed() >= self.opts.durable_mark_interval {
+                let _ = self.write_durable_mark(&mut last);
+            }
+        }
     }
 
     /// Opens a read-only follower of a database another process may hold
@@ -592,6 +603,7 @@ impl Batch<'_> {
         let mut w = WriteOptions::default();
         w.set_sync(sync);
         self.storage.db.write_opt(self.wb, &w)?;
-        self.storage.after_commit()
+        self.storage.after_commit();
+        Ok(())
     }
 }

@@ -81,6 +81,16 @@ fn crash_loop_child() {
                 out.flush().expect("flush");
                 db.update_class("default", &spec(tag_index))
                     .expect("schema change");
+                // A backup while the new index builds (a kill may cut it
+                // short: BackupEngine then drops the unfinished one).
+                if let Ok(backups) = std::env::var("ROCKHOLD_CRASH_BACKUPS") {
+                    db.create_backup(&backups).expect("backup");
+                    // And a checkpoint, renamed into place once complete.
+                    let root = std::path::Path::new(&backups).parent().expect("parent");
+                    let partial = root.join(format!("partial-cp{seq}"));
+                    db.checkpoint(&partial).expect("checkpoint");
+                    std::fs::rename(&partial, root.join(format!("cp{seq}"))).expect("rename");
+                }
                 "ok".to_string()
             }
             1..=9 => {
@@ -182,6 +192,9 @@ fn acknowledged_writes_survive_kill_9() {
     let mut model = Model::new();
     let mut rng = Rng(0xC0FFEE);
     let (mut acked, mut in_flight_applied) = (0u64, 0u64);
+    let copies = tempfile::tempdir().expect("tempdir for backups");
+    let backups = copies.path().join("backups");
+    let mut restored = 0u64;
     for cycle in 0..cycles() {
         let mut child = Command::new(std::env::current_exe().expect("test binary"))
             .args([
@@ -193,6 +206,7 @@ fn acknowledged_writes_survive_kill_9() {
             ])
             .env("ROCKHOLD_CRASH_DIR", dir.path())
             .env("ROCKHOLD_CRASH_SEED", rng.next().to_string())
+            .env("ROCKHOLD_CRASH_BACKUPS", &backups)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -254,10 +268,44 @@ fn acknowledged_writes_survive_kill_9() {
         }
         assert_invariant(&db);
         db.close().expect("close");
+        // The newest backup, taken while an index built, restores to a
+        // database that verify passes.
+        if let Some(last) = rockhold::list_backups(&backups)
+            .ok()
+            .and_then(|l| l.last().cloned())
+        {
+            let target = copies.path().join(format!("restored{cycle}"));
+            rockhold::restore_backup(&backups, Some(last.id), &target, false).expect("restore");
+            let copy =
+                Db::open(&target, Options::default().runner_threads(0)).expect("open restored");
+            assert_invariant(&copy);
+            copy.close().expect("close");
+            std::fs::remove_dir_all(&target).expect("remove restored copy");
+            restored += 1;
+        }
+        for entry in std::fs::read_dir(copies.path()).expect("ls") {
+            let path = entry.expect("entry").path();
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            if name.starts_with("cp") {
+                let copy =
+                    Db::open(&path, Options::default().runner_threads(0)).expect("open checkpoint");
+                assert_invariant(&copy);
+                copy.close().expect("close");
+                restored += 1;
+            }
+            if name.starts_with("cp") || name.starts_with("partial-cp") {
+                std::fs::remove_dir_all(&path).expect("remove checkpoint");
+            }
+        }
     }
     // Finish any index build the kills interrupted, and check once more.
     let db = Db::open(dir.path(), Options::default().runner_threads(0)).expect("open");
     db.check_reindex_tasks().expect("finish tasks");
     assert_invariant(&db);
-    eprintln!("crash loop: {} cycles, {acked} acknowledged operations, {in_flight_applied} in-flight operations found applied, {} objects", cycles(), model.len());
+    assert!(cycles() < 20 || restored > 0, "some cycle took a backup");
+    eprintln!("crash loop: {} cycles, {acked} acknowledged operations, {in_flight_applied} in-flight operations found applied, {} objects, {restored} backups and checkpoints restored and verified", cycles(), model.len());
 }

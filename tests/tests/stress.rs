@@ -133,6 +133,9 @@ fn writers_readers_and_runner_under_contention() {
     }
     // The runner: the tag index is dropped and rebuilt while all this goes on.
     let mut rebuilds = 0;
+    let copies = tempfile::tempdir().expect("dir for backups and checkpoints");
+    let backups = copies.path().join("backups");
+    let mut backup_ids = Vec::new();
     while Instant::now() < deadline {
         thread::sleep(Duration::from_millis(300));
         db.update_class("default", &spec(false))
@@ -140,6 +143,10 @@ fn writers_readers_and_runner_under_contention() {
         db.update_class("default", &spec(true))
             .expect("add tag index");
         rebuilds += 1;
+        // A backup and a checkpoint while the tag index builds.
+        backup_ids.push(db.create_backup(&backups).expect("backup").id);
+        db.checkpoint(copies.path().join(format!("cp{rebuilds}")))
+            .expect("checkpoint");
     }
     stop.store(true, Ordering::Relaxed);
     for t in threads {
@@ -152,6 +159,30 @@ fn writers_readers_and_runner_under_contention() {
     );
     assert!(rebuilds > 0);
     assert_invariant(&db);
+    // Every backup and checkpoint taken during the builds restores to a
+    // database that verify passes.
+    for id in &backup_ids {
+        let target = copies.path().join(format!("restored{id}"));
+        rockhold::restore_backup(&backups, Some(*id), &target, false).expect("restore");
+        let restored = rockhold::Db::open(&target, Options::default().runner_threads(0))
+            .expect("open restored");
+        assert_invariant(&restored);
+        restored
+            .check_reindex_tasks()
+            .expect("finish the restored builds");
+        assert_invariant(&restored);
+    }
+    for n in 1..=rebuilds {
+        let copy = rockhold::Db::open(
+            copies.path().join(format!("cp{n}")),
+            Options::default().runner_threads(0),
+        )
+        .expect("open checkpoint");
+        assert_invariant(&copy);
+        copy.check_reindex_tasks()
+            .expect("finish the copied builds");
+        assert_invariant(&copy);
+    }
     eprintln!(
         "stress: {} commits, {} snapshot checks, {rebuilds} index rebuilds",
         commits.load(Ordering::Relaxed),

@@ -25,8 +25,9 @@ const EXIT_CODES: &str = "Exit status:
   2  usage: bad arguments, unknown class or field, a path refused as given
   3  not a rockhold database, or a format version this build does not read
   4  the database is held open by another process
-  5  corruption: damaged records, RocksDB files or catalog
-  6  I/O or storage error (permission denied, device full, ...)";
+  5  corruption: damaged records, RocksDB files or catalog, or lost WAL writes
+  6  I/O or storage error (permission denied, device full, a live view that
+     could not reach a consistent cut: retry)";
 
 #[derive(Parser)]
 #[command(
@@ -254,8 +255,13 @@ fn exit_code(e: &(dyn std::error::Error + 'static)) -> u8 {
     match e.downcast_ref::<E>() {
         Some(E::Locked { .. }) => 4,
         Some(E::UnsupportedVersion { .. } | E::NotADatabase { .. }) => 3,
-        Some(E::Corruption { .. } | E::StorageCorruption(_) | E::Inconsistent(_)) => 5,
-        Some(E::Io(_) | E::StorageFull(_) | E::Storage { .. }) => 6,
+        Some(
+            E::Corruption { .. }
+            | E::StorageCorruption(_)
+            | E::Inconsistent(_)
+            | E::WritesLost { .. },
+        ) => 5,
+        Some(E::Io(_) | E::StorageFull(_) | E::Storage { .. } | E::ViewNotConsistent { .. }) => 6,
         _ => 2,
     }
 }
