@@ -24,11 +24,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use rockhold_format::{
-    decode_tuple, encode_tuple_into, frame_raw, next_counter, prefix_successor, unframe, unframe_any, AnyKey,
-    ClassDef, ClassId, ClassKey, Error, Family, FieldId, FullScanKey, GenerationKey, HashKey,
-    HashSeed, Key, MetaKey, MetaValue, NameEntry, NameKey, NamespaceId, ObjectId, ObjectKey,
-    ObjectRecord, OrderedKey, Record, RecordKind, TaskKey, TaskRecord, Value, FRAME_HEADER_LEN,
-    FRAME_VERSION,
+    decode_tuple, encode_tuple_into, frame_raw, next_counter, prefix_successor, unframe,
+    unframe_any, AnyKey, ClassDef, ClassId, ClassKey, Error, Family, FieldId, FullScanKey,
+    GenerationKey, HashKey, HashSeed, Key, MetaKey, MetaValue, NameEntry, NameKey, NamespaceId,
+    ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, RecordKind, TaskKey, TaskRecord, Value,
+    FRAME_HEADER_LEN, FRAME_VERSION,
 };
 
 /// A fuzz target: its name (the `[[bin]]` name and the folder name under
