@@ -129,7 +129,7 @@ fn check_is_database(path: &Path, create: bool) -> Result<()> {
         path: path.display().to_string(),
         reason,
     };
-    let io = |e: std::io::Error| Error::Io(format!("{}: {e}", path.display()));
+    let io = |e: std::io::Error| Error::io_at(path, e);
     let mut entries = match std::fs::read_dir(path) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -193,7 +193,7 @@ fn check_durable_mark(db: &DB, path: &Path, accept: bool) -> Result<()> {
         // A new database, one restored from a backup or checkpoint, or one
         // written by an older version: nothing recorded to check against.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::Io(format!("{}: {e}", file.display()))),
+        Err(e) => return Err(Error::io_at(&file, e)),
     };
     let recorded = match MetaValue::decode(&bytes) {
         Ok(MetaValue::Counter(seq)) => seq,
@@ -224,7 +224,7 @@ const CATCH_UP_ATTEMPTS: u32 = 100;
 /// being replaced (named but gone): changes on every flush, compaction and
 /// WAL bookkeeping of the primary.
 fn manifest_state(path: &Path) -> Result<Option<(String, u64)>> {
-    let io = |e: std::io::Error| Error::Io(format!("{}: {e}", path.display()));
+    let io = |e: std::io::Error| Error::io_at(path, e);
     let current = match std::fs::read_to_string(path.join("CURRENT")) {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -302,8 +302,8 @@ impl Storage {
         let seq = self.db.latest_sequence_number();
         self.db.flush_wal(true)?;
         let dir = self.db.path();
-        let io =
-            |e: std::io::Error| Error::Io(format!("{}: {e}", dir.join(DURABLE_MARK).display()));
+        let mark = dir.join(DURABLE_MARK);
+        let io = |e: std::io::Error| Error::io_at(&mark, e);
         let tmp = dir.join(DURABLE_MARK_TMP);
         {
             use std::io::Write;
@@ -314,7 +314,7 @@ impl Storage {
             .map_err(io)?;
             f.sync_all().map_err(io)?;
         }
-        std::fs::rename(&tmp, dir.join(DURABLE_MARK)).map_err(io)?;
+        std::fs::rename(&tmp, &mark).map_err(io)?;
         std::fs::File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(io)?;
