@@ -116,7 +116,24 @@ pub enum Error {
     /// A write on a database opened read-only (a secondary instance).
     #[error("the database is open read-only")]
     ReadOnly,
-    /// Anything else the caller asked for that cannot be done.
+    /// A cursor given to a scan or lookup other than the one that returned it.
+    #[error("invalid cursor: {reason}")]
+    InvalidCursor {
+        /// Why it does not fit.
+        reason: &'static str,
+    },
+    /// An object given under its id (ingest) that exists in another class.
+    #[error("object {id} is of class {found:?}, not {class:?}")]
+    ClassMismatch {
+        /// The object.
+        id: ObjectId,
+        /// The class it was given for.
+        class: String,
+        /// The class it has.
+        found: String,
+    },
+    /// Anything else the caller asked for that cannot be done (the message
+    /// says what). Internal failures are never reported as this.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
     /// A directory given for a database, backup or restore that cannot be
@@ -158,6 +175,13 @@ pub enum Error {
     /// an ingest: ids are never reused, so no object can be inserted.
     #[error("object ids are exhausted: u64::MAX has been used and ids are never reused")]
     IdsExhausted,
+    /// The operation met a concurrent change it cannot be ordered with;
+    /// nothing was written, and retrying it is safe.
+    #[error("conflict with a concurrent change, retry: {reason}")]
+    Conflict {
+        /// What changed meanwhile.
+        reason: String,
+    },
     /// The index is being built (or failed to build) and cannot answer yet.
     #[error("index on {class}.{field} is not ready ({state})")]
     IndexNotReady {
@@ -251,23 +275,62 @@ pub enum Error {
     },
 
     // ---- storage ----
-    /// RocksDB reported corruption of its own files.
-    #[error("storage corruption: {0}")]
-    StorageCorruption(String),
-    /// The device is full. Reads keep working; writes fail until space is freed.
-    #[error("storage full: {0}")]
-    StorageFull(String),
-    /// An I/O error.
-    #[error("I/O error: {0}")]
-    Io(String),
-    /// Any other RocksDB error.
-    #[error("storage error ({kind}): {message}")]
-    Storage {
-        /// RocksDB's error kind.
-        kind: &'static str,
-        /// RocksDB's message.
-        message: String,
+    /// The storage backend reported corruption of its own files.
+    #[error("storage corruption: {source}")]
+    StorageCorruption {
+        /// The backend's error.
+        source: BackendError,
     },
+    /// The device is full. Reads keep working; writes fail until space is freed.
+    #[error("storage full{}: {source}", at(.path))]
+    StorageFull {
+        /// The file being written, when known.
+        path: Option<std::path::PathBuf>,
+        /// The backend's or the OS's error.
+        source: BackendError,
+    },
+    /// An I/O error, of the storage backend or of a file rockhold writes itself.
+    #[error("I/O error{}: {source}", at(.path))]
+    Io {
+        /// The file or directory, when known.
+        path: Option<std::path::PathBuf>,
+        /// The backend's or the OS's error.
+        source: BackendError,
+    },
+    /// Any other error of the storage backend.
+    #[error("storage error ({kind}): {source}")]
+    Storage {
+        /// The backend's kind of error (RocksDB's status code).
+        kind: &'static str,
+        /// The backend's error.
+        source: BackendError,
+    },
+    /// The operation is not available on this database (e.g. a backup of an
+    /// in-memory database).
+    #[error("not supported: {what}")]
+    Unsupported {
+        /// What was asked for.
+        what: &'static str,
+    },
+    /// A failure inside rockhold that is neither the caller's nor the
+    /// storage's (e.g. registering its metrics).
+    #[error("internal error: {what}: {source}")]
+    Internal {
+        /// What failed.
+        what: &'static str,
+        /// The underlying error.
+        source: BackendError,
+    },
+}
+
+/// The error of a storage backend or library underneath, kept as the
+/// [`std::error::Error::source`] of an [`Error`].
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// " at PATH" for messages of errors that may name a file.
+fn at(path: &Option<std::path::PathBuf>) -> String {
+    path.as_ref()
+        .map_or(String::new(), |p| format!(" at {}", p.display()))
 }
 
 /// Result alias of the engine.
@@ -350,16 +413,24 @@ impl Error {
     /// of the OS saying so (files rockhold writes itself, such as the SST
     /// files of an index build).
     pub fn is_storage_full(&self) -> bool {
-        match self {
-            Error::StorageFull(_) => true,
-            Error::Io(m) => m.contains("No space left on device"),
-            _ => false,
-        }
+        matches!(self, Error::StorageFull { .. })
     }
 
     /// An I/O error on `path`, naming it.
+    /// A full device is `StorageFull`.
     pub(crate) fn io_at(path: &std::path::Path, e: std::io::Error) -> Self {
-        Error::Io(format!("{}: {e}", path.display()))
+        let path = Some(path.to_path_buf());
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            Error::StorageFull {
+                path,
+                source: Box::new(e),
+            }
+        } else {
+            Error::Io {
+                path,
+                source: Box::new(e),
+            }
+        }
     }
 
     /// Whether the error was caused by the caller's input or a constraint
@@ -374,66 +445,18 @@ impl Error {
                 | Error::Inconsistent(_)
                 | Error::CounterExhausted { .. }
                 | Error::ReindexFailed { .. }
-                | Error::StorageCorruption(_)
-                | Error::StorageFull(_)
-                | Error::Io(_)
+                | Error::StorageCorruption { .. }
+                | Error::StorageFull { .. }
+                | Error::Io { .. }
                 | Error::Storage { .. }
+                | Error::Internal { .. }
         )
-    }
-}
-
-impl From<rocksdb::Error> for Error {
-    fn from(e: rocksdb::Error) -> Self {
-        let kind = e.kind();
-        map_storage_error(kind, e.into_string())
-    }
-}
-
-/// Maps a RocksDB status by kind. RocksDB reports "no space" as an I/O error
-/// whose message carries the OS error text; the C API has no separate kind.
-fn map_storage_error(kind: rocksdb::ErrorKind, message: String) -> Error {
-    use rocksdb::ErrorKind as K;
-    match kind {
-        K::Corruption => Error::StorageCorruption(message),
-        K::IOError
-            if message.contains("No space left on device") || message.contains("NoSpace") =>
-        {
-            Error::StorageFull(message)
-        }
-        K::IOError => Error::Io(message),
-        kind => Error::Storage {
-            kind: kind_name(kind),
-            message,
-        },
-    }
-}
-
-fn kind_name(kind: rocksdb::ErrorKind) -> &'static str {
-    use rocksdb::ErrorKind as K;
-    match kind {
-        K::NotFound => "not found",
-        K::Corruption => "corruption",
-        K::NotSupported => "not supported",
-        K::InvalidArgument => "invalid argument",
-        K::IOError => "io",
-        K::MergeInProgress => "merge in progress",
-        K::Incomplete => "incomplete",
-        K::ShutdownInProgress => "shutdown in progress",
-        K::TimedOut => "timed out",
-        K::Aborted => "aborted",
-        K::Busy => "busy",
-        K::Expired => "expired",
-        K::TryAgain => "try again",
-        K::CompactionTooLarge => "compaction too large",
-        K::ColumnFamilyDropped => "column family dropped",
-        _ => "unknown",
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rocksdb::ErrorKind as K;
 
     /// A corruption error named its key only as escaped bytes; it now says
     /// what the key is of, and keeps the bytes.
@@ -451,29 +474,5 @@ mod tests {
         assert!(text.contains(&escape_key(&key)), "{text}");
         let junk = Error::corruption(b"\xffjunk", rockhold_format::Error::Malformed("x".into()));
         assert!(matches!(junk, Error::Corruption { decoded: None, .. }));
-    }
-
-    #[test]
-    fn rocksdb_errors_map_by_kind() {
-        let map = |k, m: &str| map_storage_error(k, m.to_string());
-        assert!(matches!(
-            map(K::Corruption, "Corruption: bad block"),
-            Error::StorageCorruption(_)
-        ));
-        assert!(matches!(
-            map(
-                K::IOError,
-                "IO error: No space left on device: While appending to file"
-            ),
-            Error::StorageFull(_)
-        ));
-        assert!(matches!(
-            map(K::IOError, "IO error: Permission denied"),
-            Error::Io(_)
-        ));
-        assert!(matches!(
-            map(K::Busy, "Resource busy: lock"),
-            Error::Storage { kind: "busy", .. }
-        ));
     }
 }

@@ -37,37 +37,30 @@
 #![deny(missing_docs)]
 
 mod admin;
-mod bulk_build;
-mod cache;
+mod build;
 mod catalog;
 mod db;
-mod dirlock;
 mod error;
-mod index_entries;
-mod ingest;
-mod locks;
+mod index;
+mod kv;
 mod metrics;
 mod options;
 mod read;
-mod reindex;
-mod runner;
-mod schema;
-mod self_check;
-mod storage;
+mod txn;
 mod typed;
-mod verify;
-mod write;
 
-pub use admin::{list_backups, purge_backups, restore_backup, verify_backup, BackupInfo};
+pub use admin::backup::BackupInfo;
+#[cfg(feature = "rocksdb")]
+pub use admin::backup::{list_backups, purge_backups, restore_backup, verify_backup};
+pub use admin::verify::{Problem, VerifyReport};
+pub use build::runner::TaskInfo;
+pub use catalog::ddl::{ClassSpec, FieldSpec, IndexState};
 pub use db::Db;
-pub use error::{Error, Result};
-pub use options::Options;
+pub use error::{BackendError, Error, Result};
+pub use kv::{column_family, MemStore, COLUMN_FAMILIES};
+pub use options::{BuildStage, Options};
 pub use read::{Cursor, FindAll, FindPage, Object, RangeScan, ScanPage, Snapshot};
-pub use runner::TaskInfo;
-pub use schema::{ClassSpec, FieldSpec, IndexState};
-pub use storage::{column_family, COLUMN_FAMILIES};
-pub use verify::{Problem, VerifyReport};
-pub use write::Transaction;
+pub use txn::Transaction;
 
 pub use rockhold_format::{
     ClassDef, Family, FieldDef, FieldType, IndexKind, NamespaceId, ObjectId, TaskRecord, TaskState,

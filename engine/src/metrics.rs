@@ -160,5 +160,8 @@ impl Metrics {
 }
 
 fn metric_error(e: prometheus::Error) -> crate::Error {
-    crate::Error::InvalidRequest(format!("metrics: {e}"))
+    crate::Error::Internal {
+        what: "registering the metrics",
+        source: Box::new(e),
+    }
 }

@@ -20,20 +20,38 @@ pub struct Options {
     pub(crate) retry_backoff: Duration,
     pub(crate) self_check_interval: Option<Duration>,
     pub(crate) fixed_hash_seed: Option<(u64, u64)>,
+    pub(crate) test_hash_bits: u32,
     pub(crate) bulk_build_memory: usize,
-    pub(crate) bulk_build_hook: Option<TestHook>,
+    pub(crate) build_hook: Option<BuildHook>,
     pub(crate) dir_mode: u32,
     pub(crate) durable_mark_interval: Duration,
     pub(crate) accept_lost_writes: bool,
 }
 
-/// A callback the tests run at a chosen point of the engine's work.
-#[derive(Clone)]
-pub(crate) struct TestHook(pub(crate) std::sync::Arc<dyn Fn(&str) + Send + Sync>);
+/// A named point of a bulk index build (sort and ingest), where
+/// [`Options::build_hook`] runs its callback: a typed failpoint for tests
+/// that must act at exactly that moment (write, read, take a backup, crash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BuildStage {
+    /// The snapshot is read and its entries sorted; no lock is held, the
+    /// callback may write.
+    Scanned,
+    /// The files are written and about to be ingested; every writer is held
+    /// off (the callback must not write, or it waits for itself), readers
+    /// are not.
+    BeforeIngest,
+    /// The files are ingested and every writer released.
+    Ingested,
+}
 
-impl std::fmt::Debug for TestHook {
+/// The callback of [`Options::build_hook`].
+#[derive(Clone)]
+pub(crate) struct BuildHook(std::sync::Arc<dyn Fn(BuildStage) + Send + Sync>);
+
+impl std::fmt::Debug for BuildHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TestHook")
+        f.write_str("BuildHook")
     }
 }
 
@@ -54,8 +72,9 @@ impl Default for Options {
             retry_backoff: Duration::from_millis(200),
             self_check_interval: None,
             fixed_hash_seed: None,
+            test_hash_bits: 64,
             bulk_build_memory: 256 << 20,
-            bulk_build_hook: None,
+            build_hook: None,
             dir_mode: 0o700,
             durable_mark_interval: Duration::from_secs(1),
             accept_lost_writes: false,
@@ -155,16 +174,19 @@ impl Options {
         self
     }
 
-    /// In a bulk index build, runs `hook("scanned")` once the snapshot is
-    /// read and sorted (no lock held: the hook may write),
-    /// `hook("before_ingest")` once the SST files are written (under the
-    /// catalog write lock: the hook must not write), and `hook("ingested")`
-    /// after the ingest (no lock held). Only for tests that write, or crash,
-    /// at exactly those moments.
-    #[doc(hidden)]
-    pub fn bulk_build_hook(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
-        self.bulk_build_hook = Some(TestHook(std::sync::Arc::new(hook)));
+    /// Runs `hook` at each [`BuildStage`] of a bulk index build. For tests
+    /// that write, read, back up or crash at exactly those moments; the
+    /// stages say what the hook may do there.
+    pub fn build_hook(mut self, hook: impl Fn(BuildStage) + Send + Sync + 'static) -> Self {
+        self.build_hook = Some(BuildHook(std::sync::Arc::new(hook)));
         self
+    }
+
+    /// Calls the build hook, if any, at `stage`.
+    pub(crate) fn at_build_stage(&self, stage: BuildStage) {
+        if let Some(hook) = &self.build_hook {
+            (hook.0)(stage);
+        }
     }
 
     /// Permission bits of the directories the engine creates: the database
@@ -207,6 +229,16 @@ impl Options {
     #[doc(hidden)]
     pub fn fixed_hash_seed(mut self, k0: u64, k1: u64) -> Self {
         self.fixed_hash_seed = Some((k0, k1));
+        self
+    }
+
+    /// Keeps only the low `bits` bits of every value hash (default 64, all
+    /// of them): with few bits, distinct values collide, for tests of the
+    /// collision paths. Not for real databases: a database must always be
+    /// opened with the same setting, or its hash index is wrong.
+    #[doc(hidden)]
+    pub fn test_hash_bits(mut self, bits: u32) -> Self {
+        self.test_hash_bits = bits.min(64);
         self
     }
 }

@@ -4,14 +4,17 @@
 
 use std::path::Path;
 
-use rockhold::{Db, Options};
+use rockhold::{Db, MemStore, Options};
 use tempfile::TempDir;
 
-/// A database in a fresh temporary directory, deleted on drop.
+/// A database in a fresh temporary directory, deleted on drop; or, made by
+/// [`TempDb::in_memory`], on the in-memory backend (the same engine without
+/// RocksDB), which a reopen restarts from the same store.
 pub struct TempDb {
     db: Option<Db>,
     opts: Options,
     dir: TempDir,
+    memory: Option<MemStore>,
 }
 
 impl TempDb {
@@ -31,6 +34,32 @@ impl TempDb {
             db: Some(db),
             opts,
             dir,
+            memory: None,
+        }
+    }
+
+    /// A new, empty database on the in-memory backend, with the given
+    /// options. `path`, `close` and `open_again` are for databases on disk.
+    pub fn in_memory(opts: Options) -> TempDb {
+        let store = MemStore::new();
+        let db = Db::open_memory(&store, opts.clone()).expect("open a new in-memory database");
+        TempDb {
+            db: Some(db),
+            opts,
+            dir: tempfile::tempdir().expect("temp dir"),
+            memory: Some(store),
+        }
+    }
+
+    /// The in-memory store, for a database made by [`TempDb::in_memory`].
+    pub fn store(&self) -> Option<&MemStore> {
+        self.memory.as_ref()
+    }
+
+    fn open(&self) -> rockhold::Result<Db> {
+        match &self.memory {
+            Some(store) => Db::open_memory(store, self.opts.clone()),
+            None => Db::open(self.dir.path(), self.opts.clone()),
         }
     }
 
@@ -49,7 +78,7 @@ impl TempDb {
         if let Some(db) = self.db.take() {
             db.close().expect("close");
         }
-        self.db = Some(Db::open(self.dir.path(), self.opts.clone()).expect("reopen"));
+        self.db = Some(self.open().expect("reopen"));
     }
 
     /// Closes the database, keeping the directory, and returns its path
@@ -63,7 +92,7 @@ impl TempDb {
 
     /// Opens the database again after `close`.
     pub fn open_again(&mut self) -> rockhold::Result<()> {
-        self.db = Some(Db::open(self.dir.path(), self.opts.clone())?);
+        self.db = Some(self.open()?);
         Ok(())
     }
 }

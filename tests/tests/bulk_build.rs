@@ -5,9 +5,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use rockhold::{ClassSpec, Db, FieldSpec, FieldType, ObjectId, Options, TaskState, Value};
+use rockhold::{
+    BuildStage, ClassSpec, Db, FieldSpec, FieldType, ObjectId, Options, TaskState, Value,
+};
 use rockhold_tests::users::{fill, indexed, plain};
 use rockhold_tests::{assert_invariant, TempDb};
 
@@ -25,12 +27,12 @@ fn email(db: &Db, e: &str) -> Option<ObjectId> {
 }
 
 /// A database whose bulk builds call `on_stage(db, stage)` at each hook.
-fn db_with_hook(on_stage: impl Fn(&Db, &str) + Send + Sync + 'static) -> Arc<TempDb> {
+fn db_with_hook(on_stage: impl Fn(&Db, BuildStage) + Send + Sync + 'static) -> Arc<TempDb> {
     let cell: Arc<OnceLock<Weak<TempDb>>> = Arc::new(OnceLock::new());
     let hook_cell = cell.clone();
     let opts = Options::default()
         .runner_threads(0)
-        .bulk_build_hook(move |stage| {
+        .build_hook(move |stage| {
             if let Some(db) = hook_cell.get().and_then(Weak::upgrade) {
                 on_stage(&db, stage);
             }
@@ -64,7 +66,7 @@ fn writes_between_the_snapshot_and_the_ingest_are_reflected_in_it() {
     let inserted: Arc<OnceLock<ObjectId>> = Arc::new(OnceLock::new());
     let seen = inserted.clone();
     let db = db_with_hook(move |db, stage| {
-        if stage == "scanned" && seen.get().is_none() {
+        if stage == BuildStage::Scanned && seen.get().is_none() {
             let _ = seen.set(write_during_build(db));
         }
     });
@@ -92,7 +94,7 @@ fn a_duplicate_written_during_the_build_fails_the_unique_index() {
     let inserted: Arc<OnceLock<ObjectId>> = Arc::new(OnceLock::new());
     let seen = inserted.clone();
     let db = db_with_hook(move |db, stage| {
-        if stage == "scanned" && seen.get().is_none() {
+        if stage == BuildStage::Scanned && seen.get().is_none() {
             // The index holds nothing yet, so the write path cannot see u3@x.
             let id = db
                 .insert(
@@ -150,15 +152,15 @@ fn crash_after_ingest_child() {
     let hook_cell = cell.clone();
     let opts = Options::default()
         .runner_threads(0)
-        .bulk_build_hook(move |stage| {
+        .build_hook(move |stage| {
             let Some(db) = hook_cell.get().and_then(Weak::upgrade) else {
                 return;
             };
             match stage {
-                "scanned" => {
+                BuildStage::Scanned => {
                     write_during_build(&db);
                 }
-                "ingested" => {
+                BuildStage::Ingested => {
                     println!("ABORTING");
                     std::process::abort();
                 }
@@ -218,4 +220,96 @@ fn a_crash_after_the_ingest_leaves_no_stale_entry() {
     assert_eq!(email(&db, "moved5@x"), Some(ObjectId(5)));
     assert_eq!(email(&db, "u5@x"), None);
     assert_eq!(email(&db, "u6@x"), None);
+}
+
+/// The class read while `user`'s indexes are built: ready indexes of its own.
+fn other() -> ClassSpec {
+    ClassSpec::new("other")
+        .field(FieldSpec::new("key", FieldType::String).unique_hash())
+        .field(FieldSpec::new("rank", FieldType::U64).ordered())
+}
+
+/// Reads stalled during an index build: the bulk build held the catalog
+/// write lock through its ingest and every read took the read lock. On that
+/// code (commit 6f57482) this test failed with "reads stalled behind the
+/// build"; it fails so again with `CatalogCell::peek` made to take the gate.
+#[test]
+fn live_reads_complete_while_a_build_holds_writers_off_in_its_ingest() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    // The hook needs the database; a slot the test empties at the end (a
+    // `Db` inside its own options would keep itself alive).
+    type Read = (bool, Option<ObjectId>, usize);
+    let slot: Arc<Mutex<Option<Db>>> = Arc::new(Mutex::new(None));
+    let outcome: Arc<Mutex<Option<Result<Read, String>>>> = Arc::default();
+    let (hook_slot, hook_outcome) = (slot.clone(), outcome.clone());
+    let opts = Options::default()
+        .runner_threads(0)
+        .build_hook(move |stage| {
+            if stage != BuildStage::BeforeIngest {
+                return;
+            }
+            let Some(db) = hook_slot.lock().expect("slot").clone() else {
+                return;
+            };
+            let (read_tx, read_rx) = mpsc::channel();
+            let reader = db.clone();
+            std::thread::spawn(move || {
+                let got = (|| -> rockhold::Result<_> {
+                    let obj = reader.get("default", ObjectId(0))?;
+                    let unique = reader.find_unique("default", "other", "key", &"k3".into())?;
+                    let scan =
+                        reader.scan("default", "other", "rank", &rockhold::RangeScan::all())?;
+                    Ok((obj.is_some(), unique, scan.hits.len()))
+                })();
+                let _ = read_tx.send(got);
+            });
+            // A writer, by contrast, waits for the ingest to finish.
+            let (write_tx, write_rx) = mpsc::channel();
+            let writer = db.clone();
+            std::thread::spawn(move || {
+                let _ = write_tx.send(writer.insert(
+                    "default",
+                    "other",
+                    [("key", Value::from("late")), ("rank", 99u64.into())],
+                ));
+            });
+            let verdict = match read_rx.recv_timeout(Duration::from_secs(20)) {
+                Ok(Ok(got)) if write_rx.recv_timeout(Duration::from_millis(300)).is_err() => {
+                    Ok(got)
+                }
+                Ok(Ok(got)) => Err(format!("read {got:?}, but a writer was not held off")),
+                Ok(Err(e)) => Err(format!("read failed: {e}")),
+                Err(_) => Err("reads stalled behind the build".to_string()),
+            };
+            *hook_outcome.lock().expect("outcome") = Some(verdict);
+        });
+    let db = TempDb::with_options(opts);
+    db.create_class("default", &plain()).expect("user");
+    db.create_class("default", &other()).expect("other");
+    for i in 0..10u64 {
+        db.insert(
+            "default",
+            "other",
+            [("key", Value::from(format!("k{i}"))), ("rank", i.into())],
+        )
+        .expect("other object");
+    }
+    fill(&db, N);
+    *slot.lock().expect("slot") = Some(db.db().clone());
+    db.update_class("default", &indexed()).expect("add indexes");
+    db.check_reindex_tasks().expect("build");
+    slot.lock().expect("slot").take();
+    let verdict = outcome
+        .lock()
+        .expect("outcome")
+        .take()
+        .expect("the build reached its ingest");
+    assert_eq!(verdict, Ok((true, Some(ObjectId(3)), 10)));
+    // The held-off write went in once the build was done.
+    assert!(db
+        .find_unique("default", "other", "key", &"late".into())
+        .expect("lookup")
+        .is_some());
+    assert_invariant(&db);
 }

@@ -5,8 +5,8 @@
 //! writes or builds; `find_page` bounds what one lookup returns.
 
 use rockhold::{
-    ClassSpec, Error, FieldSpec, FieldType, FindAll, IndexState, NamespaceId, ObjectId, Options,
-    TaskState, Value,
+    BuildStage, ClassSpec, Error, FieldSpec, FieldType, FindAll, IndexState, NamespaceId, ObjectId,
+    Options, TaskState, Value,
 };
 use rockhold_format::{
     ClassDef, ClassKey, FieldId, GenerationKey, Key, MetaKey, MetaValue, Record, TaskKey,
@@ -119,14 +119,13 @@ fn a_task_whose_attempts_are_at_the_maximum_ends_failed_and_is_reported() {
 #[test]
 fn a_panicking_task_run_ends_failed_releases_its_claim_and_the_runner_lives_on() {
     for threads in [0, 1] {
-        let mut db =
-            TempDb::with_options(Options::default().runner_threads(threads).bulk_build_hook(
-                |point| {
-                    if point == "scanned" {
-                        panic!("hook panics on purpose");
-                    }
-                },
-            ));
+        let mut db = TempDb::with_options(Options::default().runner_threads(threads).build_hook(
+            |point| {
+                if point == BuildStage::Scanned {
+                    panic!("hook panics on purpose");
+                }
+            },
+        ));
         db.create_class("default", &plain()).expect("class");
         fill(&db, 50);
         db.update_class("default", &indexed()).expect("add indexes");
@@ -357,7 +356,7 @@ fn find_page_reads_every_holder_in_bounded_pages() {
             &2u64.into(),
             &FindAll::first(2).after(cursor)
         ),
-        Err(Error::InvalidRequest(_))
+        Err(Error::InvalidCursor { .. })
     ));
 }
 

@@ -1,13 +1,15 @@
 //! Model-based test: random sequences of inserts, updates, deletes,
 //! transactions and reopens over two classes in two namespaces, checked
 //! after every step against an in-memory model (every lookup and scan), and
-//! the full invariant check at the end.
+//! the full invariant check at the end; on RocksDB and on the in-memory
+//! backend (the same engine over the storage seam).
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use proptest::prelude::*;
-use rockhold::{ClassSpec, Error, FieldSpec, FieldType, ObjectId, RangeScan, Value};
+use proptest::test_runner::TestCaseError;
+use rockhold::{ClassSpec, Error, FieldSpec, FieldType, ObjectId, Options, RangeScan, Value};
 use rockhold_tests::{assert_invariant, TempDb};
 
 const EMAILS: [&str; 6] = ["a@x", "b@x", "c@x", "d@x", "e@x", "f@x"];
@@ -393,41 +395,63 @@ fn cases() -> u32 {
         .unwrap_or(256)
 }
 
+/// Runs `steps` on `db` and checks it against the model after each.
+fn run(mut db: TempDb, steps: &[Step]) -> Result<(), TestCaseError> {
+    setup(&db);
+    let mut model = Model::default();
+    let mut last_id = None;
+    for step in steps {
+        let ops = match step {
+            Step::Reopen => {
+                db.reopen();
+                check(&db, &model);
+                continue;
+            }
+            Step::One(op) => vec![op.clone()],
+            Step::Txn(ops) => ops.clone(),
+        };
+        let mut next = model.clone();
+        let mut tx = db.transaction();
+        for op in &ops {
+            let before: Vec<ObjectId> = next.objects.keys().copied().collect();
+            stage(&mut next, &mut tx, op);
+            // A fresh id is above every id ever handed out, deleted or not.
+            for id in next.objects.keys().filter(|i| !before.contains(i)) {
+                if let Some(last) = last_id {
+                    prop_assert!(*id > last, "id {} after {}", id, last);
+                }
+                last_id = Some(*id);
+            }
+        }
+        let expect_ok = next.unique_ok();
+        let result = tx.commit();
+        match (&result, expect_ok) {
+            (Ok(()), true) => model = next,
+            (Err(Error::UniqueViolation { .. }), false) => {}
+            _ => prop_assert!(
+                false,
+                "step {:?}: engine {:?}, model expects ok={}",
+                step,
+                result,
+                expect_ok
+            ),
+        }
+        check(&db, &model);
+    }
+    assert_invariant(&db);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), max_shrink_iters: 2000, ..ProptestConfig::default() })]
 
     #[test]
     fn engine_matches_model(steps in proptest::collection::vec(step(), 1..30)) {
-        let mut db = TempDb::new();
-        setup(&db);
-        let mut model = Model::default();
-        let mut last_id = None;
-        for step in &steps {
-            let ops = match step {
-                Step::Reopen => { db.reopen(); check(&db, &model); continue; }
-                Step::One(op) => vec![op.clone()],
-                Step::Txn(ops) => ops.clone(),
-            };
-            let mut next = model.clone();
-            let mut tx = db.transaction();
-            for op in &ops {
-                let before: Vec<ObjectId> = next.objects.keys().copied().collect();
-                stage(&mut next, &mut tx, op);
-                // A fresh id is above every id ever handed out, deleted or not.
-                for id in next.objects.keys().filter(|i| !before.contains(i)) {
-                    if let Some(last) = last_id { prop_assert!(*id > last, "id {} after {}", id, last); }
-                    last_id = Some(*id);
-                }
-            }
-            let expect_ok = next.unique_ok();
-            let result = tx.commit();
-            match (&result, expect_ok) {
-                (Ok(()), true) => model = next,
-                (Err(Error::UniqueViolation { .. }), false) => {}
-                _ => prop_assert!(false, "step {:?}: engine {:?}, model expects ok={}", step, result, expect_ok),
-            }
-            check(&db, &model);
-        }
-        assert_invariant(&db);
+        run(TempDb::new(), &steps)?;
+    }
+
+    #[test]
+    fn engine_matches_model_in_memory(steps in proptest::collection::vec(step(), 1..30)) {
+        run(TempDb::in_memory(Options::default()), &steps)?;
     }
 }

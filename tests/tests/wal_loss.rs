@@ -86,7 +86,7 @@ fn a_truncated_wal_is_detected_at_open() {
             .and_then(|f| f.set_len(cut))
             .expect("truncate");
         match Db::open(dir.path(), Options::default()) {
-            Err(Error::WritesLost { .. } | Error::StorageCorruption(_)) => {}
+            Err(Error::WritesLost { .. } | Error::StorageCorruption { .. }) => {}
             Err(other) => panic!("cut at {cut} of {len}: unexpected {other:?}"),
             Ok(db) => panic!(
                 "cut at {cut} of {len}: opened with {} objects",

@@ -257,11 +257,17 @@ fn exit_code(e: &(dyn std::error::Error + 'static)) -> u8 {
         Some(E::UnsupportedVersion { .. } | E::NotADatabase { .. }) => 3,
         Some(
             E::Corruption { .. }
-            | E::StorageCorruption(_)
+            | E::StorageCorruption { .. }
             | E::Inconsistent(_)
             | E::WritesLost { .. },
         ) => 5,
-        Some(E::Io(_) | E::StorageFull(_) | E::Storage { .. } | E::ViewNotConsistent { .. }) => 6,
+        Some(
+            E::Io { .. }
+            | E::StorageFull { .. }
+            | E::Storage { .. }
+            | E::Internal { .. }
+            | E::ViewNotConsistent { .. },
+        ) => 6,
         _ => 2,
     }
 }

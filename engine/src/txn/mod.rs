@@ -1,21 +1,39 @@
-//! The write path: every insert, update and delete goes through
-//! `Transaction::commit`, which writes the records and every index entry they
-//! imply in one RocksDB WriteBatch, after checking unique constraints under
-//! locks held until the batch has committed.
+//! # Layer 4: the write path
+//!
+//! Owns: `Transaction` and every object write (insert, update, delete,
+//! ingest), in one place: `Transaction::commit`. The commit sequence:
+//! 1. pin the catalog version (the gate, shared, held to the end);
+//! 2. lock the stripes of the objects it updates or deletes, then read
+//!    their committed records;
+//! 3. apply the operations in order to the objects' final states;
+//! 4. ask `index::plan` for the entries to delete and put and the unique
+//!    values to check; lock the stripes of the new unique values;
+//! 5. check uniqueness (`index::unique`) within the batch and against the
+//!    committed holders;
+//! 6. log the objects for a bulk build in progress, open the caches'
+//!    invalidation, write the one batch (records and index entries), close
+//!    the invalidation; release everything.
+//!
+//! May call: `catalog`, `index`, `read` (committed records and holders),
+//! `kv`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use rockhold_format::{
-    ClassDef, ClassId, Family, FieldDef, FieldId, Key, NamespaceId, ObjectId, ObjectKey,
-    ObjectRecord, Record, Value,
+    ClassDef, Family, FieldId, Key, NamespaceId, ObjectId, ObjectKey, ObjectRecord, Record, Value,
 };
 
 use crate::catalog::{Catalog, ClassEntry, FieldLookup};
 use crate::db::{Db, UniqueCacheKey};
 use crate::error::{Error, Result};
-use crate::index_entries::{all_entries, check_indexable, check_record_indexable, diff};
+use crate::index::entries::check_indexable;
+use crate::index::plan::{plan, Change, Plan, Scope, UniqueValue};
+use crate::index::unique::UniqueCheck;
+use crate::kv::WriteBatch;
 use crate::read::View;
+
+pub(crate) mod ingest;
 
 enum Op {
     Insert {
@@ -137,65 +155,59 @@ impl<'db> Transaction<'db> {
         }
         let inner = &self.db.inner;
         inner.writable()?;
-        let cat = inner.catalog.read();
+        let cat = inner.catalog.pin();
         let view = View::latest(inner);
 
         // Objects that are updated or deleted are locked before they are read.
-        let mut object_stripes = Vec::new();
+        let mut objects = Vec::new();
         for op in &self.ops {
             if let Op::Update { ns, id, .. } | Op::Delete { ns, id } | Op::Put { ns, id, .. } = op {
-                object_stripes.push(inner.locks.object_stripe(cat.namespace_id(ns)?, *id));
+                objects.push((cat.namespace_id(ns)?, *id));
             }
         }
-        let _object_locks = inner.locks.lock_objects(object_stripes);
+        let _object_locks = inner.locks.lock_objects(objects);
 
         let mut touched: BTreeMap<(NamespaceId, ObjectId), Touched> = BTreeMap::new();
         for op in &self.ops {
             apply(&cat, &view, &mut touched, op)?;
         }
+        let plan = plan(
+            &inner.seed,
+            touched.iter().map(|((ns, id), t)| Change {
+                ns: *ns,
+                id: *id,
+                class: &t.class.def,
+                before: t.original.as_ref(),
+                after: t.current.as_ref(),
+            }),
+            Scope::Record,
+        )?;
 
         // Unique values written by the batch are locked before they are checked.
-        let mut value_stripes = Vec::new();
-        for_each_new_unique(&touched, |_, t, field, value| {
-            let hash = inner.seed.hash_value(value);
-            value_stripes.push(inner.locks.value_stripe(t.class.def.id, field.id, hash));
-        });
-        let _value_locks = inner.locks.lock_values(value_stripes);
-        check_unique(&view, &touched).inspect_err(|e| {
+        let _value_locks = inner.locks.lock_values(
+            plan.new_unique()
+                .map(|u| (u.class.id, u.field.id, inner.seed.hash_value(u.value))),
+        );
+        check_unique(&view, &plan).inspect_err(|e| {
             if matches!(e, Error::UniqueViolation { .. }) {
                 inner.metrics.unique_violations.inc();
             }
         })?;
 
-        let mut batch = inner.storage.batch();
-        let mut invalidate: Vec<UniqueCacheKey> = Vec::new();
+        let mut batch = WriteBatch::new();
+        for (family, key) in &plan.delete {
+            batch.delete(*family, key);
+        }
+        for (family, key) in &plan.put {
+            batch.put(*family, key, &[]);
+        }
         let mut deleted = Vec::new();
         let (mut inserts, mut updates, mut deletes) = (0u64, 0u64, 0u64);
         for ((ns, id), t) in &touched {
-            let (ns, id) = (*ns, *id);
-            let def = &t.class.def;
-            let old = t
-                .original
-                .as_ref()
-                .map(|r| all_entries(&inner.seed, ns, def, id, r));
-            if let Some(rec) = &t.current {
-                check_record_indexable(def, rec)?;
-            }
-            let new = t
-                .current
-                .as_ref()
-                .map(|r| all_entries(&inner.seed, ns, def, id, r));
-            let changes = diff(&old.unwrap_or_default(), &new.unwrap_or_default());
-            for (family, key) in &changes.delete {
-                batch.delete(*family, key)?;
-            }
-            for (family, key) in &changes.put {
-                batch.put(*family, key, &[])?;
-            }
-            let key = ObjectKey { ns, id }.encode();
+            let key = ObjectKey { ns: *ns, id: *id }.encode();
             match (&t.original, &t.current) {
                 (_, Some(rec)) => {
-                    batch.put(Family::Object, &key, &encode_record(def, rec)?)?;
+                    batch.put(Family::Object, &key, &encode_record(&t.class.def, rec)?);
                     if t.original.is_some() {
                         updates += 1
                     } else {
@@ -203,32 +215,26 @@ impl<'db> Transaction<'db> {
                     }
                 }
                 (Some(_), None) => {
-                    batch.delete(Family::Object, &key)?;
-                    deleted.push((ns, id));
+                    batch.delete(Family::Object, &key);
+                    deleted.push((*ns, *id));
                     deletes += 1;
                 }
                 (None, None) => {}
             }
-            if let Some(old) = &t.original {
-                for f in def.fields.iter().filter(|f| f.index.is_unique()) {
-                    let before = old.value(f.id);
-                    let after = t.current.as_ref().map_or(&Value::Absent, |r| r.value(f.id));
-                    if before != after && !matches!(before, Value::Absent) {
-                        invalidate.push((def.id, f.id, before.encode_ordered()));
-                    }
-                }
-            }
         }
+        let invalidate: Vec<UniqueCacheKey> = plan.released;
         let ops = batch.len();
         // A bulk index build reading these classes from a snapshot repairs
-        // what this commit changes (see bulk_build.rs).
+        // what this commit changes (see build/bulk.rs).
         inner
             .builds
             .record(touched.iter().map(|((_, id), t)| (t.class.def.id, *id)));
-        // Caches are invalidated around the commit, under the locks (see cache.rs).
+        // Caches are invalidated around the commit, under the locks (see read/cache.rs).
         let unique_inv = inner.unique_cache.begin_invalidation(invalidate);
         let class_inv = inner.class_cache.begin_invalidation(deleted);
-        batch.commit(self.sync.unwrap_or_else(|| inner.sync_default()))?;
+        inner
+            .kv
+            .write(&batch, self.sync.unwrap_or_else(|| inner.sync_default()))?;
         drop((unique_inv, class_inv));
         let m = &inner.metrics;
         m.writes.inc();
@@ -288,10 +294,14 @@ fn apply(
                 Some(t) => t.original.clone(),
                 None => view.record(entry.ns, *id)?,
             };
-            if original.as_ref().is_some_and(|o| o.class != entry.def.id) {
-                return Err(Error::InvalidRequest(format!(
-                    "object {id} exists in another class than {class}"
-                )));
+            if let Some(o) = original.as_ref().filter(|o| o.class != entry.def.id) {
+                return Err(Error::ClassMismatch {
+                    id: *id,
+                    class: class.clone(),
+                    found: cat
+                        .class_by_id(o.class)
+                        .map_or_else(|| format!("#{}", o.class), |c| c.def.name.clone()),
+                });
             }
             touched.insert(
                 key,
@@ -459,79 +469,36 @@ fn check_required(def: &ClassDef, rec: &ObjectRecord) -> Result<()> {
     }
 }
 
-/// Calls `f` for every present value of a unique field in an object's final
-/// state that its committed state did not already hold.
-fn for_each_new_unique(
-    touched: &BTreeMap<(NamespaceId, ObjectId), Touched>,
-    mut f: impl FnMut((NamespaceId, ObjectId), &Touched, &FieldDef, &Value),
-) {
-    for (key, t) in touched {
-        let Some(cur) = &t.current else { continue };
-        for field in t.class.def.fields.iter().filter(|fd| fd.index.is_unique()) {
-            let v = cur.value(field.id);
-            let unchanged = t.original.as_ref().is_some_and(|o| o.value(field.id) == v);
-            if !matches!(v, Value::Absent) && !unchanged {
-                f(*key, t, field, v);
-            }
-        }
-    }
-}
-
 /// Refuses the batch if a unique value it writes is held by another object,
-/// committed or earlier in the same batch.
-fn check_unique(
-    view: &View<'_>,
-    touched: &BTreeMap<(NamespaceId, ObjectId), Touched>,
-) -> Result<()> {
-    let violation =
-        |t: &Touched, field: &FieldDef, value: &Value, existing: ObjectId| Error::UniqueViolation {
-            class: t.class.def.name.clone(),
-            field: field.name.clone(),
-            value: value.clone(),
-            existing,
-        };
-    // Within the batch: every final holder of a unique value, changed or not.
-    let mut claimed: HashMap<(ClassId, FieldId, Vec<u8>), ObjectId> = HashMap::new();
-    for ((_, id), t) in touched {
-        let Some(cur) = &t.current else { continue };
-        for field in t.class.def.fields.iter().filter(|fd| fd.index.is_unique()) {
-            let v = cur.value(field.id);
-            if matches!(v, Value::Absent) {
-                continue;
-            }
-            if let Some(other) = claimed.insert((t.class.def.id, field.id, v.encode_ordered()), *id)
+/// earlier in the same batch or committed (and not given up by the batch).
+fn check_unique(view: &View<'_>, plan: &Plan<'_>) -> Result<()> {
+    let violation = |u: &UniqueValue<'_>, existing: ObjectId| Error::UniqueViolation {
+        class: u.class.name.clone(),
+        field: u.field.name.clone(),
+        value: u.value.clone(),
+        existing,
+    };
+    // Every final holder in the batch, changed or not, claims its value.
+    let mut check = UniqueCheck::new();
+    for u in &plan.unique {
+        if let Some(other) = check.claim(u.class.id, u.field.id, u.value, u.id) {
+            return Err(violation(u, other));
+        }
+    }
+    // Committed holders of the values the batch newly writes claim them too,
+    // unless the batch changes them (their final state claimed above).
+    for u in plan.new_unique() {
+        for holder in view.holders(u.ns, u.class, u.field, u.value)? {
+            if !plan.touches(u.ns, holder)
+                && check
+                    .claim(u.class.id, u.field.id, u.value, holder)
+                    .is_some()
             {
-                return Err(violation(t, field, v, other));
+                return Err(violation(u, holder));
             }
         }
     }
-    // Against committed data, for values this batch newly writes.
-    let mut result = Ok(());
-    for_each_new_unique(touched, |(ns, id), t, fd, value| {
-        if result.is_err() {
-            return;
-        }
-        let field = fd.id;
-        match view.holders(ns, &t.class.def, fd, value) {
-            Err(e) => result = Err(e),
-            Ok(holders) => {
-                for holder in holders.into_iter().filter(|h| *h != id) {
-                    // A holder that this batch changes or deletes gives the value up.
-                    let released = touched.get(&(ns, holder)).is_some_and(|other| {
-                        other
-                            .current
-                            .as_ref()
-                            .is_none_or(|r| r.value(field) != value)
-                    });
-                    if !released {
-                        result = Err(violation(t, fd, value, holder));
-                        return;
-                    }
-                }
-            }
-        }
-    });
-    result
+    Ok(())
 }
 
 impl Db {

@@ -15,15 +15,17 @@
 use std::sync::Arc;
 
 use rockhold_format::{
-    ClassDef, ClassId, ClassKey, Family, FieldDef, FieldId, FieldType, FullScanKey, IndexKind, Key,
-    MetaKey, NameEntry, NameKey, NameKind, ObjectId, ObjectKey, ObjectRecord, Record, TaskKey,
-    TaskRecord, Value,
+    ClassDef, ClassId, ClassKey, Family, FieldDef, FieldId, FieldType, IndexKind, Key, MetaKey,
+    NameEntry, NameKey, NameKind, ObjectId, ObjectKey, ObjectRecord, Record, TaskKey, TaskRecord,
+    Value,
 };
 
-use crate::catalog::{take_task_revision, Catalog, ClassEntry};
+use crate::catalog::ddl::{now_ms, put_counter, valid_name, validate_spec, ClassSpec};
+use crate::catalog::{take_task_revision, Change as CatalogChange, ClassEntry};
 use crate::db::{Db, Inner};
 use crate::error::{Error, Result};
-use crate::schema::{now_ms, put_counter, valid_name, validate_spec, ClassSpec};
+use crate::index::plan::{plan, Change, Scope};
+use crate::kv::WriteBatch;
 
 fn type_of(value: &Value) -> Option<FieldType> {
     Some(match value {
@@ -60,7 +62,7 @@ impl Db {
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
         {
-            let cat = self.inner.catalog.read();
+            let cat = self.inner.catalog.peek();
             let ns = cat.namespace_id(namespace)?;
             if cat.class_in(ns, class).is_some_and(|c| !c.provisional()) {
                 drop(cat);
@@ -84,23 +86,25 @@ fn ingest_provisional(
 ) -> Result<()> {
     valid_name("class", class)?;
     inner.reserve_ids_through(id)?;
-    let mut cat = inner.catalog.write();
+    let mut cat = inner.catalog.change();
     let ns = cat.namespace_id(namespace)?;
     let existing = cat.class_in(ns, class).cloned();
     if existing.as_ref().is_some_and(|c| !c.provisional()) {
         // The definition arrived meanwhile: the ordinary path applies.
-        return Err(Error::InvalidRequest(format!(
-            "class {class} was defined during ingest; retry"
-        )));
+        return Err(Error::Conflict {
+            reason: format!("class {class} was defined during the ingest"),
+        });
     }
-    let mut batch = inner.storage.batch();
+    let mut batch = WriteBatch::new();
     let (mut def, mut tasks, new_class) = match existing {
         Some(entry) => (entry.def.clone(), entry.tasks.clone(), false),
         None => {
-            let cid = u32::try_from(cat.counters.next_class)
-                .map_err(|_| Error::InvalidRequest("class ids exhausted".into()))?;
+            let cid =
+                u32::try_from(cat.counters.next_class).map_err(|_| Error::CounterExhausted {
+                    counter: "meta.next_class_id",
+                })?;
             cat.counters.next_class = u64::from(cid) + 1;
-            put_counter(&mut batch, MetaKey::NextClassId, cat.counters.next_class)?;
+            put_counter(&mut batch, MetaKey::NextClassId, cat.counters.next_class);
             let name_key = NameKey {
                 kind: NameKind::Class,
                 parent: ns.0,
@@ -110,7 +114,7 @@ fn ingest_provisional(
                 Family::Name,
                 &name_key.encode(),
                 &NameEntry { id: cid }.encode(),
-            )?;
+            );
             let def = ClassDef {
                 id: ClassId(cid),
                 name: class.to_string(),
@@ -170,7 +174,7 @@ fn ingest_provisional(
             Family::Class,
             &ClassKey { ns, class: def.id }.encode(),
             &def.encode(),
-        )?;
+        );
     }
     if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(FieldId::WHOLE_CLASS) {
         let rev = take_task_revision(&mut cat.counters.next_task_revision)?;
@@ -179,7 +183,7 @@ fn ingest_provisional(
             &mut batch,
             MetaKey::NextTaskRevision,
             cat.counters.next_task_revision,
-        )?;
+        );
         batch.put(
             Family::Task,
             &TaskKey {
@@ -189,34 +193,42 @@ fn ingest_provisional(
             }
             .encode(),
             &task.encode(),
-        )?;
+        );
         slot.insert(task);
     }
-    if let Some(old) = crate::read::View::latest(inner).record(ns, id)? {
-        if old.class != def.id {
-            return Err(Error::InvalidRequest(format!(
-                "object {id} exists in another class than {class}"
-            )));
-        }
+    let old = crate::read::View::latest(inner).record(ns, id)?;
+    if let Some(old) = old.as_ref().filter(|o| o.class != def.id) {
+        return Err(Error::ClassMismatch {
+            id,
+            class: class.to_string(),
+            found: cat
+                .class_by_id(old.class)
+                .map_or_else(|| format!("#{}", old.class), |c| c.def.name.clone()),
+        });
     }
-    // A replaced object keeps its full-scan entry; a provisional class has no other entries.
+    // A provisional class has no index: the plan is the full-scan entry of a
+    // new object, nothing for a replaced one.
+    let plan = plan(
+        &inner.seed,
+        [Change {
+            ns,
+            id,
+            class: &def,
+            before: old.as_ref(),
+            after: Some(&rec),
+        }],
+        Scope::Record,
+    )?;
+    for (family, key) in &plan.put {
+        batch.put(*family, key, &[]);
+    }
     batch.put(
         Family::Object,
         &ObjectKey { ns, id }.encode(),
-        &crate::write::encode_record(&def, &rec)?,
-    )?;
-    batch.put(
-        Family::FullScan,
-        &FullScanKey {
-            ns,
-            class: def.id,
-            id,
-        }
-        .encode(),
-        &[],
-    )?;
-    batch.commit(inner.sync_default())?;
+        &crate::txn::encode_record(&def, &rec)?,
+    );
     cat.put_class(ClassEntry { ns, def, tasks });
+    cat.commit(&*inner.kv, &batch, inner.sync_default())?;
     inner.metrics.refresh_task_states(&cat);
     Ok(())
 }
@@ -225,7 +237,7 @@ fn ingest_provisional(
 /// keep their ids (types must agree); the whole-class task becomes runnable.
 pub(crate) fn adopt_definition(
     inner: &Inner,
-    cat: &mut Catalog,
+    cat: &mut CatalogChange<'_>,
     provisional: &Arc<ClassEntry>,
     spec: &ClassSpec,
 ) -> Result<ClassDef> {
@@ -261,7 +273,7 @@ pub(crate) fn adopt_definition(
         provisional: false,
     };
     check_required_fields(inner, provisional.ns, &def)?;
-    let mut batch = inner.storage.batch();
+    let mut batch = WriteBatch::new();
     batch.put(
         Family::Class,
         &ClassKey {
@@ -270,13 +282,13 @@ pub(crate) fn adopt_definition(
         }
         .encode(),
         &def.encode(),
-    )?;
-    batch.commit(true)?;
+    );
     cat.put_class(ClassEntry {
         ns: provisional.ns,
         def: def.clone(),
         tasks: provisional.tasks.clone(),
     });
+    cat.commit(&*inner.kv, &batch, true)?;
     inner.metrics.refresh_task_states(cat);
     inner.runner.notify();
     Ok(def)

@@ -18,13 +18,11 @@ use rockhold_format::{
     ClassId, Family, FieldId, Key, NamespaceId, Record, TaskKey, TaskRecord, TaskState, TASK_PREFIX,
 };
 
+use crate::build::task::{fail_task, is_runnable, run_task, TaskId};
+use crate::catalog::ddl::now_ms;
 use crate::catalog::{for_each_in, Catalog};
-use crate::error::Error;
-
 use crate::db::{Db, Inner};
-use crate::error::Result;
-use crate::reindex::{fail_task, is_runnable, run_task, TaskId};
-use crate::schema::now_ms;
+use crate::error::{Error, Result};
 
 #[derive(Default)]
 pub(crate) struct RunnerControl {
@@ -72,7 +70,7 @@ impl Inner {
     /// Claims a task that may run now, if any.
     fn claim_next(&self, ignore_backoff: bool) -> Option<TaskId> {
         let now = now_ms();
-        let cat = self.catalog.read();
+        let cat = self.catalog.peek();
         let mut claimed = self.runner.claimed.lock();
         let mut best: Option<(u64, TaskId)> = None;
         for class in cat.all_classes() {
@@ -97,7 +95,7 @@ impl Inner {
 
     /// Whether any task is still to be run (claimed or not), ignoring backoff.
     fn has_unfinished_tasks(&self) -> bool {
-        let cat = self.catalog.read();
+        let cat = self.catalog.peek();
         let claimed = self.runner.claimed.lock();
         let unfinished = cat.all_classes().any(|c| {
             c.tasks.iter().any(|(f, t)| {
@@ -181,7 +179,7 @@ fn runner_loop(inner: Arc<Inner>) {
         }
         if let Some(every) = inner.opts.self_check_interval {
             if last_self_check.elapsed() >= every {
-                let _ = crate::self_check::self_check(&inner);
+                let _ = crate::build::self_check::self_check(&inner);
                 last_self_check = Instant::now();
             }
         }
@@ -247,7 +245,7 @@ impl Db {
     pub fn check_reindex_tasks(&self) -> Result<()> {
         self.inner.writable()?;
         let mut watched: HashSet<TaskId> = {
-            let cat = self.inner.catalog.read();
+            let cat = self.inner.catalog.peek();
             cat.all_classes()
                 .flat_map(|c| {
                     c.tasks
@@ -275,7 +273,7 @@ impl Db {
                 None => break,
             }
         }
-        let cat = self.inner.catalog.read();
+        let cat = self.inner.catalog.peek();
         let mut failed: Vec<TaskInfo> = watched
             .into_iter()
             .filter_map(|id| self.inner.task_info(&cat, id))
@@ -293,9 +291,9 @@ impl Db {
     /// Every reindex task as persisted now (progress counters included),
     /// sorted by namespace, class and field.
     pub fn tasks(&self) -> Result<Vec<TaskInfo>> {
-        let cat = self.inner.catalog.read();
+        let cat = self.inner.catalog.peek();
         let mut out = Vec::new();
-        for_each_in(&self.inner.storage, Family::Task, TASK_PREFIX, |k, v| {
+        for_each_in(self.inner.kv.latest(), Family::Task, TASK_PREFIX, |k, v| {
             let key = TaskKey::decode(k).map_err(|e| Error::corruption(k, e))?;
             let record = TaskRecord::decode(v).map_err(|e| Error::corruption(k, e))?;
             out.push(info_of(&cat, key.ns, key.class, key.field, record));

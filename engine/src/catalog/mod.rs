@@ -1,7 +1,21 @@
-//! The in-memory catalog: namespaces, classes and index readiness, loaded at
-//! open and changed only under its write lock, in the same step as the batch
-//! that persists the change. Object writes hold its read lock until their
-//! batch has committed, so a class never changes under a write in flight.
+//! # Layer 1: the catalog
+//!
+//! Owns: namespaces, classes (their definitions, field lookups) and the
+//! state of every index build, as immutable versions. A version is loaded at
+//! open; each change (DDL, a task's state) commits its batch and publishes
+//! a new version in one step ([`Change::commit`]).
+//!
+//! Who waits for whom:
+//! - **readers never wait**: they load the current version (an atomic
+//!   pointer, `arc-swap`), and keep it as long as they read;
+//! - **object writers** pin the version ([`CatalogCell::pin`]): the commit
+//!   gate, shared, held from the catalog load until their batch has
+//!   committed, so a class never changes under a write in flight;
+//! - **catalog changes** and the final step of a bulk index build hold the
+//!   gate exclusively: they wait for the writers in flight, and writers
+//!   wait for them. Nobody else does.
+//!
+//! May call: `kv` (to load and to commit), `rockhold_format`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -11,8 +25,157 @@ use rockhold_format::{
     NameKind, NamespaceId, Record, TaskKey, TaskRecord, TaskState,
 };
 
+use arc_swap::ArcSwap;
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
 use crate::error::{Error, Result};
-use crate::storage::Storage;
+use crate::kv::{KeyRange, Kv, KvRead, Space, WriteBatch};
+
+pub(crate) mod ddl;
+
+/// The current catalog version, and the gate that orders object writers
+/// and catalog changes (see the module documentation).
+pub(crate) struct CatalogCell {
+    current: ArcSwap<Catalog>,
+    gate: RwLock<()>,
+    /// Odd while a change is between writing its batch and publishing its
+    /// version: a snapshot taken then could pair new data with the old
+    /// catalog, so [`CatalogCell::consistent`] waits it out.
+    publishing: std::sync::atomic::AtomicU64,
+}
+
+/// A catalog version pinned for a write: no change can commit until it drops.
+pub(crate) struct Pinned<'a> {
+    _gate: RwLockReadGuard<'a, ()>,
+    catalog: Arc<Catalog>,
+}
+
+impl std::ops::Deref for Pinned<'_> {
+    type Target = Catalog;
+    fn deref(&self) -> &Catalog {
+        &self.catalog
+    }
+}
+
+/// Every writer held off: the current version, with no object write in
+/// flight and none starting until it drops.
+pub(crate) struct Exclusive<'a> {
+    _gate: RwLockWriteGuard<'a, ()>,
+    catalog: Arc<Catalog>,
+}
+
+impl std::ops::Deref for Exclusive<'_> {
+    type Target = Catalog;
+    fn deref(&self) -> &Catalog {
+        &self.catalog
+    }
+}
+
+/// A catalog change in progress: a draft of the next version, writers held
+/// off. [`Change::commit`] writes a batch and publishes the draft; a change
+/// dropped without committing leaves the catalog as it was.
+pub(crate) struct Change<'a> {
+    cell: &'a CatalogCell,
+    _gate: RwLockWriteGuard<'a, ()>,
+    draft: Catalog,
+}
+
+impl std::ops::Deref for Change<'_> {
+    type Target = Catalog;
+    fn deref(&self) -> &Catalog {
+        &self.draft
+    }
+}
+
+impl std::ops::DerefMut for Change<'_> {
+    fn deref_mut(&mut self) -> &mut Catalog {
+        &mut self.draft
+    }
+}
+
+impl Change<'_> {
+    /// Writes `batch` (the persisted form of the draft's changes) and, once
+    /// it has committed, publishes the draft as the current version. On a
+    /// write error nothing is published.
+    pub fn commit(&mut self, kv: &dyn Kv, batch: &WriteBatch, sync: bool) -> Result<()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.cell.publishing.fetch_add(1, SeqCst);
+        let written = kv.write(batch, sync);
+        if written.is_ok() {
+            self.cell.current.store(Arc::new(self.draft.clone()));
+        }
+        self.cell.publishing.fetch_add(1, SeqCst);
+        written
+    }
+}
+
+impl CatalogCell {
+    pub fn new(catalog: Catalog) -> CatalogCell {
+        CatalogCell {
+            current: ArcSwap::from_pointee(catalog),
+            gate: RwLock::new(()),
+            publishing: Default::default(),
+        }
+    }
+
+    /// The current version, without waiting for anyone.
+    pub fn load(&self) -> Arc<Catalog> {
+        self.current.load_full()
+    }
+
+    /// The current version for a short read (no reference count touched:
+    /// cheaper than `load` on the hot path; do not hold it across a wait).
+    pub fn peek(&self) -> arc_swap::Guard<Arc<Catalog>> {
+        self.current.load()
+    }
+
+    /// The current version, pinned until the caller's batch has committed.
+    pub fn pin(&self) -> Pinned<'_> {
+        let gate = self.gate.read();
+        Pinned {
+            _gate: gate,
+            catalog: self.load(),
+        }
+    }
+
+    /// The current version with every writer held off.
+    pub fn exclusive(&self) -> Exclusive<'_> {
+        let gate = self.gate.write();
+        Exclusive {
+            _gate: gate,
+            catalog: self.load(),
+        }
+    }
+
+    /// Starts a change: writers are held off until it drops.
+    pub fn change(&self) -> Change<'_> {
+        let gate = self.gate.write();
+        Change {
+            cell: self,
+            _gate: gate,
+            draft: (*self.load()).clone(),
+        }
+    }
+
+    /// The current version together with what `take` reads (a storage
+    /// snapshot), such that the version describes exactly that data: no
+    /// change was between writing its batch and publishing its version
+    /// meanwhile. Waits only for such a window, never for writers.
+    pub fn consistent<T>(&self, mut take: impl FnMut() -> T) -> (Arc<Catalog>, T) {
+        use std::sync::atomic::Ordering::SeqCst;
+        loop {
+            let before = self.publishing.load(SeqCst);
+            if before % 2 == 0 {
+                let catalog = self.load();
+                let taken = take();
+                if self.publishing.load(SeqCst) == before {
+                    return (catalog, taken);
+                }
+            }
+            std::thread::yield_now();
+        }
+    }
+}
 
 /// A class as the engine sees it: its definition and the build state of its indexes.
 #[derive(Debug, Clone)]
@@ -122,9 +285,9 @@ pub(crate) fn take_task_revision(next: &mut u64) -> Result<u64> {
     Ok(rev)
 }
 
-fn read_counter(storage: &Storage, key: MetaKey) -> Result<Option<u64>> {
+fn read_counter(kv: &dyn KvRead, key: MetaKey) -> Result<Option<u64>> {
     let k = key.encode();
-    match storage.get(rockhold_format::Family::Meta, &k, &Default::default())? {
+    match kv.get(Space::Catalog, &k)? {
         None => Ok(None),
         Some(v) => match MetaValue::decode(&v).map_err(|e| Error::corruption(&k, e))? {
             MetaValue::Counter(c) => Ok(Some(c)),
@@ -136,15 +299,15 @@ fn read_counter(storage: &Storage, key: MetaKey) -> Result<Option<u64>> {
     }
 }
 
-pub(crate) fn read_counter_or(storage: &Storage, key: MetaKey, default: u64) -> Result<u64> {
-    Ok(read_counter(storage, key)?.unwrap_or(default))
+pub(crate) fn read_counter_or(kv: &dyn KvRead, key: MetaKey, default: u64) -> Result<u64> {
+    Ok(read_counter(kv, key)?.unwrap_or(default))
 }
 
 impl Catalog {
     /// Loads names, classes and tasks from storage.
     /// `lenient` skips records that do not decode instead of failing: a
     /// read-only open for inspection, where `verify` reports them.
-    pub fn load(storage: &Storage, lenient: bool) -> Result<Catalog> {
+    pub fn load(kv: &dyn KvRead, lenient: bool) -> Result<Catalog> {
         let tolerate = |r: Result<()>| match r {
             Err(Error::Corruption { .. } | Error::Inconsistent(_)) if lenient => Ok(()),
             other => other,
@@ -156,30 +319,25 @@ impl Catalog {
             by_id: HashMap::new(),
             lookups: HashMap::new(),
             counters: CatalogCounters {
-                next_namespace: read_counter_or(storage, MetaKey::NextNamespaceId, 1)?,
-                next_class: read_counter_or(storage, MetaKey::NextClassId, 1)?,
-                next_task_revision: read_counter_or(storage, MetaKey::NextTaskRevision, 1)?,
+                next_namespace: read_counter_or(kv, MetaKey::NextNamespaceId, 1)?,
+                next_class: read_counter_or(kv, MetaKey::NextClassId, 1)?,
+                next_task_revision: read_counter_or(kv, MetaKey::NextTaskRevision, 1)?,
             },
         };
         let ns_prefix = NameKey::scope_prefix(NameKind::Namespace, 0);
-        for_each_in(
-            storage,
-            rockhold_format::Family::Name,
-            &ns_prefix,
-            |k, v| {
-                tolerate((|| {
-                    let key = NameKey::decode(k).map_err(|e| Error::corruption(k, e))?;
-                    let entry = NameEntry::decode(v).map_err(|e| Error::corruption(k, e))?;
-                    cat.namespaces
-                        .insert(key.name.clone(), NamespaceId(entry.id));
-                    cat.ns_names.insert(NamespaceId(entry.id), key.name);
-                    Ok(())
-                })())
-            },
-        )?;
+        for_each_in(kv, rockhold_format::Family::Name, &ns_prefix, |k, v| {
+            tolerate((|| {
+                let key = NameKey::decode(k).map_err(|e| Error::corruption(k, e))?;
+                let entry = NameEntry::decode(v).map_err(|e| Error::corruption(k, e))?;
+                cat.namespaces
+                    .insert(key.name.clone(), NamespaceId(entry.id));
+                cat.ns_names.insert(NamespaceId(entry.id), key.name);
+                Ok(())
+            })())
+        })?;
         let mut tasks: HashMap<ClassId, HashMap<FieldId, TaskRecord>> = HashMap::new();
         for_each_in(
-            storage,
+            kv,
             rockhold_format::Family::Task,
             rockhold_format::TASK_PREFIX,
             |k, v| {
@@ -192,7 +350,7 @@ impl Catalog {
             },
         )?;
         for_each_in(
-            storage,
+            kv,
             rockhold_format::Family::Class,
             rockhold_format::CLASS_PREFIX,
             |k, v| {
@@ -299,12 +457,14 @@ impl Catalog {
     }
 }
 
-/// Calls `f` on every (key, value) of `family` under `prefix`, latest state.
+/// Calls `f` on every (key, value) of `family` under `prefix`.
 pub(crate) fn for_each_in(
-    storage: &Storage,
+    kv: &dyn KvRead,
     family: rockhold_format::Family,
     prefix: &[u8],
     mut f: impl FnMut(&[u8], &[u8]) -> Result<()>,
 ) -> Result<()> {
-    storage.scan_prefix(family, prefix, |k, v| f(k, v).map(|()| true))
+    kv.scan(Space::of(family), KeyRange::prefix(prefix), &mut |k, v| {
+        f(k, v).map(|()| true)
+    })
 }

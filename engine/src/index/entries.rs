@@ -1,15 +1,39 @@
-//! Index maintenance: the index keys a record implies, and what changes
-//! between two versions of a record. The write path and the verifier both use
-//! these functions, so "which entries should exist" is decided in one place.
-
-use std::collections::BTreeSet;
+//! The index keys a record implies, and the ordered-key limit: "which
+//! entries should exist" is decided here, for every caller (through
+//! `plan`, or one field at a time for stale-entry checks).
 
 use rockhold_format::{
     ClassDef, Family, FieldDef, FullScanKey, HashKey, HashSeed, IndexKind, Key, NamespaceId,
-    ObjectId, ObjectRecord, OrderedKey, Value, MAX_ORDERED_VALUE_LEN,
+    ObjectId, OrderedKey, Value, MAX_ORDERED_VALUE_LEN,
 };
 
 use crate::error::{Error, Result};
+
+/// The hash of values in `IH` keys: SipHash-1-3 keyed by the database's
+/// seed (rockhold_format), in the one place every path computes it. A test
+/// build may keep only some low bits (`Options::test_hash_bits`) to force
+/// collisions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ValueHasher {
+    seed: HashSeed,
+    mask: u64,
+}
+
+impl ValueHasher {
+    /// The hasher of a database with this seed; `bits` keeps only that many
+    /// low bits of each hash (64: all).
+    pub fn new(seed: HashSeed, bits: u32) -> ValueHasher {
+        ValueHasher {
+            seed,
+            mask: u64::MAX.checked_shr(64 - bits.min(64)).unwrap_or(0),
+        }
+    }
+
+    /// The hash of `value`.
+    pub fn hash_value(&self, value: &Value) -> u64 {
+        self.seed.hash_value(value) & self.mask
+    }
+}
 
 /// One index entry: its family and key bytes (index values are empty).
 pub(crate) type Entry = (Family, Vec<u8>);
@@ -17,7 +41,7 @@ pub(crate) type Entry = (Family, Vec<u8>);
 /// The entry of `field` for `value`; `None` for absent values, which are not
 /// indexed, and for fields without an index.
 pub(crate) fn field_entry(
-    seed: &HashSeed,
+    seed: &ValueHasher,
     ns: NamespaceId,
     class: &ClassDef,
     field: &FieldDef,
@@ -74,31 +98,6 @@ pub(crate) fn check_indexable(class: &ClassDef, field: &FieldDef, value: &Value)
     Ok(())
 }
 
-/// `check_indexable` on every ordered field of a record about to be
-/// written (an untouched value of a field made ordered later counts too).
-pub(crate) fn check_record_indexable(class: &ClassDef, record: &ObjectRecord) -> Result<()> {
-    class
-        .fields
-        .iter()
-        .filter(|f| matches!(f.index, IndexKind::Ordered { .. }))
-        .try_for_each(|f| check_indexable(class, f, record.value(f.id)))
-}
-
-/// Every value-index entry (`IH`, `IR`) of a record, without the full-scan entry.
-pub(crate) fn value_entries(
-    seed: &HashSeed,
-    ns: NamespaceId,
-    class: &ClassDef,
-    id: ObjectId,
-    record: &ObjectRecord,
-) -> BTreeSet<Entry> {
-    class
-        .fields
-        .iter()
-        .filter_map(|f| field_entry(seed, ns, class, f, record.value(f.id), id))
-        .collect()
-}
-
 /// The full-scan entry of an object.
 pub(crate) fn full_scan_entry(ns: NamespaceId, class: &ClassDef, id: ObjectId) -> Entry {
     (
@@ -110,30 +109,4 @@ pub(crate) fn full_scan_entry(ns: NamespaceId, class: &ClassDef, id: ObjectId) -
         }
         .encode(),
     )
-}
-
-/// Every index entry (full-scan included) of a record.
-pub(crate) fn all_entries(
-    seed: &HashSeed,
-    ns: NamespaceId,
-    class: &ClassDef,
-    id: ObjectId,
-    record: &ObjectRecord,
-) -> BTreeSet<Entry> {
-    let mut out = value_entries(seed, ns, class, id, record);
-    out.insert(full_scan_entry(ns, class, id));
-    out
-}
-
-/// What a change from `old` to `new` must delete and put.
-pub(crate) struct EntryDiff {
-    pub delete: Vec<Entry>,
-    pub put: Vec<Entry>,
-}
-
-pub(crate) fn diff(old: &BTreeSet<Entry>, new: &BTreeSet<Entry>) -> EntryDiff {
-    EntryDiff {
-        delete: old.difference(new).cloned().collect(),
-        put: new.difference(old).cloned().collect(),
-    }
 }

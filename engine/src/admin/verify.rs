@@ -4,21 +4,25 @@
 //! entry points to an existing object of its class that holds its value; no
 //! unique value has two holders. Indexes still being built are exempt from the
 //! "entry per value" direction only.
+//!
+//! What entries a record implies comes from `index::plan` (the plan of
+//! creating the record), and two holders of a unique value are found by
+//! `index::unique`, as on every write path.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::catalog::ClassEntry;
+use crate::db::{Db, Inner};
+use crate::error::{escape_key, Result};
+use crate::index::plan::{expected_entries, Change};
+use crate::index::unique::UniqueCheck;
+use crate::kv::{KeyRange, KvRead, Space};
 use rockhold_format::{
     AnyKey, ClassDef, ClassId, ClassKey, Family, FieldId, HashKey, IndexKind, Key, MetaValue,
     NameEntry, NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, TaskKey,
     TaskRecord, TaskState, Value,
 };
-use rocksdb::ReadOptions;
-
-use crate::catalog::ClassEntry;
-use crate::db::{Db, Inner};
-use crate::error::{escape_key, Result};
-use crate::index_entries::all_entries;
 
 /// One violation found by [`Db::verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,20 +62,18 @@ struct Verifier<'a> {
     inner: &'a Inner,
     progress: &'a mut dyn FnMut(u64),
     seen: u64,
-    snap: Option<rocksdb::Snapshot<'a>>,
+    snap: Box<dyn KvRead + 'a>,
     classes: HashMap<ClassId, Arc<ClassEntry>>,
     report: VerifyReport,
-    /// The previous entry of a unique index: (key without object id, value).
-    last_unique: Option<(Vec<u8>, Value)>,
+    /// Holders of unique values, one group of entries that may share a
+    /// value at a time (an `IR` value, an `IH` hash): key of the group.
+    unique_group: Vec<u8>,
+    unique: UniqueCheck,
 }
 
 impl Verifier<'_> {
     fn get(&self, family: Family, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let mut r = ReadOptions::default();
-        if let Some(snap) = &self.snap {
-            r.set_snapshot(snap);
-        }
-        self.inner.storage.get(family, key, &r)
+        self.snap.get(Space::of(family), key)
     }
 
     /// Runs `check` on every (key, value) of a family and records violations.
@@ -81,32 +83,41 @@ impl Verifier<'_> {
         check: fn(&mut Self, &[u8], &[u8]) -> Finding,
     ) -> Result<()> {
         let prefix = family.prefix();
-        let mut it = self.inner.storage.iter(
-            family,
-            prefix,
-            rockhold_format::prefix_successor(prefix),
-            self.snap.as_ref(),
-        )?;
-        it.seek_to_first();
-        let mut found = Vec::new();
-        while let (Some(k), Some(v)) = (it.key(), it.value()) {
-            self.seen += 1;
-            if self.seen.is_multiple_of(4096) {
-                (self.progress)(self.seen);
+        // The iterator borrows the snapshot, the checks borrow `self`
+        // mutably: walk a cursor over owned keys, a page at a time.
+        let mut lower = prefix.to_vec();
+        let upper = rockhold_format::prefix_successor(prefix);
+        loop {
+            let mut page: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(1024);
+            self.snap.scan(
+                Space::of(family),
+                KeyRange::new(&lower, upper.clone()),
+                &mut |k, v| {
+                    page.push((k.to_vec(), v.to_vec()));
+                    Ok(page.len() < 1024)
+                },
+            )?;
+            for (k, v) in &page {
+                self.seen += 1;
+                if self.seen.is_multiple_of(4096) {
+                    (self.progress)(self.seen);
+                }
+                if let Some(what) = check(self, k, v)? {
+                    self.report.problems.push(Problem {
+                        family,
+                        key: escape_key(k),
+                        what,
+                    });
+                }
             }
-            if let Some(what) = check(self, k, v)? {
-                found.push(Problem {
-                    family,
-                    key: escape_key(k),
-                    what,
-                });
+            match page.pop() {
+                Some((last, _)) if page.len() == 1023 => {
+                    lower = last;
+                    lower.push(0);
+                }
+                _ => return Ok(()),
             }
-            it.next();
         }
-        it.status()?;
-        drop(it);
-        self.report.problems.extend(found);
-        Ok(())
     }
 
     fn check_catalog_record(&mut self, k: &[u8], v: &[u8]) -> Finding {
@@ -160,8 +171,15 @@ impl Verifier<'_> {
         let Some(class) = self.classes.get(&rec.class).filter(|c| c.ns == key.ns) else {
             return Ok(Some(format!("unknown class {}", rec.class)));
         };
+        let change = Change {
+            ns: key.ns,
+            id: key.id,
+            class: &class.def,
+            before: None,
+            after: Some(&rec),
+        };
         let mut missing = Vec::new();
-        for (family, entry) in all_entries(&self.inner.seed, key.ns, &class.def, key.id, &rec) {
+        for (family, entry) in expected_entries(&self.inner.seed, change) {
             if self.get(family, &entry)?.is_none() && !building(class, &entry, family) {
                 missing.push(format!("{family} entry {}", escape_key(&entry)));
             }
@@ -233,16 +251,16 @@ impl Verifier<'_> {
             )));
         }
         if def.index.is_unique() {
-            // Entries of one value are adjacent (IR) or share a hash prefix (IH).
-            let group = k[..k.len() - 8].to_vec();
-            let duplicate = self
-                .last_unique
-                .as_ref()
-                .is_some_and(|(g, v)| *g == group && v == value);
-            self.last_unique = Some((group, value.clone()));
-            if duplicate {
+            // Entries that may share a value are neighbours: one value (IR)
+            // or one hash (IH), whose holders may interleave by id.
+            let group = &k[..k.len() - 8];
+            if group != self.unique_group.as_slice() {
+                self.unique_group = group.to_vec();
+                self.unique.next_group();
+            }
+            if let Some(first) = self.unique.claim(class_id, field_id, value, id) {
                 return Ok(Some(format!(
-                    "second holder {id} of unique value {value} in {}",
+                    "second holder {id} of unique value {value} in {} (first: {first})",
                     def.name
                 )));
             }
@@ -261,83 +279,22 @@ fn building(class: &ClassEntry, entry: &[u8], family: Family) -> bool {
     field.is_ok_and(|f| class.not_ready(f).is_some())
 }
 
-/// Every live SST file RocksDB lists that is missing or shorter than
-/// listed, as problems of the family its column family holds. A file that a
-/// compaction replaced and deleted between the listing and the look at the
-/// disk is not damage: a problem counts only if a second listing still
-/// names the file and finds it missing or short again.
+/// Every file the backend lists that is missing or shorter than listed, as
+/// problems of the family its space holds.
 fn missing_files(inner: &Inner) -> Result<Vec<Problem>> {
-    let first = missing_files_once(inner)?;
-    if first.is_empty() {
-        return Ok(first);
-    }
-    let again = missing_files_once(inner)?;
-    Ok(first
+    Ok(inner
+        .kv
+        .damaged_files()?
         .into_iter()
-        .filter(|p| again.iter().any(|q| q.key == p.key))
+        .map(|d| Problem {
+            family: Family::ALL
+                .into_iter()
+                .find(|f| Space::of(*f) == d.space && *f != Family::Generation)
+                .unwrap_or(Family::Meta),
+            key: d.name,
+            what: d.what,
+        })
         .collect())
-}
-
-fn missing_files_once(inner: &Inner) -> Result<Vec<Problem>> {
-    let storage = &inner.storage;
-    let mut problems = Vec::new();
-    // A view of a database that a primary holds open does not check files:
-    // the primary deletes files as it compacts (the view keeps its own
-    // open), so any listing races with it, and the primary itself fails on
-    // a file missing behind its back.
-    if storage.is_read_only()
-        && matches!(
-            crate::dirlock::check_not_held(storage.path()),
-            Err(crate::error::Error::Locked { .. })
-        )
-    {
-        return Ok(problems);
-    }
-    let listed = if storage.is_read_only() {
-        // A secondary instance drops files it cannot find from its view:
-        // with no primary running, ask a transient read-only instance,
-        // which lists what the MANIFEST records, without opening the
-        // files.
-        let mut o = rocksdb::Options::default();
-        o.set_paranoid_checks(false);
-        let ro = rocksdb::DB::open_cf_for_read_only(
-            &o,
-            storage.path(),
-            crate::storage::COLUMN_FAMILIES,
-            false,
-        )?;
-        ro.live_files()?
-    } else {
-        storage.rocks().live_files()?
-    };
-    for f in listed {
-        let name = f.name.trim_start_matches('/');
-        let path = storage.path().join(name);
-        let what = match std::fs::metadata(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => format!(
-                "SST file {name} of column family {} is missing (the database lists it with {} bytes)",
-                f.column_family_name, f.size
-            ),
-            Err(e) => return Err(crate::error::Error::io_at(&path, e)),
-            Ok(m) if m.len() < f.size as u64 => format!(
-                "SST file {name} of column family {} is {} bytes, the database lists {}",
-                f.column_family_name,
-                m.len(),
-                f.size
-            ),
-            Ok(_) => continue,
-        };
-        let family = Family::ALL
-            .into_iter()
-            .find(|fam| crate::storage::column_family(*fam) == f.column_family_name)
-            .unwrap_or(Family::Meta);
-        problems.push(Problem {
-            family,
-            key: name.to_string(),
-            what,
-        });
-    }
-    Ok(problems)
 }
 
 impl Db {
@@ -363,9 +320,8 @@ impl Db {
                 ..VerifyReport::default()
             });
         }
-        let classes = inner
-            .catalog
-            .read()
+        let (catalog, snap) = inner.catalog.consistent(|| inner.kv.snapshot());
+        let classes = catalog
             .all_classes()
             .map(|c| (c.def.id, c.clone()))
             .collect();
@@ -373,19 +329,16 @@ impl Db {
             inner,
             progress,
             seen: 0,
-            snap: inner.storage.snapshot(),
+            snap,
             classes,
             report: VerifyReport::default(),
-            last_unique: None,
+            unique_group: Vec::new(),
+            unique: UniqueCheck::new(),
         };
         for family in [Family::Meta, Family::Name, Family::Class, Family::Task] {
             v.scan(family, Verifier::check_catalog_record)?;
         }
-        let mut read = ReadOptions::default();
-        if let Some(snap) = &v.snap {
-            read.set_snapshot(snap);
-        }
-        let generations = crate::db::read_generations(&inner.storage, &read)?;
+        let generations = crate::db::meta::read_generations(&*v.snap)?;
         let newest = generations.iter().flatten().copied().max();
         for (tag, g) in generations.iter().enumerate() {
             if *g != newest {

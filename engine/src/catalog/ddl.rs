@@ -13,7 +13,7 @@ use rockhold_format::{
 use crate::catalog::{take_task_revision, ClassEntry, DEFAULT_NAMESPACE};
 use crate::db::{Db, Inner};
 use crate::error::{Error, Result};
-use crate::storage::Batch;
+use crate::kv::{KeyRange, Space, WriteBatch};
 
 /// A field as the user declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,40 +143,33 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-pub(crate) fn put_counter(batch: &mut Batch<'_>, key: MetaKey, value: u64) -> Result<()> {
+pub(crate) fn put_counter(batch: &mut WriteBatch, key: MetaKey, value: u64) {
     batch.put(
         Family::Meta,
         &key.encode(),
         &MetaValue::Counter(value).encode(),
-    )
+    );
 }
 
 impl Inner {
     /// Whether a class has at least one object (its full-scan range is not empty).
     pub(crate) fn class_has_objects(&self, ns: NamespaceId, class: ClassId) -> Result<bool> {
         let prefix = FullScanKey::class_prefix(ns, class);
-        let mut it = self.storage.iter(
-            Family::FullScan,
-            &prefix,
-            rockhold_format::prefix_successor(&prefix),
-            None,
-        )?;
-        it.seek(&prefix);
-        let found = it.valid();
-        it.status()?;
+        let mut found = false;
+        self.kv
+            .latest()
+            .scan(Space::FullScan, KeyRange::prefix(&prefix), &mut |_, _| {
+                found = true;
+                Ok(false)
+            })?;
         Ok(found)
     }
 }
 
 /// Deletes every entry of one field's index.
-fn delete_index_range(
-    batch: &mut Batch<'_>,
-    ns: NamespaceId,
-    class: ClassId,
-    field: &FieldDef,
-) -> Result<()> {
+fn delete_index_range(batch: &mut WriteBatch, ns: NamespaceId, class: ClassId, field: &FieldDef) {
     match field.index {
-        IndexKind::None => Ok(()),
+        IndexKind::None => {}
         IndexKind::Hash { .. } => {
             batch.delete_prefix(Family::Hash, &HashKey::field_prefix(ns, class, field.id))
         }
@@ -193,34 +186,35 @@ impl Db {
         self.inner.writable()?;
         valid_name("namespace", name)?;
         let inner = &self.inner;
-        let mut cat = inner.catalog.write();
+        let mut cat = inner.catalog.change();
         if cat.namespace_id(name).is_ok() {
             return Err(Error::DuplicateName {
                 kind: "namespace",
                 name: name.to_string(),
             });
         }
-        let id = u32::try_from(cat.counters.next_namespace)
-            .map_err(|_| Error::InvalidRequest("namespace ids exhausted".into()))?;
-        let mut batch = inner.storage.batch();
+        let id =
+            u32::try_from(cat.counters.next_namespace).map_err(|_| Error::CounterExhausted {
+                counter: "meta.next_namespace_id",
+            })?;
+        let mut batch = WriteBatch::new();
         let key = NameKey {
             kind: NameKind::Namespace,
             parent: 0,
             name: name.to_string(),
         };
-        batch.put(Family::Name, &key.encode(), &NameEntry { id }.encode())?;
-        put_counter(&mut batch, MetaKey::NextNamespaceId, u64::from(id) + 1)?;
-        batch.commit(true)?;
+        batch.put(Family::Name, &key.encode(), &NameEntry { id }.encode());
+        put_counter(&mut batch, MetaKey::NextNamespaceId, u64::from(id) + 1);
         cat.counters.next_namespace = u64::from(id) + 1;
         cat.put_namespace(name.to_string(), NamespaceId(id));
-        Ok(())
+        cat.commit(&*inner.kv, &batch, true)
     }
 
     /// The names of every namespace, sorted.
     pub fn namespaces(&self) -> Vec<String> {
         self.inner
             .catalog
-            .read()
+            .load()
             .namespaces()
             .map(|(n, _)| n.clone())
             .collect()
@@ -237,9 +231,9 @@ impl Db {
             ));
         }
         let inner = &self.inner;
-        let mut cat = inner.catalog.write();
+        let mut cat = inner.catalog.change();
         let ns = cat.namespace_id(name)?;
-        let mut batch = inner.storage.batch();
+        let mut batch = WriteBatch::new();
         for family in [
             Family::Class,
             Family::Object,
@@ -249,18 +243,18 @@ impl Db {
             Family::Task,
         ] {
             if let Some(prefix) = family.namespace_prefix(ns) {
-                batch.delete_prefix(family, &prefix)?;
+                batch.delete_prefix(family, &prefix);
             }
         }
-        batch.delete_prefix(Family::Name, &NameKey::scope_prefix(NameKind::Class, ns.0))?;
+        batch.delete_prefix(Family::Name, &NameKey::scope_prefix(NameKind::Class, ns.0));
         let key = NameKey {
             kind: NameKind::Namespace,
             parent: 0,
             name: name.to_string(),
         };
-        batch.delete(Family::Name, &key.encode())?;
-        batch.commit(true)?;
+        batch.delete(Family::Name, &key.encode());
         cat.remove_namespace(ns);
+        cat.commit(&*inner.kv, &batch, true)?;
         inner.unique_cache.clear();
         inner.class_cache.clear();
         Ok(())
@@ -271,20 +265,21 @@ impl Db {
         self.inner.writable()?;
         validate_spec(spec)?;
         let inner = &self.inner;
-        let mut cat = inner.catalog.write();
+        let mut cat = inner.catalog.change();
         let ns = cat.namespace_id(namespace)?;
         if let Some(existing) = cat.class_in(ns, &spec.name) {
             if existing.provisional() {
                 let existing = existing.clone();
-                return crate::ingest::adopt_definition(inner, &mut cat, &existing, spec);
+                return crate::txn::ingest::adopt_definition(inner, &mut cat, &existing, spec);
             }
             return Err(Error::DuplicateName {
                 kind: "class",
                 name: spec.name.clone(),
             });
         }
-        let id = u32::try_from(cat.counters.next_class)
-            .map_err(|_| Error::InvalidRequest("class ids exhausted".into()))?;
+        let id = u32::try_from(cat.counters.next_class).map_err(|_| Error::CounterExhausted {
+            counter: "meta.next_class_id",
+        })?;
         let def = ClassDef {
             id: ClassId(id),
             name: spec.name.clone(),
@@ -301,26 +296,26 @@ impl Db {
                 .collect(),
             provisional: false,
         };
-        let mut batch = inner.storage.batch();
+        let mut batch = WriteBatch::new();
         let name_key = NameKey {
             kind: NameKind::Class,
             parent: ns.0,
             name: spec.name.clone(),
         };
-        batch.put(Family::Name, &name_key.encode(), &NameEntry { id }.encode())?;
+        batch.put(Family::Name, &name_key.encode(), &NameEntry { id }.encode());
         batch.put(
             Family::Class,
             &ClassKey { ns, class: def.id }.encode(),
             &def.encode(),
-        )?;
-        put_counter(&mut batch, MetaKey::NextClassId, u64::from(id) + 1)?;
-        batch.commit(true)?;
+        );
+        put_counter(&mut batch, MetaKey::NextClassId, u64::from(id) + 1);
         cat.counters.next_class = u64::from(id) + 1;
         cat.put_class(ClassEntry {
             ns,
             def: def.clone(),
             tasks: Default::default(),
         });
+        cat.commit(&*inner.kv, &batch, true)?;
         Ok(def)
     }
 
@@ -334,12 +329,12 @@ impl Db {
         self.inner.writable()?;
         validate_spec(spec)?;
         let inner = &self.inner;
-        let mut cat = inner.catalog.write();
+        let mut cat = inner.catalog.change();
         let entry = cat.class(namespace, &spec.name)?.clone();
         let ns = entry.ns;
         let old = &entry.def;
         let has_objects = inner.class_has_objects(ns, old.id)?;
-        let mut batch = inner.storage.batch();
+        let mut batch = WriteBatch::new();
         // Field ids and revisions come from disk: every step is checked.
         let mut ids = ClassDef {
             name: String::new(),
@@ -372,7 +367,7 @@ impl Db {
                         )));
                     }
                     if current.index != f.index {
-                        delete_index_range(&mut batch, ns, old.id, current)?;
+                        delete_index_range(&mut batch, ns, old.id, current);
                         if f.index.is_indexed() && has_objects {
                             let rev = take_task_revision(&mut next_rev)?;
                             task_writes.push((current.id, TaskRecord::pending(rev, now_ms())));
@@ -408,7 +403,7 @@ impl Db {
             .iter()
             .filter(|f| !spec_names.contains(f.name.as_str()))
         {
-            delete_index_range(&mut batch, ns, old.id, removed)?;
+            delete_index_range(&mut batch, ns, old.id, removed);
             if let Some(t) = tasks.get(&removed.id) {
                 let mut t = t.clone();
                 t.state = TaskState::Remove;
@@ -432,7 +427,7 @@ impl Db {
             Family::Class,
             &ClassKey { ns, class: def.id }.encode(),
             &def.encode(),
-        )?;
+        );
         for (field, task) in &task_writes {
             batch.put(
                 Family::Task,
@@ -443,12 +438,11 @@ impl Db {
                 }
                 .encode(),
                 &task.encode(),
-            )?;
+            );
         }
         if next_rev != cat.counters.next_task_revision {
-            put_counter(&mut batch, MetaKey::NextTaskRevision, next_rev)?;
+            put_counter(&mut batch, MetaKey::NextTaskRevision, next_rev);
         }
-        batch.commit(true)?;
         cat.counters.next_task_revision = next_rev;
         let wrote_tasks = !task_writes.is_empty();
         for (field, task) in task_writes {
@@ -459,6 +453,7 @@ impl Db {
             def: def.clone(),
             tasks,
         });
+        cat.commit(&*inner.kv, &batch, true)?;
         inner.metrics.refresh_task_states(&cat);
         drop(cat);
         inner.unique_cache.clear();
@@ -473,7 +468,7 @@ impl Db {
         Ok(self
             .inner
             .catalog
-            .read()
+            .load()
             .class(namespace, class)?
             .def
             .clone())
@@ -481,7 +476,7 @@ impl Db {
 
     /// Every class of a namespace, sorted by name.
     pub fn classes(&self, namespace: &str) -> Result<Vec<ClassDef>> {
-        let cat = self.inner.catalog.read();
+        let cat = self.inner.catalog.load();
         let ns = cat.namespace_id(namespace)?;
         Ok(cat
             .classes_of(ns)
@@ -492,7 +487,7 @@ impl Db {
 
     /// Whether the index of a field answers queries.
     pub fn index_state(&self, namespace: &str, class: &str, field: &str) -> Result<IndexState> {
-        let cat = self.inner.catalog.read();
+        let cat = self.inner.catalog.load();
         let entry = cat.class(namespace, class)?;
         let f = entry.field_named(field)?;
         Ok(if !f.index.is_indexed() {

@@ -1,6 +1,12 @@
-//! Reads: objects by id, unique and non-unique lookups, range and prefix
-//! scans with resumable cursors, and class scans. The same code serves live
-//! reads and snapshot reads; only live reads use the caches.
+//! # Layer 3: reads
+//!
+//! Owns: objects by id, unique and non-unique lookups, range and prefix
+//! scans with resumable cursors, class scans, snapshots, and the lookup
+//! caches (`cache`). The same code serves live reads and snapshot reads;
+//! only live reads use the caches. Reads never wait for writers: they load
+//! the catalog version without a lock and read the store directly.
+//!
+//! May call: `catalog`, `kv`, `index::entries`.
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -9,11 +15,13 @@ use rockhold_format::{
     ClassDef, ClassId, Family, FieldDef, FullScanKey, HashKey, IndexKind, Key, NamespaceId,
     ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, Value,
 };
-use rocksdb::ReadOptions;
 
 use crate::catalog::{Catalog, ClassEntry};
 use crate::db::{Db, Inner};
 use crate::error::{Error, Result};
+use crate::kv::{KeyRange, KvRead, Space};
+
+pub(crate) mod cache;
 
 /// An object as returned by reads: its id, class name and present fields
 /// (in the class's field order).
@@ -158,10 +166,11 @@ pub struct FindPage {
 /// Reads at one point: the latest state (with caches) or a snapshot.
 pub(crate) struct View<'a> {
     pub inner: &'a Inner,
-    pub snapshot: Option<&'a rocksdb::Snapshot<'a>>,
+    /// The store as of the view: the latest state, or a snapshot.
+    pub kv: &'a dyn KvRead,
     /// Live reads use the caches; snapshot reads never do.
     pub live: bool,
-    /// The catalog as of the snapshot; `None` reads the live catalog.
+    /// The catalog as of the snapshot; `None` reads the current version.
     pub catalog: Option<&'a Catalog>,
 }
 
@@ -174,26 +183,30 @@ impl<'a> View<'a> {
     pub fn latest(inner: &'a Inner) -> Self {
         View {
             inner,
-            snapshot: None,
+            kv: inner.kv.latest(),
             live: true,
             catalog: None,
         }
     }
 
-    /// Runs `f` on the catalog this view reads with: the snapshot's, or the live one.
-    fn with_catalog<R>(&self, f: impl FnOnce(&Catalog) -> R) -> R {
-        match self.catalog {
-            Some(cat) => f(cat),
-            None => f(&self.inner.catalog.read()),
+    /// A view of `kv` (a snapshot) with no caches, reading the current
+    /// catalog version unless `catalog` is given.
+    pub fn at(inner: &'a Inner, kv: &'a dyn KvRead, catalog: Option<&'a Catalog>) -> Self {
+        View {
+            inner,
+            kv,
+            live: false,
+            catalog,
         }
     }
 
-    fn read_opts(&self) -> ReadOptions {
-        let mut r = ReadOptions::default();
-        if let Some(s) = self.snapshot {
-            r.set_snapshot(s);
+    /// Runs `f` on the catalog this view reads with: the snapshot's, or the
+    /// current version (loaded without a lock).
+    fn with_catalog<R>(&self, f: impl FnOnce(&Catalog) -> R) -> R {
+        match self.catalog {
+            Some(cat) => f(cat),
+            None => f(&self.inner.catalog.peek()),
         }
-        r
     }
 
     fn class(&self, ns: &str, class: &str) -> Result<Arc<ClassEntry>> {
@@ -207,25 +220,16 @@ impl<'a> View<'a> {
     /// The stored record of an object, checksum-verified.
     pub fn record(&self, ns: NamespaceId, id: ObjectId) -> Result<Option<ObjectRecord>> {
         let key = ObjectKey { ns, id }.encode();
-        match self
-            .inner
-            .storage
-            .get(Family::Object, &key, &self.read_opts())?
-        {
-            None => Ok(None),
-            Some(bytes) => ObjectRecord::decode(&bytes)
-                .map(Some)
-                .map_err(|e| Error::corruption(&key, e)),
-        }
+        let mut decoded = None;
+        self.kv.get_with(Space::Objects, &key, &mut |bytes| {
+            decoded = Some(ObjectRecord::decode(bytes));
+        })?;
+        decoded.transpose().map_err(|e| Error::corruption(&key, e))
     }
 
     /// Whether a key exists (index entries have empty values).
     pub fn exists(&self, family: Family, key: &[u8]) -> Result<bool> {
-        Ok(self
-            .inner
-            .storage
-            .get(family, key, &self.read_opts())?
-            .is_some())
+        self.kv.get_with(Space::of(family), key, &mut |_| {})
     }
 
     /// Every object that holds `value` in `field`, per the index, each
@@ -277,26 +281,19 @@ impl<'a> View<'a> {
                 next
             }
             Some(_) => {
-                return Err(Error::InvalidRequest(
-                    "cursor belongs to another lookup".into(),
-                ))
+                return Err(Error::InvalidCursor {
+                    reason: "it belongs to another lookup",
+                })
             }
         };
         if limit == 0 {
             return Ok(page);
         }
-        let storage = &self.inner.storage;
-        let mut it =
-            if family == Family::Hash && prefix.len() == crate::storage::HASH_LOOKUP_PREFIX_LEN {
-                storage.iter_hash_prefix(&prefix, self.snapshot)?
-            } else {
-                storage.iter(
-                    family,
-                    &prefix,
-                    rockhold_format::prefix_successor(&prefix),
-                    self.snapshot,
-                )?
-            };
+        let range = match family {
+            Family::Hash => KeyRange::hash_lookup(&prefix),
+            _ => KeyRange::prefix(&prefix),
+        };
+        let mut it = self.kv.iter(Space::of(family), range)?;
         it.seek(&start);
         while let Some(key) = it.key() {
             let id = object_id_suffix(key).ok_or_else(|| {
@@ -361,6 +358,48 @@ impl<'a> View<'a> {
                 Error::Inconsistent(format!("object {id} has unknown class id {}", rec.class))
             })?;
             Ok(Some(to_object(id, &entry.def, &rec)))
+        })
+    }
+
+    pub fn get_many(&self, ns: &str, ids: &[ObjectId]) -> Result<Vec<Option<Object>>> {
+        let ns_id = self.namespace(ns)?;
+        let keys: Vec<Vec<u8>> = ids
+            .iter()
+            .map(|id| ObjectKey { ns: ns_id, id: *id }.encode())
+            .collect();
+        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let mut records: Vec<Option<ObjectRecord>> = vec![None; ids.len()];
+        let mut corrupt = None;
+        self.kv.multi_get_with(
+            Space::Objects,
+            &refs,
+            &mut |i, bytes| match ObjectRecord::decode(bytes) {
+                Ok(rec) => records[i] = Some(rec),
+                Err(e) => {
+                    corrupt.get_or_insert_with(|| Error::corruption(&keys[i], e));
+                }
+            },
+        )?;
+        if let Some(e) = corrupt {
+            return Err(e);
+        }
+        self.with_catalog(|cat| {
+            records
+                .into_iter()
+                .zip(ids)
+                .map(|(rec, id)| {
+                    rec.map(|rec| {
+                        let entry = cat.class_by_id(rec.class).ok_or_else(|| {
+                            Error::Inconsistent(format!(
+                                "object {id} has unknown class id {}",
+                                rec.class
+                            ))
+                        })?;
+                        Ok(into_object(*id, &entry.def, rec))
+                    })
+                    .transpose()
+                })
+                .collect()
         })
     }
 
@@ -481,9 +520,9 @@ impl<'a> View<'a> {
         };
         if let Some(Cursor(c)) = &scan.after {
             if !c.starts_with(&field_prefix) {
-                return Err(Error::InvalidRequest(
-                    "cursor belongs to another index".into(),
-                ));
+                return Err(Error::InvalidCursor {
+                    reason: "it belongs to another index",
+                });
             }
             if scan.reverse {
                 upper = upper.min(c.clone());
@@ -500,10 +539,9 @@ impl<'a> View<'a> {
         if lower >= upper || scan.limit == 0 {
             return Ok(page);
         }
-        let mut it =
-            self.inner
-                .storage
-                .iter(Family::Ordered, &lower, Some(upper), self.snapshot)?;
+        let mut it = self
+            .kv
+            .iter(Space::Ordered, KeyRange::new(&lower, Some(upper)))?;
         if scan.reverse {
             it.seek_to_last();
         } else {
@@ -570,7 +608,6 @@ impl<'a> View<'a> {
         end: Option<ObjectId>,
         mut f: impl FnMut(ObjectId, &[u8]) -> Result<bool>,
     ) -> Result<()> {
-        let storage = &self.inner.storage;
         let lower = FullScanKey {
             ns,
             class,
@@ -581,15 +618,18 @@ impl<'a> View<'a> {
             Some(id) => Some(FullScanKey { ns, class, id }.encode()),
             None => rockhold_format::prefix_successor(&FullScanKey::class_prefix(ns, class)),
         };
-        let mut ids = storage.iter(Family::FullScan, &lower, upper, self.snapshot)?;
+        let mut ids = self
+            .kv
+            .iter(Space::FullScan, KeyRange::new(&lower, upper))?;
         ids.seek_to_first();
         let object_lower = ObjectKey { ns, id: first }.encode();
         let namespace_prefix = &object_lower[..object_lower.len() - 8];
-        let mut objects = storage.iter(
-            Family::Object,
-            &object_lower,
-            rockhold_format::prefix_successor(namespace_prefix),
-            self.snapshot,
+        let mut objects = self.kv.iter(
+            Space::Objects,
+            KeyRange::new(
+                &object_lower,
+                rockhold_format::prefix_successor(namespace_prefix),
+            ),
         )?;
         let mut positioned = false;
         let mut key = Vec::with_capacity(object_lower.len());
@@ -640,11 +680,9 @@ impl<'a> View<'a> {
                 None => return Ok(Vec::new()),
             },
         };
-        let mut it = self.inner.storage.iter(
-            Family::FullScan,
-            &lower,
-            rockhold_format::prefix_successor(&prefix),
-            self.snapshot,
+        let mut it = self.kv.iter(
+            Space::FullScan,
+            KeyRange::new(&lower, rockhold_format::prefix_successor(&prefix)),
         )?;
         it.seek_to_first();
         let mut out = Vec::new();
@@ -718,6 +756,12 @@ macro_rules! read_methods {
         /// The object with id `id` in `namespace`, or `None`.
         pub fn get(&self, namespace: &str, id: ObjectId) -> Result<Option<Object>> {
             self.view().get(namespace, id)
+        }
+
+        /// The objects with these ids in `namespace`, in the order asked
+        /// (`None` where there is none), read in one batched lookup.
+        pub fn get_many(&self, namespace: &str, ids: &[ObjectId]) -> Result<Vec<Option<Object>>> {
+            self.view().get_many(namespace, ids)
         }
 
         /// The object holding `value` in a uniquely indexed field, or `None`.
@@ -810,13 +854,13 @@ impl Db {
     /// was at this call: records, indexes, and which indexes are ready (a
     /// catalog copy taken with it). It bypasses the caches.
     pub fn snapshot(&self) -> Snapshot<'_> {
-        // Under the catalog lock, the in-memory catalog equals what is
-        // committed: catalog changes commit and update it under the write lock.
-        let cat = self.inner.catalog.read();
+        // The catalog version that describes exactly the snapshot's data;
+        // waits for no writer and no build.
+        let (catalog, snap) = self.inner.catalog.consistent(|| self.inner.kv.snapshot());
         Snapshot {
             db: self,
-            snap: self.inner.storage.snapshot(),
-            catalog: cat.clone(),
+            snap,
+            catalog,
         }
     }
 }
@@ -824,18 +868,13 @@ impl Db {
 /// A point-in-time view of a database. See [`Db::snapshot`].
 pub struct Snapshot<'db> {
     db: &'db Db,
-    snap: Option<rocksdb::Snapshot<'db>>,
-    catalog: Catalog,
+    snap: Box<dyn KvRead + 'db>,
+    catalog: Arc<Catalog>,
 }
 
 impl Snapshot<'_> {
     fn view(&self) -> View<'_> {
-        View {
-            inner: &self.db.inner,
-            snapshot: self.snap.as_ref(),
-            live: false,
-            catalog: Some(&self.catalog),
-        }
+        View::at(&self.db.inner, &*self.snap, Some(&self.catalog))
     }
 
     read_methods!();
@@ -863,7 +902,7 @@ impl Db {
         Ok(self
             .inner
             .catalog
-            .read()
+            .load()
             .class_by_id(class)
             .map(|c| c.def.name.clone()))
     }

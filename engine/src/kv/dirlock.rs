@@ -11,6 +11,9 @@
 //! Opening and closing any descriptor of a file drops every record lock this
 //! process holds on it, so `LOCK` is only probed for directories this process
 //! does not have open, and the registry is consulted (and kept locked) first.
+//!
+//! Without the RocksDB backend only `create_dir` is used (backup paths).
+#![cfg_attr(not(feature = "rocksdb"), allow(dead_code))]
 
 use std::collections::BTreeSet;
 use std::fs::File;

@@ -17,22 +17,24 @@
 //! supersedes a running one: every chunk checks the revision under the catalog
 //! lock before it commits.
 
-use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
 use rockhold_format::{
     ClassId, Family, FieldDef, FieldId, FullScanKey, HashKey, IndexKind, Key, NamespaceId,
-    ObjectId, OrderedKey, Record, TaskKey, TaskRecord, TaskState, Value,
+    ObjectId, OrderedKey, Record, TaskKey, TaskRecord, TaskState,
 };
 
-use crate::bulk_build::build_by_ingest;
-use crate::catalog::ClassEntry;
+use crate::build::bulk::build_by_ingest;
+use crate::catalog::ddl::now_ms;
+use crate::catalog::{Catalog, Change as CatalogChange, ClassEntry};
 use crate::db::Inner;
 use crate::error::{Error, Result};
-use crate::index_entries::{check_indexable, field_entry};
+use crate::index::entries::field_entry;
+use crate::index::plan::{plan, Change, Scope};
+use crate::index::unique::UniqueCheck;
+use crate::kv::{KeyRange, Space, WriteBatch};
 use crate::read::View;
-use crate::schema::now_ms;
 
 /// Identifies a task: the class and the field (or `WHOLE_CLASS`).
 pub(crate) type TaskId = (ClassId, FieldId);
@@ -58,7 +60,7 @@ const STORAGE_FULL_MIN_BACKOFF: std::time::Duration = std::time::Duration::from_
 /// it meanwhile.
 pub(crate) fn fail_task(inner: &Inner, id: TaskId, reason: String) -> Result<()> {
     let (class_id, field) = id;
-    let mut cat = inner.catalog.write();
+    let mut cat = inner.catalog.change();
     let Some(entry) = cat.class_by_id(class_id).cloned() else {
         return Ok(());
     };
@@ -97,12 +99,12 @@ pub(crate) fn is_runnable(
 /// catalog write lock (`cat`).
 fn store_task(
     inner: &Inner,
-    cat: &mut crate::catalog::Catalog,
+    cat: &mut CatalogChange<'_>,
     entry: &ClassEntry,
     field: FieldId,
     task: TaskRecord,
 ) -> Result<()> {
-    let mut batch = inner.storage.batch();
+    let mut batch = WriteBatch::new();
     batch.put(
         Family::Task,
         &TaskKey {
@@ -112,11 +114,11 @@ fn store_task(
         }
         .encode(),
         &task.encode(),
-    )?;
-    batch.commit(false)?;
+    );
     let mut updated = entry.clone();
     updated.tasks.insert(field, task);
     cat.put_class(updated);
+    cat.commit(&*inner.kv, &batch, false)?;
     inner.metrics.refresh_task_states(cat);
     Ok(())
 }
@@ -128,7 +130,7 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<Option<Error>> {
     let (class_id, field) = id;
     let started = Instant::now();
     let (mut task, revision) = {
-        let mut cat = inner.catalog.write();
+        let mut cat = inner.catalog.change();
         let Some(entry) = cat.class_by_id(class_id).cloned() else {
             return Ok(None);
         };
@@ -175,7 +177,7 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<Option<Error>> {
             })
         }
     };
-    let mut cat = inner.catalog.write();
+    let mut cat = inner.catalog.change();
     let Some(entry) = cat.class_by_id(class_id).cloned() else {
         return Ok(None);
     };
@@ -274,7 +276,7 @@ impl Guard {
     }
 
     /// The class entry while the guard holds; `None` once it does not.
-    pub(crate) fn entry(self, cat: &crate::catalog::Catalog) -> Option<Arc<ClassEntry>> {
+    pub(crate) fn entry(self, cat: &Catalog) -> Option<Arc<ClassEntry>> {
         let (class, field) = self.id();
         let entry = cat.class_by_id(class)?;
         let holds = match self {
@@ -303,16 +305,13 @@ fn backfill(
     mut task: Option<&mut TaskRecord>,
 ) -> Result<(Outcome, u64)> {
     let id = guard.id();
-    let ns = {
-        let cat = inner.catalog.read();
-        match guard.entry(&cat) {
-            Some(e) => e.ns,
-            None => return Ok((Outcome::Superseded, 0)),
-        }
+    let ns = match guard.entry(&inner.catalog.peek()) {
+        Some(e) => e.ns,
+        None => return Ok((Outcome::Superseded, 0)),
     };
     let mut cursor = task.as_ref().and_then(|t| t.cursor);
     let mut repaired = 0u64;
-    let snapshot = inner.storage.rocks().snapshot();
+    let snapshot = inner.kv.snapshot();
     let prefix = FullScanKey::class_prefix(ns, id.0);
     loop {
         if inner.shutting_down() {
@@ -331,11 +330,9 @@ fn backfill(
                 None => break,
             },
         };
-        let mut it = inner.storage.iter(
-            Family::FullScan,
-            &lower,
-            rockhold_format::prefix_successor(&prefix),
-            Some(&snapshot),
+        let mut it = snapshot.iter(
+            Space::FullScan,
+            KeyRange::new(&lower, rockhold_format::prefix_successor(&prefix)),
         )?;
         it.seek_to_first();
         let mut ids = Vec::with_capacity(inner.opts.reindex_chunk);
@@ -354,70 +351,63 @@ fn backfill(
         drop(it);
         let Some(&last) = ids.last() else { break };
 
-        let cat = inner.catalog.read();
+        let cat = inner.catalog.pin();
         let Some(entry) = guard.entry(&cat) else {
             return Ok((Outcome::Superseded, repaired));
         };
         let fields = fields_of(&entry, id.1);
-        let _objects = inner.locks.lock_objects(
-            ids.iter()
-                .map(|i| inner.locks.object_stripe(ns, *i))
-                .collect(),
-        );
+        let _objects = inner.locks.lock_objects(ids.iter().map(|i| (ns, *i)));
         let view = View::latest(inner);
         let mut records = Vec::with_capacity(ids.len());
         for oid in &ids {
-            if let Some(rec) = view.record(ns, *oid)? {
+            if let Some(rec) = view.record(ns, *oid)?.filter(|r| r.class == id.0) {
                 records.push((*oid, rec));
             }
         }
-        let mut value_stripes = Vec::new();
-        for f in fields.iter().filter(|f| f.index.is_unique()) {
-            for (_, rec) in &records {
-                let v = rec.value(f.id);
-                if !matches!(v, Value::Absent) {
-                    value_stripes.push(inner.locks.value_stripe(
-                        id.0,
-                        f.id,
-                        inner.seed.hash_value(v),
-                    ));
-                }
+        let plan = match plan(
+            &inner.seed,
+            records.iter().map(|(oid, rec)| Change {
+                ns,
+                id: *oid,
+                class: &entry.def,
+                before: None,
+                after: Some(rec),
+            }),
+            Scope::Fields(&fields),
+        ) {
+            Ok(plan) => plan,
+            Err(r) => {
+                return Ok((
+                    Outcome::Unindexable(format!("object {}: {}", r.id, r.error)),
+                    repaired,
+                ))
+            }
+        };
+        let _values = inner.locks.lock_values(
+            plan.unique
+                .iter()
+                .map(|u| (u.class.id, u.field.id, inner.seed.hash_value(u.value))),
+        );
+        // Holders within the chunk, and holders the index already has.
+        let mut check = UniqueCheck::new();
+        for u in &plan.unique {
+            check.claim(u.class.id, u.field.id, u.value, u.id);
+            for holder in view.holders(ns, u.class, u.field, u.value)? {
+                check.claim(u.class.id, u.field.id, u.value, holder);
             }
         }
-        let _values = inner.locks.lock_values(value_stripes);
-        let mut batch = inner.storage.batch();
-        let mut claimed: HashMap<(FieldId, Vec<u8>), ObjectId> = HashMap::new();
-        let mut conflicts = BTreeSet::new();
+        let mut batch = WriteBatch::new();
         let mut added = 0u64;
-        for (oid, rec) in &records {
-            for f in &fields {
-                let v = rec.value(f.id);
-                if let Err(e) = check_indexable(&entry.def, f, v) {
-                    return Ok((Outcome::Unindexable(format!("object {oid}: {e}")), repaired));
-                }
-                let Some((family, key)) = field_entry(&inner.seed, ns, &entry.def, f, v, *oid)
-                else {
-                    continue;
-                };
-                if f.index.is_unique() {
-                    if let Some(other) = claimed.insert((f.id, v.encode_ordered()), *oid) {
-                        conflicts.extend([other, *oid]);
-                    }
-                    for holder in view.holders(ns, &entry.def, f, v)? {
-                        if holder != *oid {
-                            conflicts.extend([holder, *oid]);
-                        }
-                    }
-                }
-                if task.is_none() && view.exists(family, &key)? {
-                    continue;
-                }
-                batch.put(family, &key, &[])?;
-                added += 1;
+        for (family, key) in &plan.put {
+            if task.is_none() && view.exists(*family, key)? {
+                continue;
             }
+            batch.put(*family, key, &[]);
+            added += 1;
         }
+        let conflicts = check.conflicting_objects();
         if !conflicts.is_empty() {
-            return Ok((Outcome::Conflict(conflicts.into_iter().collect()), repaired));
+            return Ok((Outcome::Conflict(conflicts), repaired));
         }
         cursor = Some(last);
         match task.as_deref_mut() {
@@ -434,13 +424,13 @@ fn backfill(
                     }
                     .encode(),
                     &task.encode(),
-                )?;
+                );
                 inner.metrics.reindex_entries.inc_by(added);
             }
             None => repaired += added,
         }
-        if batch.len() > 0 {
-            batch.commit(false)?;
+        if !batch.is_empty() {
+            inner.kv.write(&batch, false)?;
         }
         if ids.len() < inner.opts.reindex_chunk {
             break;
@@ -454,12 +444,9 @@ fn backfill(
 /// Returns how many entries it removed.
 fn remove_stale(inner: &Inner, guard: Guard) -> Result<(Outcome, u64)> {
     let id = guard.id();
-    let (ns, fields) = {
-        let cat = inner.catalog.read();
-        match guard.entry(&cat) {
-            Some(e) => (e.ns, fields_of(&e, id.1)),
-            None => return Ok((Outcome::Superseded, 0)),
-        }
+    let (ns, fields) = match guard.entry(&inner.catalog.peek()) {
+        Some(e) => (e.ns, fields_of(&e, id.1)),
+        None => return Ok((Outcome::Superseded, 0)),
     };
     let mut total = 0;
     for f in fields {
@@ -475,11 +462,9 @@ fn remove_stale(inner: &Inner, guard: Guard) -> Result<(Outcome, u64)> {
             if inner.shutting_down() {
                 return Ok((Outcome::Shutdown, total));
             }
-            let mut it = inner.storage.iter(
-                family,
-                &lower,
-                rockhold_format::prefix_successor(&prefix),
-                None,
+            let mut it = inner.kv.iter(
+                Space::of(family),
+                KeyRange::new(&lower, rockhold_format::prefix_successor(&prefix)),
             )?;
             it.seek_to_first();
             let mut keys = Vec::new();
@@ -518,7 +503,7 @@ fn remove_stale_chunk(
     family: Family,
     keys: &[Vec<u8>],
 ) -> Result<Option<u64>> {
-    let cat = inner.catalog.read();
+    let cat = inner.catalog.pin();
     let Some(entry) = guard.entry(&cat) else {
         return Ok(None);
     };
@@ -533,14 +518,9 @@ fn remove_stale_chunk(
         })
     };
     let owners = keys.iter().map(|k| owner(k)).collect::<Result<Vec<_>>>()?;
-    let _objects = inner.locks.lock_objects(
-        owners
-            .iter()
-            .map(|o| inner.locks.object_stripe(ns, *o))
-            .collect(),
-    );
+    let _objects = inner.locks.lock_objects(owners.iter().map(|o| (ns, *o)));
     let view = View::latest(inner);
-    let mut batch = inner.storage.batch();
+    let mut batch = WriteBatch::new();
     let mut removed = 0;
     for (key, oid) in keys.iter().zip(owners) {
         let expected = match view.record(ns, oid)? {
@@ -550,12 +530,12 @@ fn remove_stale_chunk(
             _ => None,
         };
         if expected.as_deref() != Some(key.as_slice()) {
-            batch.delete(family, key)?;
+            batch.delete(family, key);
             removed += 1;
         }
     }
     if removed > 0 {
-        batch.commit(false)?;
+        inner.kv.write(&batch, false)?;
         inner.metrics.reindex_stale.inc_by(removed);
     }
     Ok(Some(removed))

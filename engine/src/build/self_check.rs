@@ -4,14 +4,14 @@
 
 use rockhold_format::FieldId;
 
+use crate::build::task::repair_index;
 use crate::db::Inner;
 use crate::error::Result;
-use crate::reindex::repair_index;
 
 /// Checks every ready index; returns the number of entries repaired.
 pub(crate) fn self_check(inner: &Inner) -> Result<u64> {
     let targets: Vec<(rockhold_format::ClassId, FieldId)> = {
-        let cat = inner.catalog.read();
+        let cat = inner.catalog.peek();
         cat.all_classes()
             .flat_map(|c| {
                 c.def

@@ -1,0 +1,182 @@
+//! # Layer 5: administration
+//!
+//! Owns: operator functions (raw key access for inspection tools, backend
+//! properties, forced reindexing, requeueing failed tasks), backups and
+//! checkpoints (`backup`), and the invariant check (`verify`).
+//!
+//! May call: `catalog`, `index`, `read`, `kv`, and `build` (to queue tasks).
+
+use rockhold_format::{Family, FieldId, Key, MetaKey, Record, TaskKey, TaskRecord, TaskState};
+
+use crate::catalog::ddl::{now_ms, put_counter};
+use crate::catalog::{take_task_revision, Catalog, ClassEntry};
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::kv::{KeyRange, Space, WriteBatch};
+
+pub(crate) mod backup;
+pub(crate) mod verify;
+
+/// Puts a new `Pending` task for each of `fields` of a class into `batch`
+/// (with the advanced task-revision counter); returns the class entry to
+/// put in the catalog once the batch has committed.
+fn queue_tasks(
+    cat: &mut Catalog,
+    batch: &mut WriteBatch,
+    entry: &ClassEntry,
+    fields: Vec<FieldId>,
+) -> Result<ClassEntry> {
+    let mut updated = entry.clone();
+    for f in fields {
+        let rev = take_task_revision(&mut cat.counters.next_task_revision)?;
+        let task = TaskRecord::pending(rev, now_ms());
+        batch.put(
+            Family::Task,
+            &TaskKey {
+                ns: entry.ns,
+                class: entry.def.id,
+                field: f,
+            }
+            .encode(),
+            &task.encode(),
+        );
+        updated.tasks.insert(f, task);
+    }
+    put_counter(
+        batch,
+        MetaKey::NextTaskRevision,
+        cat.counters.next_task_revision,
+    );
+    Ok(updated)
+}
+
+impl Db {
+    /// For a read-only database: reads what the primary has written since.
+    /// Like the open, the view moves to a consistent cut of the primary's
+    /// state; `ViewNotConsistent` if the primary kept changing its files
+    /// through every try (retry later).
+    pub fn catch_up(&self) -> Result<()> {
+        self.inner.kv.catch_up()
+    }
+
+    /// Calls `f` on every raw (key, value) of a family whose key starts with
+    /// `prefix`, in key order, until it returns `false`. For inspection
+    /// tools; decode with `rockhold-format`.
+    pub fn raw_scan(
+        &self,
+        family: Family,
+        prefix: &[u8],
+        mut f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        let kv = self.inner.kv.latest();
+        if family == Family::Generation {
+            // One marker in every column family.
+            for space in Space::ALL {
+                let key = rockhold_format::GenerationKey { cf: space.tag() }.encode();
+                if let Some(v) = kv.get(space, &key)? {
+                    if key.starts_with(prefix) && !f(&key, &v) {
+                        break;
+                    }
+                }
+            }
+            return Ok(());
+        }
+        kv.scan(Space::of(family), KeyRange::prefix(prefix), &mut |k, v| {
+            Ok(f(k, v))
+        })
+    }
+
+    /// A RocksDB integer property (e.g. `rocksdb.estimate-num-keys`,
+    /// `rocksdb.total-sst-files-size`) of the column family holding
+    /// `family`; `None` where the backend does not know it (in memory,
+    /// only `rocksdb.estimate-num-keys`, exact).
+    pub fn rocksdb_property(&self, family: Family, name: &str) -> Result<Option<u64>> {
+        self.inner.kv.property(Space::of(family), name)
+    }
+
+    /// Rebuilds an index (or every index of the class, `field = None`) with a
+    /// new `Pending` task: the runner backfills it and removes stale entries.
+    /// The index answers `IndexNotReady` until the task is `Done`.
+    pub fn reindex(&self, namespace: &str, class: &str, field: Option<&str>) -> Result<()> {
+        self.inner.writable()?;
+        let inner = &self.inner;
+        let mut cat = inner.catalog.change();
+        let entry: ClassEntry = (**cat.class(namespace, class)?).clone();
+        let fields: Vec<FieldId> = match field {
+            Some(name) => {
+                let f = entry.field_named(name)?;
+                if !f.index.is_indexed() {
+                    return Err(Error::NotIndexed {
+                        class: class.to_string(),
+                        field: name.to_string(),
+                        needed: "hash or ordered",
+                    });
+                }
+                vec![f.id]
+            }
+            None => entry
+                .def
+                .fields
+                .iter()
+                .filter(|f| f.index.is_indexed())
+                .map(|f| f.id)
+                .collect(),
+        };
+        let mut batch = WriteBatch::new();
+        let updated = queue_tasks(&mut cat, &mut batch, &entry, fields)?;
+        cat.put_class(updated);
+        cat.commit(&*inner.kv, &batch, true)?;
+        inner.metrics.refresh_task_states(&cat);
+        drop(cat);
+        inner.runner.notify();
+        Ok(())
+    }
+
+    /// Requeues every `Failed` reindex task: each gets a new `Pending`
+    /// task (new revision, attempts and cursor reset) that the runner, or
+    /// [`Db::check_reindex_tasks`], builds from the start, as
+    /// [`Db::reindex`] would. For an index whose build failed on duplicates
+    /// or an over-long value once the data is fixed, or on errors (a full
+    /// disk) once their cause is gone. Returns how many tasks it requeued.
+    pub fn retry_failed_tasks(&self) -> Result<usize> {
+        self.inner.writable()?;
+        let inner = &self.inner;
+        let mut cat = inner.catalog.change();
+        let failed: Vec<(ClassEntry, Vec<FieldId>)> = cat
+            .all_classes()
+            .filter_map(|c| {
+                let mut fields: Vec<FieldId> = c
+                    .tasks
+                    .iter()
+                    .filter(|(_, t)| t.state == TaskState::Failed)
+                    .map(|(f, _)| *f)
+                    .collect();
+                fields.sort_unstable();
+                (!fields.is_empty()).then(|| ((**c).clone(), fields))
+            })
+            .collect();
+        if failed.is_empty() {
+            return Ok(0);
+        }
+        let mut batch = WriteBatch::new();
+        let mut count = 0;
+        for (entry, fields) in failed {
+            count += fields.len();
+            let updated = queue_tasks(&mut cat, &mut batch, &entry, fields)?;
+            cat.put_class(updated);
+        }
+        cat.commit(&*inner.kv, &batch, true)?;
+        inner.metrics.refresh_task_states(&cat);
+        drop(cat);
+        inner.runner.notify();
+        Ok(count)
+    }
+
+    /// Whether a task is in a state that still needs work.
+    pub fn has_pending_tasks(&self) -> Result<bool> {
+        Ok(self
+            .tasks()?
+            .iter()
+            .any(|t| matches!(t.record.state, TaskState::Pending | TaskState::InProgress)))
+    }
+}

@@ -1,0 +1,86 @@
+//! Striped locks that serialize writers who could conflict, and only them.
+//!
+//! Two tables: one for objects being updated or deleted, one for
+//! (class, field, value hash) of unique values being written. A writer takes
+//! all of its object stripes, then all of its value stripes, each list sorted
+//! and deduplicated, and holds them until its batch has committed. Every
+//! writer acquires in that one global order, so no cycle (deadlock) can form.
+//! Two different keys may share a stripe: that costs a little parallelism,
+//! never correctness.
+//!
+//! The whole lock order of the engine, outermost first:
+//! 1. the catalog gate (`CatalogCell::pin`, shared, for object writers and
+//!    build chunks; exclusive for catalog changes and a bulk build's ingest);
+//! 2. object stripes (`lock_objects`), all at once;
+//! 3. value stripes (`lock_values`), all at once;
+//! 4. short internal mutexes (the id allocator, the build log, caches),
+//!    never held while taking any of the above.
+
+use std::hash::{BuildHasher, Hash};
+
+use parking_lot::{Mutex, MutexGuard};
+use rockhold_format::{ClassId, FieldId, NamespaceId, ObjectId};
+
+pub(crate) struct LockTable {
+    objects: Vec<Mutex<()>>,
+    values: Vec<Mutex<()>>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+/// The guards of one writer; dropping it releases everything.
+pub(crate) struct HeldLocks<'a> {
+    _guards: Vec<MutexGuard<'a, ()>>,
+}
+
+impl LockTable {
+    pub fn new(stripes: usize) -> Self {
+        let make = || {
+            (0..stripes.max(1))
+                .map(|_| Mutex::new(()))
+                .collect::<Vec<_>>()
+        };
+        LockTable {
+            objects: make(),
+            values: make(),
+            hasher: Default::default(),
+        }
+    }
+
+    fn stripe(&self, key: impl Hash, n: usize) -> usize {
+        (self.hasher.hash_one(key) % n as u64) as usize
+    }
+
+    /// Takes the stripes of these objects (a writer's first step, before
+    /// it reads their records).
+    pub fn lock_objects(
+        &self,
+        objects: impl IntoIterator<Item = (NamespaceId, ObjectId)>,
+    ) -> HeldLocks<'_> {
+        let n = self.objects.len();
+        let mut stripes: Vec<usize> = objects.into_iter().map(|o| self.stripe(o, n)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        HeldLocks {
+            _guards: stripes
+                .into_iter()
+                .map(|i| self.objects[i].lock())
+                .collect(),
+        }
+    }
+
+    /// Takes the stripes of these unique values (class, field, value hash);
+    /// the caller already holds its object stripes, and takes no other
+    /// object stripe while it holds these.
+    pub fn lock_values(
+        &self,
+        values: impl IntoIterator<Item = (ClassId, FieldId, u64)>,
+    ) -> HeldLocks<'_> {
+        let n = self.values.len();
+        let mut stripes: Vec<usize> = values.into_iter().map(|v| self.stripe(v, n)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        HeldLocks {
+            _guards: stripes.into_iter().map(|i| self.values[i].lock()).collect(),
+        }
+    }
+}

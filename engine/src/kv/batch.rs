@@ -1,0 +1,152 @@
+//! Backend-neutral write batches: puts, deletes and range deletes addressed
+//! by key family, packed in one buffer; a backend applies one whole or not
+//! at all ([`super::Kv::write`]).
+
+use std::ops::Range;
+
+use rockhold_format::{Family, GenerationKey, Key, MetaValue, Record};
+
+use super::Space;
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Put,
+    Delete,
+    DeleteRange,
+}
+
+#[derive(Debug, Clone)]
+struct Op {
+    kind: Kind,
+    space: Space,
+    key: Range<usize>,
+    /// The value of a put, the (exclusive) end key of a range delete.
+    arg: Range<usize>,
+}
+
+/// One operation of a batch, as a backend applies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BatchOp<'a> {
+    /// Sets `key` to `value`.
+    Put(Space, &'a [u8], &'a [u8]),
+    /// Removes `key`.
+    Delete(Space, &'a [u8]),
+    /// Removes every key in `[start, end)`.
+    DeleteRange(Space, &'a [u8], &'a [u8]),
+}
+
+/// Puts and deletes that commit together. Operations apply in order.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct WriteBatch {
+    buf: Vec<u8>,
+    ops: Vec<Op>,
+}
+
+impl WriteBatch {
+    pub(crate) fn new() -> WriteBatch {
+        WriteBatch::default()
+    }
+
+    fn push(&mut self, kind: Kind, space: Space, key: &[u8], arg: &[u8]) {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(key);
+        let mid = self.buf.len();
+        self.buf.extend_from_slice(arg);
+        self.ops.push(Op {
+            kind,
+            space,
+            key: start..mid,
+            arg: mid..self.buf.len(),
+        });
+    }
+
+    /// Sets `key` of `family` to `value`.
+    pub(crate) fn put(&mut self, family: Family, key: &[u8], value: &[u8]) {
+        self.push(Kind::Put, Space::of(family), key, value);
+    }
+
+    /// Removes `key` of `family`.
+    pub(crate) fn delete(&mut self, family: Family, key: &[u8]) {
+        self.push(Kind::Delete, Space::of(family), key, &[]);
+    }
+
+    /// Removes every key of `family` that starts with `prefix`.
+    pub(crate) fn delete_prefix(&mut self, family: Family, prefix: &[u8]) {
+        let space = Space::of(family);
+        match rockhold_format::prefix_successor(prefix) {
+            Some(end) => self.push(Kind::DeleteRange, space, prefix, &end),
+            // A prefix of all 0xFF runs to the end of the keyspace: bound it
+            // by a key longer than any key rockhold writes.
+            None => self.push(Kind::DeleteRange, space, prefix, &[0xFF; 64]),
+        }
+    }
+
+    /// Writes the generation marker `generation` into every space.
+    pub(crate) fn put_generation(&mut self, generation: u64) {
+        let value = MetaValue::Counter(generation).encode();
+        for space in Space::ALL {
+            let key = GenerationKey { cf: space.tag() }.encode();
+            self.push(Kind::Put, space, &key, &value);
+        }
+    }
+
+    /// Number of operations.
+    pub(crate) fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether the batch holds no operation.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// The operations, in order.
+    pub(crate) fn ops(&self) -> impl Iterator<Item = BatchOp<'_>> + '_ {
+        self.ops.iter().map(|op| {
+            let key = &self.buf[op.key.clone()];
+            let arg = &self.buf[op.arg.clone()];
+            match op.kind {
+                Kind::Put => BatchOp::Put(op.space, key, arg),
+                Kind::Delete => BatchOp::Delete(op.space, key),
+                Kind::DeleteRange => BatchOp::DeleteRange(op.space, key, arg),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_come_back_in_order_with_their_bytes() {
+        let mut b = WriteBatch::new();
+        b.put(Family::Object, b"Oa", b"v1");
+        b.delete(Family::Hash, b"IHx");
+        b.delete_prefix(Family::Ordered, b"IR\x01");
+        let ops: Vec<_> = b.ops().collect();
+        assert_eq!(
+            ops,
+            vec![
+                BatchOp::Put(Space::Objects, b"Oa", b"v1"),
+                BatchOp::Delete(Space::Hash, b"IHx"),
+                BatchOp::DeleteRange(Space::Ordered, b"IR\x01", b"IR\x02"),
+            ]
+        );
+        assert_eq!(b.len(), 3);
+    }
+
+    #[test]
+    fn a_generation_marker_goes_into_every_space() {
+        let mut b = WriteBatch::new();
+        b.put_generation(7);
+        let spaces: Vec<Space> = b
+            .ops()
+            .map(|op| match op {
+                BatchOp::Put(s, _, _) => s,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(spaces, Space::ALL.to_vec());
+    }
+}

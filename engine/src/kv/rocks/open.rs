@@ -1,0 +1,186 @@
+//! Opening RocksDB safely: refusing what is not a rockhold database, the
+//! durable mark that detects lost WAL writes, and the consistent catch-up
+//! of a read-only follower.
+
+use std::path::Path;
+
+use rocksdb::DB;
+
+use crate::error::{Error, Result};
+use crate::kv::COLUMN_FAMILIES;
+
+/// Refuses, before anything is written, a path that is not a rockhold
+/// database: a non-empty directory without a RocksDB database in it, or a
+/// RocksDB database whose column families are not rockhold's (another
+/// program's database: opening it would add column families). A missing
+/// path or an empty directory is a new database when `create` is set.
+/// A rockhold database whose creation was cut short (column families made,
+/// no format version yet) passes here and is initialised at open.
+pub(super) fn check_is_database(path: &Path, create: bool) -> Result<()> {
+    let refuse = |reason: String| Error::NotADatabase {
+        path: path.display().to_string(),
+        reason,
+    };
+    let io = |e: std::io::Error| Error::io_at(path, e);
+    let mut entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return if create {
+                Ok(())
+            } else {
+                Err(refuse("it does not exist".into()))
+            };
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(refuse("it is not a directory".into()))
+        }
+        Err(e) => return Err(io(e)),
+    };
+    if !path.join("CURRENT").is_file() {
+        return match entries.next() {
+            None if create => Ok(()),
+            None => Err(refuse("the directory is empty".into())),
+            Some(entry) => {
+                let entry = entry.map_err(io)?;
+                Err(refuse(format!(
+                    "the directory is not empty ({:?} and maybe more) but holds no database; \
+                     rockhold creates databases only in empty or new directories",
+                    entry.file_name()
+                )))
+            }
+        };
+    }
+    let found = DB::list_cf(&rocksdb::Options::default(), path)?;
+    let missing: Vec<&str> = COLUMN_FAMILIES
+        .iter()
+        .copied()
+        .filter(|cf| !found.iter().any(|f| f == cf))
+        .collect();
+    let foreign: Vec<&String> = found
+        .iter()
+        .filter(|f| !COLUMN_FAMILIES.contains(&f.as_str()))
+        .collect();
+    if !missing.is_empty() || !foreign.is_empty() {
+        return Err(refuse(format!(
+            "a RocksDB database whose column families are not rockhold's \
+             (missing {missing:?}, foreign {foreign:?})"
+        )));
+    }
+    Ok(())
+}
+
+/// The file (in the database directory) recording the last sequence number
+/// known durable, a framed `MetaValue::Counter` (docs/FORMAT.md).
+pub(crate) const DURABLE_MARK: &str = "ROCKHOLD-DURABLE";
+const DURABLE_MARK_TMP: &str = "ROCKHOLD-DURABLE.tmp";
+
+/// Refuses a database that recovered fewer writes than were recorded as
+/// durable: its newest WAL was deleted or truncated (RocksDB itself only
+/// notices missing WALs that were closed). With `accept` the open goes on.
+pub(super) fn check_durable_mark(db: &DB, path: &Path, accept: bool) -> Result<()> {
+    use rockhold_format::{MetaValue, Record};
+    let file = path.join(DURABLE_MARK);
+    let bytes = match std::fs::read(&file) {
+        Ok(bytes) => bytes,
+        // A new database, one restored from a backup or checkpoint, or one
+        // written by an older version: nothing recorded to check against.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io_at(&file, e)),
+    };
+    let recorded = match MetaValue::decode(&bytes) {
+        Ok(MetaValue::Counter(seq)) => seq,
+        Ok(other) => {
+            return Err(Error::Inconsistent(format!(
+                "{} holds {other:?}, not a sequence number",
+                file.display()
+            )))
+        }
+        Err(e) => return Err(Error::corruption(DURABLE_MARK.as_bytes(), e)),
+    };
+    let found = db.latest_sequence_number();
+    if found < recorded && !accept {
+        return Err(Error::WritesLost {
+            path: path.display().to_string(),
+            recorded,
+            found,
+        });
+    }
+    Ok(())
+}
+
+/// Syncs the WAL, then records in `ROCKHOLD-DURABLE` the last sequence
+/// number, which every write up to it is now durable under. Written to a
+/// temporary file, synced, renamed over the old one, directory synced. The
+/// caller holds the mark's mutex, so one writer at a time uses the
+/// temporary file.
+pub(super) fn write_durable_mark(db: &DB) -> Result<()> {
+    let seq = db.latest_sequence_number();
+    db.flush_wal(true)?;
+    let dir = db.path();
+    let mark = dir.join(DURABLE_MARK);
+    let io = |e: std::io::Error| Error::io_at(&mark, e);
+    let tmp = dir.join(DURABLE_MARK_TMP);
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(&rockhold_format::Record::encode(
+            &rockhold_format::MetaValue::Counter(seq),
+        ))
+        .map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, &mark).map_err(io)?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)?;
+    Ok(())
+}
+
+/// How many catch-ups a read-only view tries before it gives up on
+/// reaching a consistent cut of a primary that keeps flushing.
+pub(super) const CATCH_UP_ATTEMPTS: u32 = 100;
+
+/// The MANIFEST that `CURRENT` names and its length, `None` while it is
+/// being replaced (named but gone): changes on every flush, compaction and
+/// WAL bookkeeping of the primary.
+pub(super) fn manifest_state(path: &Path) -> Result<Option<(String, u64)>> {
+    let io = |e: std::io::Error| Error::io_at(path, e);
+    let current = match std::fs::read_to_string(path.join("CURRENT")) {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let name = current.trim().to_string();
+    match std::fs::metadata(path.join(&name)) {
+        Ok(m) => Ok(Some((name, m.len()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Brings a read-only (secondary) instance up to the primary's state as
+/// one consistent cut.
+///
+/// A secondary reads the MANIFEST, then replays the WAL files it finds. If
+/// the primary flushes and deletes a WAL in between, the secondary replays
+/// the next WAL without the flushed SST: it sees batch k+1 without batch k.
+/// A catch-up re-reads the MANIFEST (which by then records that flush)
+/// before tailing the WALs, so a catch-up during which the MANIFEST did not
+/// change (same file, same length) yields a state that every WAL deletion
+/// it could have met was recorded for. Retries until one does;
+/// `ViewNotConsistent` after `CATCH_UP_ATTEMPTS` tries under a primary that
+/// never stops flushing.
+pub(super) fn catch_up(db: &DB) -> Result<()> {
+    let path = db.path();
+    for attempt in 0..CATCH_UP_ATTEMPTS {
+        let before = manifest_state(path)?;
+        db.try_catch_up_with_primary()?;
+        if before.is_some() && manifest_state(path)? == before {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(u64::from(attempt.min(20))));
+    }
+    Err(Error::ViewNotConsistent {
+        attempts: CATCH_UP_ATTEMPTS,
+    })
+}
