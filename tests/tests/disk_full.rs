@@ -54,7 +54,7 @@ fn spec(indexed: bool) -> ClassSpec {
 }
 
 fn is_full(e: &Error) -> bool {
-    matches!(e, Error::StorageFull(_)) || e.to_string().contains("No space left")
+    matches!(e, Error::StorageFull { .. }) || e.to_string().contains("No space left")
 }
 
 /// Writes until the device is full; returns the acknowledged ids.

@@ -234,9 +234,12 @@ impl Db {
     pub fn create_backup(&self, dir: impl AsRef<Path>) -> Result<BackupInfo> {
         let dir = dir.as_ref();
         let kv = &self.inner.kv;
-        if let Some(path) = kv.path() {
-            refuse_nested(dir, path, "lies inside the database directory")?;
-        }
+        let Some(path) = kv.path() else {
+            return Err(Error::Unsupported {
+                what: "backups of an in-memory database",
+            });
+        };
+        refuse_nested(dir, path, "lies inside the database directory")?;
         match non_empty_dir(dir)? {
             None => crate::kv::dirlock::create_dir(dir, self.inner.opts.dir_mode)?,
             Some(true) if !is_backup_dir(dir) => {
@@ -256,9 +259,12 @@ impl Db {
     pub fn checkpoint(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         let kv = &self.inner.kv;
-        if let Some(path) = kv.path() {
-            refuse_nested(dir, path, "lies inside the database directory")?;
-        }
+        let Some(path) = kv.path() else {
+            return Err(Error::Unsupported {
+                what: "checkpoints of an in-memory database",
+            });
+        };
+        refuse_nested(dir, path, "lies inside the database directory")?;
         if non_empty_dir(dir)?.is_some() {
             return Err(bad_path(dir, "already exists"));
         }

@@ -9,8 +9,8 @@
 use rockhold_format::{Family, FieldId, Key, MetaKey, Record, TaskKey, TaskRecord, TaskState};
 
 use crate::catalog::ddl::{now_ms, put_counter};
-use crate::catalog::{take_task_revision, Catalog, ClassEntry};
-use crate::db::Db;
+use crate::catalog::{take_task_revision, Catalog, Change as CatalogChange, ClassEntry};
+use crate::db::{Db, Inner};
 use crate::error::{Error, Result};
 use crate::kv::{KeyRange, Space, WriteBatch};
 
@@ -48,6 +48,28 @@ fn queue_tasks(
         cat.counters.next_task_revision,
     );
     Ok(updated)
+}
+
+/// Queues a new `Pending` task for each of the fields of each class, in one
+/// synced batch, publishes the catalog and wakes the runner; returns how
+/// many tasks it queued.
+fn requeue(
+    inner: &Inner,
+    mut cat: CatalogChange<'_>,
+    work: Vec<(ClassEntry, Vec<FieldId>)>,
+) -> Result<usize> {
+    let mut batch = WriteBatch::new();
+    let mut count = 0;
+    for (entry, fields) in work {
+        count += fields.len();
+        let updated = queue_tasks(&mut cat, &mut batch, &entry, fields)?;
+        cat.put_class(updated);
+    }
+    cat.commit(&*inner.kv, &batch, true)?;
+    inner.metrics.refresh_task_states(&cat);
+    drop(cat);
+    inner.runner.notify();
+    Ok(count)
 }
 
 impl Db {
@@ -100,7 +122,7 @@ impl Db {
     pub fn reindex(&self, namespace: &str, class: &str, field: Option<&str>) -> Result<()> {
         self.inner.writable()?;
         let inner = &self.inner;
-        let mut cat = inner.catalog.change();
+        let cat = inner.catalog.change();
         let entry: ClassEntry = (**cat.class(namespace, class)?).clone();
         let fields: Vec<FieldId> = match field {
             Some(name) => {
@@ -122,14 +144,7 @@ impl Db {
                 .map(|f| f.id)
                 .collect(),
         };
-        let mut batch = WriteBatch::new();
-        let updated = queue_tasks(&mut cat, &mut batch, &entry, fields)?;
-        cat.put_class(updated);
-        cat.commit(&*inner.kv, &batch, true)?;
-        inner.metrics.refresh_task_states(&cat);
-        drop(cat);
-        inner.runner.notify();
-        Ok(())
+        requeue(inner, cat, vec![(entry, fields)]).map(drop)
     }
 
     /// Requeues every `Failed` reindex task: each gets a new `Pending`
@@ -141,7 +156,7 @@ impl Db {
     pub fn retry_failed_tasks(&self) -> Result<usize> {
         self.inner.writable()?;
         let inner = &self.inner;
-        let mut cat = inner.catalog.change();
+        let cat = inner.catalog.change();
         let failed: Vec<(ClassEntry, Vec<FieldId>)> = cat
             .all_classes()
             .filter_map(|c| {
@@ -158,18 +173,7 @@ impl Db {
         if failed.is_empty() {
             return Ok(0);
         }
-        let mut batch = WriteBatch::new();
-        let mut count = 0;
-        for (entry, fields) in failed {
-            count += fields.len();
-            let updated = queue_tasks(&mut cat, &mut batch, &entry, fields)?;
-            cat.put_class(updated);
-        }
-        cat.commit(&*inner.kv, &batch, true)?;
-        inner.metrics.refresh_task_states(&cat);
-        drop(cat);
-        inner.runner.notify();
-        Ok(count)
+        requeue(inner, cat, failed)
     }
 
     /// Whether a task is in a state that still needs work.

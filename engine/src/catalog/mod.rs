@@ -468,3 +468,64 @@ pub(crate) fn for_each_in(
         f(k, v).map(|()| true)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::MemStore;
+    use rockhold_format::Family;
+
+    fn cell(kv: &dyn Kv) -> CatalogCell {
+        CatalogCell::new(Catalog::load(kv.latest(), false).expect("load"))
+    }
+
+    #[test]
+    fn readers_load_while_a_change_holds_writers_off() {
+        let store = MemStore::new();
+        let kv = store.open().expect("open");
+        let cell = cell(&kv);
+        let change = cell.change();
+        std::thread::scope(|s| {
+            // Would block forever if loading took the gate.
+            let reader = s.spawn(|| cell.load().namespaces().count());
+            assert_eq!(reader.join().expect("reader"), 0);
+        });
+        drop(change);
+        drop(cell.pin()); // the gate is free again
+    }
+
+    #[test]
+    fn a_change_is_published_only_by_a_successful_commit() {
+        let store = MemStore::new();
+        let kv = store.open().expect("open");
+        let cell = cell(&kv);
+        let mut batch = WriteBatch::new();
+        batch.put(Family::Meta, b"Mx", b"");
+        {
+            let mut change = cell.change();
+            change.put_namespace("dropped".into(), NamespaceId(7));
+        }
+        assert!(
+            cell.load().namespace_id("dropped").is_err(),
+            "not committed"
+        );
+        store.fail_after(0);
+        {
+            let mut change = cell.change();
+            change.put_namespace("failed".into(), NamespaceId(8));
+            assert!(change.commit(&kv, &batch, false).is_err());
+        }
+        assert!(cell.load().namespace_id("failed").is_err(), "write failed");
+        store.clear_failure();
+        let mut change = cell.change();
+        change.put_namespace("kept".into(), NamespaceId(9));
+        change.commit(&kv, &batch, false).expect("commit");
+        drop(change);
+        assert_eq!(
+            cell.load().namespace_id("kept").expect("published"),
+            NamespaceId(9)
+        );
+        let (catalog, ()) = cell.consistent(|| ());
+        assert!(catalog.namespace_id("kept").is_ok());
+    }
+}

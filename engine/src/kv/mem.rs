@@ -350,6 +350,17 @@ struct MemIter {
 
 impl MemIter {
     fn find(&mut self, from: Bound<&[u8]>, to: Bound<&[u8]>, backwards: bool) {
+        // BTreeMap::range panics on an inverted range: it is empty here.
+        let empty = match (from, to) {
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
+                a > b || (a == b && !matches!((from, to), (Bound::Included(_), Bound::Included(_))))
+            }
+            _ => false,
+        };
+        if empty {
+            self.current = None;
+            return;
+        }
         let state = self.shared.state.read();
         let map = &state.spaces[self.space as usize];
         let mut range = map.range::<[u8], _>((from, to));
@@ -365,42 +376,46 @@ impl MemIter {
     }
 }
 
+impl MemIter {
+    /// The range's bounds, owned (the map is looked up again at each step).
+    fn bounds(&self) -> (Vec<u8>, Option<Vec<u8>>) {
+        (self.range.lower.clone(), self.range.upper.clone())
+    }
+}
+
+fn excluded(upper: &Option<Vec<u8>>) -> Bound<&[u8]> {
+    upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded)
+}
+
 impl KvIter for MemIter {
     fn seek(&mut self, key: &[u8]) {
-        let lower = self.range.lower.clone();
-        let from = key.max(lower.as_slice()).to_vec();
-        let upper = self.range.upper.clone();
-        let to = upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        self.find(Bound::Included(&from), to, false);
+        let (lower, upper) = self.bounds();
+        let from = key.max(lower.as_slice());
+        self.find(Bound::Included(from), excluded(&upper), false);
     }
 
     fn seek_to_first(&mut self) {
-        let lower = self.range.lower.clone();
-        self.seek(&lower);
+        let (lower, upper) = self.bounds();
+        self.find(Bound::Included(&lower), excluded(&upper), false);
     }
 
     fn seek_to_last(&mut self) {
-        let lower = self.range.lower.clone();
-        let upper = self.range.upper.clone();
-        let to = upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        self.find(Bound::Included(&lower), to, true);
+        let (lower, upper) = self.bounds();
+        self.find(Bound::Included(&lower), excluded(&upper), true);
     }
 
     fn next(&mut self) {
-        let Some((cur, _)) = self.current.take() else {
-            return;
-        };
-        let upper = self.range.upper.clone();
-        let to = upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        self.find(Bound::Excluded(&cur), to, false);
+        if let Some((cur, _)) = self.current.take() {
+            let (_, upper) = self.bounds();
+            self.find(Bound::Excluded(&cur), excluded(&upper), false);
+        }
     }
 
     fn prev(&mut self) {
-        let Some((cur, _)) = self.current.take() else {
-            return;
-        };
-        let lower = self.range.lower.clone();
-        self.find(Bound::Included(&lower), Bound::Excluded(&cur), true);
+        if let Some((cur, _)) = self.current.take() {
+            let (lower, _) = self.bounds();
+            self.find(Bound::Included(&lower), Bound::Excluded(&cur), true);
+        }
     }
 
     fn key(&self) -> Option<&[u8]> {
@@ -580,6 +595,8 @@ mod tests {
         assert_eq!(it.key(), None);
         it.seek(b"Oa");
         assert_eq!(it.key(), Some(&b"Ob"[..]));
+        it.seek(b"Oz"); // past the range: nothing, no panic
+        assert_eq!(it.key(), None);
         it.next();
         it.next();
         assert_eq!(it.key(), None);

@@ -8,9 +8,9 @@ use rocksdb::backup::{BackupEngine, BackupEngineInfo, BackupEngineOptions, Resto
 use rocksdb::checkpoint::Checkpoint;
 use rocksdb::{Env, DB};
 
-use crate::admin::BackupInfo;
 use crate::error::{Error, Result};
 use crate::kv::COLUMN_FAMILIES;
+use crate::BackupInfo;
 
 fn info(b: BackupEngineInfo) -> BackupInfo {
     BackupInfo {

@@ -21,7 +21,6 @@ mod error;
 mod open;
 mod options;
 
-pub(crate) use open::DURABLE_MARK;
 use options::{cf_options, db_options};
 
 /// Folder inside the database directory where an index build writes its

@@ -71,7 +71,7 @@ pub(super) fn check_is_database(path: &Path, create: bool) -> Result<()> {
 
 /// The file (in the database directory) recording the last sequence number
 /// known durable, a framed `MetaValue::Counter` (docs/FORMAT.md).
-pub(crate) const DURABLE_MARK: &str = "ROCKHOLD-DURABLE";
+const DURABLE_MARK: &str = "ROCKHOLD-DURABLE";
 const DURABLE_MARK_TMP: &str = "ROCKHOLD-DURABLE.tmp";
 
 /// Refuses a database that recovered fewer writes than were recorded as
