@@ -83,7 +83,7 @@ fn refused(
         Ok(()) => panic!("{what}: accepted"),
         Err(e) => {
             assert!(check(&e), "{what}: wrong error {e:?}");
-            assert!(e.is_caller_error(), "{what}: {e:?} is a caller error");
+            assert!(e.is_caller_error(), "{what}: {e:?} must be a caller error");
             let message = e.to_string();
             for m in mentions {
                 assert!(

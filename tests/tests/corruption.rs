@@ -6,9 +6,11 @@
 //! (objects, unique and ordered index lookups, scans, classes, tasks) returns
 //! what was written, as recorded in a model before any byte was flipped.
 //!
-//! Checked to fail: with the model's age of one object changed (the control
-//! copy and every harmless case then panic at "get"/"scan_objects"), and
-//! with one id dropped from the model (the id lists differ).
+//! Checked to fail: with the model's age of object 123 changed (the control
+//! copy and the record-flip test's final read panic at "scan_objects:
+//! object 123"), and, with the control removed, with the last id dropped
+//! from the model (the damaged SST case that is harmless panics: "400 ids
+//! read, 399 written").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -144,18 +146,18 @@ fn reads_match(db: &Db, model: &Model) -> rockhold::Result<()> {
     assert_eq!(db.tasks()?, model.tasks, "tasks");
     let ids: Vec<ObjectId> = model.users.keys().copied().collect();
     let objects = db.scan_objects("default", "user", None, usize::MAX)?;
-    assert_eq!(
-        objects.iter().map(|o| o.id).collect::<Vec<_>>(),
-        ids,
-        "scan_objects returns every object, in id order"
+    same_ids(
+        "scan_objects",
+        &objects.iter().map(|o| o.id).collect::<Vec<_>>(),
+        &ids,
     );
     for o in &objects {
         assert_eq!(o, &model.object(o.id), "scan_objects: object {}", o.id);
     }
-    assert_eq!(
-        db.scan_class("default", "user", None, usize::MAX)?,
-        ids,
-        "scan_class (full-scan index)"
+    same_ids(
+        "scan_class (full-scan index)",
+        &db.scan_class("default", "user", None, usize::MAX)?,
+        &ids,
     );
     for (id, (email, _)) in &model.users {
         assert_eq!(db.get("default", *id)?, Some(model.object(*id)), "get {id}");
@@ -197,6 +199,22 @@ fn reads_match(db: &Db, model: &Model) -> rockhold::Result<()> {
         "verify's counts"
     );
     Ok(())
+}
+
+/// Panics unless `got` lists exactly the ids of `want`, in order, naming
+/// the first difference (the lists are hundreds of ids long).
+fn same_ids(what: &str, got: &[ObjectId], want: &[ObjectId]) {
+    if got != want {
+        let at = got.iter().zip(want).take_while(|(g, w)| g == w).count();
+        panic!(
+            "{what}: {} ids read, {} written; first difference at position {at}: \
+             read {:?}, written {:?}",
+            got.len(),
+            want.len(),
+            got.get(at),
+            want.get(at)
+        );
+    }
 }
 
 /// What opening and reading a damaged database led to. A harmless outcome
