@@ -68,9 +68,10 @@ fn state(db: &TempDb) -> String {
 /// names every string of `mentions`, and that the database reads exactly as
 /// before (objects, lookups, scans, tasks, index entry counts).
 ///
-/// Checked to fail: with `check` swapped for another variant's, with a
-/// mention the message lacks, and with `f` committing a write before it
-/// errs (the state comparison reports "the database changed").
+/// Checked to fail: with a name in `check` changed ("nope" to "nop": wrong
+/// error), with a mention the message lacks, with `f` creating a namespace
+/// before it errs ("the database changed"), and with `f` returning an
+/// `Io` error ("must be a caller error").
 fn refused(
     db: &TempDb,
     what: &str,
@@ -515,8 +516,7 @@ fn object_a() -> Object {
     }
 }
 
-/// Checked to fail: with the expected `found` changed, and with the format
-/// version left at 99 (the reopen is refused).
+/// Checked to fail: with the expected `found` changed to 98.
 #[test]
 fn unknown_format_version_is_refused_at_open() {
     let mut db = setup();
@@ -562,8 +562,7 @@ fn unknown_format_version_is_refused_at_open() {
     assert_eq!(state(&db), before, "the database changed");
 }
 
-/// Checked to fail: with the expected key changed to object 1's, and with
-/// the restored record compared to a different age.
+/// Checked to fail: with the expected decoded key changed to object 1.
 #[test]
 fn corrupt_object_bytes_name_the_key() {
     let mut db = setup();
@@ -648,7 +647,7 @@ fn corrupt_object_bytes_name_the_key() {
     assert_eq!(state(&db), before, "the database changed");
 }
 
-/// Checked to fail: with the expected key changed to field 2's task.
+/// Checked to fail: with the expected decoded key changed to field 2.
 #[test]
 fn corrupt_task_bytes_are_a_typed_error_at_open() {
     let mut db = setup();
