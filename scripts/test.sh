@@ -5,6 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 source scripts/env.sh
+# tests/tests/disk_full.rs mounts a tmpfs: it fails unless run as root or
+# explicitly skipped.
+if [ "$(id -u)" != 0 ] && [ "${ROCKHOLD_SKIP_DISK_FULL:-}" != 1 ]; then
+    echo "note: the disk-full tests need root (they mount a tmpfs) and fail otherwise;" \
+        "set ROCKHOLD_SKIP_DISK_FULL=1 to skip them" >&2
+fi
 cargo test --release --workspace "$@"
 # The fuzz crate is its own workspace (no RocksDB): replay its seed corpus and
 # every saved crash input as plain tests.

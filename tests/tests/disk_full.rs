@@ -2,7 +2,16 @@
 //! memtable flushes they trigger) and during a backfill. Writes fail with a
 //! typed storage-full error, reads keep working, and once space is freed the
 //! database reopens with the invariant intact and nothing acknowledged lost.
-//! Skips loudly where mounting a tmpfs is refused (not root).
+//!
+//! Needs root (it mounts a tmpfs). Where the mount fails the tests FAIL,
+//! unless `ROCKHOLD_SKIP_DISK_FULL=1` is set (for developers who are not
+//! root): then they print loudly that they were skipped. CI runs as root,
+//! checks the mount works and refuses the opt-out (`.ci/run`). Checked:
+//! with the mount refused (run as uid 65534, or a fake `mount` first in
+//! `PATH` that exits 32) both tests fail naming the mount error, and with a
+//! fake `mount` that exits 0 without mounting they fail ("nothing is
+//! mounted"); with `ROCKHOLD_SKIP_DISK_FULL=1` the refused cases pass,
+//! printing "SKIPPED"; as root they run for real, printing "RUNNING".
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,20 +24,88 @@ struct Tmpfs {
     dir: tempfile::TempDir,
 }
 
+/// The environment variable that lets the tests pass without a tmpfs.
+const SKIP_VAR: &str = "ROCKHOLD_SKIP_DISK_FULL";
+
 impl Tmpfs {
-    fn mount(size: &str) -> Option<Tmpfs> {
-        let dir = tempfile::tempdir().ok()?;
-        let ok = Command::new("mount")
+    /// Mounts a tmpfs of `size` on a fresh temporary directory, and checks
+    /// that the directory is now that tmpfs; `Err` says why not.
+    fn mount(size: &str) -> Result<Tmpfs, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        let out = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(Tmpfs { dir })
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "mount -t tmpfs {}: {} {}",
+                dir.path().display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        // From here on, Drop unmounts.
+        let fs = Tmpfs { dir };
+        let kind = mounted_fs_type(fs.path())?;
+        if kind != "tmpfs" {
+            return Err(format!(
+                "{} is a mount of {kind:?} after mounting, not a tmpfs",
+                fs.path().display()
+            ));
+        }
+        Ok(fs)
+    }
+
+    /// The tmpfs the test needs. Panics when it cannot be mounted, unless
+    /// `ROCKHOLD_SKIP_DISK_FULL=1` opts out: then `None` (skip), said loudly.
+    fn for_test(test: &str, size: &str) -> Option<Tmpfs> {
+        match Tmpfs::mount(size) {
+            Ok(fs) => {
+                eprintln!(
+                    "RUNNING disk-full test {test} for real on a {size} tmpfs at {}",
+                    fs.path().display()
+                );
+                Some(fs)
+            }
+            Err(why) if std::env::var(SKIP_VAR).as_deref() == Ok("1") => {
+                eprintln!(
+                    "SKIPPED disk-full test {test} ({SKIP_VAR}=1): cannot mount a tmpfs: {why}"
+                );
+                None
+            }
+            Err(why) => panic!(
+                "disk-full test {test} cannot mount a tmpfs: {why}. It needs root; \
+                 set {SKIP_VAR}=1 to skip it explicitly"
+            ),
+        }
     }
 
     fn path(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// The type of the file system mounted exactly at `dir` (the last such
+/// mount in `/proc/self/mountinfo`); `Err` when nothing is mounted there
+/// (a `mount` that claimed success without mounting).
+fn mounted_fs_type(dir: &Path) -> Result<String, String> {
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let dir = dir.to_str().ok_or("temp dir path is not UTF-8")?;
+    let table = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
+    table
+        .lines()
+        .filter_map(|line| {
+            // "id parent major:minor root mount-point options... - fstype source ..."
+            let (mount, rest) = line.split_once(" - ")?;
+            let point = mount.split(' ').nth(4)?;
+            (point == dir).then(|| rest.split(' ').next().unwrap_or("").to_string())
+        })
+        .next_back()
+        .ok_or_else(|| format!("nothing is mounted at {dir} after mount succeeded"))
 }
 
 impl Drop for Tmpfs {
@@ -100,8 +177,7 @@ fn reopen_and_check(path: &Path, acked: &[ObjectId]) {
 
 #[test]
 fn a_full_disk_fails_writes_keeps_reads_and_loses_nothing_acknowledged() {
-    let Some(fs) = Tmpfs::mount("24m") else {
-        eprintln!("SKIPPED disk-full test: cannot mount a tmpfs here (needs root)");
+    let Some(fs) = Tmpfs::for_test("a_full_disk_fails_writes", "24m") else {
         return;
     };
     // 1. The device fills during writes (and the flushes they trigger).
@@ -129,7 +205,13 @@ fn a_full_disk_fails_writes_keeps_reads_and_loses_nothing_acknowledged() {
             ("tag", "t".into()),
         ],
     );
-    assert!(again.is_err(), "writes fail while full");
+    match again {
+        Err(e) => assert!(
+            is_full(&e),
+            "writes fail while full with storage-full: {e:?}"
+        ),
+        Ok(id) => panic!("a write was acknowledged on the full device: {id}"),
+    }
     drop(db);
     std::fs::remove_file(&ballast_file).expect("free space");
     reopen_and_check(&path, &acked);
@@ -226,8 +308,7 @@ fn tag_task(db: &Db) -> rockhold::TaskRecord {
 /// the task was `Failed` with attempts == max_attempts.
 #[test]
 fn a_brief_disk_full_during_an_index_build_spends_no_attempt_and_the_build_resumes() {
-    let Some(fs) = Tmpfs::mount("24m") else {
-        eprintln!("SKIPPED disk-full test: cannot mount a tmpfs here (needs root)");
+    let Some(fs) = Tmpfs::for_test("a_brief_disk_full_during_an_index_build", "24m") else {
         return;
     };
     let (path, acked, ballast_file, _) = nearly_full_blob_db(&fs, "db");
