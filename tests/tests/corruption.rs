@@ -125,12 +125,12 @@ fn is_damage(e: &Error) -> bool {
     matches!(
         e,
         Error::Corruption { .. }
-            | Error::StorageCorruption(_)
+            | Error::StorageCorruption { .. }
             | Error::Inconsistent(_)
             | Error::WritesLost { .. }
             | Error::UnsupportedVersion { .. }
             | Error::NotADatabase { .. }
-            | Error::Io(_)
+            | Error::Io { .. }
             | Error::Storage { .. }
     )
 }
