@@ -132,6 +132,16 @@ pub enum Error {
         /// The class it has.
         found: String,
     },
+    /// A typed value that does not map to its class (serde's error kept).
+    #[error("{what} (class {class:?}): {source}")]
+    Serde {
+        /// The class.
+        class: String,
+        /// What did not map.
+        what: String,
+        /// serde's error.
+        source: serde_json::Error,
+    },
     /// Anything else the caller asked for that cannot be done (the message
     /// says what). Internal failures are never reported as this.
     #[error("invalid request: {0}")]

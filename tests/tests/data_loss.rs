@@ -271,14 +271,13 @@ fn opening_a_plain_rocksdb_changes_nothing() {
         Options::default(),
         Options::default().create_if_missing(false),
     ] {
-        let err = Db::open(dir.path(), opts).err().expect("refused");
+        let err = Db::open(dir.path(), opts).expect_err("refused");
         assert!(is_not_a_database(&err), "{err:?}");
         assert!(err.to_string().contains("column families"), "{err}");
     }
     let scratch = tempfile::tempdir().expect("scratch");
     let err = Db::open_read_only(dir.path(), scratch.path(), Options::default())
-        .err()
-        .expect("refused read-only too");
+        .expect_err("refused read-only too");
     assert!(is_not_a_database(&err), "{err:?}");
     let after = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).expect("list");
     assert_eq!(before, after);
@@ -295,9 +294,7 @@ fn opening_a_plain_rocksdb_changes_nothing() {
 fn a_directory_of_other_files_is_not_made_a_database() {
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("notes.txt"), b"mine").expect("write");
-    let err = Db::open(dir.path(), Options::default())
-        .err()
-        .expect("refused");
+    let err = Db::open(dir.path(), Options::default()).expect_err("refused");
     assert!(is_not_a_database(&err), "{err:?}");
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .expect("list")

@@ -52,9 +52,7 @@ fn a_deleted_wal_is_detected_at_open() {
     for log in wal_files(dir.path()) {
         std::fs::remove_file(log).expect("rm");
     }
-    let err = Db::open(dir.path(), Options::default())
-        .err()
-        .expect("refused");
+    let err = Db::open(dir.path(), Options::default()).expect_err("refused");
     assert!(matches!(err, Error::WritesLost { .. }), "{err:?}");
     let db = Db::open(dir.path(), Options::default().accept_lost_writes(true)).expect("accepted");
     assert!(objects(&db) < OBJECTS as usize);
@@ -124,7 +122,7 @@ fn writes_before_the_last_periodic_mark_are_covered_without_close() {
     for log in wal_files(dir.path()) {
         std::fs::remove_file(log).expect("rm");
     }
-    let err = Db::open(dir.path(), opts).err().expect("refused");
+    let err = Db::open(dir.path(), opts).expect_err("refused");
     assert!(matches!(err, Error::WritesLost { .. }), "{err:?}");
 }
 

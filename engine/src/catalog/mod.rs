@@ -165,7 +165,7 @@ impl CatalogCell {
         use std::sync::atomic::Ordering::SeqCst;
         loop {
             let before = self.publishing.load(SeqCst);
-            if before % 2 == 0 {
+            if before.is_multiple_of(2) {
                 let catalog = self.load();
                 let taken = take();
                 if self.publishing.load(SeqCst) == before {

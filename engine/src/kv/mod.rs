@@ -171,6 +171,9 @@ pub(crate) trait KvIter {
     fn status(&self) -> Result<()>;
 }
 
+/// A visitor of (key, value) pairs: `Ok(false)` stops the walk.
+pub(crate) type Visit<'f> = dyn FnMut(&[u8], &[u8]) -> Result<bool> + 'f;
+
 /// Reads at one point: the latest state (a [`Kv`]) or a snapshot.
 pub(crate) trait KvRead: Send + Sync {
     /// Calls `f` with the value of `key`, borrowed from the backend (a
@@ -201,12 +204,7 @@ impl dyn KvRead + '_ {
 
     /// Calls `f` on every (key, value) of `range`, in key order, while it
     /// returns `Ok(true)`.
-    pub(crate) fn scan(
-        &self,
-        space: Space,
-        range: KeyRange,
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
-    ) -> Result<()> {
+    pub(crate) fn scan(&self, space: Space, range: KeyRange, f: &mut Visit<'_>) -> Result<()> {
         let mut it = self.iter(space, range)?;
         it.seek_to_first();
         while let (Some(k), Some(v)) = (it.key(), it.value()) {

@@ -1,4 +1,7 @@
-//! The typed API: store and load `#[derive(Serialize, Deserialize)]` structs.
+//! # Layer 6: the typed API
+//!
+//! Owns: storing and loading `#[derive(Serialize, Deserialize)]` structs.
+//! May call: the public `Db` methods only (it is a layer over them).
 //!
 //! A struct maps to a class by field name through serde's data model
 //! (via `serde_json::Value`, a well-kept crate, instead of a hand-written
@@ -70,8 +73,11 @@ fn value_to_json(value: &Value) -> Json {
 }
 
 fn to_fields<T: Serialize>(class: &ClassDef, item: &T) -> Result<Vec<(String, Value)>> {
-    let json =
-        serde_json::to_value(item).map_err(|e| Error::InvalidRequest(format!("serialize: {e}")))?;
+    let json = serde_json::to_value(item).map_err(|e| Error::Serde {
+        class: class.name.clone(),
+        what: "the value does not serialize".into(),
+        source: e,
+    })?;
     let Json::Object(map) = json else {
         return Err(Error::InvalidRequest(
             "a typed object must serialize as a struct".into(),
@@ -91,8 +97,10 @@ pub(crate) fn from_object<T: DeserializeOwned>(class: &ClassDef, object: &Object
             object.get(&f.name).map_or(Json::Null, value_to_json),
         );
     }
-    serde_json::from_value(Json::Object(map)).map_err(|e| {
-        Error::InvalidRequest(format!("object {} does not fit the type: {e}", object.id))
+    serde_json::from_value(Json::Object(map)).map_err(|e| Error::Serde {
+        class: class.name.clone(),
+        what: format!("object {} does not fit the type", object.id),
+        source: e,
     })
 }
 
