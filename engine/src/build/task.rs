@@ -462,7 +462,7 @@ fn remove_stale(inner: &Inner, guard: Guard) -> Result<(Outcome, u64)> {
             if inner.shutting_down() {
                 return Ok((Outcome::Shutdown, total));
             }
-            let mut it = inner.kv.iter(
+            let mut it = inner.kv.latest().iter(
                 Space::of(family),
                 KeyRange::new(&lower, rockhold_format::prefix_successor(&prefix)),
             )?;

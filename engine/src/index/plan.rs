@@ -216,6 +216,21 @@ mod tests {
     }
     const NS: NamespaceId = NamespaceId(1);
 
+    fn change<'a>(
+        class: &'a ClassDef,
+        id: u64,
+        before: Option<&'a ObjectRecord>,
+        after: Option<&'a ObjectRecord>,
+    ) -> Change<'a> {
+        Change {
+            ns: NS,
+            id: ObjectId(id),
+            class,
+            before,
+            after,
+        }
+    }
+
     fn families(entries: &[Entry]) -> Vec<Family> {
         entries.iter().map(|(f, _)| *f).collect()
     }
@@ -224,13 +239,7 @@ mod tests {
     fn an_insert_puts_every_entry_and_claims_its_unique_values() {
         let class = class();
         let after = rec(Some("a@x"), Some("Oslo"));
-        let change = Change {
-            ns: NS,
-            id: ObjectId(5),
-            class: &class,
-            before: None,
-            after: Some(&after),
-        };
+        let change = change(&class, 5, None, Some(&after));
         let p = plan(&seed(), [change], Scope::Record).expect("plan");
         assert!(p.delete.is_empty());
         let mut put = families(&p.put);
@@ -249,13 +258,7 @@ mod tests {
             rec(Some("a@x"), Some("Oslo")),
             rec(Some("b@x"), Some("Oslo")),
         );
-        let change = Change {
-            ns: NS,
-            id: ObjectId(5),
-            class: &class,
-            before: Some(&before),
-            after: Some(&after),
-        };
+        let change = change(&class, 5, Some(&before), Some(&after));
         let p = plan(&seed(), [change], Scope::Record).expect("plan");
         assert_eq!(families(&p.delete), vec![Family::Hash]);
         assert_eq!(families(&p.put), vec![Family::Hash]);
@@ -279,13 +282,7 @@ mod tests {
     fn a_delete_removes_every_entry() {
         let class = class();
         let before = rec(Some("a@x"), None);
-        let change = Change {
-            ns: NS,
-            id: ObjectId(5),
-            class: &class,
-            before: Some(&before),
-            after: None,
-        };
+        let change = change(&class, 5, Some(&before), None);
         let p = plan(&seed(), [change], Scope::Record).expect("plan");
         let mut delete = families(&p.delete);
         delete.sort();
@@ -298,13 +295,7 @@ mod tests {
     fn a_build_scope_covers_only_its_fields() {
         let class = class();
         let after = rec(Some("a@x"), Some("Oslo"));
-        let change = Change {
-            ns: NS,
-            id: ObjectId(5),
-            class: &class,
-            before: None,
-            after: Some(&after),
-        };
+        let change = change(&class, 5, None, Some(&after));
         let p = plan(&seed(), [change], Scope::Fields(&class.fields[1..2])).expect("plan");
         assert_eq!(families(&p.put), vec![Family::Ordered]);
         assert!(p.unique.is_empty());
@@ -315,13 +306,7 @@ mod tests {
         let class = class();
         let long = "x".repeat(rockhold_format::MAX_ORDERED_VALUE_LEN + 1);
         let after = rec(None, Some(&long));
-        let change = Change {
-            ns: NS,
-            id: ObjectId(9),
-            class: &class,
-            before: None,
-            after: Some(&after),
-        };
+        let change = change(&class, 9, None, Some(&after));
         let r = plan(&seed(), [change], Scope::Record).expect_err("too long");
         assert_eq!(r.id, ObjectId(9));
         assert!(matches!(r.error, Error::ValueTooLarge { .. }));

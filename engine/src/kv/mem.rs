@@ -187,6 +187,10 @@ impl MemStore {
         }
         Ok(MemKv {
             shared: self.shared.clone(),
+            latest: MemReader {
+                shared: self.shared.clone(),
+                pin: None,
+            },
         })
     }
 }
@@ -194,6 +198,7 @@ impl MemStore {
 /// An open in-memory store (holds the store until dropped).
 pub(crate) struct MemKv {
     shared: Arc<Shared>,
+    latest: MemReader,
 }
 
 impl Drop for MemKv {
@@ -221,17 +226,6 @@ impl MemKv {
             }
         }
     }
-
-    /// Registers a reader at the current sequence number.
-    fn pin(&self) -> Pin {
-        let mut state = self.shared.state.write();
-        let seq = state.seq;
-        *state.readers.entry(seq).or_default() += 1;
-        Pin {
-            shared: self.shared.clone(),
-            seq,
-        }
-    }
 }
 
 /// A registered reader at `seq`: versions it sees are kept until it drops.
@@ -252,63 +246,55 @@ impl Drop for Pin {
     }
 }
 
-/// Reads at sequence `at` (`u64::MAX`: the latest state).
-fn get_at(shared: &Shared, at: u64, space: Space, key: &[u8], f: &mut dyn FnMut(&[u8])) -> bool {
-    let state = shared.state.read();
-    match state.spaces[space as usize]
-        .get(key)
-        .and_then(|v| State::visible(v, at))
-    {
-        Some(v) => {
-            f(v);
-            true
+impl Pin {
+    /// Another registration at the same sequence number (an iterator of a
+    /// snapshot keeps the versions it sees even if the snapshot drops first).
+    fn again(&self) -> Pin {
+        *self
+            .shared
+            .state
+            .write()
+            .readers
+            .entry(self.seq)
+            .or_default() += 1;
+        Pin {
+            shared: self.shared.clone(),
+            seq: self.seq,
         }
-        None => false,
     }
 }
 
-fn iter_at(shared: &Arc<Shared>, pin: Pin, space: Space, range: KeyRange) -> MemIter {
-    MemIter {
-        shared: shared.clone(),
-        at: pin.seq,
-        _pin: pin,
-        space,
-        range,
-        current: None,
-    }
-}
-
-impl KvRead for MemKv {
-    fn get_with(&self, space: Space, key: &[u8], f: &mut dyn FnMut(&[u8])) -> Result<bool> {
-        Ok(get_at(&self.shared, u64::MAX, space, key, f))
-    }
-
-    fn multi_get_with(
-        &self,
-        space: Space,
-        keys: &[&[u8]],
-        f: &mut dyn FnMut(usize, &[u8]),
-    ) -> Result<()> {
-        for (i, key) in keys.iter().enumerate() {
-            get_at(&self.shared, u64::MAX, space, key, &mut |v| f(i, v));
-        }
-        Ok(())
-    }
-
-    fn iter(&self, space: Space, range: KeyRange) -> Result<Box<dyn KvIter + '_>> {
-        Ok(Box::new(iter_at(&self.shared, self.pin(), space, range)))
-    }
-}
-
-/// A snapshot of the in-memory store.
-struct MemSnapshot {
+/// Reads of the store: at the latest state (`pin: None`), or at a pinned
+/// sequence number (a snapshot).
+struct MemReader {
     shared: Arc<Shared>,
-    pin: Pin,
+    pin: Option<Pin>,
 }
 
-impl KvRead for MemSnapshot {
+impl MemReader {
+    /// The sequence number reads see (`u64::MAX`: the newest version).
+    fn at(&self) -> u64 {
+        self.pin.as_ref().map_or(u64::MAX, |p| p.seq)
+    }
+
+    fn get_into(&self, space: Space, key: &[u8], f: &mut dyn FnMut(&[u8])) -> bool {
+        let state = self.shared.state.read();
+        match state.spaces[space as usize]
+            .get(key)
+            .and_then(|v| State::visible(v, self.at()))
+        {
+            Some(v) => {
+                f(v);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl KvRead for MemReader {
     fn get_with(&self, space: Space, key: &[u8], f: &mut dyn FnMut(&[u8])) -> Result<bool> {
-        Ok(get_at(&self.shared, self.pin.seq, space, key, f))
+        Ok(self.get_into(space, key, f))
     }
 
     fn multi_get_with(
@@ -318,21 +304,37 @@ impl KvRead for MemSnapshot {
         f: &mut dyn FnMut(usize, &[u8]),
     ) -> Result<()> {
         for (i, key) in keys.iter().enumerate() {
-            get_at(&self.shared, self.pin.seq, space, key, &mut |v| f(i, v));
+            self.get_into(space, key, &mut |v| f(i, v));
         }
         Ok(())
     }
 
+    /// The iterator sees the state as of its creation: the snapshot's, or
+    /// the latest one pinned now.
     fn iter(&self, space: Space, range: KeyRange) -> Result<Box<dyn KvIter + '_>> {
-        let pin = {
-            let mut state = self.shared.state.write();
-            *state.readers.entry(self.pin.seq).or_default() += 1;
-            Pin {
-                shared: self.shared.clone(),
-                seq: self.pin.seq,
-            }
+        let pin = match &self.pin {
+            Some(pin) => pin.again(),
+            None => pin_now(&self.shared),
         };
-        Ok(Box::new(iter_at(&self.shared, pin, space, range)))
+        Ok(Box::new(MemIter {
+            shared: self.shared.clone(),
+            at: pin.seq,
+            _pin: pin,
+            space,
+            range,
+            current: None,
+        }))
+    }
+}
+
+/// Registers a reader at the current sequence number.
+fn pin_now(shared: &Arc<Shared>) -> Pin {
+    let mut state = shared.state.write();
+    let seq = state.seq;
+    *state.readers.entry(seq).or_default() += 1;
+    Pin {
+        shared: shared.clone(),
+        seq,
     }
 }
 
@@ -433,13 +435,13 @@ impl KvIter for MemIter {
 
 impl Kv for MemKv {
     fn latest(&self) -> &dyn KvRead {
-        self
+        &self.latest
     }
 
     fn snapshot(&self) -> Box<dyn KvRead + '_> {
-        Box::new(MemSnapshot {
+        Box::new(MemReader {
             shared: self.shared.clone(),
-            pin: self.pin(),
+            pin: Some(pin_now(&self.shared)),
         })
     }
 
@@ -585,6 +587,7 @@ mod tests {
             put(&kv, k, b"");
         }
         let mut it = kv
+            .latest()
             .iter(Space::Objects, KeyRange::new(b"Ob", Some(b"Od".to_vec())))
             .expect("iter");
         it.seek_to_last();

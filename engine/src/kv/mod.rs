@@ -241,7 +241,7 @@ pub(crate) struct DamagedFile {
 
 /// An open store: reads at the latest state, snapshots, atomic batches,
 /// ingestion of sorted runs, and the operator functions of the backend.
-pub(crate) trait Kv: KvRead {
+pub(crate) trait Kv: Send + Sync {
     /// This store as a reader of its latest state.
     fn latest(&self) -> &dyn KvRead;
 
