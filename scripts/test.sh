@@ -12,6 +12,11 @@ if [ "$(id -u)" != 0 ] && [ "${ROCKHOLD_SKIP_DISK_FULL:-}" != 1 ]; then
         "set ROCKHOLD_SKIP_DISK_FULL=1 to skip them" >&2
 fi
 cargo test --release --workspace "$@"
+# The engine without its RocksDB backend (the in-memory one only): it must
+# build, and its unit tests (storage seam, commit plan, uniqueness, catalog
+# versions) run without RocksDB. Its own target folder keeps the workspace
+# build's artifacts untouched.
+CARGO_TARGET_DIR="$CARGO_TARGET_DIR/no-rocksdb" cargo test --release -p rockhold --no-default-features --lib
 # The fuzz crate is its own workspace (no RocksDB): replay its seed corpus and
 # every saved crash input as plain tests.
 (cd fuzz && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz" cargo test --release)

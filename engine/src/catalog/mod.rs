@@ -163,6 +163,7 @@ impl CatalogCell {
     /// meanwhile. Waits only for such a window, never for writers.
     pub fn consistent<T>(&self, mut take: impl FnMut() -> T) -> (Arc<Catalog>, T) {
         use std::sync::atomic::Ordering::SeqCst;
+        let mut spin = 0u32;
         loop {
             let before = self.publishing.load(SeqCst);
             if before.is_multiple_of(2) {
@@ -172,7 +173,14 @@ impl CatalogCell {
                     return (catalog, taken);
                 }
             }
-            std::thread::yield_now();
+            // A change's window includes a synced write: after a few spins,
+            // sleep instead of burning a core through the fsync.
+            if spin < 64 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+            spin = spin.saturating_add(1);
         }
     }
 }
