@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of rockhold-format for FUZZ_SECONDS seconds each
+# Runs every fuzz target (rockhold-format's, and engine_model) for FUZZ_SECONDS seconds each
 # (default 30), then replays the checked-in corpus and regressions with
 # `cargo test`. Installs cargo-fuzz first if it is missing.
 #

@@ -1,7 +1,9 @@
-//! Regenerates the checked-in seed corpus from the format crate's encoders:
-//! `cargo run --example gen_corpus` (after a format change).
+//! Regenerates the checked-in seed corpus from the format crate's encoders
+//! and, for `engine_model`, from typed programs:
+//! `cargo run --example gen_corpus` (after a format or decoder change).
 
 use rockhold_format::*;
+use rockhold_fuzz::engine_model::{Config, FieldChoice, Given, Op, Program, Target, Values, Write};
 use std::path::Path;
 
 fn put(target: &str, name: &str, bytes: &[u8]) {
@@ -360,4 +362,381 @@ fn main() {
     ] {
         put("class_def", name, body(&c.encode()));
     }
+    engine_model_seeds();
+}
+
+// ---------------------------------------------------------------------------
+// engine_model: programs, each exercising one area of the engine
+
+/// A class field: (pool index, optional, index kind byte of `KINDS`).
+fn class(slot: u8, fields: &[(usize, bool, u8)]) -> Op {
+    let mut choice = [FieldChoice {
+        present: false,
+        optional: true,
+        index: 0,
+    }; 4];
+    for &(pool, optional, index) in fields {
+        choice[pool] = FieldChoice {
+            present: true,
+            optional,
+            index,
+        };
+    }
+    Op::CreateClass {
+        slot,
+        fields: choice,
+    }
+}
+
+/// Values by pool field: `Some(i)` the i-th pool value, `None` not given.
+fn vals(v: [Option<u8>; 4]) -> Values {
+    v.map(|x| x.map_or(Given::No, Given::Value))
+}
+
+fn insert(slot: u8, v: [Option<u8>; 4]) -> Write {
+    Write::Insert {
+        slot,
+        strict: false,
+        values: vals(v),
+    }
+}
+
+fn update(n: u8, v: [Option<u8>; 4]) -> Write {
+    Write::Update {
+        target: Target::Live(n),
+        strict: false,
+        values: vals(v),
+    }
+}
+
+fn delete(n: u8) -> Write {
+    Write::Delete {
+        target: Target::Live(n),
+    }
+}
+
+fn one(w: Write) -> Op {
+    Op::Write(w)
+}
+
+fn set_index(slot: u8, field: u8, index: u8, defer: bool) -> Op {
+    Op::SetIndex {
+        slot,
+        field,
+        index,
+        defer,
+    }
+}
+
+const N: Option<u8> = None;
+
+fn engine_model_seeds() {
+    let put_program = |name: &str, config: Config, ops: Vec<Op>| {
+        let program = Program { config, ops };
+        let bytes = program.encode();
+        assert_eq!(
+            Program::decode(&bytes),
+            program,
+            "{name} does not round-trip"
+        );
+        put("engine_model", name, &bytes);
+    };
+    let base = Config::default();
+    let chunked = Config {
+        chunk: 1,
+        bulk: false,
+        ..base
+    };
+    // A snapshot before every step, read after it.
+    let snapshots = Config {
+        snapshots: true,
+        ..base
+    };
+    // Unique hash and ordered indexes: refused duplicates, updates, deletes, reopen.
+    put_program(
+        "unique_indexes",
+        base,
+        vec![
+            class(
+                0,
+                &[(0, false, 2), (1, true, 3), (2, true, 1), (3, true, 4)],
+            ),
+            one(insert(0, [Some(0), Some(1), Some(0), Some(1)])),
+            one(insert(0, [Some(1), Some(2), Some(1), Some(2)])),
+            one(insert(0, [Some(0), Some(3), N, N])),
+            one(update(0, [Some(1), N, N, N])),
+            one(update(0, [Some(2), N, Some(3), None])),
+            one(insert(0, [Some(3), Some(1), Some(1), Some(2)])),
+            one(delete(1)),
+            one(insert(0, [Some(1), Some(0), Some(2), Some(2)])),
+            Op::Reopen,
+            one(update(1, [N, Some(3), N, Some(3)])),
+        ],
+    );
+    // Transactions: swapping unique values, duplicates within a batch,
+    // a value freed and taken in one batch, an unknown object.
+    put_program(
+        "transactions",
+        snapshots,
+        vec![
+            class(0, &[(0, false, 2), (1, true, 1)]),
+            class(1, &[(1, true, 4), (2, true, 3)]),
+            one(insert(0, [Some(0), Some(1), N, N])),
+            one(insert(0, [Some(1), Some(1), N, N])),
+            Op::Txn(vec![
+                update(0, [Some(1), N, N, N]),
+                update(1, [Some(0), N, N, N]),
+            ]),
+            Op::Txn(vec![
+                insert(1, [N, Some(2), Some(0), N]),
+                insert(1, [N, Some(2), Some(1), N]),
+            ]),
+            Op::Txn(vec![
+                delete(0),
+                insert(0, [Some(1), N, N, N]),
+                insert(1, [N, Some(0), Some(2), N]),
+            ]),
+            Op::Txn(vec![
+                insert(1, [N, Some(3), Some(3), N]),
+                Write::Update {
+                    target: Target::Gone(0),
+                    strict: false,
+                    values: vals([Some(2), N, N, N]),
+                },
+            ]),
+            Op::Reopen,
+        ],
+    );
+    // Indexes added over data: a unique one over duplicates fails and is
+    // removed, a deferred ordered one is maintained by writes meanwhile;
+    // fields removed and added back.
+    put_program(
+        "index_changes",
+        chunked,
+        vec![
+            class(0, &[(0, false, 0), (1, true, 0), (3, true, 0)]),
+            one(insert(0, [Some(0), Some(1), N, N])),
+            one(insert(0, [Some(1), Some(1), N, Some(1)])),
+            one(insert(0, [Some(2), Some(3), N, Some(2)])),
+            set_index(0, 1, 2, false),
+            set_index(0, 1, 3, true),
+            one(insert(0, [Some(3), Some(2), N, N])),
+            one(update(0, [N, Some(0), N, N])),
+            one(delete(2)),
+            Op::Settle,
+            set_index(0, 1, 4, false),
+            set_index(0, 0, 4, false),
+            Op::ToggleField {
+                slot: 0,
+                field: 3,
+                optional: true,
+                index: 1,
+            },
+            Op::ToggleField {
+                slot: 0,
+                field: 3,
+                optional: true,
+                index: 1,
+            },
+            one(insert(0, [Some(0), Some(3), N, Some(1)])),
+            Op::SetOptional {
+                slot: 0,
+                field: 0,
+                optional: true,
+            },
+            Op::SetOptional {
+                slot: 0,
+                field: 0,
+                optional: false,
+            },
+        ],
+    );
+    // Injected failures on writes: the id mark, a single insert, a
+    // transaction, an update and a delete.
+    put_program(
+        "failing_writes",
+        snapshots,
+        vec![
+            class(0, &[(0, false, 2), (1, true, 3)]),
+            Op::ArmFailure { writes: 0 },
+            one(insert(0, [Some(0), N, N, N])),
+            one(insert(0, [Some(0), Some(1), N, N])),
+            Op::ArmFailure { writes: 0 },
+            Op::Txn(vec![
+                insert(0, [Some(1), N, N, N]),
+                update(0, [N, Some(2), N, N]),
+            ]),
+            Op::ArmFailure { writes: 0 },
+            one(update(0, [Some(2), Some(3), N, N])),
+            Op::ArmFailure { writes: 0 },
+            one(delete(0)),
+            Op::ArmFailure { writes: 1 },
+            one(insert(0, [Some(3), N, N, N])),
+            one(insert(0, [Some(1), N, N, N])),
+        ],
+    );
+    // Injected failures inside index builds, chunk by chunk and by ingest.
+    let build_failures = |config: Config, name: &str| {
+        let mut ops = vec![class(1, &[(0, false, 0), (1, true, 0), (2, true, 0)])];
+        for i in 0..6u8 {
+            ops.push(one(insert(1, [Some(i % 4), Some(i % 3), Some(i % 2), N])));
+        }
+        ops.extend([
+            Op::ArmFailure { writes: 2 },
+            set_index(1, 1, 3, false),
+            Op::ArmFailure { writes: 3 },
+            set_index(1, 0, 2, false),
+            Op::ArmFailure { writes: 1 },
+            Op::Reindex {
+                slot: 1,
+                field: None,
+                defer: false,
+            },
+            Op::ArmFailure { writes: 4 },
+            set_index(1, 2, 1, true),
+            one(update(0, [N, N, Some(3), N])),
+            Op::Settle,
+        ]);
+        put_program(name, config, ops);
+    };
+    build_failures(chunked, "failing_chunked_builds");
+    build_failures(base, "failing_bulk_builds");
+    // A namespace created, filled, dropped (its ids then answer
+    // UnknownNamespace) and created again; a drop that fails.
+    put_program(
+        "namespace_lifecycle",
+        snapshots,
+        vec![
+            class(2, &[(1, false, 2)]),
+            Op::CreateNamespace,
+            class(2, &[(1, false, 2), (3, true, 3)]),
+            one(insert(2, [N, Some(0), N, Some(0)])),
+            one(insert(2, [N, Some(1), N, Some(1)])),
+            Op::DropNamespace,
+            Op::Txn(vec![Write::Delete {
+                target: Target::Gone(1),
+            }]),
+            Op::CreateNamespace,
+            class(2, &[(1, false, 2)]),
+            one(insert(2, [N, Some(0), N, N])),
+            Op::ArmFailure { writes: 0 },
+            Op::DropNamespace,
+            Op::Reopen,
+        ],
+    );
+    // Two-bit value hashes: distinct values share hash index entries.
+    put_program(
+        "hash_collisions",
+        Config {
+            few_hash_bits: true,
+            unique_cache: false,
+            ..base
+        },
+        {
+            let mut ops = vec![class(0, &[(1, true, 2), (3, true, 1), (2, true, 2)])];
+            for i in 0..4u8 {
+                ops.push(one(insert(0, [N, Some(i), Some(3 - i), Some(i)])));
+            }
+            ops.extend([
+                one(update(1, [N, Some(0), N, N])),
+                one(update(2, [N, N, N, Some(0)])),
+                one(delete(0)),
+                Op::Reindex {
+                    slot: 0,
+                    field: None,
+                    defer: false,
+                },
+            ]);
+            ops
+        },
+    );
+    // Non-unique builds left pending across writes and a reopen.
+    put_program(
+        "deferred_builds",
+        chunked,
+        vec![
+            class(0, &[(0, true, 1), (1, true, 3), (3, true, 0)]),
+            one(insert(0, [Some(0), Some(0), N, Some(0)])),
+            one(insert(0, [Some(0), Some(1), N, Some(1)])),
+            one(insert(0, [Some(1), Some(2), N, Some(1)])),
+            Op::Reindex {
+                slot: 0,
+                field: None,
+                defer: true,
+            },
+            set_index(0, 3, 3, true),
+            one(update(0, [Some(2), Some(3), N, Some(2)])),
+            one(delete(1)),
+            Op::Reopen,
+            one(insert(0, [Some(3), Some(0), N, Some(3)])),
+            Op::Settle,
+        ],
+    );
+    // Unique builds left pending while writes duplicate values: the first
+    // duplicate stays (the build fails and the index is removed), the second
+    // is deleted before the build (it succeeds).
+    put_program(
+        "deferred_unique_builds",
+        base,
+        vec![
+            class(0, &[(0, true, 0), (1, true, 0)]),
+            one(insert(0, [Some(0), Some(0), N, N])),
+            one(insert(0, [Some(1), Some(1), N, N])),
+            set_index(0, 0, 2, true),
+            one(insert(0, [Some(0), Some(2), N, N])),
+            one(insert(0, [Some(2), N, N, N])),
+            one(insert(0, [Some(2), N, N, N])),
+            one(update(1, [Some(3), N, N, N])),
+            Op::Settle,
+            set_index(0, 1, 4, true),
+            one(insert(0, [N, Some(1), N, N])),
+            Op::Txn(vec![
+                insert(0, [N, Some(3), N, N]),
+                insert(0, [N, Some(3), N, N]),
+            ]),
+            one(delete(4)),
+            Op::Reopen,
+            Op::Settle,
+        ],
+    );
+    // Failures at reopen and on DDL; required fields refused.
+    put_program(
+        "failing_ddl_and_reopen",
+        base,
+        vec![
+            Op::ArmFailure { writes: 0 },
+            Op::Reopen,
+            Op::ArmFailure { writes: 0 },
+            class(0, &[(0, false, 2)]),
+            class(0, &[(0, false, 2)]),
+            one(insert(0, [Some(1), N, N, N])),
+            Op::ArmFailure { writes: 0 },
+            set_index(0, 0, 4, false),
+            Op::ArmFailure { writes: 0 },
+            Op::ToggleField {
+                slot: 0,
+                field: 1,
+                optional: true,
+                index: 3,
+            },
+            Op::ToggleField {
+                slot: 0,
+                field: 2,
+                optional: false,
+                index: 0,
+            },
+            Op::SetOptional {
+                slot: 0,
+                field: 0,
+                optional: true,
+            },
+            Op::SetOptional {
+                slot: 0,
+                field: 0,
+                optional: false,
+            },
+            Op::ArmFailure { writes: 0 },
+            Op::CreateNamespace,
+        ],
+    );
 }

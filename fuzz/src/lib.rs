@@ -1,6 +1,6 @@
 //! # rockhold-fuzz
 //!
-//! The checks behind the cargo-fuzz targets of `rockhold-format`. Every
+//! The checks behind the cargo-fuzz targets of rockhold. Every
 //! target in `fuzz_targets/` is a one-line call of a `check_*` function of
 //! this crate, so the same checks also run without libFuzzer:
 //! `tests/replay.rs` feeds them every file of `corpus/<target>/` and
@@ -15,8 +15,15 @@
 //! - every record that decodes re-encodes to a frame that decodes to an equal
 //!   record; a body behind a valid frame of the right kind either decodes or
 //!   is `Error::Malformed`, never anything else.
+//!
+//! One target, [`engine_model`], runs the engine itself (in memory, without
+//! RocksDB) against a model, with storage failures injected: see its module.
 
 #![forbid(unsafe_code)]
+
+pub mod engine_model;
+
+pub use engine_model::check_engine_model;
 
 use std::fmt::Debug;
 use std::hint::black_box;
@@ -66,6 +73,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "class_def",
         check: check_class_def,
+    },
+    Target {
+        name: "engine_model",
+        check: check_engine_model,
     },
 ];
 
