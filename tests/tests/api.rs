@@ -440,3 +440,56 @@ fn a_snapshot_keeps_the_index_readiness_of_its_time() {
         Err(Error::IndexNotReady { .. })
     ));
 }
+
+/// `get_many` answers in the order asked, `None` for ids that are missing,
+/// deleted or of another namespace, on the latest state and on a snapshot,
+/// on both backends.
+#[test]
+fn get_many_reads_a_batch_of_ids_in_the_order_asked() {
+    for db in [TempDb::new(), TempDb::in_memory(Options::default())] {
+        db.create_class("default", &item_spec()).expect("class");
+        db.create_namespace("other").expect("ns");
+        db.create_class("other", &item_spec()).expect("class");
+        let ids: Vec<ObjectId> = (0..5)
+            .map(|i| {
+                db.insert("default", "item", [("sku", format!("s{i}"))])
+                    .expect("insert")
+            })
+            .collect();
+        let foreign = db
+            .insert("other", "item", [("sku", "elsewhere")])
+            .expect("insert");
+        let snap = db.snapshot();
+        db.delete("default", ids[1]).expect("delete");
+        let ask = [ids[4], ids[1], ObjectId(9_999), foreign, ids[0]];
+        let sku = |o: &Option<rockhold::Object>| o.as_ref().and_then(|o| o.get("sku").cloned());
+        let now: Vec<_> = db
+            .get_many("default", &ask)
+            .expect("get_many")
+            .iter()
+            .map(sku)
+            .collect();
+        assert_eq!(
+            now,
+            vec![
+                Some(Value::from("s4")),
+                None,
+                None,
+                None,
+                Some(Value::from("s0"))
+            ]
+        );
+        let then: Vec<_> = snap
+            .get_many("default", &ask)
+            .expect("get_many")
+            .iter()
+            .map(sku)
+            .collect();
+        assert_eq!(
+            then[1],
+            Some(Value::from("s1")),
+            "the snapshot still has it"
+        );
+        assert_eq!(db.get_many("default", &[]).expect("empty"), vec![]);
+    }
+}
