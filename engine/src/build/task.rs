@@ -4,8 +4,9 @@
 //! for `FieldId::WHOLE_CLASS`). It is claimed and marked `InProgress`, then:
 //! 1. **backfill**: the class's full-scan entries are read from a snapshot in
 //!    chunks; for each chunk, under the write path's locks (objects, then
-//!    unique values), each object's *current* record is read and its entry
-//!    written, and the chunk's entries commit in one WriteBatch together with
+//!    unique values), each object's *current* record is read, its entries
+//!    planned (`index::plan`) and its unique values checked
+//!    (`index::unique`), and the chunk's entries commit in one WriteBatch together with
 //!    the task's cursor, so a crash resumes after the last finished chunk;
 //! 2. **stale pass**: every entry of the index is checked against its object
 //!    under the same locks, and only entries that do not match are deleted;
@@ -14,8 +15,8 @@
 //! Duplicates under a unique index end the task `Failed` with the conflicting
 //! ids. Other errors are retried with exponential backoff up to
 //! `max_attempts`. A newer revision of the task (a later class change)
-//! supersedes a running one: every chunk checks the revision under the catalog
-//! lock before it commits.
+//! supersedes a running one: every chunk checks the revision on the catalog
+//! version it pins (like a commit) before it commits.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -95,8 +96,7 @@ pub(crate) fn is_runnable(
         && (ignore_backoff || task.not_before_ms <= now)
 }
 
-/// Persists a task record and mirrors it in the catalog. Caller holds the
-/// catalog write lock (`cat`).
+/// Persists a task record and publishes it in the catalog change `cat`.
 fn store_task(
     inner: &Inner,
     cat: &mut CatalogChange<'_>,
@@ -156,7 +156,7 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<Option<Error>> {
         (task, revision)
     };
     let guard = Guard::Task(id, revision);
-    // A task sorts and ingests (bulk_build.rs) unless it was already
+    // A task sorts and ingests (build/bulk.rs) unless it was already
     // backfilling chunk by chunk (it has a cursor) or its entries are too
     // many for the memory budget.
     let bulk = if task.cursor.is_none() && inner.opts.bulk_build_memory > 0 {
@@ -258,8 +258,8 @@ pub(crate) fn fields_of(entry: &ClassEntry, field: FieldId) -> Vec<FieldDef> {
         .collect()
 }
 
-/// What must still hold for a pass to go on writing: checked under the
-/// catalog lock before every chunk commits.
+/// What must still hold for a pass to go on writing: checked on the pinned
+/// catalog version before every chunk commits.
 #[derive(Clone, Copy)]
 pub(crate) enum Guard {
     /// A task run: the task still has this revision.

@@ -75,8 +75,8 @@ impl Db {
     }
 }
 
-/// Ingests into a class without definition, holding the catalog write lock
-/// (so the definition cannot arrive half-way).
+/// Ingests into a class without definition, as a catalog change (every
+/// writer held off, so the definition cannot arrive half-way).
 fn ingest_provisional(
     inner: &Inner,
     namespace: &str,
@@ -301,7 +301,7 @@ const MAX_NAMED_OBJECTS: usize = 100;
 /// field that `def` requires, naming the first field and the objects
 /// without it: a definition is adopted only if every ingested object obeys
 /// it, as `update_class` does for a class with objects. The caller holds
-/// the catalog write lock, so no ingest adds objects meanwhile.
+/// a catalog change (writers held off), so no ingest adds objects meanwhile.
 fn check_required_fields(
     inner: &Inner,
     ns: rockhold_format::NamespaceId,
