@@ -156,14 +156,16 @@ impl Db {
     /// it only drops the handle.
     pub fn close(self) -> Result<()> {
         let Db { inner, handle } = self;
-        match Arc::try_unwrap(handle) {
-            Ok(handle) => {
+        // `into_inner`, not `try_unwrap`: of handles closed at the same time,
+        // exactly one is the last.
+        match Arc::into_inner(handle) {
+            Some(handle) => {
                 inner.runner.stop();
                 let closed = inner.kv.close();
                 drop(handle);
                 closed
             }
-            Err(_others) => Ok(()),
+            None => Ok(()),
         }
     }
 
