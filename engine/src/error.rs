@@ -132,7 +132,7 @@ pub enum Error {
         /// The class it has.
         found: String,
     },
-    /// A typed value that does not map to its class (serde's error kept).
+    /// A typed value that does not map to its class (serde's message kept).
     #[error("{what} (class {class:?}): {source}")]
     Serde {
         /// The class.
@@ -140,7 +140,20 @@ pub enum Error {
         /// What did not map.
         what: String,
         /// serde's error.
-        source: serde_json::Error,
+        source: BackendError,
+    },
+    /// An integer that its field's type cannot hold (a negative value for a
+    /// `u64` field, one above `i64::MAX` for an `i64` field, a byte over 255).
+    #[error("field {class}.{field} holds {expected} values: {value} is out of range")]
+    OutOfRange {
+        /// The class.
+        class: String,
+        /// The field.
+        field: String,
+        /// The value given.
+        value: String,
+        /// The field's type.
+        expected: &'static str,
     },
     /// Anything else the caller asked for that cannot be done (the message
     /// says what). Internal failures are never reported as this.
