@@ -72,6 +72,9 @@ impl State {
         match op {
             BatchOp::Put(space, key, value) => self.set(space, key, Some(Arc::from(value))),
             BatchOp::Delete(space, key) => self.set(space, key, None),
+            // An empty or inverted range deletes nothing (RocksDB's rule;
+            // BTreeMap::range would panic on it).
+            BatchOp::DeleteRange(_, start, end) if start >= end => {}
             BatchOp::DeleteRange(space, start, end) => {
                 let seq = self.seq;
                 let doomed: Vec<Vec<u8>> = self.spaces[space as usize]
