@@ -137,6 +137,23 @@ pub(crate) fn validate_spec(spec: &ClassSpec) -> Result<()> {
     Ok(())
 }
 
+/// The next version of a class's definition (a real one, not provisional):
+/// same id and name, the revision advanced (checked), these fields.
+pub(crate) fn next_definition(
+    old: &ClassDef,
+    next_field_id: u32,
+    fields: Vec<FieldDef>,
+) -> Result<ClassDef> {
+    Ok(ClassDef {
+        id: old.id,
+        name: old.name.clone(),
+        revision: old.next_revision().map_err(Error::counter)?,
+        next_field_id,
+        fields,
+        provisional: false,
+    })
+}
+
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -415,14 +432,7 @@ impl Db {
         if fields == old.fields {
             return Ok(old.clone());
         }
-        let def = ClassDef {
-            id: old.id,
-            name: old.name.clone(),
-            revision: old.next_revision().map_err(Error::counter)?,
-            next_field_id: ids.next_field_id,
-            fields,
-            provisional: false,
-        };
+        let def = next_definition(old, ids.next_field_id, fields)?;
         batch.put(
             Family::Class,
             &ClassKey { ns, class: def.id }.encode(),

@@ -20,7 +20,9 @@ use rockhold_format::{
     Value,
 };
 
-use crate::catalog::ddl::{now_ms, put_counter, valid_name, validate_spec, ClassSpec};
+use crate::catalog::ddl::{
+    next_definition, now_ms, put_counter, valid_name, validate_spec, ClassSpec,
+};
 use crate::catalog::{take_task_revision, Change as CatalogChange, ClassEntry};
 use crate::db::{Db, Inner};
 use crate::error::{Error, Result};
@@ -264,14 +266,7 @@ pub(crate) fn adopt_definition(
         };
         fields.push(f.to_def(id));
     }
-    let def = ClassDef {
-        id: old.id,
-        name: old.name.clone(),
-        revision: old.next_revision().map_err(Error::counter)?,
-        next_field_id: ids.next_field_id,
-        fields,
-        provisional: false,
-    };
+    let def = next_definition(old, ids.next_field_id, fields)?;
     check_required_fields(inner, provisional.ns, &def)?;
     let mut batch = WriteBatch::new();
     batch.put(

@@ -277,6 +277,16 @@ impl FieldValue<'_> {
     }
 }
 
+/// Every integer width widens into `signed` or `unsigned` (which check the
+/// field's range), every float into `float`.
+macro_rules! numbers {
+    ($($f:ident($t:ty) => $via:ident),* $(,)?) => {
+        $(fn $f(self, v: $t) -> Result<Value> {
+            self.$via(v.into())
+        })*
+    };
+}
+
 impl ser::Serializer for FieldValue<'_> {
     type Ok = Value;
     type Error = Error;
@@ -294,36 +304,18 @@ impl ser::Serializer for FieldValue<'_> {
             _ => Err(self.wrong("bool")),
         }
     }
-    fn serialize_i8(self, v: i8) -> Result<Value> {
-        self.signed(v.into())
-    }
-    fn serialize_i16(self, v: i16) -> Result<Value> {
-        self.signed(v.into())
-    }
-    fn serialize_i32(self, v: i32) -> Result<Value> {
-        self.signed(v.into())
-    }
-    fn serialize_i64(self, v: i64) -> Result<Value> {
-        self.signed(v)
-    }
-    fn serialize_u8(self, v: u8) -> Result<Value> {
-        self.unsigned(v.into())
-    }
-    fn serialize_u16(self, v: u16) -> Result<Value> {
-        self.unsigned(v.into())
-    }
-    fn serialize_u32(self, v: u32) -> Result<Value> {
-        self.unsigned(v.into())
-    }
-    fn serialize_u64(self, v: u64) -> Result<Value> {
-        self.unsigned(v)
-    }
-    fn serialize_f32(self, v: f32) -> Result<Value> {
-        self.float(v.into())
-    }
-    fn serialize_f64(self, v: f64) -> Result<Value> {
-        self.float(v)
-    }
+    numbers!(
+        serialize_i8(i8) => signed,
+        serialize_i16(i16) => signed,
+        serialize_i32(i32) => signed,
+        serialize_i64(i64) => signed,
+        serialize_u8(u8) => unsigned,
+        serialize_u16(u16) => unsigned,
+        serialize_u32(u32) => unsigned,
+        serialize_u64(u64) => unsigned,
+        serialize_f32(f32) => float,
+        serialize_f64(f64) => float,
+    );
     fn serialize_char(self, v: char) -> Result<Value> {
         self.string(v.to_string())
     }
