@@ -77,7 +77,10 @@ impl std::ops::Deref for Exclusive<'_> {
 pub(crate) struct Change<'a> {
     cell: &'a CatalogCell,
     _gate: RwLockWriteGuard<'a, ()>,
-    draft: Catalog,
+    /// The next version: shared with the cell until the first edit, which
+    /// copies it (`Arc::make_mut`); a change that edits nothing copies
+    /// nothing, and a commit publishes the draft without copying it.
+    draft: Arc<Catalog>,
 }
 
 impl std::ops::Deref for Change<'_> {
@@ -89,7 +92,7 @@ impl std::ops::Deref for Change<'_> {
 
 impl std::ops::DerefMut for Change<'_> {
     fn deref_mut(&mut self) -> &mut Catalog {
-        &mut self.draft
+        Arc::make_mut(&mut self.draft)
     }
 }
 
@@ -102,7 +105,7 @@ impl Change<'_> {
         self.cell.publishing.fetch_add(1, SeqCst);
         let written = kv.write(batch, sync);
         if written.is_ok() {
-            self.cell.current.store(Arc::new(self.draft.clone()));
+            self.cell.current.store(self.draft.clone());
         }
         self.cell.publishing.fetch_add(1, SeqCst);
         written
@@ -153,7 +156,7 @@ impl CatalogCell {
         Change {
             cell: self,
             _gate: gate,
-            draft: (*self.load()).clone(),
+            draft: self.load(),
         }
     }
 
@@ -416,6 +419,22 @@ impl Catalog {
 
     pub fn class_by_id(&self, id: ClassId) -> Option<&Arc<ClassEntry>> {
         self.by_id.get(&id)
+    }
+
+    /// The class of a stored record of object `id` in namespace `ns`;
+    /// `Inconsistent` when the catalog has no such class there.
+    pub fn class_of_record(
+        &self,
+        ns: NamespaceId,
+        id: rockhold_format::ObjectId,
+        rec: &rockhold_format::ObjectRecord,
+    ) -> Result<&Arc<ClassEntry>> {
+        self.by_id
+            .get(&rec.class)
+            .filter(|c| c.ns == ns)
+            .ok_or_else(|| {
+                Error::Inconsistent(format!("object {id} has unknown class id {}", rec.class))
+            })
     }
 
     pub fn classes_of(&self, ns: NamespaceId) -> Vec<Arc<ClassEntry>> {

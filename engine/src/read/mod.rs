@@ -354,10 +354,8 @@ impl<'a> View<'a> {
             return Ok(None);
         };
         self.with_catalog(|cat| {
-            let entry = cat.class_by_id(rec.class).ok_or_else(|| {
-                Error::Inconsistent(format!("object {id} has unknown class id {}", rec.class))
-            })?;
-            Ok(Some(to_object(id, &entry.def, &rec)))
+            let entry = cat.class_of_record(ns_id, id, &rec)?;
+            Ok(Some(into_object(id, &entry.def, rec)))
         })
     }
 
@@ -389,12 +387,7 @@ impl<'a> View<'a> {
                 .zip(ids)
                 .map(|(rec, id)| {
                     rec.map(|rec| {
-                        let entry = cat.class_by_id(rec.class).ok_or_else(|| {
-                            Error::Inconsistent(format!(
-                                "object {id} has unknown class id {}",
-                                rec.class
-                            ))
-                        })?;
+                        let entry = cat.class_of_record(ns_id, *id, &rec)?;
                         Ok(into_object(*id, &entry.def, rec))
                     })
                     .transpose()
@@ -716,8 +709,8 @@ fn check_query_value(class: &ClassDef, field: &FieldDef, value: &Value) -> Resul
     }
 }
 
-/// [`to_object`] of a record no longer needed: its values move instead of
-/// being copied.
+/// The object a record of `class` shows: its present fields, by name, in
+/// the class's field order (the record's values move, not copied).
 pub(crate) fn into_object(id: ObjectId, class: &ClassDef, mut rec: ObjectRecord) -> Object {
     let mut fields = Vec::with_capacity(rec.fields.len());
     for f in &class.fields {
@@ -732,21 +725,6 @@ pub(crate) fn into_object(id: ObjectId, class: &ClassDef, mut rec: ObjectRecord)
         id,
         class: class.name.clone(),
         fields,
-    }
-}
-
-pub(crate) fn to_object(id: ObjectId, class: &ClassDef, rec: &ObjectRecord) -> Object {
-    Object {
-        id,
-        class: class.name.clone(),
-        fields: class
-            .fields
-            .iter()
-            .filter_map(|f| match rec.value(f.id) {
-                Value::Absent => None,
-                v => Some((f.name.clone(), v.clone())),
-            })
-            .collect(),
     }
 }
 

@@ -260,8 +260,7 @@ fn apply(
             id,
             fields,
         } => {
-            let entry = cat.class(ns, class)?.clone();
-            let rec = new_record(&entry.def, &cat.field_lookup(entry.def.id), fields)?;
+            let (entry, rec) = new_record(cat, ns, class, fields)?;
             let ns_id = entry.ns;
             touched.insert(
                 (ns_id, *id),
@@ -287,8 +286,7 @@ fn apply(
             id,
             fields,
         } => {
-            let entry = cat.class(ns, class)?.clone();
-            let rec = new_record(&entry.def, &cat.field_lookup(entry.def.id), fields)?;
+            let (entry, rec) = new_record(cat, ns, class, fields)?;
             let key = (entry.ns, *id);
             let original = match touched.get(&key) {
                 Some(t) => t.original.clone(),
@@ -343,13 +341,7 @@ fn load<'t>(
                     namespace: ns.to_string(),
                     id,
                 })?;
-            let class = cat
-                .class_by_id(rec.class)
-                .filter(|c| c.ns == ns_id)
-                .ok_or_else(|| {
-                    Error::Inconsistent(format!("object {id} has unknown class id {}", rec.class))
-                })?
-                .clone();
+            let class = cat.class_of_record(ns_id, id, &rec)?.clone();
             // Values of fields removed from the class are dropped on rewrite.
             let lookup = cat.field_lookup(class.def.id);
             let mut current = rec.clone();
@@ -363,19 +355,23 @@ fn load<'t>(
     }
 }
 
-/// A whole new record of class `def` from named values, validated.
+/// A whole new record of `class` (in namespace `ns`) from named values,
+/// validated, with the class it is of.
 fn new_record(
-    def: &ClassDef,
-    lookup: &FieldLookup,
+    cat: &Catalog,
+    ns: &str,
+    class: &str,
     fields: &[(String, Value)],
-) -> Result<ObjectRecord> {
+) -> Result<(Arc<ClassEntry>, ObjectRecord)> {
+    let entry = cat.class(ns, class)?.clone();
+    let def = &entry.def;
     let mut rec = ObjectRecord {
         class: def.id,
         fields: Vec::new(),
     };
-    set_fields(def, lookup, &mut rec, fields)?;
+    set_fields(def, &cat.field_lookup(def.id), &mut rec, fields)?;
     check_required(def, &rec)?;
-    Ok(rec)
+    Ok((entry, rec))
 }
 
 /// Validates named values and sets them in `rec`. Linear in the number of

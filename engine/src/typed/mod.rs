@@ -81,9 +81,7 @@ impl Db {
             return Ok(None);
         };
         let catalog = self.inner.catalog.peek();
-        let entry = catalog.class_by_id(record.class).ok_or_else(|| {
-            Error::Inconsistent(format!("object {id} has unknown class id {}", record.class))
-        })?;
+        let entry = catalog.class_of_record(ns, id, &record)?;
         from_record(&entry.def, id, &record).map(Some)
     }
 }
