@@ -5,7 +5,7 @@
 //! advances persisted counters only through these functions.
 
 use crate::error::{Error, Result};
-use crate::ids::FieldId;
+use crate::ids::{FieldId, IndexId};
 use crate::records::{ClassDef, TaskRecord};
 
 /// `value + 1`, or `CounterExhausted { counter }` at `u64::MAX`.
@@ -37,17 +37,27 @@ impl ClassDef {
 
     /// Hands out the id of a newly added field (`next_field_id`) and
     /// advances `next_field_id`; `CounterExhausted` (definition unchanged)
-    /// when it is at `u32::MAX`, or still 0 (`FieldId::WHOLE_CLASS`, which
-    /// is never a field's id).
+    /// when it is at `u32::MAX`, or still 0 (never a field's id).
     pub fn allocate_field_id(&mut self) -> Result<FieldId> {
-        let id = self.next_field_id;
-        let next = id.checked_add(1).filter(|_| id != FieldId::WHOLE_CLASS.0);
-        let next = next.ok_or(Error::CounterExhausted {
-            counter: "class.next_field_id",
-        })?;
-        self.next_field_id = next;
-        Ok(FieldId(id))
+        allocate("class.next_field_id", &mut self.next_field_id).map(FieldId)
     }
+
+    /// Hands out the id of a newly added index (`next_index_id`) and
+    /// advances it; `CounterExhausted` (definition unchanged) when it is at
+    /// `u32::MAX`, or still 0 (`IndexId::WHOLE_CLASS`, never an index's id).
+    pub fn allocate_index_id(&mut self) -> Result<IndexId> {
+        allocate("class.next_index_id", &mut self.next_index_id).map(IndexId)
+    }
+}
+
+/// Hands out `*next` and advances it; ids start at 1.
+fn allocate(counter: &'static str, next: &mut u32) -> Result<u32> {
+    let id = *next;
+    *next = id
+        .checked_add(1)
+        .filter(|_| id != 0)
+        .ok_or(Error::CounterExhausted { counter })?;
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -41,6 +41,12 @@ id_type!(
     FieldId(u32)
 );
 id_type!(
+    /// Id of a secondary index inside its class. Starts at 1 and is never
+    /// reused after the index is dropped; `0` names the class as a whole in
+    /// task keys.
+    IndexId(u32)
+);
+id_type!(
     /// Id of an object: assigned by the engine, monotonic, never reused.
     ObjectId(u64)
 );
@@ -50,7 +56,7 @@ impl NamespaceId {
     pub const DEFAULT: NamespaceId = NamespaceId(0);
 }
 
-impl FieldId {
-    /// The pseudo-field that names a whole class in a task key.
-    pub const WHOLE_CLASS: FieldId = FieldId(0);
+impl IndexId {
+    /// The pseudo-index that names a whole class in a task key.
+    pub const WHOLE_CLASS: IndexId = IndexId(0);
 }

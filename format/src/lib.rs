@@ -49,18 +49,19 @@ pub use frame::{
     FRAME_VERSION, MAX_BODY_LEN,
 };
 pub use hash::HashSeed;
-pub use ids::{ClassId, FieldId, NamespaceId, ObjectId};
+pub use ids::{ClassId, FieldId, IndexId, NamespaceId, ObjectId};
 pub use keys::{
-    check_name, prefix_successor, AnyKey, ClassKey, Family, FullScanKey, GenerationKey, HashKey,
-    Key, MetaKey, NameKey, NameKind, ObjectKey, OrderedKey, TaskKey, CLASS_PREFIX,
-    FULL_SCAN_PREFIX, GENERATION_PREFIX, HASH_INDEX_PREFIX, MAX_NAME_LEN, META_PREFIX, NAME_PREFIX,
-    OBJECT_PREFIX, ORDERED_INDEX_PREFIX, TASK_PREFIX,
+    check_name, decode_holders, encode_holders, prefix_successor, AnyKey, ClassKey, Family,
+    FullScanKey, GenerationKey, HashKey, IndexShape, Key, MetaKey, NameKey, NameKind, ObjectKey,
+    OrderedKey, RawOrderedKey, TaskKey, CLASS_PREFIX, FULL_SCAN_PREFIX, GENERATION_PREFIX,
+    HASH_INDEX_PREFIX, HASH_POINT_KEY_LEN, MAX_NAME_LEN, META_PREFIX, NAME_PREFIX, OBJECT_PREFIX,
+    ORDERED_INDEX_PREFIX, TASK_PREFIX,
 };
 pub use records::{
-    ClassDef, FieldDef, FieldType, IndexKind, MetaValue, NameEntry, ObjectRecord, TaskRecord,
-    TaskState,
+    ClassDef, FieldDef, FieldPath, FieldType, IndexDef, IndexKind, MemberDef, MetaValue, NameEntry,
+    ObjectRecord, TaskRecord, TaskState, TypeMismatch, VariantDef,
 };
-pub use value::{decode_tuple, encode_tuple_into, Value, MAX_ORDERED_VALUE_LEN};
+pub use value::{decode_tuple, encode_tuple_into, Value, MAX_DEPTH, MAX_ORDERED_VALUE_LEN};
 
 /// The database format version this build writes, stored under
 /// `MetaKey::FormatVersion`. A database of another version is refused at open.

@@ -18,6 +18,12 @@ use crate::reader::Reader;
 /// A longer value is refused by the engine with a typed error.
 pub const MAX_ORDERED_VALUE_LEN: usize = 1024;
 
+/// The deepest nesting of lists, maps and variants a value may have: a
+/// scalar is at depth 0, a list of scalars at depth 1. Deeper values are
+/// refused by writers and by every decoder (so no input can exhaust the
+/// stack).
+pub const MAX_DEPTH: usize = 64;
+
 /// A field value.
 ///
 /// Equality and order are those of the index: `-0.0 == 0.0`, every NaN equals
@@ -41,6 +47,17 @@ pub enum Value {
     Bytes(Vec<u8>),
     /// A reference to another object.
     Ref(ObjectId),
+    /// A sequence of values: a `Vec`, a tuple, a tuple struct; `()` is the
+    /// empty list.
+    List(Vec<Value>),
+    /// A map with string keys, or a nested struct (its member names as
+    /// keys). Entries are kept sorted by key (byte order) with no key
+    /// twice: build one with [`Value::map`].
+    Map(Vec<(String, Value)>),
+    /// An enum value: the variant's name and its payload (`Absent` for a
+    /// unit variant, a `List` for a tuple variant, a `Map` for a struct
+    /// variant, the value itself for a newtype variant).
+    Variant(Box<(String, Value)>),
 }
 
 /// Tag bytes of the ordered encoding, in sort order.
@@ -53,7 +70,16 @@ mod tag {
     pub const STRING: u8 = 0x06;
     pub const BYTES: u8 = 0x07;
     pub const REF: u8 = 0x08;
+    pub const LIST: u8 = 0x09;
+    pub const MAP: u8 = 0x0A;
+    pub const VARIANT: u8 = 0x0B;
 }
+
+/// Ends a list or a map in the ordered encoding; below every value tag and
+/// every map-entry marker, so a shorter list sorts first.
+const END: u8 = 0x00;
+/// Starts each entry of a map in the ordered encoding.
+const ENTRY: u8 = 0x01;
 
 /// In strings and bytes, a zero byte is written as `00 FF` and the end as `00 01`.
 const ESCAPE: u8 = 0x00;
@@ -104,7 +130,54 @@ impl Value {
             Value::String(_) => tag::STRING,
             Value::Bytes(_) => tag::BYTES,
             Value::Ref(_) => tag::REF,
+            Value::List(_) => tag::LIST,
+            Value::Map(_) => tag::MAP,
+            Value::Variant(_) => tag::VARIANT,
         }
+    }
+
+    /// A map value from entries in any order: sorted by key; `None` when a
+    /// key appears twice.
+    pub fn map(entries: impl IntoIterator<Item = (String, Value)>) -> Option<Value> {
+        let mut entries: Vec<(String, Value)> = entries.into_iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        if entries.windows(2).any(|w| w[0].0 == w[1].0) {
+            return None;
+        }
+        Some(Value::Map(entries))
+    }
+
+    /// An enum value: variant `name` with `payload`.
+    pub fn variant(name: impl Into<String>, payload: Value) -> Value {
+        Value::Variant(Box::new((name.into(), payload)))
+    }
+
+    /// The value of map entry `key` (`None` for a missing key or a value
+    /// that is not a map).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Map(entries) => entries
+                .binary_search_by(|(k, _)| k.as_str().cmp(key))
+                .ok()
+                .map(|i| &entries[i].1),
+            _ => None,
+        }
+    }
+
+    /// How deeply lists, maps and variants nest in the value (0 for a
+    /// scalar); compare with [`MAX_DEPTH`].
+    pub fn depth(&self) -> usize {
+        match self {
+            Value::List(items) => 1 + items.iter().map(Value::depth).max().unwrap_or(0),
+            Value::Map(entries) => 1 + entries.iter().map(|(_, v)| v.depth()).max().unwrap_or(0),
+            Value::Variant(v) => 1 + v.1.depth(),
+            _ => 0,
+        }
+    }
+
+    /// Whether the value is a scalar (not a list, map or variant).
+    pub fn is_scalar(&self) -> bool {
+        !matches!(self, Value::List(_) | Value::Map(_) | Value::Variant(_))
     }
 
     /// A short name of the value's type, for error messages.
@@ -118,6 +191,9 @@ impl Value {
             Value::String(_) => "string",
             Value::Bytes(_) => "bytes",
             Value::Ref(_) => "ref",
+            Value::List(_) => "list",
+            Value::Map(_) => "map",
+            Value::Variant(_) => "variant",
         }
     }
 
@@ -133,6 +209,22 @@ impl Value {
             Value::String(s) => escape_into(s.as_bytes(), out, true),
             Value::Bytes(b) => escape_into(b, out, true),
             Value::Ref(id) => out.extend_from_slice(&id.0.to_be_bytes()),
+            Value::List(items) => {
+                items.iter().for_each(|v| v.encode_ordered_into(out));
+                out.push(END);
+            }
+            Value::Map(entries) => {
+                for (k, v) in entries {
+                    out.push(ENTRY);
+                    escape_into(k.as_bytes(), out, true);
+                    v.encode_ordered_into(out);
+                }
+                out.push(END);
+            }
+            Value::Variant(v) => {
+                escape_into(v.0.as_bytes(), out, true);
+                v.1.encode_ordered_into(out);
+            }
         }
     }
 
@@ -146,6 +238,15 @@ impl Value {
             Value::I64(_) | Value::U64(_) | Value::F64(_) | Value::Ref(_) => 8,
             Value::String(s) => escaped(s.as_bytes()),
             Value::Bytes(b) => escaped(b),
+            Value::List(items) => items.iter().map(Value::ordered_len).sum::<usize>() + 1,
+            Value::Map(entries) => {
+                entries
+                    .iter()
+                    .map(|(k, v)| 1 + escaped(k.as_bytes()) + v.ordered_len())
+                    .sum::<usize>()
+                    + 1
+            }
+            Value::Variant(v) => escaped(v.0.as_bytes()) + v.1.ordered_len(),
         }
     }
 
@@ -161,7 +262,7 @@ impl Value {
     /// value always re-encodes to the same bytes.
     pub fn decode_ordered(bytes: &[u8]) -> Result<(Value, usize)> {
         let mut r = Reader::new(bytes, "ordered value");
-        let value = decode_one(&mut r)?;
+        let value = decode_one(&mut r, 0)?;
         Ok((value, bytes.len() - r.remaining().len()))
     }
 
@@ -215,8 +316,21 @@ fn unescape(r: &mut Reader<'_>) -> Result<Vec<u8>> {
     }
 }
 
-fn decode_one(r: &mut Reader<'_>) -> Result<Value> {
+fn decode_string(r: &mut Reader<'_>) -> Result<String> {
+    String::from_utf8(unescape(r)?).map_err(|_| Error::malformed("string is not UTF-8"))
+}
+
+fn decode_one(r: &mut Reader<'_>, depth: usize) -> Result<Value> {
     let t = r.u8()?;
+    let nested = |depth: usize| {
+        if depth >= MAX_DEPTH {
+            Err(Error::malformed(format!(
+                "ordered value nested deeper than {MAX_DEPTH}"
+            )))
+        } else {
+            Ok(depth + 1)
+        }
+    };
     Ok(match t {
         tag::ABSENT => Value::Absent,
         tag::BOOL => match r.u8()? {
@@ -236,14 +350,40 @@ fn decode_one(r: &mut Reader<'_>) -> Result<Value> {
             }
             Value::F64(f)
         }
-        tag::STRING => {
-            let bytes = unescape(r)?;
-            Value::String(
-                String::from_utf8(bytes).map_err(|_| Error::malformed("string is not UTF-8"))?,
-            )
-        }
+        tag::STRING => Value::String(decode_string(r)?),
         tag::BYTES => Value::Bytes(unescape(r)?),
         tag::REF => Value::Ref(ObjectId(r.u64()?)),
+        tag::LIST => {
+            let depth = nested(depth)?;
+            let mut items = Vec::new();
+            while r.remaining().first() != Some(&END) {
+                items.push(decode_one(r, depth)?);
+            }
+            r.advance(1);
+            Value::List(items)
+        }
+        tag::MAP => {
+            let depth = nested(depth)?;
+            let mut entries: Vec<(String, Value)> = Vec::new();
+            loop {
+                match r.u8()? {
+                    END => break,
+                    ENTRY => {}
+                    b => return Err(Error::malformed(format!("map entry marker {b:#04x}"))),
+                }
+                let key = decode_string(r)?;
+                if entries.last().is_some_and(|(last, _)| *last >= key) {
+                    return Err(Error::malformed("map keys out of order or repeated"));
+                }
+                entries.push((key, decode_one(r, depth)?));
+            }
+            Value::Map(entries)
+        }
+        tag::VARIANT => {
+            let depth = nested(depth)?;
+            let name = decode_string(r)?;
+            Value::variant(name, decode_one(r, depth)?)
+        }
         other => return Err(Error::malformed(format!("value tag {other:#04x}"))),
     })
 }
@@ -261,7 +401,7 @@ pub fn decode_tuple(bytes: &[u8]) -> Result<Vec<Value>> {
     let mut r = Reader::new(bytes, "ordered tuple");
     let mut out = Vec::new();
     while !r.remaining().is_empty() {
-        out.push(decode_one(&mut r)?);
+        out.push(decode_one(&mut r, 0)?);
     }
     Ok(out)
 }
@@ -297,6 +437,11 @@ impl Ord for Value {
             (Value::String(a), Value::String(b)) => a.cmp(b),
             (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
             (Value::Ref(a), Value::Ref(b)) => a.cmp(b),
+            (Value::List(a), Value::List(b)) => a.cmp(b),
+            // Keys compare as escaped strings do: byte-wise, which is
+            // `str`'s order.
+            (Value::Map(a), Value::Map(b)) => a.cmp(b),
+            (Value::Variant(a), Value::Variant(b)) => a.cmp(b),
             _ => self.rank().cmp(&other.rank()),
         }
     }
@@ -323,6 +468,30 @@ impl fmt::Display for Value {
                 b.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
             }
             Value::Ref(id) => write!(f, "@{id}"),
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Map(entries) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k:?}: {v}")?;
+                }
+                f.write_str("}")
+            }
+            Value::Variant(v) => match &v.1 {
+                Value::Absent => write!(f, "{}", v.0),
+                payload => write!(f, "{}({payload})", v.0),
+            },
         }
     }
 }

@@ -1,49 +1,75 @@
-//! `IH` hash index keys and `IR` ordered index keys.
+//! `IH` hash index keys and `IR` ordered index keys (format v2).
 //!
-//! - `IH` + ns (u32) + class (u32) + field (u32) + hash64(value) (u64) + object id (u64)
-//! - `IR` + ns (u32) + class (u32) + field (u32) + ordered(value) + object id (u64)
+//! An index covers a tuple of one or more values (its parts). Non-unique
+//! indexes have one key per (value tuple, object), with an empty value;
+//! unique indexes have one *point key* per value tuple, answered by a
+//! single `Get`, with the holder in the value:
 //!
-//! One key per (value, object): never a read-modify-write posting list.
+//! - `IH` + ns (u32) + class (u32) + index (u32) + hash64(tuple) (u64) + object id (u64) → empty
+//! - `IH` + ns (u32) + class (u32) + index (u32) + hash64(tuple) (u64) → holders
+//! - `IR` + ns (u32) + class (u32) + index (u32) + ordered(tuple) + object id (u64) → empty
+//! - `IR` + ns (u32) + class (u32) + index (u32) + ordered(tuple) → holder
+//!
+//! The holders of a unique hash key are the objects whose (distinct) value
+//! tuples share the hash: one, except after a hash collision. A reader
+//! verifies a holder's values. The holder of a unique ordered key is one
+//! object: the key is the value tuple itself. Never a read-modify-write
+//! posting list of one value's holders.
 
 use super::{decode_key, Family, Key};
 use crate::error::{Error, Result};
-use crate::ids::{ClassId, FieldId, NamespaceId, ObjectId};
-use crate::value::Value;
+use crate::ids::{ClassId, IndexId, NamespaceId, ObjectId};
+use crate::reader::Reader;
+use crate::value::{decode_tuple, Value};
 
-fn field_prefix(family: Family, ns: NamespaceId, class: ClassId, field: FieldId) -> Vec<u8> {
+fn index_prefix(family: Family, ns: NamespaceId, class: ClassId, index: IndexId) -> Vec<u8> {
     let mut out = Vec::with_capacity(32);
     out.extend_from_slice(family.prefix());
     out.extend_from_slice(&ns.0.to_be_bytes());
     out.extend_from_slice(&class.0.to_be_bytes());
-    out.extend_from_slice(&field.0.to_be_bytes());
+    out.extend_from_slice(&index.0.to_be_bytes());
     out
 }
 
-/// A hash index entry: object `id` holds a value of field `field` whose
-/// keyed hash is `hash`. Empty value. Lookups verify the object's value.
+/// Bytes of an index key's head after the family prefix: ns, class, index.
+const HEAD_LEN: usize = 12;
+
+/// The shape of one index's keys, from its definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IndexShape {
+    /// How many values each key's tuple has (the index's parts).
+    pub parts: usize,
+    /// Whether entries are point keys (no object id in the key).
+    pub unique: bool,
+}
+
+/// A hash index entry: object `id` holds a value tuple of index `index`
+/// whose keyed hash is `hash`. `id` is `None` for the point key of a unique
+/// index, whose value lists the holders ([`encode_holders`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct HashKey {
     /// The namespace.
     pub ns: NamespaceId,
     /// The class.
     pub class: ClassId,
-    /// The indexed field.
-    pub field: FieldId,
-    /// `HashSeed::hash_value` of the value.
+    /// The index.
+    pub index: IndexId,
+    /// `HashSeed::hash_bytes` of the tuple's ordered encoding.
     pub hash: u64,
-    /// The object holding the value.
-    pub id: ObjectId,
+    /// The object holding the tuple; `None` in a unique index's point key.
+    pub id: Option<ObjectId>,
 }
 
 impl HashKey {
     /// The prefix of every entry of one index.
-    pub fn field_prefix(ns: NamespaceId, class: ClassId, field: FieldId) -> Vec<u8> {
-        field_prefix(Self::FAMILY, ns, class, field)
+    pub fn index_prefix(ns: NamespaceId, class: ClassId, index: IndexId) -> Vec<u8> {
+        index_prefix(Self::FAMILY, ns, class, index)
     }
 
-    /// The prefix of every entry of one index whose value hashes to `hash`.
-    pub fn hash_prefix(ns: NamespaceId, class: ClassId, field: FieldId, hash: u64) -> Vec<u8> {
-        let mut out = field_prefix(Self::FAMILY, ns, class, field);
+    /// The prefix of every entry of one index whose tuple hashes to `hash`;
+    /// for a unique index, the point key itself.
+    pub fn hash_prefix(ns: NamespaceId, class: ClassId, index: IndexId, hash: u64) -> Vec<u8> {
+        let mut out = index_prefix(Self::FAMILY, ns, class, index);
         out.extend_from_slice(&hash.to_be_bytes());
         out
     }
@@ -53,91 +79,193 @@ impl Key for HashKey {
     const FAMILY: Family = Family::Hash;
 
     fn encode_into(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&Self::hash_prefix(
-            self.ns, self.class, self.field, self.hash,
-        ));
-        out.extend_from_slice(&self.id.0.to_be_bytes());
+        out.extend_from_slice(Self::FAMILY.prefix());
+        out.extend_from_slice(&self.ns.0.to_be_bytes());
+        out.extend_from_slice(&self.class.0.to_be_bytes());
+        out.extend_from_slice(&self.index.0.to_be_bytes());
+        out.extend_from_slice(&self.hash.to_be_bytes());
+        if let Some(id) = self.id {
+            out.extend_from_slice(&id.0.to_be_bytes());
+        }
     }
 
+    /// A key of 20 bytes after the prefix is a point key, of 28 an entry.
     fn decode(bytes: &[u8]) -> Result<Self> {
         decode_key(bytes, Self::FAMILY, |r| {
+            let (ns, class, index) = head(r)?;
+            let hash = r.u64()?;
+            let id = if r.remaining().is_empty() {
+                None
+            } else {
+                Some(ObjectId(r.u64()?))
+            };
             Ok(HashKey {
-                ns: NamespaceId(r.u32()?),
-                class: ClassId(r.u32()?),
-                field: FieldId(r.u32()?),
-                hash: r.u64()?,
-                id: ObjectId(r.u64()?),
+                ns,
+                class,
+                index,
+                hash,
+                id,
             })
         })
     }
 }
 
-/// An ordered index entry: object `id` holds `value` in field `field`.
-/// Empty value. Keys of one index sort by value, then by object id.
+fn head(r: &mut Reader<'_>) -> Result<(NamespaceId, ClassId, IndexId)> {
+    Ok((NamespaceId(r.u32()?), ClassId(r.u32()?), IndexId(r.u32()?)))
+}
+
+/// An ordered index entry: object `id` holds the value tuple `values` of
+/// index `index`. Keys of one index sort by tuple, then by object id. `id`
+/// is `None` for the point key of a unique index, whose value is the holder
+/// ([`encode_holders`] of one id).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OrderedKey {
     /// The namespace.
     pub ns: NamespaceId,
     /// The class.
     pub class: ClassId,
-    /// The indexed field.
-    pub field: FieldId,
-    /// The value, stored in its order-preserving encoding.
-    pub value: Value,
-    /// The object holding the value.
-    pub id: ObjectId,
+    /// The index.
+    pub index: IndexId,
+    /// The tuple, stored as the concatenation of its ordered encodings.
+    pub values: Vec<Value>,
+    /// The object holding the tuple; `None` in a unique index's point key.
+    pub id: Option<ObjectId>,
 }
 
 impl OrderedKey {
     /// The prefix of every entry of one index.
-    pub fn field_prefix(ns: NamespaceId, class: ClassId, field: FieldId) -> Vec<u8> {
-        field_prefix(Self::FAMILY, ns, class, field)
+    pub fn index_prefix(ns: NamespaceId, class: ClassId, index: IndexId) -> Vec<u8> {
+        index_prefix(Family::Ordered, ns, class, index)
     }
 
-    /// The prefix of every entry holding exactly `value`.
-    pub fn value_prefix(ns: NamespaceId, class: ClassId, field: FieldId, value: &Value) -> Vec<u8> {
-        let mut out = field_prefix(Self::FAMILY, ns, class, field);
-        value.encode_ordered_into(&mut out);
+    /// The prefix of every entry whose tuple starts with `values` (a
+    /// leading subset of the parts); with every part given, the entries of
+    /// exactly that tuple (for a unique index, its point key).
+    pub fn tuple_prefix(
+        ns: NamespaceId,
+        class: ClassId,
+        index: IndexId,
+        values: &[Value],
+    ) -> Vec<u8> {
+        let mut out = index_prefix(Family::Ordered, ns, class, index);
+        values.iter().for_each(|v| v.encode_ordered_into(&mut out));
         out
+    }
+
+    /// The key's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Self::tuple_prefix(self.ns, self.class, self.index, &self.values);
+        if let Some(id) = self.id {
+            out.extend_from_slice(&id.0.to_be_bytes());
+        }
+        out
+    }
+
+    /// Decodes the key of an index of this shape. Only canonical
+    /// encodings are accepted; a tuple of another length is malformed.
+    pub fn decode_as(bytes: &[u8], shape: IndexShape) -> Result<OrderedKey> {
+        let raw = RawOrderedKey::decode(bytes)?;
+        raw.decode_as(shape)
     }
 }
 
-impl Key for OrderedKey {
-    const FAMILY: Family = Family::Ordered;
+/// An `IR` key split at its head, its tuple (and id) left encoded: what a
+/// key can be decoded to without the index's definition, which says how
+/// many values the tuple has and whether an id follows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RawOrderedKey {
+    /// The namespace.
+    pub ns: NamespaceId,
+    /// The class.
+    pub class: ClassId,
+    /// The index.
+    pub index: IndexId,
+    /// The encoded tuple, followed by the object id in a non-unique index.
+    pub body: Vec<u8>,
+}
 
-    fn encode_into(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&Self::value_prefix(
-            self.ns,
-            self.class,
-            self.field,
-            &self.value,
-        ));
-        out.extend_from_slice(&self.id.0.to_be_bytes());
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Self> {
-        decode_key(bytes, Self::FAMILY, |r| {
-            let ns = NamespaceId(r.u32()?);
-            let class = ClassId(r.u32()?);
-            let field = FieldId(r.u32()?);
-            let rest = r.remaining();
-            let value_len = rest.len().checked_sub(8).ok_or(Error::Truncated {
-                what: "ordered index key",
-            })?;
-            let (value, used) = Value::decode_ordered(&rest[..value_len])?;
-            if used != value_len {
-                return Err(Error::malformed(
-                    "ordered index key: bytes between value and object id",
-                ));
-            }
-            r.advance(value_len);
-            Ok(OrderedKey {
+impl RawOrderedKey {
+    /// Splits an `IR` key.
+    pub fn decode(bytes: &[u8]) -> Result<RawOrderedKey> {
+        decode_key(bytes, Family::Ordered, |r| {
+            let (ns, class, index) = head(r)?;
+            Ok(RawOrderedKey {
                 ns,
                 class,
-                field,
-                value,
-                id: ObjectId(r.u64()?),
+                index,
+                body: r.rest().to_vec(),
             })
         })
     }
+
+    /// The key's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = OrderedKey::index_prefix(self.ns, self.class, self.index);
+        out.extend_from_slice(&self.body);
+        out
+    }
+
+    /// The whole key, decoded with the shape of its index.
+    pub fn decode_as(&self, shape: IndexShape) -> Result<OrderedKey> {
+        let (tuple, id) = if shape.unique {
+            (&self.body[..], None)
+        } else {
+            let split = self.body.len().checked_sub(8).ok_or(Error::Truncated {
+                what: "ordered index key",
+            })?;
+            let mut id = [0u8; 8];
+            id.copy_from_slice(&self.body[split..]);
+            (&self.body[..split], Some(ObjectId(u64::from_be_bytes(id))))
+        };
+        let values = decode_tuple(tuple)?;
+        if values.len() != shape.parts {
+            return Err(Error::malformed(format!(
+                "ordered index key: a tuple of {} value(s) where the index has {}",
+                values.len(),
+                shape.parts
+            )));
+        }
+        Ok(OrderedKey {
+            ns: self.ns,
+            class: self.class,
+            index: self.index,
+            values,
+            id,
+        })
+    }
+}
+
+/// Bytes of an `IH` key up to and including the hash: its point key length.
+pub const HASH_POINT_KEY_LEN: usize = 2 + HEAD_LEN + 8;
+
+/// Appends the value of a unique entry: the holders' ids, each a u64 BE,
+/// sorted and distinct (one for an ordered index; one for a hash index
+/// unless distinct tuples collide).
+pub fn encode_holders(ids: &[ObjectId], out: &mut Vec<u8>) {
+    ids.iter()
+        .for_each(|id| out.extend_from_slice(&id.0.to_be_bytes()));
+}
+
+/// Decodes the value of a unique entry: at least one id, sorted, distinct.
+pub fn decode_holders(bytes: &[u8]) -> Result<Vec<ObjectId>> {
+    if bytes.is_empty() || bytes.len() % 8 != 0 {
+        return Err(Error::malformed(format!(
+            "unique index entry value of {} bytes (a non-empty multiple of 8 expected)",
+            bytes.len()
+        )));
+    }
+    let ids: Vec<ObjectId> = bytes
+        .chunks_exact(8)
+        .map(|c| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            ObjectId(u64::from_be_bytes(b))
+        })
+        .collect();
+    if ids.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(Error::malformed(
+            "unique index entry holders are not sorted and distinct",
+        ));
+    }
+    Ok(ids)
 }

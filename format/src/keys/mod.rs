@@ -11,7 +11,10 @@ mod schema;
 mod task;
 
 pub use generation::GenerationKey;
-pub use index::{HashKey, OrderedKey};
+pub use index::{
+    decode_holders, encode_holders, HashKey, IndexShape, OrderedKey, RawOrderedKey,
+    HASH_POINT_KEY_LEN,
+};
 pub use meta::MetaKey;
 pub use names::{check_name, NameKey, NameKind, MAX_NAME_LEN};
 pub use object::{FullScanKey, ObjectKey};
@@ -202,8 +205,9 @@ pub enum AnyKey {
     FullScan(FullScanKey),
     /// A hash index key.
     Hash(HashKey),
-    /// An ordered index key.
-    Ordered(OrderedKey),
+    /// An ordered index key, its tuple left encoded (decoding it takes the
+    /// index's shape: [`RawOrderedKey::decode_as`]).
+    Ordered(RawOrderedKey),
     /// A task key.
     Task(TaskKey),
     /// A generation marker.
@@ -222,7 +226,7 @@ impl AnyKey {
             Family::Object => AnyKey::Object(ObjectKey::decode(bytes)?),
             Family::FullScan => AnyKey::FullScan(FullScanKey::decode(bytes)?),
             Family::Hash => AnyKey::Hash(HashKey::decode(bytes)?),
-            Family::Ordered => AnyKey::Ordered(OrderedKey::decode(bytes)?),
+            Family::Ordered => AnyKey::Ordered(RawOrderedKey::decode(bytes)?),
             Family::Task => AnyKey::Task(TaskKey::decode(bytes)?),
             Family::Generation => AnyKey::Generation(GenerationKey::decode(bytes)?),
         })

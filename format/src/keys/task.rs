@@ -1,9 +1,9 @@
-//! `IT` keys: `IT` + namespace (u32) + class (u32) + field (u32); field 0
-//! (`FieldId::WHOLE_CLASS`) is a task for every index of the class.
+//! `IT` keys: `IT` + namespace (u32) + class (u32) + index (u32); index 0
+//! (`IndexId::WHOLE_CLASS`) is a task for every index of the class.
 
 use super::{decode_key, Family, Key};
 use crate::error::Result;
-use crate::ids::{ClassId, FieldId, NamespaceId};
+use crate::ids::{ClassId, IndexId, NamespaceId};
 
 /// The key of a reindex task record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -12,8 +12,8 @@ pub struct TaskKey {
     pub ns: NamespaceId,
     /// The class.
     pub class: ClassId,
-    /// The field whose index is built, or `FieldId::WHOLE_CLASS`.
-    pub field: FieldId,
+    /// The index that is built, or `IndexId::WHOLE_CLASS`.
+    pub index: IndexId,
 }
 
 impl Key for TaskKey {
@@ -23,7 +23,7 @@ impl Key for TaskKey {
         out.extend_from_slice(Self::FAMILY.prefix());
         out.extend_from_slice(&self.ns.0.to_be_bytes());
         out.extend_from_slice(&self.class.0.to_be_bytes());
-        out.extend_from_slice(&self.field.0.to_be_bytes());
+        out.extend_from_slice(&self.index.0.to_be_bytes());
     }
 
     fn decode(bytes: &[u8]) -> Result<Self> {
@@ -31,7 +31,7 @@ impl Key for TaskKey {
             Ok(TaskKey {
                 ns: NamespaceId(r.u32()?),
                 class: ClassId(r.u32()?),
-                field: FieldId(r.u32()?),
+                index: IndexId(r.u32()?),
             })
         })
     }

@@ -6,7 +6,10 @@ mod meta;
 mod object;
 mod task;
 
-pub use class::{ClassDef, FieldDef, FieldType, IndexKind};
+pub use class::{
+    ClassDef, FieldDef, FieldPath, FieldType, IndexDef, IndexKind, MemberDef, TypeMismatch,
+    VariantDef,
+};
 pub use meta::{MetaValue, NameEntry};
 pub use object::ObjectRecord;
 pub use task::{TaskRecord, TaskState};
