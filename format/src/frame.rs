@@ -85,7 +85,7 @@ pub(crate) fn bincode_body_decode<T: DeserializeOwned>(kind: RecordKind, body: &
         .map_err(|e| Error::malformed(format!("{kind:?} record body: {e}")))
 }
 
-fn checksum(header: [u8; 2], body: &[u8]) -> u32 {
+pub(crate) fn checksum(header: [u8; 2], body: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     h.update(&header);
     h.update(body);

@@ -42,6 +42,7 @@ mod keys;
 mod reader;
 mod records;
 mod stored;
+pub mod v1;
 mod value;
 
 pub use counters::next_counter;
