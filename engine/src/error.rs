@@ -280,6 +280,19 @@ pub enum Error {
         /// What is wrong.
         source: rockhold_format::Error,
     },
+    /// The database is of an older format version that this build reads
+    /// only to migrate it: run `rockhold migrate` (or [`crate::Db::migrate`])
+    /// once, offline. Nothing was written.
+    #[error(
+        "the database is of format version {found}; this build reads version {supported}: \
+         migrate it once with `rockhold migrate <path>` (offline; the indexes are rebuilt after)"
+    )]
+    NeedsMigration {
+        /// The version on disk.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
     /// The database is of a format version this build does not read.
     #[error("unsupported database format version {found} (this build reads version {supported})")]
     UnsupportedVersion {
@@ -504,6 +517,7 @@ impl Error {
             self,
             Error::Corruption { .. }
                 | Error::UnsupportedVersion { .. }
+                | Error::NeedsMigration { .. }
                 | Error::WritesLost { .. }
                 | Error::NotADatabase { .. }
                 | Error::Inconsistent(_)

@@ -272,3 +272,48 @@ pub fn checkpoint(path: &Path, dir: &Path) -> Result<ExitCode> {
     outln!("checkpoint written to {}", dir.display());
     Ok(ExitCode::SUCCESS)
 }
+
+/// `migrate`: rewrites a v1 database in the current format, then rebuilds
+/// every index (the whole-class tasks the migration queued) before it exits.
+pub fn migrate(path: &Path) -> Result<ExitCode> {
+    crate::open::check_db_dir(path)?;
+    let report = rockhold::Db::migrate(path, &rockhold::Options::default())?;
+    if report.from == rockhold_format::FORMAT_VERSION {
+        outln!(
+            "{}: already at format version {}; nothing to do",
+            path.display(),
+            report.from
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!(
+        "{}: format version {} -> {}: {} records rewritten, {} classes to reindex",
+        path.display(),
+        report.from,
+        rockhold_format::FORMAT_VERSION,
+        report.records,
+        report.tasks
+    );
+    let db = writable(path)?;
+    let bar = progress(None, "rebuilding indexes");
+    let result = db.check_reindex_tasks();
+    bar.finish_and_clear();
+    result?;
+    let verified = db.verify()?;
+    outln!(
+        "indexes rebuilt; verify: {} objects, {} index entries: {}",
+        verified.objects,
+        verified.index_entries,
+        if verified.is_clean() {
+            "clean"
+        } else {
+            "VIOLATIONS"
+        }
+    );
+    db.close()?;
+    Ok(if verified.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -106,6 +106,13 @@ enum Command {
         #[arg(long, default_value = "default")]
         namespace: String,
     },
+    /// Migrates a database of format version 1 to the current version, in
+    /// place and offline, then rebuilds its indexes; safe to run again after
+    /// an interruption.
+    Migrate {
+        /// The database directory (must not be open elsewhere).
+        db: PathBuf,
+    },
     /// Incremental backups with RocksDB's BackupEngine.
     Backup {
         #[command(subcommand)]
@@ -200,6 +207,7 @@ fn main() -> ExitCode {
             index,
             namespace,
         } => admin::reindex(&db, &namespace, &class, index.as_deref()),
+        Command::Migrate { db } => admin::migrate(&db),
         Command::Backup { command } => admin::backup(match command {
             BackupCommand::Create { db, dir } => admin::BackupCmd::Create { db, dir },
             BackupCommand::List { dir } => admin::BackupCmd::List { dir },
