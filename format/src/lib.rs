@@ -69,7 +69,7 @@ pub use value::{decode_tuple, encode_tuple_into, Value, MAX_DEPTH, MAX_ORDERED_V
 
 /// The database format version this build writes, stored under
 /// `MetaKey::FormatVersion`. A database of another version is refused at open.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[cfg(test)]
 mod format_doc_examples;
