@@ -26,10 +26,6 @@
 //! oversized item is a loud error on read, never a silently wrapped length.
 //! Writers refuse such records earlier, in [`crate::Record::encode_checked`].
 
-// Some items serve only the hand codecs of the records still coded by
-// bincode, which replace it next.
-#![allow(dead_code)]
-
 use crate::error::{Error, Result};
 
 /// Appends one byte.
@@ -194,11 +190,6 @@ impl<'a> Input<'a> {
         self.bytes
     }
 
-    /// Whether every byte was read.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-
     /// What the cursor reads (for error messages).
     pub(crate) fn what(&self) -> &'static str {
         self.what
@@ -249,6 +240,6 @@ mod tests {
         assert!(Input::new(&[1], "t").finish().is_err());
         let mut i = Input::new(&[1, 2, 3, 4, 5, 6, 7, 8], "t");
         assert_eq!(i.u64(), Ok(0x0807_0605_0403_0201));
-        assert!(i.is_empty());
+        assert!(i.remaining().is_empty());
     }
 }

@@ -13,9 +13,6 @@
 //! another version or kind. The two header bytes and the checksum position are
 //! fixed for every future frame version.
 
-use bincode::Options;
-use serde::{de::DeserializeOwned, Serialize};
-
 use crate::error::{Error, Result};
 use crate::reader::Reader;
 
@@ -58,31 +55,6 @@ impl TryFrom<u8> for RecordKind {
             other => return Err(Error::malformed(format!("record kind {other}"))),
         })
     }
-}
-
-pub(crate) fn bincode_options() -> impl Options {
-    bincode::DefaultOptions::new()
-        .with_varint_encoding()
-        .with_little_endian()
-        .reject_trailing_bytes()
-}
-
-/// Body of a record still coded by bincode (being replaced by hand codecs).
-pub(crate) fn bincode_body_into<T: Serialize>(value: &T, out: &mut Vec<u8>) {
-    let start = out.len();
-    // Serializing into a Vec cannot fail; should it, the body stays empty,
-    // which no record type decodes from: a loud error on read.
-    if bincode_options().serialize_into(&mut *out, value).is_err() {
-        out.truncate(start);
-    }
-}
-
-/// Decodes a body written by [`bincode_body_into`].
-pub(crate) fn bincode_body_decode<T: DeserializeOwned>(kind: RecordKind, body: &[u8]) -> Result<T> {
-    bincode_options()
-        .with_limit(MAX_BODY_LEN)
-        .deserialize(body)
-        .map_err(|e| Error::malformed(format!("{kind:?} record body: {e}")))
 }
 
 pub(crate) fn checksum(header: [u8; 2], body: &[u8]) -> u32 {

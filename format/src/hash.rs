@@ -13,13 +13,12 @@
 
 use std::hash::Hasher;
 
-use serde::{Deserialize, Serialize};
 use siphasher::sip::SipHasher13;
 
 use crate::value::Value;
 
 /// The per-database key of the index hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashSeed {
     /// First half of the SipHash key.
     pub k0: u64,

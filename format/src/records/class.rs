@@ -1,10 +1,44 @@
 //! Class definitions (`C` family).
+//!
+//! Body (coding.rs items):
+//!
+//! ```text
+//! u32     class id
+//! string  name
+//! u64     revision
+//! u32     next_field_id
+//! u32     next_index_id
+//! u32     count of fields, then each:
+//!           u32 field id, string name, field type, bool optional
+//! u32     count of indexes, then each:
+//!           u32 index id, string name, u8 kind (00 hash, 01 ordered), bool unique,
+//!           u32 count of parts, then each: u32 field id, u32 count of members,
+//!           then each member a string
+//! bool    provisional
+//! ```
+//!
+//! A field type is a `u8` tag followed by what it holds:
+//!
+//! ```text
+//! 00 bool   01 i64   02 u64   03 f64   04 string   05 bytes   06 ref   0D any
+//! 07 optional  type
+//! 08 list      type (of the elements)
+//! 09 tuple     u32 count, then count types
+//! 0A map       type (of the values)
+//! 0B struct    u32 count, then each member: string name, type, bool optional
+//! 0C enum      u32 count, then each variant: string name, option type (payload)
+//! ```
+//!
+//! A type nests at most [`MAX_DEPTH`] levels deep as [`FieldType::depth`]
+//! counts them, and at most `2 × MAX_DEPTH + 1` type constructors in all
+//! (`optional` adds no depth); deeper types are refused by the decoder, so
+//! by [`Record::encode_checked`] too.
 
-use serde::{Deserialize, Serialize};
-
+use crate::coding::{put_bool, put_len, put_str, put_u32, put_u64, put_u8, Input};
+use crate::error::{Error, Result};
 use crate::frame::{Record, RecordKind};
 use crate::ids::{ClassId, FieldId, IndexId};
-use crate::value::Value;
+use crate::value::{Value, MAX_DEPTH};
 
 /// The type of a field's values, or of a member or element inside one.
 ///
@@ -12,7 +46,7 @@ use crate::value::Value;
 /// struct holds (lists, tuples, maps with string keys, nested structs,
 /// enums). [`FieldType::Any`] is explicitly schemaless: any value, checked
 /// only for depth and size.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum FieldType {
     /// `true` or `false`.
     Bool,
@@ -50,7 +84,7 @@ pub enum FieldType {
 }
 
 /// A member of a nested struct type.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MemberDef {
     /// The member's name, its key in the stored map.
     pub name: String,
@@ -61,7 +95,7 @@ pub struct MemberDef {
 }
 
 /// A variant of an enum type.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VariantDef {
     /// The variant's name.
     pub name: String,
@@ -252,7 +286,7 @@ impl FieldType {
 }
 
 /// How an index is organised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IndexKind {
     /// Hash index (`IH`): equality lookups.
     Hash {
@@ -286,7 +320,7 @@ impl IndexKind {
 /// `members` are struct member names or map keys, one per level. A list met
 /// on the way (the field itself or a member) is traversed element by element:
 /// the index then has one entry per distinct element value (multi-valued).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FieldPath {
     /// The top-level field.
     pub field: FieldId,
@@ -296,7 +330,7 @@ pub struct FieldPath {
 
 /// A secondary index of a class: over one field, a nested path, or a tuple
 /// of them (compound).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IndexDef {
     /// Id inside the class, in its index keys and task key; never reused.
     pub id: IndexId,
@@ -322,7 +356,7 @@ impl IndexDef {
 }
 
 /// One field of a class.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldDef {
     /// Id inside the class; never reused.
     pub id: FieldId,
@@ -335,7 +369,7 @@ pub struct FieldDef {
 }
 
 /// A class definition: the schema of a class's objects.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClassDef {
     /// The class id (also in the key).
     pub id: ClassId,
@@ -382,10 +416,271 @@ impl Record for ClassDef {
     const KIND: RecordKind = RecordKind::Class;
 
     fn encode_body(&self, out: &mut Vec<u8>) {
-        crate::frame::bincode_body_into(self, out);
+        put_u32(out, self.id.0);
+        put_str(out, &self.name);
+        put_u64(out, self.revision);
+        put_u32(out, self.next_field_id);
+        put_u32(out, self.next_index_id);
+        put_len(out, self.fields.len());
+        for f in &self.fields {
+            put_u32(out, f.id.0);
+            put_str(out, &f.name);
+            put_type(out, &f.ty);
+            put_bool(out, f.optional);
+        }
+        put_len(out, self.indexes.len());
+        for index in &self.indexes {
+            put_u32(out, index.id.0);
+            put_str(out, &index.name);
+            let (kind, unique) = match index.kind {
+                IndexKind::Hash { unique } => (0, unique),
+                IndexKind::Ordered { unique } => (1, unique),
+            };
+            put_u8(out, kind);
+            put_bool(out, unique);
+            put_len(out, index.parts.len());
+            for part in &index.parts {
+                put_u32(out, part.field.0);
+                put_len(out, part.members.len());
+                part.members.iter().for_each(|m| put_str(out, m));
+            }
+        }
+        put_bool(out, self.provisional);
     }
 
-    fn decode_body(body: &[u8]) -> crate::Result<Self> {
-        crate::frame::bincode_body_decode(Self::KIND, body)
+    fn decode_body(body: &[u8]) -> Result<Self> {
+        let mut i = Input::new(body, "class definition");
+        let id = ClassId(i.u32()?);
+        let name = i.str()?.to_owned();
+        let revision = i.u64()?;
+        let next_field_id = i.u32()?;
+        let next_index_id = i.u32()?;
+        // A field takes at least 10 bytes: id, name length, type tag, optional.
+        let n = i.count(10)?;
+        let mut fields = Vec::with_capacity(n);
+        for _ in 0..n {
+            fields.push(FieldDef {
+                id: FieldId(i.u32()?),
+                name: i.str()?.to_owned(),
+                ty: read_type(&mut i)?,
+                optional: i.bool()?,
+            });
+        }
+        // An index takes at least 14 bytes: id, name length, kind, unique, parts.
+        let n = i.count(14)?;
+        let mut indexes = Vec::with_capacity(n);
+        for _ in 0..n {
+            let id = IndexId(i.u32()?);
+            let name = i.str()?.to_owned();
+            let kind = match (i.u8()?, i.bool()?) {
+                (0, unique) => IndexKind::Hash { unique },
+                (1, unique) => IndexKind::Ordered { unique },
+                (t, _) => {
+                    return Err(Error::malformed(format!(
+                        "class definition: index kind {t:#04x}"
+                    )))
+                }
+            };
+            // A part takes at least 8 bytes: field id, member count.
+            let n = i.count(8)?;
+            let mut parts = Vec::with_capacity(n);
+            for _ in 0..n {
+                let field = FieldId(i.u32()?);
+                let n = i.count(4)?;
+                let mut members = Vec::with_capacity(n);
+                for _ in 0..n {
+                    members.push(i.str()?.to_owned());
+                }
+                parts.push(FieldPath { field, members });
+            }
+            indexes.push(IndexDef {
+                id,
+                name,
+                kind,
+                parts,
+            });
+        }
+        let provisional = i.bool()?;
+        i.finish()?;
+        Ok(ClassDef {
+            id,
+            name,
+            revision,
+            next_field_id,
+            next_index_id,
+            fields,
+            indexes,
+            provisional,
+        })
     }
+}
+
+mod type_tag {
+    pub const BOOL: u8 = 0x00;
+    pub const I64: u8 = 0x01;
+    pub const U64: u8 = 0x02;
+    pub const F64: u8 = 0x03;
+    pub const STRING: u8 = 0x04;
+    pub const BYTES: u8 = 0x05;
+    pub const REF: u8 = 0x06;
+    pub const OPTIONAL: u8 = 0x07;
+    pub const LIST: u8 = 0x08;
+    pub const TUPLE: u8 = 0x09;
+    pub const MAP: u8 = 0x0A;
+    pub const STRUCT: u8 = 0x0B;
+    pub const ENUM: u8 = 0x0C;
+    pub const ANY: u8 = 0x0D;
+}
+
+fn put_type(out: &mut Vec<u8>, ty: &FieldType) {
+    use type_tag as t;
+    match ty {
+        FieldType::Bool => put_u8(out, t::BOOL),
+        FieldType::I64 => put_u8(out, t::I64),
+        FieldType::U64 => put_u8(out, t::U64),
+        FieldType::F64 => put_u8(out, t::F64),
+        FieldType::String => put_u8(out, t::STRING),
+        FieldType::Bytes => put_u8(out, t::BYTES),
+        FieldType::Ref => put_u8(out, t::REF),
+        FieldType::Any => put_u8(out, t::ANY),
+        FieldType::Optional(inner) => {
+            put_u8(out, t::OPTIONAL);
+            put_type(out, inner);
+        }
+        FieldType::List(inner) => {
+            put_u8(out, t::LIST);
+            put_type(out, inner);
+        }
+        FieldType::Tuple(types) => {
+            put_u8(out, t::TUPLE);
+            put_len(out, types.len());
+            types.iter().for_each(|ty| put_type(out, ty));
+        }
+        FieldType::Map(inner) => {
+            put_u8(out, t::MAP);
+            put_type(out, inner);
+        }
+        FieldType::Struct(members) => {
+            put_u8(out, t::STRUCT);
+            put_len(out, members.len());
+            for m in members {
+                put_str(out, &m.name);
+                put_type(out, &m.ty);
+                put_bool(out, m.optional);
+            }
+        }
+        FieldType::Enum(variants) => {
+            put_u8(out, t::ENUM);
+            put_len(out, variants.len());
+            for v in variants {
+                put_str(out, &v.name);
+                match &v.payload {
+                    None => put_u8(out, 0),
+                    Some(ty) => {
+                        put_u8(out, 1);
+                        put_type(out, ty);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The most type constructors a decoded type may nest (an `optional`
+/// around every depth level, and one at the top).
+const MAX_TYPE_NESTING: usize = 2 * MAX_DEPTH + 1;
+
+fn read_type(i: &mut Input<'_>) -> Result<FieldType> {
+    let (ty, depth) = read_type_at(i, 0)?;
+    if depth > MAX_DEPTH {
+        return Err(Error::malformed(format!(
+            "class definition: field type nested deeper than {MAX_DEPTH}"
+        )));
+    }
+    Ok(ty)
+}
+
+/// Reads one type `nesting` constructors down; returns it with its
+/// [`FieldType::depth`].
+fn read_type_at(i: &mut Input<'_>, nesting: usize) -> Result<(FieldType, usize)> {
+    use type_tag as t;
+    if nesting >= MAX_TYPE_NESTING {
+        return Err(Error::malformed(format!(
+            "class definition: field type nests more than {MAX_TYPE_NESTING} constructors"
+        )));
+    }
+    let inner = |i: &mut Input<'_>| read_type_at(i, nesting + 1);
+    Ok(match i.u8()? {
+        t::BOOL => (FieldType::Bool, 0),
+        t::I64 => (FieldType::I64, 0),
+        t::U64 => (FieldType::U64, 0),
+        t::F64 => (FieldType::F64, 0),
+        t::STRING => (FieldType::String, 0),
+        t::BYTES => (FieldType::Bytes, 0),
+        t::REF => (FieldType::Ref, 0),
+        t::ANY => (FieldType::Any, 0),
+        t::OPTIONAL => {
+            let (ty, d) = inner(i)?;
+            (FieldType::Optional(Box::new(ty)), d)
+        }
+        t::LIST => {
+            let (ty, d) = inner(i)?;
+            (FieldType::List(Box::new(ty)), d + 1)
+        }
+        t::MAP => {
+            let (ty, d) = inner(i)?;
+            (FieldType::Map(Box::new(ty)), d + 1)
+        }
+        t::TUPLE => {
+            let n = i.count(1)?;
+            let mut types = Vec::with_capacity(n);
+            let mut depth = 0;
+            for _ in 0..n {
+                let (ty, d) = inner(i)?;
+                depth = depth.max(d);
+                types.push(ty);
+            }
+            (FieldType::Tuple(types), depth + 1)
+        }
+        t::STRUCT => {
+            // A member takes at least 6 bytes: name length, type tag, optional.
+            let n = i.count(6)?;
+            let mut members = Vec::with_capacity(n);
+            let mut depth = 0;
+            for _ in 0..n {
+                let name = i.str()?.to_owned();
+                let (ty, d) = inner(i)?;
+                depth = depth.max(d);
+                members.push(MemberDef {
+                    name,
+                    ty,
+                    optional: i.bool()?,
+                });
+            }
+            (FieldType::Struct(members), depth + 1)
+        }
+        t::ENUM => {
+            // A variant takes at least 5 bytes: name length, payload option.
+            let n = i.count(5)?;
+            let mut variants = Vec::with_capacity(n);
+            let mut depth = 0;
+            for _ in 0..n {
+                let name = i.str()?.to_owned();
+                let payload = if i.option()? {
+                    let (ty, d) = inner(i)?;
+                    depth = depth.max(d);
+                    Some(ty)
+                } else {
+                    None
+                };
+                variants.push(VariantDef { name, payload });
+            }
+            (FieldType::Enum(variants), depth + 1)
+        }
+        other => {
+            return Err(Error::malformed(format!(
+                "class definition: field type tag {other:#04x}"
+            )))
+        }
+    })
 }

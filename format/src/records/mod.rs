@@ -16,3 +16,6 @@ pub use task::{TaskRecord, TaskState};
 
 #[cfg(test)]
 pub(crate) mod samples;
+
+#[cfg(test)]
+mod tests;
