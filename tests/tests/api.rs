@@ -602,7 +602,7 @@ fn typed_values_round_trip_exactly_and_misfits_are_typed_errors() {
             )
             .expect_err("a nested struct");
         assert!(
-            matches!(&err, Error::WrongType { field, found: "nested struct", .. } if field == "small"),
+            matches!(&err, Error::WrongType { field, found, .. } if field == "small" && found == "nested struct"),
             "{err:?}"
         );
         assert!(err.is_caller_error());

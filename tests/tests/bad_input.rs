@@ -157,10 +157,10 @@ fn unknown_names() {
     );
     refused(
         &db,
-        "query on unknown field",
+        "query on an unknown index",
         |e| {
-            matches!(e, Error::UnknownField { class, field }
-                if class == "user" && field == "zzz")
+            matches!(e, Error::UnknownIndex { class, index }
+                if class == "user" && index == "zzz")
         },
         &["\"user\"", "\"zzz\""],
         |db| {
@@ -534,13 +534,13 @@ fn unknown_format_version_is_refused_at_open() {
         Err(
             e @ Error::UnsupportedVersion {
                 found: 99,
-                supported: 1,
+                supported: 2,
             },
         ) => {
             assert!(!e.is_caller_error(), "a version on disk is not bad input");
             let message = e.to_string();
             assert!(
-                message.contains("version 99") && message.contains("version 1"),
+                message.contains("version 99") && message.contains("version 2"),
                 "{message}"
             );
         }
@@ -674,7 +674,7 @@ fn corrupt_task_bytes_are_a_typed_error_at_open() {
             assert_eq!(key, &escaped, "names the task key");
             assert_eq!(
                 decoded.as_deref(),
-                Some("task of class 1, field 1, namespace 0"),
+                Some("task of class 1, index 1, namespace 0"),
                 "says what the key is of"
             );
             assert!(!e.is_caller_error(), "damage is not bad input");

@@ -6,7 +6,7 @@
 use rockhold::{
     ClassSpec, Db, Error, Family, FieldSpec, FieldType, ObjectId, Options, RangeScan, Value,
 };
-use rockhold_format::{Key, OrderedKey};
+use rockhold_format::OrderedKey;
 use rockhold_tests::{assert_invariant, raw_cf, with_raw_db, TempDb};
 
 fn named() -> ClassSpec {

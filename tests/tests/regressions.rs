@@ -204,7 +204,7 @@ fn removing_an_index_deletes_its_entries() {
     );
     assert!(matches!(
         db.find_all("default", "user", "city", &"paris".into()),
-        Err(Error::NotIndexed { .. })
+        Err(Error::UnknownIndex { .. })
     ));
     let report = db.verify().expect("verify");
     assert!(report.is_clean(), "{:?}", report.problems);

@@ -281,7 +281,14 @@ fn duplicates_fail_the_unique_index_then_removal_and_readding_work() {
         "the other index is unaffected"
     );
 
-    // Remove the failed index: its range is emptied and the task says Remove.
+    // Remove the failed index: its range is emptied and the task says Remove
+    // (listed under the removed index's id: no index has its name any more).
+    let email_id = db
+        .class("default", "user")
+        .expect("class")
+        .index("email")
+        .expect("email")
+        .id;
     db.update_class(
         "default",
         &ClassSpec::new("user")
@@ -289,7 +296,7 @@ fn duplicates_fail_the_unique_index_then_removal_and_readding_work() {
             .field(FieldSpec::new("age", FieldType::U64).ordered()),
     )
     .expect("remove");
-    let removed = task(&db, "email");
+    let removed = task(&db, &format!("#{email_id}"));
     assert_eq!(removed.state, TaskState::Remove);
     let report = db.verify().expect("verify");
     assert!(report.is_clean(), "{:?}", report.problems);

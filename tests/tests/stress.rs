@@ -125,7 +125,7 @@ fn writers_readers_and_runner_under_contention() {
                         objects.len(),
                         "tag entries in the snapshot"
                     ),
-                    Err(Error::IndexNotReady { .. } | Error::NotIndexed { .. }) => {}
+                    Err(Error::IndexNotReady { .. } | Error::UnknownIndex { .. }) => {}
                     Err(e) => panic!("reader: {e}"),
                 }
             }

@@ -7,7 +7,10 @@ use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use rockhold::{ClassSpec, Db, Family, FieldSpec, FieldType, ObjectId, Options, Value};
+use rockhold::{
+    ClassSpec, Db, Family, FieldSpec, FieldType, IndexKind, IndexSpec, MemberDef, ObjectId,
+    Options, Value, VariantDef,
+};
 use rockhold_format::{FullScanKey, HashKey, Key, NamespaceId, ObjectKey, OrderedKey, TaskKey};
 use rockhold_tests::{raw_cf, with_raw_db};
 
@@ -79,6 +82,54 @@ fn golden_db(dir: &Path) {
         ],
     )
     .expect("item");
+    // Nested values: a list indexed per element, a struct indexed on a
+    // member, an enum, and a compound unique index.
+    let shelf = FieldType::Struct(vec![MemberDef {
+        name: "aisle".into(),
+        ty: FieldType::U64,
+        optional: false,
+    }]);
+    let state = FieldType::Enum(vec![
+        VariantDef {
+            name: "Stocked".into(),
+            payload: Some(FieldType::U64),
+        },
+        VariantDef {
+            name: "Gone".into(),
+            payload: None,
+        },
+    ]);
+    db.create_class(
+        "shop",
+        &ClassSpec::new("box")
+            .field(FieldSpec::new("tags", FieldType::List(Box::new(FieldType::String))).hash())
+            .field(FieldSpec::new("shelf", shelf))
+            .field(FieldSpec::new("state", state))
+            .field(FieldSpec::new("row", FieldType::I64))
+            .index(IndexSpec::new(
+                "place",
+                IndexKind::Ordered { unique: true },
+                ["shelf.aisle", "row"],
+            )),
+    )
+    .expect("box");
+    db.insert(
+        "shop",
+        "box",
+        [
+            (
+                "tags",
+                Value::List(vec!["red".into(), "big".into(), "red".into()]),
+            ),
+            (
+                "shelf",
+                Value::map([("aisle".to_string(), Value::U64(4))]).expect("map"),
+            ),
+            ("state", Value::variant("Stocked", Value::U64(12))),
+            ("row", Value::I64(-1)),
+        ],
+    )
+    .expect("box");
     db.close().expect("close");
 }
 
@@ -114,7 +165,7 @@ fn dump_matches_golden_text_and_json() {
         "--family",
         "object",
     ]);
-    assert_eq!(stdout(&only).lines().count(), 1, "{}", stdout(&only));
+    assert_eq!(stdout(&only).lines().count(), 2, "{}", stdout(&only));
     let limited = rockhold(&["dump", path(dir.path()), "--limit", "3"]);
     assert_eq!(stdout(&limited).lines().count(), 3);
 }
@@ -133,8 +184,8 @@ fn dump_shows_undecodable_bytes_and_goes_on() {
     assert!(text.contains("UNDECODABLE key=Ojunk"), "{text}");
     assert_eq!(
         text.lines().count(),
-        4,
-        "the three objects are still shown: {text}"
+        5,
+        "the four objects are still shown: {text}"
     );
 }
 

@@ -275,7 +275,8 @@ impl Verifier<'_> {
                     }
                     if let Some(first) = self.unique.claim(class_id, index.id, &tuple, id) {
                         return Ok(Some(format!(
-                            "second holder {id} of a unique value of {} (first: {first})",
+                            "second holder {id} of unique value {} in {} (first: {first})",
+                            crate::index::entries::tuple_value(index, &tuple),
                             index.name
                         )));
                     }

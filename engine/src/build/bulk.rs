@@ -1,10 +1,10 @@
 //! Building an index by sorting: a task reads every object of the class
 //! from one snapshot (one thread per core, each over a range of ids), sorts
 //! the index entries they imply, writes them to SST files and ingests them —
-//! no write batch per chunk. Only non-unique indexes are built this way:
-//! the point keys of a unique index hold their holders in the value, so a
-//! task that builds one backfills chunk by chunk (build/task.rs), where the
-//! write path's uniqueness rule merges holders and finds duplicates.
+//! no write batch per chunk, no uniqueness read per object: the holders of
+//! one unique point key are neighbours in key order (each sorted as the
+//! point key followed by its id), so they are merged into the key's value,
+//! and two holders of one tuple found, group by group.
 //!
 //! Writers do not stop during the scan: every commit to the class after the
 //! snapshot is logged (`BuildLog`, filled by the write path while it pins
@@ -24,15 +24,16 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 use rockhold_format::{
-    ClassDef, ClassId, Family, FullScanKey, HashKey, IndexDef, IndexKind, Key, NamespaceId,
-    ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, TaskRecord,
+    encode_holders, ClassDef, ClassId, Family, FullScanKey, HashKey, IndexDef, IndexKind, Key,
+    NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, RawOrderedKey, Record, TaskRecord,
 };
 
 use crate::build::task::{indexes_of, Guard, Outcome};
 use crate::db::Inner;
 use crate::error::{Error, Result};
-use crate::index::entries::{check_indexable, entry_key, index_tuples};
+use crate::index::entries::{check_indexable, entry_key, index_tuples, point_key};
 use crate::index::plan::{plan, Change, Scope};
+use crate::index::unique::{Conflicts, UniqueCheck};
 use crate::kv::{KeyRange, SortedRun, Space, WriteBatch};
 use crate::options::BuildStage;
 use crate::read::View;
@@ -161,6 +162,42 @@ fn merge<'a>(parts: &[&'a SortedKeys]) -> Vec<&'a [u8]> {
 struct Part {
     hash: SortedKeys,
     ordered: SortedKeys,
+    /// Unique indexes' point keys, each followed by one holder's id.
+    unique_hash: SortedKeys,
+    unique_ordered: SortedKeys,
+}
+
+impl Part {
+    fn push(&mut self, family: Family, unique: bool, key: &[u8]) {
+        match (family, unique) {
+            (Family::Hash, false) => self.hash.push(key),
+            (Family::Hash, true) => self.unique_hash.push(key),
+            (_, false) => self.ordered.push(key),
+            (_, true) => self.unique_ordered.push(key),
+        }
+    }
+
+    fn memory(&self) -> usize {
+        self.hash.memory()
+            + self.ordered.memory()
+            + self.unique_hash.memory()
+            + self.unique_ordered.memory()
+    }
+
+    fn sort(&mut self) {
+        self.hash.sort();
+        self.ordered.sort();
+        self.unique_hash.sort();
+        self.unique_ordered.sort();
+    }
+}
+
+/// A unique point key followed by the id of one holder: how holders sort.
+fn claim_key(point: &(Family, Vec<u8>), id: ObjectId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(point.1.len() + 8);
+    k.extend_from_slice(&point.1);
+    k.extend_from_slice(&id.0.to_be_bytes());
+    k
 }
 
 /// Reads the records of `ids` from the snapshot and collects their entries;
@@ -196,13 +233,11 @@ fn scan_part(
                     return Ok(false);
                 }
                 let (family, key) = entry_key(&inner.seed, ns, def.id, index, &tuple, id);
-                match family {
-                    Family::Hash => part.hash.push(&key),
-                    _ => part.ordered.push(&key),
-                }
+                // A unique index's point key, and the holder after it.
+                part.push(family, index.is_unique(), &key);
             }
         }
-        if part.hash.memory() + part.ordered.memory() > budget {
+        if part.memory() > budget {
             stop = Some(Stop::TooBig);
             return Ok(false);
         }
@@ -211,8 +246,7 @@ fn scan_part(
     if let Some(stop) = stop {
         return Ok(Err(stop));
     }
-    part.hash.sort();
-    part.ordered.sort();
+    part.sort();
     Ok(Ok(part))
 }
 
@@ -333,6 +367,80 @@ fn stale_entries(
     Ok(stale)
 }
 
+/// The unique point keys of sorted claims (point key + holder id), each
+/// with its holders: the holders of one key are neighbours. Two holders of
+/// one tuple go to `conflicts` (for a hash key, after comparing the
+/// holders' current records: distinct tuples may share a hash).
+fn point_keys<'k>(
+    latest: &View<'_>,
+    ns: NamespaceId,
+    def: &ClassDef,
+    claims: &[&'k [u8]],
+    conflicts: &mut Conflicts,
+) -> Result<Vec<(&'k [u8], Vec<u8>)>> {
+    let mut out = Vec::new();
+    let mut check = UniqueCheck::new();
+    let mut i = 0;
+    while i < claims.len() {
+        let key = &claims[i][..claims[i].len().saturating_sub(8)];
+        let mut holders = Vec::new();
+        while i < claims.len() && claims[i].len() == key.len() + 8 && claims[i].starts_with(key) {
+            let mut id = [0u8; 8];
+            id.copy_from_slice(&claims[i][key.len()..]);
+            holders.push(ObjectId(u64::from_be_bytes(id)));
+            i += 1;
+        }
+        if holders.len() > 1 {
+            let index = match Family::of(key) {
+                Some(Family::Hash) => HashKey::decode(key).map(|k| k.index),
+                _ => RawOrderedKey::decode(key).map(|k| k.index),
+            }
+            .map_err(|e| Error::corruption(key, e))?;
+            let Some(index) = def.index_by_id(index) else {
+                return Err(Error::Inconsistent(format!(
+                    "a claim of unknown index {index}"
+                )));
+            };
+            check.next_group();
+            for &h in &holders {
+                let Some(rec) = latest.record(ns, h)? else {
+                    continue;
+                };
+                for tuple in index_tuples(def, index, &rec) {
+                    let same_key =
+                        point_key(&latest.inner.seed, ns, def.id, index, &tuple).1 == key;
+                    if same_key {
+                        if let Some(first) = check.claim(def.id, index.id, &tuple, h) {
+                            conflicts.note(first, h);
+                        }
+                    }
+                }
+            }
+        }
+        let mut value = Vec::with_capacity(holders.len() * 8);
+        encode_holders(&holders, &mut value);
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
+/// The entries of one family in key order: empty-valued entries and
+/// point keys with their holders.
+fn with_points<'k>(keys: &[&'k [u8]], points: &[(&'k [u8], Vec<u8>)]) -> Vec<(&'k [u8], Vec<u8>)> {
+    let mut out = Vec::with_capacity(keys.len() + points.len());
+    let (mut i, mut j) = (0, 0);
+    while i < keys.len() || j < points.len() {
+        if j == points.len() || (i < keys.len() && keys[i] < points[j].0) {
+            out.push((keys[i], Vec::new()));
+            i += 1;
+        } else {
+            out.push((points[j].0, points[j].1.clone()));
+            j += 1;
+        }
+    }
+    out
+}
+
 /// Builds the index of a task by sort and ingestion. `Ok(None)` when the
 /// entries do not fit in `bulk_build_memory`: the caller then backfills
 /// chunk by chunk. No stale-entry pass is needed afterwards: entries on disk
@@ -357,9 +465,6 @@ pub(crate) fn build_by_ingest(
     };
     let (ns, def) = (entry.ns, &entry.def);
     let indexes = indexes_of(&entry, index_id);
-    if indexes.iter().any(IndexDef::is_unique) {
-        return Ok(None); // point keys are merged by the chunked backfill
-    }
     let at_snapshot = View::at(inner, &*snapshot, None);
 
     // 1. Every entry of every object, from the snapshot: the id range is cut
@@ -391,11 +496,14 @@ pub(crate) fn build_by_ingest(
     }
 
     inner.opts.at_build_stage(BuildStage::Scanned);
-    let hash_parts: Vec<&SortedKeys> = parts.iter().map(|p| &p.hash).collect();
-    let ordered_parts: Vec<&SortedKeys> = parts.iter().map(|p| &p.ordered).collect();
+    let of = |pick: fn(&Part) -> &SortedKeys| merge(&parts.iter().map(pick).collect::<Vec<_>>());
     let from_snapshot = [
-        (Family::Hash, merge(&hash_parts)),
-        (Family::Ordered, merge(&ordered_parts)),
+        (Family::Hash, of(|p| &p.hash), of(|p| &p.unique_hash)),
+        (
+            Family::Ordered,
+            of(|p| &p.ordered),
+            of(|p| &p.unique_ordered),
+        ),
     ];
 
     // 2. With every writer held off (no commit is in flight and none
@@ -437,19 +545,26 @@ pub(crate) fn build_by_ingest(
         }
     };
     let outdated: HashSet<&[u8]> = swap.delete.iter().map(|(_, k)| k.as_slice()).collect();
+    let outdated_claims: HashSet<Vec<u8>> = swap
+        .released
+        .iter()
+        .map(|u| claim_key(&u.key, u.id))
+        .collect();
     let mut current = Part::default();
     for (family, key) in &swap.put {
-        match family {
-            Family::Hash => current.hash.push(key),
-            _ => current.ordered.push(key),
-        }
+        current.push(*family, false, key);
     }
-    current.hash.sort();
-    current.ordered.sort();
+    for u in swap.new_unique() {
+        current.push(u.key.0, true, &claim_key(&u.key, u.id));
+    }
+    current.sort();
     let mut finals = Vec::with_capacity(2);
-    for ((family, snapshot_keys), fresh) in from_snapshot
-        .into_iter()
-        .zip([&current.hash, &current.ordered])
+    let mut conflicts = Conflicts::default();
+    for ((family, snapshot_keys, snapshot_claims), (fresh, fresh_claims)) in
+        from_snapshot.into_iter().zip([
+            (&current.hash, &current.unique_hash),
+            (&current.ordered, &current.unique_ordered),
+        ])
     {
         let mut keys = snapshot_keys;
         if !outdated.is_empty() {
@@ -458,13 +573,28 @@ pub(crate) fn build_by_ingest(
         if fresh.len() > 0 {
             keys = merge_slices(&keys, &merge(&[fresh]));
         }
-        finals.push((family, keys));
+        let mut claims = snapshot_claims;
+        if !outdated_claims.is_empty() {
+            claims.retain(|k| !outdated_claims.contains(*k));
+        }
+        if fresh_claims.len() > 0 {
+            claims = merge_slices(&claims, &merge(&[fresh_claims]));
+        }
+        let points = point_keys(&latest, ns, def, &claims, &mut conflicts)?;
+        finals.push((family, with_points(&keys, &points)));
+    }
+    if !conflicts.is_empty() {
+        return Ok(Some(Outcome::Conflict(conflicts.objects())));
     }
     // Entries already on disk that the current records do not imply (left
     // by damage, or by anything a forced reindex is meant to repair) are
     // deleted before the ingest, in a batch of their own: a crash between
     // the two leaves the task unfinished, and its rerun ingests again.
-    let stale = stale_entries(inner, ns, class_id, &indexes, &finals)?;
+    let final_keys: Vec<(Family, Vec<&[u8]>)> = finals
+        .iter()
+        .map(|(family, items)| (*family, items.iter().map(|(k, _)| *k).collect()))
+        .collect();
+    let stale = stale_entries(inner, ns, class_id, &indexes, &final_keys)?;
     if !stale.is_empty() {
         let mut batch = WriteBatch::new();
         for (family, key) in &stale {
@@ -478,12 +608,12 @@ pub(crate) fn build_by_ingest(
     // family hold disjoint key ranges and are ingested together.
     let mut runs: Vec<(Family, Vec<SortedRun>)> = Vec::new();
     let result = (|| -> Result<()> {
-        for (family, keys) in &finals {
-            if keys.is_empty() {
+        for (family, items) in &finals {
+            if items.is_empty() {
                 continue;
             }
-            let chunk = keys.len().div_ceil(threads);
-            let names: Vec<String> = (0..keys.len().div_ceil(chunk))
+            let chunk = items.len().div_ceil(threads);
+            let names: Vec<String> = (0..items.len().div_ceil(chunk))
                 .map(|i| {
                     format!(
                         "{}-{}-{}-{:?}-{}-{i}",
@@ -492,16 +622,17 @@ pub(crate) fn build_by_ingest(
                 })
                 .collect();
             let written = in_parallel(
-                keys.chunks(chunk)
+                items
+                    .chunks(chunk)
                     .zip(&names)
-                    .map(|(keys, name)| {
+                    .map(|(items, name)| {
                         // Each run's own result, so that the runs written
                         // are discarded even when another one failed.
                         move || {
                             Ok(kv.write_sorted_run(
                                 Space::of(*family),
                                 name,
-                                &mut keys.iter().copied(),
+                                &mut items.iter().map(|(k, v)| (*k, v.as_slice())),
                             ))
                         }
                     })
@@ -531,11 +662,11 @@ pub(crate) fn build_by_ingest(
         kv.discard(family_runs);
     }
     result?;
-    let added = finals.iter().map(|(_, keys)| keys.len() as u64).sum();
+    let added = finals.iter().map(|(_, items)| items.len() as u64).sum();
     task.entries_added = task.entries_added.saturating_add(added);
     task.stale_removed = task
         .stale_removed
-        .saturating_add((outdated.len() + stale.len()) as u64);
+        .saturating_add((outdated.len() + outdated_claims.len() + stale.len()) as u64);
     inner.metrics.reindex_entries.inc_by(added);
     inner.opts.at_build_stage(BuildStage::Ingested);
     Ok(Some(Outcome::Done))

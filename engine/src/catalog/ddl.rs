@@ -541,12 +541,13 @@ impl Db {
                 task_writes.push((gone.id, t));
             }
         }
-        // A new index on a class without objects is complete as it is.
+        // A new index is complete as it is on a class without objects, or
+        // when every part is a field added now (no object holds a value).
         if has_objects {
-            for added in indexes
-                .iter()
-                .filter(|i| !old.indexes.iter().any(|o| o.id == i.id))
-            {
+            let old_field = |p: &rockhold_format::FieldPath| old.field_by_id(p.field).is_some();
+            for added in indexes.iter().filter(|i| {
+                !old.indexes.iter().any(|o| o.id == i.id) && i.parts.iter().any(old_field)
+            }) {
                 let rev = take_task_revision(&mut next_rev)?;
                 task_writes.push((added.id, TaskRecord::pending(rev, now_ms())));
             }

@@ -105,6 +105,11 @@ impl OnConflict for Refuse {
 pub(crate) struct Conflicts(Vec<ObjectId>);
 
 impl Conflicts {
+    /// Notes two holders of one tuple.
+    pub fn note(&mut self, a: ObjectId, b: ObjectId) {
+        self.0.extend([a, b]);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -119,7 +124,7 @@ impl Conflicts {
 
 impl OnConflict for Conflicts {
     fn conflict(&mut self, u: &UniqueValue<'_>, existing: ObjectId) -> Result<()> {
-        self.0.extend([u.id, existing]);
+        self.note(u.id, existing);
         Ok(())
     }
 }

@@ -462,10 +462,13 @@ impl Kv for MemKv {
         &self,
         space: Space,
         _name: &str,
-        keys: &mut dyn Iterator<Item = &[u8]>,
+        entries: &mut dyn Iterator<Item = (&[u8], &[u8])>,
     ) -> Result<SortedRun> {
         self.may_write()?;
-        Ok(SortedRun::Memory(space, keys.map(<[u8]>::to_vec).collect()))
+        Ok(SortedRun::Memory(
+            space,
+            entries.map(|(k, v)| (k.to_vec(), v.to_vec())).collect(),
+        ))
     }
 
     fn ingest(&self, space: Space, runs: &[SortedRun]) -> Result<()> {
@@ -474,9 +477,9 @@ impl Kv for MemKv {
         state.seq += 1;
         for run in runs {
             match run {
-                SortedRun::Memory(s, keys) if *s == space => {
-                    for key in keys {
-                        state.set(space, key, Some(Arc::from(&[][..])));
+                SortedRun::Memory(s, entries) if *s == space => {
+                    for (key, value) in entries {
+                        state.set(space, key, Some(Arc::from(&value[..])));
                     }
                 }
                 other => {

@@ -223,8 +223,8 @@ pub(crate) enum SortedRun {
     /// A file the backend wrote.
     #[cfg_attr(not(feature = "rocksdb"), allow(dead_code))]
     File(PathBuf),
-    /// Keys held in memory (the in-memory backend).
-    Memory(Space, Vec<Vec<u8>>),
+    /// Entries held in memory (the in-memory backend).
+    Memory(Space, Vec<(Vec<u8>, Vec<u8>)>),
 }
 
 /// A file the backend lists as part of the store that is missing or shorter
@@ -253,13 +253,13 @@ pub(crate) trait Kv: Send + Sync {
     /// Writes `batch` atomically; `sync` makes it durable before returning.
     fn write(&self, batch: &WriteBatch, sync: bool) -> Result<()>;
 
-    /// Writes `keys` (strictly ascending, empty values), for one later
-    /// `ingest` into `space`; `name` is unique among the runs of a build.
+    /// Writes `entries` (keys strictly ascending), for one later `ingest`
+    /// into `space`; `name` is unique among the runs of a build.
     fn write_sorted_run(
         &self,
         space: Space,
         name: &str,
-        keys: &mut dyn Iterator<Item = &[u8]>,
+        entries: &mut dyn Iterator<Item = (&[u8], &[u8])>,
     ) -> Result<SortedRun>;
 
     /// Adds the runs (of disjoint key ranges) to `space` in one atomic

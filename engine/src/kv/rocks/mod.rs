@@ -397,7 +397,7 @@ impl Kv for RocksKv {
         &self,
         space: Space,
         name: &str,
-        keys: &mut dyn Iterator<Item = &[u8]>,
+        entries: &mut dyn Iterator<Item = (&[u8], &[u8])>,
     ) -> Result<SortedRun> {
         let dir = self.db.path().join(BULK_BUILD_DIR);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io_at(&dir, e))?;
@@ -406,8 +406,8 @@ impl Kv for RocksKv {
         let mut writer = rocksdb::SstFileWriter::create(&opts);
         let written = (|| -> Result<()> {
             writer.open(&path)?;
-            for key in keys {
-                writer.put(key, [])?;
+            for (key, value) in entries {
+                writer.put(key, value)?;
             }
             Ok(writer.finish()?)
         })();
