@@ -6,7 +6,7 @@
 //! and every NAME below must appear in the document.
 
 use crate::hash::HashSeed;
-use crate::ids::{ClassId, FieldId, NamespaceId, ObjectId};
+use crate::ids::{ClassId, IndexId, NamespaceId, ObjectId};
 use crate::keys::*;
 use crate::records::samples;
 use crate::value::Value;
@@ -57,9 +57,9 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             HashKey {
                 ns,
                 class,
-                field: FieldId(1),
+                index: IndexId(1),
                 hash: seed.hash_value(&email),
-                id: ObjectId(7),
+                id: Some(ObjectId(7)),
             }
             .encode(),
         ),
@@ -68,9 +68,9 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             OrderedKey {
                 ns,
                 class,
-                field: FieldId(2),
-                value: Value::U64(30),
-                id: ObjectId(7),
+                index: IndexId(2),
+                values: vec![Value::U64(30)],
+                id: Some(ObjectId(7)),
             }
             .encode(),
         ),
@@ -79,7 +79,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             TaskKey {
                 ns,
                 class,
-                field: FieldId(2),
+                index: IndexId(2),
             }
             .encode(),
         ),

@@ -5,7 +5,7 @@
 //! offset 0  u8      frame version (FRAME_VERSION)
 //! offset 1  u8      record kind (RecordKind)
 //! offset 2  u32 BE  crc32 (crc32fast, IEEE) of bytes 0..2 followed by the body
-//! offset 6  ..      body: bincode (varint integers, little endian), no trailing bytes
+//! offset 6  ..      body: the record kind's encoding (records/), no trailing bytes
 //! ```
 //!
 //! The checksum covers the header bytes too, so any damage, including to the
@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::reader::Reader;
 
 /// The frame version this build writes and reads.
-pub const FRAME_VERSION: u8 = 1;
+pub const FRAME_VERSION: u8 = 2;
 
 /// Bytes of header before the body.
 pub const FRAME_HEADER_LEN: usize = 6;
@@ -60,14 +60,32 @@ impl TryFrom<u8> for RecordKind {
     }
 }
 
-fn bincode_options() -> impl Options {
+pub(crate) fn bincode_options() -> impl Options {
     bincode::DefaultOptions::new()
         .with_varint_encoding()
         .with_little_endian()
         .reject_trailing_bytes()
 }
 
-fn checksum(header: [u8; 2], body: &[u8]) -> u32 {
+/// Body of a record still coded by bincode (being replaced by hand codecs).
+pub(crate) fn bincode_body_into<T: Serialize>(value: &T, out: &mut Vec<u8>) {
+    let start = out.len();
+    // Serializing into a Vec cannot fail; should it, the body stays empty,
+    // which no record type decodes from: a loud error on read.
+    if bincode_options().serialize_into(&mut *out, value).is_err() {
+        out.truncate(start);
+    }
+}
+
+/// Decodes a body written by [`bincode_body_into`].
+pub(crate) fn bincode_body_decode<T: DeserializeOwned>(kind: RecordKind, body: &[u8]) -> Result<T> {
+    bincode_options()
+        .with_limit(MAX_BODY_LEN)
+        .deserialize(body)
+        .map_err(|e| Error::malformed(format!("{kind:?} record body: {e}")))
+}
+
+pub(crate) fn checksum(header: [u8; 2], body: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     h.update(&header);
     h.update(body);
@@ -75,9 +93,22 @@ fn checksum(header: [u8; 2], body: &[u8]) -> u32 {
 }
 
 /// A value stored as a framed record.
-pub trait Record: Serialize + DeserializeOwned {
+pub trait Record: Sized {
     /// The kind byte written in the frame header.
     const KIND: RecordKind;
+
+    /// Appends the record's body (without the frame) to `out`.
+    fn encode_body(&self, out: &mut Vec<u8>);
+
+    /// Decodes a whole body (the frame already checked and removed).
+    fn decode_body(body: &[u8]) -> Result<Self>;
+
+    /// Checks that `body` decodes, as [`Record::encode_checked`] does before
+    /// it hands a record out for storing. By default the body is decoded;
+    /// a record type may check without building the value.
+    fn check_body(body: &[u8]) -> Result<()> {
+        Self::decode_body(body).map(drop)
+    }
 
     /// Appends the framed record to `out`.
     fn encode_into(&self, out: &mut Vec<u8>) {
@@ -85,14 +116,7 @@ pub trait Record: Serialize + DeserializeOwned {
         let header = [FRAME_VERSION, Self::KIND as u8];
         out.extend_from_slice(&header);
         out.extend_from_slice(&[0; 4]);
-        // Serializing the record types of this crate into a Vec cannot fail:
-        // there is no I/O, no size limit on the way out, and every sequence
-        // has a known length. Should it ever fail, the frame keeps an empty
-        // body, which no record type decodes from: a loud error on read.
-        // Writers refuse bodies over MAX_BODY_LEN before they reach disk.
-        if bincode_options().serialize_into(&mut *out, self).is_err() {
-            out.truncate(start + FRAME_HEADER_LEN);
-        }
+        self.encode_body(out);
         let crc = checksum(header, &out[start + FRAME_HEADER_LEN..]);
         out[start + 2..start + FRAME_HEADER_LEN].copy_from_slice(&crc.to_be_bytes());
     }
@@ -104,26 +128,26 @@ pub trait Record: Serialize + DeserializeOwned {
         out
     }
 
-    /// The framed record, or `TooLarge` when its body is longer than
-    /// [`MAX_BODY_LEN`]: every writer stores records through this, so no
-    /// record that [`Record::decode`] refuses reaches disk.
+    /// The framed record, or an error when [`Record::decode`] would refuse
+    /// it: `TooLarge` when its body is longer than [`MAX_BODY_LEN`],
+    /// `Malformed` when it does not decode (an object record whose field ids
+    /// are not increasing, a map with unsorted keys, a value nested deeper
+    /// than [`crate::MAX_DEPTH`]). Every writer stores records through
+    /// this, so no record that `decode` refuses reaches disk.
     fn encode_checked(&self) -> Result<Vec<u8>> {
         let bytes = self.encode();
-        check_body_len((bytes.len() - FRAME_HEADER_LEN) as u64)?;
+        let body = bytes.get(FRAME_HEADER_LEN..).unwrap_or_default();
+        check_body_len(body.len() as u64)?;
+        Self::check_body(body)?;
         Ok(bytes)
     }
 
     /// Checks the frame and decodes the body. A body longer than
-    /// [`MAX_BODY_LEN`] is refused (`TooLarge`) before decoding: bincode's
-    /// `with_limit` does not bound what it reads from a slice, so the
-    /// length is checked here.
+    /// [`MAX_BODY_LEN`] is refused (`TooLarge`) before decoding.
     fn decode(bytes: &[u8]) -> Result<Self> {
         let body = unframe(bytes, Self::KIND)?;
         check_body_len(body.len() as u64)?;
-        bincode_options()
-            .with_limit(MAX_BODY_LEN)
-            .deserialize(body)
-            .map_err(|e| Error::malformed(format!("{:?} record body: {e}", Self::KIND)))
+        Self::decode_body(body)
     }
 }
 
@@ -291,16 +315,19 @@ mod tests {
     }
 
     #[test]
-    fn bad_bodies_are_malformed_not_panics() {
+    fn bad_bodies_are_errors_not_panics() {
         let kind = RecordKind::Object as u8;
-        // Empty body, a trailing byte, and a field vector claiming 2^62 entries.
+        // Empty body, a trailing byte, and a field count of 2^32 - 1.
         let mut trailing = samples::object().encode()[FRAME_HEADER_LEN..].to_vec();
         trailing.push(0);
-        let huge_len = [1u8, 253, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F];
-        for body in [&[][..], &trailing, &huge_len] {
+        let huge_count = [1u8, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 1, 0, 0, 0];
+        for body in [&[][..], &trailing, &huge_count] {
             let framed = frame_raw(FRAME_VERSION, kind, body);
             assert!(
-                matches!(ObjectRecord::decode(&framed), Err(Error::Malformed(_))),
+                matches!(
+                    ObjectRecord::decode(&framed),
+                    Err(Error::Malformed(_) | Error::Truncated { .. })
+                ),
                 "{body:?}"
             );
         }

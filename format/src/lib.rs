@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod coding;
 mod counters;
 mod error;
 mod frame;
@@ -40,6 +41,8 @@ mod ids;
 mod keys;
 mod reader;
 mod records;
+mod stored;
+pub mod v1;
 mod value;
 
 pub use counters::next_counter;
@@ -58,9 +61,10 @@ pub use keys::{
     ORDERED_INDEX_PREFIX, TASK_PREFIX,
 };
 pub use records::{
-    ClassDef, FieldDef, FieldPath, FieldType, IndexDef, IndexKind, MemberDef, MetaValue, NameEntry,
-    ObjectRecord, TaskRecord, TaskState, TypeMismatch, VariantDef,
+    ClassDef, FieldDef, FieldPath, FieldType, Fields, IndexDef, IndexKind, MemberDef, MetaValue,
+    NameEntry, ObjectRecord, RecordView, TaskRecord, TaskState, TypeMismatch, VariantDef,
 };
+pub use stored::{ListIter, ListRef, MapIter, MapRef, ValueRef, VariantRef};
 pub use value::{decode_tuple, encode_tuple_into, Value, MAX_DEPTH, MAX_ORDERED_VALUE_LEN};
 
 /// The database format version this build writes, stored under

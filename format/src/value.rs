@@ -61,7 +61,7 @@ pub enum Value {
 }
 
 /// Tag bytes of the ordered encoding, in sort order.
-mod tag {
+pub(crate) mod tag {
     pub const ABSENT: u8 = 0x01;
     pub const BOOL: u8 = 0x02;
     pub const I64: u8 = 0x03;
@@ -77,9 +77,9 @@ mod tag {
 
 /// Ends a list or a map in the ordered encoding; below every value tag and
 /// every map-entry marker, so a shorter list sorts first.
-const END: u8 = 0x00;
+pub(crate) const END: u8 = 0x00;
 /// Starts each entry of a map in the ordered encoding.
-const ENTRY: u8 = 0x01;
+pub(crate) const ENTRY: u8 = 0x01;
 
 /// In strings and bytes, a zero byte is written as `00 FF` and the end as `00 01`.
 const ESCAPE: u8 = 0x00;
@@ -101,7 +101,7 @@ fn canonical_f64_bits(f: f64) -> u64 {
 
 /// Maps float bits to an unsigned integer with the same order:
 /// negatives have all bits flipped, positives get the sign bit set.
-fn f64_order_bits(f: f64) -> u64 {
+pub(crate) fn f64_order_bits(f: f64) -> u64 {
     let bits = canonical_f64_bits(f);
     if bits & (1 << 63) != 0 {
         !bits
@@ -231,22 +231,21 @@ impl Value {
     /// The length of [`Value::encode_ordered`], computed without encoding:
     /// what the ordered-key limit ([`MAX_ORDERED_VALUE_LEN`]) is checked on.
     pub fn ordered_len(&self) -> usize {
-        let escaped = |b: &[u8]| b.len() + b.iter().filter(|&&c| c == ESCAPE).count() + 2;
         1 + match self {
             Value::Absent => 0,
             Value::Bool(_) => 1,
             Value::I64(_) | Value::U64(_) | Value::F64(_) | Value::Ref(_) => 8,
-            Value::String(s) => escaped(s.as_bytes()),
-            Value::Bytes(b) => escaped(b),
+            Value::String(s) => escaped_len(s.as_bytes()),
+            Value::Bytes(b) => escaped_len(b),
             Value::List(items) => items.iter().map(Value::ordered_len).sum::<usize>() + 1,
             Value::Map(entries) => {
                 entries
                     .iter()
-                    .map(|(k, v)| 1 + escaped(k.as_bytes()) + v.ordered_len())
+                    .map(|(k, v)| 1 + escaped_len(k.as_bytes()) + v.ordered_len())
                     .sum::<usize>()
                     + 1
             }
-            Value::Variant(v) => escaped(v.0.as_bytes()) + v.1.ordered_len(),
+            Value::Variant(v) => escaped_len(v.0.as_bytes()) + v.1.ordered_len(),
         }
     }
 
@@ -280,7 +279,12 @@ impl Value {
     }
 }
 
-fn escape_into(bytes: &[u8], out: &mut Vec<u8>, terminate: bool) {
+/// The length of [`escape_into`]'s output with the terminator.
+pub(crate) fn escaped_len(bytes: &[u8]) -> usize {
+    bytes.len() + bytes.iter().filter(|&&c| c == ESCAPE).count() + 2
+}
+
+pub(crate) fn escape_into(bytes: &[u8], out: &mut Vec<u8>, terminate: bool) {
     out.reserve(bytes.len() + 2);
     for &b in bytes {
         out.push(b);
@@ -517,8 +521,23 @@ pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Any value, with the corner cases the encoding must get right drawn often.
+    /// Any value, scalars and nested lists, maps and variants (up to a few
+    /// levels deep), with the corner cases the encodings must get right
+    /// drawn often.
     pub(crate) fn any_value() -> impl Strategy<Value = Value> {
+        let key = || proptest::string::string_regex("[ab\u{0}é]{0,3}").expect("valid regex");
+        any_scalar().prop_recursive(4, 32, 4, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::List),
+                proptest::collection::btree_map(key(), inner.clone(), 0..4)
+                    .prop_map(|m| Value::Map(m.into_iter().collect())),
+                (key(), inner).prop_map(|(name, payload)| Value::variant(name, payload)),
+            ]
+        })
+    }
+
+    /// Any scalar value (and `Absent`), corner cases drawn often.
+    pub(crate) fn any_scalar() -> impl Strategy<Value = Value> {
         let float = prop_oneof![
             any::<f64>(),
             Just(0.0),
@@ -614,6 +633,11 @@ pub(crate) mod tests {
         }
 
         #[test]
+        fn ordered_len_is_the_length_of_the_encoding(v in any_value()) {
+            prop_assert_eq!(v.ordered_len(), v.encode_ordered().len());
+        }
+
+        #[test]
         fn prefix_encoding_is_a_key_prefix(s in "[ab\u{0}]{0,4}", t in "[ab\u{0}]{0,4}") {
             let whole = format!("{s}{t}");
             let prefix = Value::String(s).ordered_prefix().expect("string has a prefix");
@@ -621,7 +645,7 @@ pub(crate) mod tests {
         }
 
         #[test]
-        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..24)) {
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..48)) {
             if let Ok((v, used)) = Value::decode_ordered(&bytes) {
                 prop_assert_eq!(v.encode_ordered(), bytes[..used].to_vec());
             }

@@ -248,7 +248,7 @@ pub fn encode_holders(ids: &[ObjectId], out: &mut Vec<u8>) {
 
 /// Decodes the value of a unique entry: at least one id, sorted, distinct.
 pub fn decode_holders(bytes: &[u8]) -> Result<Vec<ObjectId>> {
-    if bytes.is_empty() || bytes.len() % 8 != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(8) {
         return Err(Error::malformed(format!(
             "unique index entry value of {} bytes (a non-empty multiple of 8 expected)",
             bytes.len()

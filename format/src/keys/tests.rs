@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::ids::{ClassId, FieldId, NamespaceId, ObjectId};
+use crate::ids::{ClassId, IndexId, NamespaceId, ObjectId};
 use crate::value::Value;
 
 fn any_name() -> impl Strategy<Value = String> {
@@ -13,8 +13,9 @@ fn any_name() -> impl Strategy<Value = String> {
 fn any_key() -> impl Strategy<Value = AnyKey> {
     let ns = any::<u32>().prop_map(NamespaceId);
     let class = any::<u32>().prop_map(ClassId);
-    let field = any::<u32>().prop_map(FieldId);
-    let id = any::<u64>().prop_map(ObjectId);
+    let index = any::<u32>().prop_map(IndexId);
+    let id = proptest::option::of(any::<u64>().prop_map(ObjectId));
+    let tuple = proptest::collection::vec(crate::value::tests::any_value(), 1..4);
     prop_oneof![
         proptest::sample::select(MetaKey::ALL.to_vec()).prop_map(AnyKey::Meta),
         (
@@ -24,41 +25,50 @@ fn any_key() -> impl Strategy<Value = AnyKey> {
         )
             .prop_map(|(kind, parent, name)| AnyKey::Name(NameKey { kind, parent, name })),
         (ns.clone(), class.clone()).prop_map(|(ns, class)| AnyKey::Class(ClassKey { ns, class })),
-        (ns.clone(), id.clone()).prop_map(|(ns, id)| AnyKey::Object(ObjectKey { ns, id })),
-        (ns.clone(), class.clone(), id.clone())
-            .prop_map(|(ns, class, id)| AnyKey::FullScan(FullScanKey { ns, class, id })),
+        (ns.clone(), any::<u64>()).prop_map(|(ns, id)| AnyKey::Object(ObjectKey {
+            ns,
+            id: ObjectId(id)
+        })),
+        (ns.clone(), class.clone(), any::<u64>()).prop_map(|(ns, class, id)| AnyKey::FullScan(
+            FullScanKey {
+                ns,
+                class,
+                id: ObjectId(id)
+            }
+        )),
         (
             ns.clone(),
             class.clone(),
-            field.clone(),
+            index.clone(),
             any::<u64>(),
             id.clone()
         )
-            .prop_map(|(ns, class, field, hash, id)| AnyKey::Hash(HashKey {
+            .prop_map(|(ns, class, index, hash, id)| AnyKey::Hash(HashKey {
                 ns,
                 class,
-                field,
+                index,
                 hash,
                 id
             })),
-        (
-            ns.clone(),
-            class.clone(),
-            field.clone(),
-            crate::value::tests::any_value(),
-            id
-        )
-            .prop_map(|(ns, class, field, value, id)| AnyKey::Ordered(OrderedKey {
-                ns,
-                class,
-                field,
-                value,
-                id
-            })),
-        (ns, class, field).prop_map(|(ns, class, field)| AnyKey::Task(TaskKey {
+        (ns.clone(), class.clone(), index.clone(), tuple, id).prop_map(
+            |(ns, class, index, values, id)| AnyKey::Ordered(
+                RawOrderedKey::decode(
+                    &OrderedKey {
+                        ns,
+                        class,
+                        index,
+                        values,
+                        id
+                    }
+                    .encode()
+                )
+                .expect("an encoded key splits")
+            )
+        ),
+        (ns, class, index).prop_map(|(ns, class, index)| AnyKey::Task(TaskKey {
             ns,
             class,
-            field
+            index
         })),
         (0..=GenerationKey::MAX_CF).prop_map(|cf| AnyKey::Generation(GenerationKey { cf })),
     ]
@@ -73,7 +83,7 @@ fn decode_as(family: Family, bytes: &[u8]) -> crate::Result<AnyKey> {
         Family::Object => AnyKey::Object(ObjectKey::decode(bytes)?),
         Family::FullScan => AnyKey::FullScan(FullScanKey::decode(bytes)?),
         Family::Hash => AnyKey::Hash(HashKey::decode(bytes)?),
-        Family::Ordered => AnyKey::Ordered(OrderedKey::decode(bytes)?),
+        Family::Ordered => AnyKey::Ordered(RawOrderedKey::decode(bytes)?),
         Family::Task => AnyKey::Task(TaskKey::decode(bytes)?),
         Family::Generation => AnyKey::Generation(GenerationKey::decode(bytes)?),
     })
@@ -98,6 +108,15 @@ proptest! {
             // A meta key cut inside its name is a different, unknown name;
             // a name key cut inside its name is a different, valid name.
             if matches!(key, AnyKey::Name(_)) && len > 6 {
+                continue;
+            }
+            // An IR key splits anywhere after its head (the tuple is decoded
+            // by shape: ordered_keys_decode_with_their_shape); an IH entry
+            // cut before its id is a point key.
+            if matches!(key, AnyKey::Ordered(_)) && len >= 14 {
+                continue;
+            }
+            if matches!(key, AnyKey::Hash(_)) && len == HASH_POINT_KEY_LEN {
                 continue;
             }
             prop_assert!(decode_as(key.family(), cut).is_err(), "len {} of {:?}", len, key);
@@ -137,14 +156,45 @@ proptest! {
     }
 
     #[test]
-    fn ordered_keys_sort_by_value_then_id(
-        va in crate::value::tests::any_value(), vb in crate::value::tests::any_value(),
+    fn ordered_keys_sort_by_tuple_then_id(
+        va in proptest::collection::vec(crate::value::tests::any_value(), 2),
+        vb in proptest::collection::vec(crate::value::tests::any_value(), 2),
         a in any::<u64>(), b in any::<u64>(),
     ) {
-        let key = |value: Value, id: u64| OrderedKey {
-            ns: NamespaceId(1), class: ClassId(2), field: FieldId(3), value, id: ObjectId(id),
+        let key = |values: Vec<Value>, id: u64| OrderedKey {
+            ns: NamespaceId(1), class: ClassId(2), index: IndexId(3), values,
+            id: Some(ObjectId(id)),
         }.encode();
         prop_assert_eq!(va.cmp(&vb).then(a.cmp(&b)), key(va, a).cmp(&key(vb, b)));
+    }
+
+    #[test]
+    fn ordered_keys_decode_with_their_shape(
+        values in proptest::collection::vec(crate::value::tests::any_value(), 1..4),
+        id in proptest::option::of(any::<u64>().prop_map(ObjectId)),
+    ) {
+        let key = OrderedKey { ns: NamespaceId(1), class: ClassId(2), index: IndexId(3),
+                               values: values.clone(), id };
+        let bytes = key.encode();
+        let shape = IndexShape { parts: values.len(), unique: id.is_none() };
+        prop_assert_eq!(OrderedKey::decode_as(&bytes, shape).expect("decodes"), key);
+        let other_parts = IndexShape { parts: values.len() + 1, ..shape };
+        prop_assert!(OrderedKey::decode_as(&bytes, other_parts).is_err());
+        for len in 0..bytes.len() {
+            prop_assert!(OrderedKey::decode_as(&bytes[..len], shape).is_err(), "len {}", len);
+        }
+    }
+
+    #[test]
+    fn holders_round_trip(ids in proptest::collection::btree_set(any::<u64>(), 1..5)) {
+        let ids: Vec<ObjectId> = ids.into_iter().map(ObjectId).collect();
+        let mut out = Vec::new();
+        encode_holders(&ids, &mut out);
+        prop_assert_eq!(decode_holders(&out).expect("decodes"), ids);
+        for len in (0..out.len()).filter(|l| !l.is_multiple_of(8)) {
+            prop_assert!(decode_holders(&out[..len]).is_err());
+        }
+        prop_assert!(decode_holders(&[]).is_err());
     }
 
     #[test]
@@ -236,8 +286,48 @@ fn bad_names_are_refused() {
 
 #[test]
 fn ordered_key_with_junk_between_value_and_id_is_refused() {
-    let mut key = OrderedKey::value_prefix(NamespaceId(0), ClassId(1), FieldId(1), &Value::U64(5));
+    let mut key =
+        OrderedKey::tuple_prefix(NamespaceId(0), ClassId(1), IndexId(1), &[Value::U64(5)]);
     key.push(0x01); // an extra byte
     key.extend_from_slice(&7u64.to_be_bytes());
-    assert!(OrderedKey::decode(&key).is_err());
+    let shape = IndexShape {
+        parts: 1,
+        unique: false,
+    };
+    assert!(OrderedKey::decode_as(&key, shape).is_err());
+}
+
+#[test]
+fn unsorted_or_repeated_holders_are_refused() {
+    let mut out = Vec::new();
+    encode_holders(&[ObjectId(2), ObjectId(1)], &mut out);
+    assert!(decode_holders(&out).is_err());
+    out.clear();
+    encode_holders(&[ObjectId(2), ObjectId(2)], &mut out);
+    assert!(decode_holders(&out).is_err());
+    assert!(decode_holders(&[]).is_err());
+}
+
+#[test]
+fn hash_point_keys_and_entries() {
+    let point = HashKey {
+        ns: NamespaceId(1),
+        class: ClassId(2),
+        index: IndexId(3),
+        hash: 9,
+        id: None,
+    };
+    assert_eq!(point.encode().len(), HASH_POINT_KEY_LEN);
+    assert_eq!(
+        point.encode(),
+        HashKey::hash_prefix(NamespaceId(1), ClassId(2), IndexId(3), 9)
+    );
+    let entry = HashKey {
+        id: Some(ObjectId(4)),
+        ..point
+    };
+    assert!(entry.encode().starts_with(&point.encode()));
+    let mut bad = entry.encode();
+    bad.pop();
+    assert!(HashKey::decode(&bad).is_err());
 }

@@ -380,4 +380,12 @@ impl ClassDef {
 
 impl Record for ClassDef {
     const KIND: RecordKind = RecordKind::Class;
+
+    fn encode_body(&self, out: &mut Vec<u8>) {
+        crate::frame::bincode_body_into(self, out);
+    }
+
+    fn decode_body(body: &[u8]) -> crate::Result<Self> {
+        crate::frame::bincode_body_decode(Self::KIND, body)
+    }
 }

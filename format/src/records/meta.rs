@@ -18,6 +18,14 @@ pub enum MetaValue {
 
 impl Record for MetaValue {
     const KIND: RecordKind = RecordKind::Meta;
+
+    fn encode_body(&self, out: &mut Vec<u8>) {
+        crate::frame::bincode_body_into(self, out);
+    }
+
+    fn decode_body(body: &[u8]) -> crate::Result<Self> {
+        crate::frame::bincode_body_decode(Self::KIND, body)
+    }
 }
 
 /// The value of a name registry key: the id the name is interned to.
@@ -29,4 +37,12 @@ pub struct NameEntry {
 
 impl Record for NameEntry {
     const KIND: RecordKind = RecordKind::Name;
+
+    fn encode_body(&self, out: &mut Vec<u8>) {
+        crate::frame::bincode_body_into(self, out);
+    }
+
+    fn decode_body(body: &[u8]) -> crate::Result<Self> {
+        crate::frame::bincode_body_decode(Self::KIND, body)
+    }
 }

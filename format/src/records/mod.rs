@@ -11,7 +11,7 @@ pub use class::{
     VariantDef,
 };
 pub use meta::{MetaValue, NameEntry};
-pub use object::ObjectRecord;
+pub use object::{Fields, ObjectRecord, RecordView};
 pub use task::{TaskRecord, TaskState};
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! FORMAT.md example test.
 
 use crate::hash::HashSeed;
-use crate::ids::{ClassId, FieldId, ObjectId};
+use crate::ids::{ClassId, FieldId, IndexId, ObjectId};
 use crate::records::*;
 use crate::value::Value;
 
@@ -11,21 +11,52 @@ pub(crate) fn class_def() -> ClassDef {
         id: ClassId(1),
         name: "user".into(),
         revision: 1,
-        next_field_id: 3,
+        next_field_id: 4,
+        next_index_id: 3,
         fields: vec![
             FieldDef {
                 id: FieldId(1),
                 name: "email".into(),
                 ty: FieldType::String,
                 optional: false,
-                index: IndexKind::Hash { unique: true },
             },
             FieldDef {
                 id: FieldId(2),
                 name: "age".into(),
                 ty: FieldType::U64,
                 optional: true,
-                index: IndexKind::Ordered { unique: false },
+            },
+            FieldDef {
+                id: FieldId(3),
+                name: "tags".into(),
+                ty: FieldType::List(Box::new(FieldType::String)),
+                optional: true,
+            },
+        ],
+        indexes: vec![
+            IndexDef {
+                id: IndexId(1),
+                name: "email".into(),
+                kind: IndexKind::Hash { unique: true },
+                parts: vec![FieldPath {
+                    field: FieldId(1),
+                    members: vec![],
+                }],
+            },
+            IndexDef {
+                id: IndexId(2),
+                name: "tag_age".into(),
+                kind: IndexKind::Ordered { unique: false },
+                parts: vec![
+                    FieldPath {
+                        field: FieldId(3),
+                        members: vec![],
+                    },
+                    FieldPath {
+                        field: FieldId(2),
+                        members: vec![],
+                    },
+                ],
             },
         ],
         provisional: false,
@@ -38,6 +69,7 @@ pub(crate) fn object() -> ObjectRecord {
         fields: vec![
             (FieldId(1), Value::from("a@x.io")),
             (FieldId(2), Value::U64(30)),
+            (FieldId(3), Value::List(vec![Value::from("x")])),
         ],
     }
 }

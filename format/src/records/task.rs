@@ -81,4 +81,12 @@ impl TaskRecord {
 
 impl Record for TaskRecord {
     const KIND: RecordKind = RecordKind::Task;
+
+    fn encode_body(&self, out: &mut Vec<u8>) {
+        crate::frame::bincode_body_into(self, out);
+    }
+
+    fn decode_body(body: &[u8]) -> crate::Result<Self> {
+        crate::frame::bincode_body_decode(Self::KIND, body)
+    }
 }
