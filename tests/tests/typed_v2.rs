@@ -128,9 +128,13 @@ fn person() -> Person {
         scores: [("chess".to_string(), 1200), ("go".to_string(), u32::MAX)]
             .into_iter()
             .collect(),
-        history: [(9, vec![i64::MIN, 0]), (10, vec![]), (u64::MAX, vec![i64::MAX])]
-            .into_iter()
-            .collect(),
+        history: [
+            (9, vec![i64::MIN, 0]),
+            (10, vec![]),
+            (u64::MAX, vec![i64::MAX]),
+        ]
+        .into_iter()
+        .collect(),
         contact: Contact::Post {
             to: Address {
                 floor: None,
@@ -347,13 +351,7 @@ fn bad_nested_input_is_a_typed_error_and_writes_nothing() {
             friend: Option<Option<ObjectId>>,
         }
         let e = db
-            .insert_typed(
-                "default",
-                "person",
-                &DoubleOption {
-                    friend: Some(None),
-                },
-            )
+            .insert_typed("default", "person", &DoubleOption { friend: Some(None) })
             .expect_err("Some(None)");
         assert!(
             matches!(&e, Error::Serde { what, .. } if what.contains("friend")),

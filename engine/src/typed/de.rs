@@ -272,9 +272,7 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_, 'de> {
             ValueRef::Map(map) => self.map(map, false, visitor),
             // As a self-describing format says an enum: a unit variant is
             // its name, another a map of one entry (name: payload).
-            ValueRef::Variant(v) if v.payload().is_absent() => {
-                visitor.visit_borrowed_str(v.name())
-            }
+            ValueRef::Variant(v) if v.payload().is_absent() => visitor.visit_borrowed_str(v.name()),
             ValueRef::Variant(v) => visitor.visit_map(VariantAsMap {
                 variant: Some(v),
                 path: self.path,

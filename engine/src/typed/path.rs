@@ -96,7 +96,12 @@ pub(crate) struct Errors<'a> {
 
 impl Errors<'_> {
     /// A value of a shape the declared type does not hold.
-    pub(crate) fn wrong(&self, path: &Path<'_>, expected: &FieldType, found: &'static str) -> Error {
+    pub(crate) fn wrong(
+        &self,
+        path: &Path<'_>,
+        expected: &FieldType,
+        found: &'static str,
+    ) -> Error {
         Error::WrongType {
             class: self.class.to_string(),
             field: path.to_string(),

@@ -369,16 +369,18 @@ impl<'a> ValueSer<'a> {
                 .map_err(|_| self.errors.out_of_range(self.path, v, "i64")),
             FieldType::U64 | FieldType::Ref => u64::try_from(v)
                 .map_err(|_| {
-                    let name = if *self.ty() == FieldType::U64 { "u64" } else { "ref" };
+                    let name = if *self.ty() == FieldType::U64 {
+                        "u64"
+                    } else {
+                        "ref"
+                    };
                     self.errors.out_of_range(self.path, v, name)
                 })
                 .and_then(|u| self.unsigned(u)),
             FieldType::Any => match (i64::try_from(v), u64::try_from(v)) {
                 (Ok(i), _) => Ok(Value::I64(i)),
                 (_, Ok(u)) => Ok(Value::U64(u)),
-                _ => Err(self
-                    .errors
-                    .out_of_range(self.path, v, "a 64-bit integer")),
+                _ => Err(self.errors.out_of_range(self.path, v, "a 64-bit integer")),
             },
             _ => Err(self.wrong("integer")),
         }
@@ -547,10 +549,11 @@ impl<'a> ser::Serializer for ValueSer<'a> {
         let ty = self.ty();
         match i128::try_from(v) {
             Ok(v) => self.wide(v),
-            Err(_) if matches!(
-                ty,
-                FieldType::I64 | FieldType::U64 | FieldType::Ref | FieldType::Any
-            ) =>
+            Err(_)
+                if matches!(
+                    ty,
+                    FieldType::I64 | FieldType::U64 | FieldType::Ref | FieldType::Any
+                ) =>
             {
                 let name = match ty {
                     FieldType::Any => "a 64-bit integer",
@@ -578,7 +581,10 @@ impl<'a> ser::Serializer for ValueSer<'a> {
             FieldType::Bytes | FieldType::Any => Ok(Value::Bytes(v.to_vec())),
             // Bytes into a list of integers: the list of their values.
             FieldType::List(inner)
-                if matches!(present(inner), FieldType::U64 | FieldType::I64 | FieldType::Any) =>
+                if matches!(
+                    present(inner),
+                    FieldType::U64 | FieldType::I64 | FieldType::Any
+                ) =>
             {
                 self.enter(1)?;
                 let signed = matches!(present(inner), FieldType::I64);
@@ -798,8 +804,12 @@ impl Seq<'_> {
                     })
                     .map_err(|e| errors.at(&path, e))?;
                 let b = match byte {
-                    Value::U64(u) => u8::try_from(u).map_err(|_| errors.out_of_range(&path, u, "u8")),
-                    Value::I64(i) => u8::try_from(i).map_err(|_| errors.out_of_range(&path, i, "u8")),
+                    Value::U64(u) => {
+                        u8::try_from(u).map_err(|_| errors.out_of_range(&path, u, "u8"))
+                    }
+                    Value::I64(i) => {
+                        u8::try_from(i).map_err(|_| errors.out_of_range(&path, i, "u8"))
+                    }
                     other => Err(errors.wrong(&path, &FieldType::Bytes, other.type_name())),
                 }?;
                 bytes.push(b);
@@ -963,7 +973,11 @@ impl MapSer<'_> {
         }
         if let Entries::Struct(members) = self.entries {
             for m in members.iter().filter(|m| !m.optional) {
-                if self.out.binary_search_by(|(k, _)| k.as_str().cmp(&m.name)).is_err() {
+                if self
+                    .out
+                    .binary_search_by(|(k, _)| k.as_str().cmp(&m.name))
+                    .is_err()
+                {
                     return Err(self.errors.missing(&self.path.then(Step::Member(&m.name))));
                 }
             }
@@ -983,9 +997,7 @@ impl ser::SerializeMap for MapSer<'_> {
         let key = key.serialize(KeySer).map_err(|found| {
             self.errors.serde(
                 &self.path,
-                format!(
-                    "map keys must be strings, chars, integers or unit variants, not {found}"
-                ),
+                format!("map keys must be strings, chars, integers or unit variants, not {found}"),
             )
         })?;
         self.key = Some(key);
@@ -1100,10 +1112,7 @@ impl ser::Serializer for KeySer {
     fn serialize_str(self, v: &str) -> std::result::Result<String, NotAKey> {
         Ok(v.to_owned())
     }
-    fn serialize_some<T: Serialize + ?Sized>(
-        self,
-        _: &T,
-    ) -> std::result::Result<String, NotAKey> {
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> std::result::Result<String, NotAKey> {
         Err(NotAKey("an option".into()))
     }
     fn serialize_unit_variant(
@@ -1130,10 +1139,7 @@ impl ser::Serializer for KeySer {
     ) -> std::result::Result<String, NotAKey> {
         Err(NotAKey("an enum variant with data".into()))
     }
-    fn serialize_seq(
-        self,
-        _: Option<usize>,
-    ) -> std::result::Result<Self::SerializeSeq, NotAKey> {
+    fn serialize_seq(self, _: Option<usize>) -> std::result::Result<Self::SerializeSeq, NotAKey> {
         Err(NotAKey("a sequence".into()))
     }
     fn serialize_tuple(self, _: usize) -> std::result::Result<Self::SerializeTuple, NotAKey> {
@@ -1155,10 +1161,7 @@ impl ser::Serializer for KeySer {
     ) -> std::result::Result<Self::SerializeTupleVariant, NotAKey> {
         Err(NotAKey("an enum variant with data".into()))
     }
-    fn serialize_map(
-        self,
-        _: Option<usize>,
-    ) -> std::result::Result<Self::SerializeMap, NotAKey> {
+    fn serialize_map(self, _: Option<usize>) -> std::result::Result<Self::SerializeMap, NotAKey> {
         Err(NotAKey("a map".into()))
     }
     fn serialize_struct(

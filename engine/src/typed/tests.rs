@@ -70,7 +70,10 @@ fn variant(name: &str, payload: Option<FieldType>) -> VariantDef {
 /// type check (the write path may rely on it).
 fn store<T: Serialize>(class: &ClassDef, item: &T) -> Result<Vec<u8>, Error> {
     let fields = to_fields(class, item)?;
-    assert!(fields.windows(2).all(|w| w[0].0 < w[1].0), "by id: {fields:?}");
+    assert!(
+        fields.windows(2).all(|w| w[0].0 < w[1].0),
+        "by id: {fields:?}"
+    );
     for (id, value) in &fields {
         let f = class.field_by_id(*id).expect("a field of the class");
         if matches!(value, Value::Absent) {
@@ -270,9 +273,13 @@ fn everything() -> Everything {
         counts: [("x".to_string(), 1), ("y".to_string(), u32::MAX)]
             .into_iter()
             .collect(),
-        by_id: [(10, "ten".to_string()), (9, "nine".into()), (u64::MAX, "max".into())]
-            .into_iter()
-            .collect(),
+        by_id: [
+            (10, "ten".to_string()),
+            (9, "nine".into()),
+            (u64::MAX, "max".into()),
+        ]
+        .into_iter()
+        .collect(),
         by_char: [('z', -1), ('é', i8::MIN)].into_iter().collect(),
         by_color: [(Color::Red, true), (Color::Green, false)]
             .into_iter()
@@ -359,7 +366,11 @@ fn stored_values_are_those_of_the_design() {
     assert_eq!(get("nothing"), Value::Absent);
     assert_eq!(
         get("sparse"),
-        Value::List(vec![Value::U64(1), Value::Absent, Value::U64(u32::MAX.into())])
+        Value::List(vec![
+            Value::U64(1),
+            Value::Absent,
+            Value::U64(u32::MAX.into())
+        ])
     );
     // Integer keys as decimal strings (so in string order), chars as strings.
     let Value::Map(by_id) = get("by_id") else {
@@ -404,14 +415,21 @@ fn schemaless_fields_get_serdes_own_mapping() {
     let fields = to_fields(&class, &everything()).expect("fields");
     let get = |name: &str| {
         let id = class.field(name).expect("field").id;
-        fields.iter().find(|(f, _)| *f == id).map(|(_, v)| v.clone())
+        fields
+            .iter()
+            .find(|(f, _)| *f == id)
+            .map(|(_, v)| v.clone())
     };
     assert_eq!(get("level"), Some(Value::variant("Green", Value::Absent)));
     assert_eq!(get("owner"), Some(Value::U64(42)));
     assert_eq!(get("huge"), Some(Value::I64(-5)));
     assert_eq!(
         get("avatar"),
-        Some(Value::List(vec![Value::U64(0), Value::U64(1), Value::U64(255)]))
+        Some(Value::List(vec![
+            Value::U64(0),
+            Value::U64(1),
+            Value::U64(255)
+        ]))
     );
 }
 
@@ -894,9 +912,20 @@ fn nesting_deeper_than_max_depth_is_a_typed_error() {
     struct Nests {
         tree: Nest,
     }
-    to_fields(&class, &Nests { tree: nest(MAX_DEPTH) }).expect("64 levels");
+    to_fields(
+        &class,
+        &Nests {
+            tree: nest(MAX_DEPTH),
+        },
+    )
+    .expect("64 levels");
     assert!(matches!(
-        err(&class, &Nests { tree: nest(MAX_DEPTH + 1) }),
+        err(
+            &class,
+            &Nests {
+                tree: nest(MAX_DEPTH + 1)
+            }
+        ),
         Error::Serde { .. }
     ));
 }
@@ -1016,11 +1045,7 @@ fn generated_class() -> ClassDef {
         ("words", map(opt(T::U64)), false),
         ("floats", list(T::F64), false),
         ("singles", list(T::F64), false),
-        (
-            "shapes",
-            list(T::Tuple(vec![T::U64, shape_type()])),
-            false,
-        ),
+        ("shapes", list(T::Tuple(vec![T::U64, shape_type()])), false),
         ("deep", map(list(opt(T::String))), false),
         ("keyed", map(T::String), false),
         ("home", address_type(), true),
@@ -1046,7 +1071,11 @@ fn generated() -> impl Strategy<Value = Generated> {
         vec(any::<u64>().prop_map(|b| F64(f64::from_bits(b))), 0..4),
         vec(any::<u32>().prop_map(|b| F32(f32::from_bits(b))), 0..4),
         vec((any::<u8>(), shape()), 0..4),
-        btree_map(any::<u64>(), vec(proptest::option::of(".{0,3}"), 0..3), 0..3),
+        btree_map(
+            any::<u64>(),
+            vec(proptest::option::of(".{0,3}"), 0..3),
+            0..3,
+        ),
         btree_map(any::<i16>(), any::<char>(), 0..3),
         proptest::option::of(
             (".{0,4}", any::<u32>(), proptest::option::of(any::<u16>()))
