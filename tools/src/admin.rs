@@ -86,7 +86,7 @@ fn print_tasks(tasks: Vec<rockhold::TaskInfo>) -> Result<()> {
         "{:<12} {:<16} {:<16} {:<12} {:>5} {:>8} {:>10} {:>10} {:>8}  error",
         "namespace",
         "class",
-        "field",
+        "index",
         "state",
         "rev",
         "attempts",
@@ -100,7 +100,7 @@ fn print_tasks(tasks: Vec<rockhold::TaskInfo>) -> Result<()> {
             "{:<12} {:<16} {:<16} {:<12} {:>5} {:>8} {:>10} {:>10} {:>8}  {}",
             t.namespace,
             t.class,
-            t.field.as_deref().unwrap_or("*"),
+            t.index.as_deref().unwrap_or("*"),
             r.state.name(),
             r.revision,
             r.attempts,
@@ -113,9 +113,9 @@ fn print_tasks(tasks: Vec<rockhold::TaskInfo>) -> Result<()> {
     Ok(())
 }
 
-pub fn reindex(path: &Path, namespace: &str, class: &str, field: Option<&str>) -> Result<ExitCode> {
+pub fn reindex(path: &Path, namespace: &str, class: &str, index: Option<&str>) -> Result<ExitCode> {
     let db = writable(path)?;
-    db.reindex(namespace, class, field)?;
+    db.reindex(namespace, class, index)?;
     let objects = db.scan_class(namespace, class, None, usize::MAX)?.len() as u64;
     let tasks = db
         .tasks()?
@@ -159,7 +159,7 @@ pub fn reindex(path: &Path, namespace: &str, class: &str, field: Option<&str>) -
         outln!(
             "{}.{}: {} (revision {}, {} entries written, {} stale removed){}",
             t.class,
-            t.field.as_deref().unwrap_or("*"),
+            t.index.as_deref().unwrap_or("*"),
             r.state.name(),
             r.revision,
             r.entries_added,

@@ -92,16 +92,16 @@ enum Command {
         #[arg(long)]
         retry_failed: bool,
     },
-    /// Rebuilds the indexes of a class (or one field) to completion, with a progress bar.
+    /// Rebuilds the indexes of a class (or one index) to completion, with a progress bar.
     Reindex {
         /// The database directory (must not be open elsewhere).
         db: PathBuf,
         /// The class.
         #[arg(long)]
         class: String,
-        /// Only this field's index.
-        #[arg(long)]
-        field: Option<String>,
+        /// Only this index (a one-field index is named after its field).
+        #[arg(long, alias = "field")]
+        index: Option<String>,
         /// The class's namespace.
         #[arg(long, default_value = "default")]
         namespace: String,
@@ -197,9 +197,9 @@ fn main() -> ExitCode {
         Command::Reindex {
             db,
             class,
-            field,
+            index,
             namespace,
-        } => admin::reindex(&db, &namespace, &class, field.as_deref()),
+        } => admin::reindex(&db, &namespace, &class, index.as_deref()),
         Command::Backup { command } => admin::backup(match command {
             BackupCommand::Create { db, dir } => admin::BackupCmd::Create { db, dir },
             BackupCommand::List { dir } => admin::BackupCmd::List { dir },
