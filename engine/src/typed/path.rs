@@ -48,41 +48,45 @@ impl<'a> Path<'a> {
             step,
         }
     }
-}
 
-impl fmt::Display for Path<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// The top-level field the path starts at.
+    pub(crate) fn root(&self) -> &'a str {
+        match (self.parent, self.step) {
+            (Some(parent), _) => parent.root(),
+            (None, Step::Field(name)) => name,
+            // Every path starts at a field (`Path::field`).
+            (None, _) => "",
+        }
+    }
+
+    /// The steps below the top-level field (`.city[2]`; empty for the
+    /// field's own value), as `TypeMismatch::path` writes them.
+    pub(crate) fn below(&self) -> String {
+        let mut out = String::new();
+        self.write_below(&mut out);
+        out
+    }
+
+    fn write_below(&self, out: &mut String) {
+        use std::fmt::Write;
         if let Some(parent) = self.parent {
-            parent.fmt(f)?;
+            parent.write_below(out);
         }
-        match self.step {
-            Step::Field(name) => f.write_str(name),
-            Step::Member(name) => write!(f, ".{name}"),
-            Step::Index(i) => write!(f, "[{i}]"),
-            Step::Key(key) => write!(f, "{{{key:?}}}"),
-            Step::Variant(name) => write!(f, "::{name}"),
-        }
+        // Writing to a String cannot fail.
+        let _ = match self.step {
+            Step::Field(_) => Ok(()),
+            Step::Member(name) => write!(out, ".{name}"),
+            Step::Index(i) => write!(out, "[{i}]"),
+            Step::Key(key) => write!(out, "{{{key:?}}}"),
+            Step::Variant(name) => write!(out, "::{name}"),
+        };
     }
 }
 
-/// The name of a type's kind, as `Error::WrongType` and
-/// `Error::OutOfRange` say what a field holds.
-pub(crate) fn kind_name(ty: &FieldType) -> &'static str {
-    match ty {
-        FieldType::Bool => "bool",
-        FieldType::I64 => "i64",
-        FieldType::U64 => "u64",
-        FieldType::F64 => "f64",
-        FieldType::String => "string",
-        FieldType::Bytes => "bytes",
-        FieldType::Ref => "ref",
-        FieldType::Optional(_) => "optional",
-        FieldType::List(_) => "list",
-        FieldType::Tuple(_) => "tuple",
-        FieldType::Map(_) => "map",
-        FieldType::Struct(_) => "struct",
-        FieldType::Enum(_) => "enum",
-        FieldType::Any => "any",
+/// The whole path: the field, then the steps below it.
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.root(), self.below())
     }
 }
 
@@ -96,36 +100,34 @@ pub(crate) struct Errors<'a> {
 
 impl Errors<'_> {
     /// A value of a shape the declared type does not hold.
-    pub(crate) fn wrong(
-        &self,
-        path: &Path<'_>,
-        expected: &FieldType,
-        found: &'static str,
-    ) -> Error {
+    pub(crate) fn wrong(&self, path: &Path<'_>, expected: &FieldType, found: &str) -> Error {
         Error::WrongType {
             class: self.class.to_string(),
-            field: path.to_string(),
-            expected: kind_name(expected),
-            found,
+            field: path.root().to_string(),
+            path: path.below(),
+            expected: expected.name(),
+            found: found.to_string(),
         }
     }
 
-    /// An integer the declared type (or the Rust type read into) cannot hold.
+    /// An integer the declared type (or the Rust type read into) cannot
+    /// hold. `field` is the whole path (`history{"7"}[1]`).
     pub(crate) fn out_of_range(
         &self,
         path: &Path<'_>,
         value: impl fmt::Display,
-        expected: &'static str,
+        expected: impl Into<String>,
     ) -> Error {
         Error::OutOfRange {
             class: self.class.to_string(),
             field: path.to_string(),
             value: value.to_string(),
-            expected,
+            expected: expected.into(),
         }
     }
 
-    /// A required field or struct member without a value.
+    /// A required field or struct member without a value (`field` is the
+    /// whole path: `home.zip`).
     pub(crate) fn missing(&self, path: &Path<'_>) -> Error {
         Error::MissingField {
             class: self.class.to_string(),
@@ -133,11 +135,24 @@ impl Errors<'_> {
         }
     }
 
-    /// A member name that the declared struct type does not have.
+    /// A member name that the declared struct type does not have (`field`
+    /// is the whole path: `home.floor`).
     pub(crate) fn unknown_member(&self, path: &Path<'_>) -> Error {
         Error::UnknownField {
             class: self.class.to_string(),
             field: path.to_string(),
+        }
+    }
+
+    /// A value nesting deeper than `MAX_DEPTH`: `depth` is the depth where
+    /// the serializer stopped (more than the limit; the value may go
+    /// deeper still).
+    pub(crate) fn too_deep(&self, path: &Path<'_>, depth: usize) -> Error {
+        Error::TooDeep {
+            class: self.class.to_string(),
+            field: path.root().to_string(),
+            depth,
+            max: rockhold_format::MAX_DEPTH,
         }
     }
 

@@ -328,10 +328,7 @@ impl<'a> ValueSer<'a> {
     /// `depth + levels`.
     fn enter(&self, levels: usize) -> Result<()> {
         if self.depth + levels > MAX_DEPTH {
-            Err(self.errors.serde(
-                self.path,
-                format!("the value nests lists, maps and enums deeper than {MAX_DEPTH} levels"),
-            ))
+            Err(self.errors.too_deep(self.path, self.depth + levels))
         } else {
             Ok(())
         }
@@ -556,8 +553,8 @@ impl<'a> ser::Serializer for ValueSer<'a> {
                 ) =>
             {
                 let name = match ty {
-                    FieldType::Any => "a 64-bit integer",
-                    other => super::path::kind_name(other),
+                    FieldType::Any => "a 64-bit integer".to_string(),
+                    other => other.name(),
                 };
                 Err(self.errors.out_of_range(self.path, v, name))
             }
