@@ -435,14 +435,12 @@ impl Catalog {
         &self,
         ns: NamespaceId,
         id: rockhold_format::ObjectId,
-        rec: &rockhold_format::ObjectRecord,
+        class: ClassId,
     ) -> Result<&Arc<ClassEntry>> {
         self.by_id
-            .get(&rec.class)
+            .get(&class)
             .filter(|c| c.ns == ns)
-            .ok_or_else(|| {
-                Error::Inconsistent(format!("object {id} has unknown class id {}", rec.class))
-            })
+            .ok_or_else(|| Error::Inconsistent(format!("object {id} has unknown class id {class}")))
     }
 
     pub fn classes_of(&self, ns: NamespaceId) -> Vec<Arc<ClassEntry>> {

@@ -229,6 +229,30 @@ impl<'a> View<'a> {
         decoded.transpose().map_err(|e| Error::corruption(&key, e))
     }
 
+    /// Runs `f` on the stored record of an object, read in place (the
+    /// checksum verified, nothing decoded but what `f` reads); `None` when
+    /// the object does not exist.
+    pub fn with_record<R>(
+        &self,
+        ns: NamespaceId,
+        id: ObjectId,
+        f: impl FnOnce(&[u8], RecordView<'_>) -> Result<R>,
+    ) -> Result<Option<R>> {
+        let key = ObjectKey { ns, id }.encode();
+        let mut f = Some(f);
+        let mut out = None;
+        self.kv.get_with(Space::Objects, &key, &mut |bytes| {
+            if let Some(f) = f.take() {
+                out = Some(
+                    RecordView::new(bytes)
+                        .map_err(|e| Error::corruption(&key, e))
+                        .and_then(|view| f(&key, view)),
+                );
+            }
+        })?;
+        out.transpose()
+    }
+
     /// Whether a key exists (index entries have empty values).
     pub fn exists(&self, family: Family, key: &[u8]) -> Result<bool> {
         self.kv.get_with(Space::of(family), key, &mut |_| {})
@@ -389,7 +413,7 @@ impl<'a> View<'a> {
             return Ok(None);
         };
         self.with_catalog(|cat| {
-            let entry = cat.class_of_record(ns_id, id, &rec)?;
+            let entry = cat.class_of_record(ns_id, id, rec.class)?;
             Ok(Some(into_object(id, &entry.def, rec)))
         })
     }
@@ -422,7 +446,7 @@ impl<'a> View<'a> {
                 .zip(ids)
                 .map(|(rec, id)| {
                     rec.map(|rec| {
-                        let entry = cat.class_of_record(ns_id, *id, &rec)?;
+                        let entry = cat.class_of_record(ns_id, *id, rec.class)?;
                         Ok(into_object(*id, &entry.def, rec))
                     })
                     .transpose()

@@ -336,7 +336,7 @@ fn load<'t>(
                     namespace: ns.to_string(),
                     id,
                 })?;
-            let class = cat.class_of_record(ns_id, id, &rec)?.clone();
+            let class = cat.class_of_record(ns_id, id, rec.class)?.clone();
             // Values of fields removed from the class are dropped on rewrite.
             let lookup = cat.field_lookup(class.def.id);
             let mut current = rec.clone();

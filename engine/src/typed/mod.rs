@@ -97,20 +97,12 @@ impl Db {
     ) -> Result<Option<T>> {
         let view = self.view();
         let ns = view.namespace(namespace)?;
-        let Some(record) = view.record(ns, id)? else {
-            return Ok(None);
-        };
         let catalog = self.inner.catalog.peek();
-        let entry = catalog.class_of_record(ns, id, &record)?;
-        // Interim: the record is decoded by the read layer and encoded again
-        // here to be read in place. Once the read layer lends the stored
-        // bytes, the deserializer reads them directly (nothing decoded but
-        // the fields the struct asks for).
-        let key = ObjectKey { ns, id }.encode();
-        let bytes = record.encode();
-        let view = RecordView::new(&bytes).map_err(|e| Error::corruption(&key, e))?;
-        de::from_view(&entry.def, view, &key)
-            .map(Some)
-            .map_err(|e| reading(id, e))
+        // Read in place: nothing is decoded but the fields the struct asks for.
+        view.with_record(ns, id, |key, record| {
+            let entry = catalog.class_of_record(ns, id, record.class())?;
+            de::from_view(&entry.def, record, key)
+        })
+        .map_err(|e| reading(id, e))
     }
 }
