@@ -39,17 +39,32 @@ pub enum Error {
         /// The id asked for.
         id: ObjectId,
     },
-    /// A value of the wrong type for its field.
-    #[error("field {class}.{field} holds {expected} values, got {found}")]
+    /// A value of the wrong type (or shape) for its field.
+    #[error("field {class}.{field}{path} holds {expected} values, got {found}")]
     WrongType {
         /// The class.
         class: String,
         /// The field.
         field: String,
-        /// The field's type.
-        expected: &'static str,
-        /// The type of the value given.
-        found: &'static str,
+        /// Where inside the field's value (`.member`, `[index]`, `{"key"}`,
+        /// `::Variant` steps; empty for the value itself).
+        path: String,
+        /// The expected type.
+        expected: String,
+        /// What was found.
+        found: String,
+    },
+    /// A value nested deeper than `rockhold_format::MAX_DEPTH`.
+    #[error("field {class}.{field} nests {depth} levels deep, more than the limit of {max}")]
+    TooDeep {
+        /// The class.
+        class: String,
+        /// The field.
+        field: String,
+        /// Its nesting depth.
+        depth: usize,
+        /// The limit.
+        max: usize,
     },
     /// A required field without a value.
     #[error("required field {class}.{field} has no value")]
@@ -99,17 +114,37 @@ pub enum Error {
         /// The field.
         field: String,
         /// Its current type.
-        from: &'static str,
+        from: String,
         /// The type asked for.
-        to: &'static str,
+        to: String,
     },
-    /// A query on a field that has no index of the needed kind.
-    #[error("field {class}.{field} has no {needed} index")]
+    /// The class has no index of that name.
+    #[error("class {class:?} has no index {index:?}")]
+    UnknownIndex {
+        /// The class.
+        class: String,
+        /// The name asked for.
+        index: String,
+    },
+    /// An index definition that cannot be built: an unknown or repeated
+    /// field, a path not in the schema, two multi-valued parts, too many
+    /// parts. Nothing was changed.
+    #[error("index {class}.{index} is invalid: {reason}")]
+    InvalidIndex {
+        /// The class.
+        class: String,
+        /// The index.
+        index: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A query on an index of another kind than the query needs.
+    #[error("index {class}.{index} is not a {needed} index")]
     NotIndexed {
         /// The class.
         class: String,
-        /// The field.
-        field: String,
+        /// The index.
+        index: String,
         /// The kind of index the query needs ("unique", "hash or ordered", "ordered").
         needed: &'static str,
     },
@@ -153,7 +188,7 @@ pub enum Error {
         /// The value given.
         value: String,
         /// The field's type.
-        expected: &'static str,
+        expected: String,
     },
     /// Anything else the caller asked for that cannot be done (the message
     /// says what). Internal failures are never reported as this.
@@ -172,13 +207,13 @@ pub enum Error {
 
     // ---- constraints and state ----
     /// A unique value already held by another object. Nothing was written.
-    #[error("unique violation: {class}.{field} = {value} is already held by object {existing}")]
+    #[error("unique violation: {class}.{index} = {value} is already held by object {existing}")]
     UniqueViolation {
         /// The class.
         class: String,
-        /// The field.
-        field: String,
-        /// The value.
+        /// The unique index.
+        index: String,
+        /// The value (for a compound index, the list of its parts' values).
         value: Value,
         /// The object that holds it (committed, or earlier in the same batch).
         existing: ObjectId,
@@ -206,12 +241,12 @@ pub enum Error {
         reason: String,
     },
     /// The index is being built (or failed to build) and cannot answer yet.
-    #[error("index on {class}.{field} is not ready ({state})")]
+    #[error("index {class}.{index} is not ready ({state})")]
     IndexNotReady {
         /// The class.
         class: String,
-        /// The field.
-        field: String,
+        /// The index.
+        index: String,
         /// The state of its build task.
         state: &'static str,
     },
@@ -244,6 +279,19 @@ pub enum Error {
         decoded: Option<String>,
         /// What is wrong.
         source: rockhold_format::Error,
+    },
+    /// The database is of an older format version that this build reads
+    /// only to migrate it: run `rockhold migrate` (or [`crate::Db::migrate`])
+    /// once, offline. Nothing was written.
+    #[error(
+        "the database is of format version {found}; this build reads version {supported}: \
+         migrate it once with `rockhold migrate <path>` (offline; the indexes are rebuilt after)"
+    )]
+    NeedsMigration {
+        /// The version on disk.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
     },
     /// The database is of a format version this build does not read.
     #[error("unsupported database format version {found} (this build reads version {supported})")]
@@ -373,7 +421,7 @@ fn describe_failed(tasks: &[crate::TaskInfo]) -> String {
                 "{}.{}.{}: {}",
                 t.namespace,
                 t.class,
-                t.field.as_deref().unwrap_or("(whole class)"),
+                t.index.as_deref().unwrap_or("(whole class)"),
                 t.record
                     .last_error
                     .as_deref()
@@ -396,17 +444,23 @@ pub(crate) fn describe_key(key: &[u8]) -> Option<String> {
             "full-scan entry of object {}, class {}, namespace {}",
             f.id, f.class, f.ns
         ),
-        AnyKey::Hash(h) => format!(
-            "hash index entry of object {}, class {}, field {}, namespace {}",
-            h.id, h.class, h.field, h.ns
-        ),
+        AnyKey::Hash(h) => match h.id {
+            Some(id) => format!(
+                "hash index entry of object {id}, class {}, index {}, namespace {}",
+                h.class, h.index, h.ns
+            ),
+            None => format!(
+                "unique hash index key {:#018x}, class {}, index {}, namespace {}",
+                h.hash, h.class, h.index, h.ns
+            ),
+        },
         AnyKey::Ordered(r) => format!(
-            "ordered index entry of object {}, class {}, field {} = {}, namespace {}",
-            r.id, r.class, r.field, r.value, r.ns
+            "ordered index entry of class {}, index {}, namespace {}",
+            r.class, r.index, r.ns
         ),
         AnyKey::Task(t) => format!(
-            "task of class {}, field {}, namespace {}",
-            t.class, t.field, t.ns
+            "task of class {}, index {}, namespace {}",
+            t.class, t.index, t.ns
         ),
         AnyKey::Generation(g) => format!("generation marker of column family {}", g.cf),
         _ => return None,
@@ -463,6 +517,7 @@ impl Error {
             self,
             Error::Corruption { .. }
                 | Error::UnsupportedVersion { .. }
+                | Error::NeedsMigration { .. }
                 | Error::WritesLost { .. }
                 | Error::NotADatabase { .. }
                 | Error::Inconsistent(_)

@@ -52,9 +52,10 @@ mod typed;
 pub use admin::backup::BackupInfo;
 #[cfg(feature = "rocksdb")]
 pub use admin::backup::{list_backups, purge_backups, restore_backup, verify_backup};
+pub use admin::migrate::MigrationReport;
 pub use admin::verify::{Problem, VerifyReport};
 pub use build::runner::TaskInfo;
-pub use catalog::ddl::{ClassSpec, FieldSpec, IndexState};
+pub use catalog::ddl::{ClassSpec, FieldSpec, IndexSpec, IndexState, MAX_INDEX_PARTS};
 pub use db::Db;
 pub use error::{BackendError, Error, Result};
 pub use kv::{column_family, MemStore, COLUMN_FAMILIES};
@@ -63,6 +64,6 @@ pub use read::{Cursor, FindAll, FindPage, Object, RangeScan, ScanPage, Snapshot}
 pub use txn::Transaction;
 
 pub use rockhold_format::{
-    ClassDef, Family, FieldDef, FieldType, IndexKind, NamespaceId, ObjectId, TaskRecord, TaskState,
-    Value,
+    ClassDef, Family, FieldDef, FieldPath, FieldType, IndexDef, IndexId, IndexKind, MemberDef,
+    NamespaceId, ObjectId, TaskRecord, TaskState, Value, VariantDef, MAX_DEPTH,
 };

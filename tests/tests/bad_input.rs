@@ -211,8 +211,8 @@ fn wrong_types_and_missing_fields() {
         &db,
         "wrong type",
         |e| {
-            matches!(e, Error::WrongType { class, field, expected: "string", found: "u64" }
-                if class == "user" && field == "email")
+            matches!(e, Error::WrongType { class, field, expected, found, .. }
+                if expected == "string" && found == "u64" && class == "user" && field == "email")
         },
         &["user.email", "string", "u64"],
         |db| {
@@ -224,8 +224,8 @@ fn wrong_types_and_missing_fields() {
         &db,
         "i64 for u64",
         |e| {
-            matches!(e, Error::WrongType { class, field, expected: "u64", found: "i64" }
-                if class == "user" && field == "age")
+            matches!(e, Error::WrongType { class, field, expected, found, .. }
+                if expected == "u64" && found == "i64" && class == "user" && field == "age")
         },
         &["user.age", "u64", "i64"],
         |db| {
@@ -237,8 +237,8 @@ fn wrong_types_and_missing_fields() {
         &db,
         "wrong query type",
         |e| {
-            matches!(e, Error::WrongType { class, field, expected: "string", found: "u64" }
-                if class == "user" && field == "email")
+            matches!(e, Error::WrongType { class, field, expected, found, .. }
+                if expected == "string" && found == "u64" && class == "user" && field == "email")
         },
         &["user.email", "string", "u64"],
         |db| {
@@ -309,12 +309,12 @@ fn wrong_types_and_missing_fields() {
     );
     refused(
         &db,
-        "not indexed",
+        "a lookup on a field without an index",
         |e| {
-            matches!(e, Error::NotIndexed { class, field, needed: "hash or ordered" }
-                if class == "user" && field == "note")
+            matches!(e, Error::UnknownIndex { class, index }
+                if class == "user" && index == "note")
         },
-        &["user.note", "hash or ordered"],
+        &["\"user\"", "no index \"note\""],
         |db| {
             db.find_all("default", "user", "note", &"x".into())
                 .map(drop)
@@ -324,7 +324,7 @@ fn wrong_types_and_missing_fields() {
         &db,
         "unique lookup on a non-unique index",
         |e| {
-            matches!(e, Error::NotIndexed { class, field, needed: "unique" }
+            matches!(e, Error::NotIndexed { class, index: field, needed: "unique" }
                 if class == "user" && field == "age")
         },
         &["user.age", "unique"],
@@ -337,7 +337,7 @@ fn wrong_types_and_missing_fields() {
         &db,
         "range scan on a hash index",
         |e| {
-            matches!(e, Error::NotIndexed { class, field, needed: "ordered" }
+            matches!(e, Error::NotIndexed { class, index: field, needed: "ordered" }
                 if class == "user" && field == "email")
         },
         &["user.email", "ordered"],
@@ -362,8 +362,8 @@ fn wrong_types_and_missing_fields() {
         &db,
         "bad op in a transaction",
         |e| {
-            matches!(e, Error::WrongType { class, field, expected: "u64", found: "string" }
-                if class == "user" && field == "age")
+            matches!(e, Error::WrongType { class, field, expected, found, .. }
+                if expected == "u64" && found == "string" && class == "user" && field == "age")
         },
         &["user.age", "u64", "string"],
         |db| {
@@ -463,8 +463,8 @@ fn bad_names_and_schema_changes() {
         &db,
         "type change",
         |e| {
-            matches!(e, Error::FieldTypeChange { class, field, from: "u64", to: "i64" }
-                if class == "user" && field == "age")
+            matches!(e, Error::FieldTypeChange { class, field, from, to }
+                if from == "u64" && to == "i64" && class == "user" && field == "age")
         },
         &["user.age", "u64", "i64"],
         |db| db.update_class("default", &retyped).map(drop),
@@ -655,7 +655,7 @@ fn corrupt_task_bytes_are_a_typed_error_at_open() {
     let key = rockhold_format::TaskKey {
         ns: rockhold::NamespaceId(0),
         class: rockhold_format::ClassId(1),
-        field: rockhold_format::FieldId(1),
+        index: rockhold_format::IndexId(1),
     }
     .encode();
     let escaped = key.escape_ascii().to_string();

@@ -1,12 +1,16 @@
 //! Backward compatibility: databases written by earlier versions of the
-//! format, checked in under `tests/fixtures/`, open and read as they were
-//! written. `format-v1` was written by the format-v1 engine (this test's
-//! `write_format_v1_fixture`, run once with `--ignored`); when the format
-//! changes, this test says what the new code must do with it.
+//! format, checked in under `tests/fixtures/`. `format-v1` was written by
+//! the format-v1 engine (this test's `write_format_v1_fixture`, run once
+//! with `--ignored` on commit 0be2302). This engine (format v2) refuses to
+//! open it, naming `rockhold migrate`; migrated, it reads exactly as
+//! written through every index, and a migration stopped by a storage
+//! failure at any write finishes when run again.
 
 use std::path::{Path, PathBuf};
 
-use rockhold::{ClassSpec, Db, FieldSpec, FieldType, ObjectId, Options, RangeScan, Value};
+use rockhold::{
+    ClassSpec, Db, Error, FieldSpec, FieldType, MemStore, ObjectId, Options, RangeScan, Value,
+};
 use rockhold_tests::assert_invariant;
 
 fn fixture(name: &str) -> PathBuf {
@@ -113,14 +117,97 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// The v1 fixture opens with this engine (format v1) and reads exactly as
-/// written, through every index, and verifies clean.
-#[test]
-fn the_format_v1_fixture_reads_as_written() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("db");
+/// The fixture copied to a fresh directory.
+fn v1_copy(dir: &Path) -> PathBuf {
+    let path = dir.join("db");
     copy_dir(&fixture("format-v1"), &path);
-    let db = Db::open(&path, Options::default()).expect("the v1 fixture opens");
+    path
+}
+
+/// Checked to fail: with the version check of `db/meta.rs` accepting
+/// version 1, the open goes on and fails on the first v1 record instead.
+#[test]
+fn the_format_v1_fixture_is_refused_naming_the_migration() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = v1_copy(dir.path());
+    for _ in 0..2 {
+        match Db::open(&path, Options::default()) {
+            Err(
+                e @ Error::NeedsMigration {
+                    found: 1,
+                    supported: 2,
+                },
+            ) => {
+                assert!(e.to_string().contains("rockhold migrate"), "{e}");
+            }
+            other => panic!("expected NeedsMigration, got {:?}", other.map(drop)),
+        }
+    }
+    // Refused without a change: it still migrates and reads as written.
+    let report = Db::migrate(&path, &Options::default()).expect("migrate");
+    assert_eq!(report.from, 1);
+}
+
+/// The fixture migrated in place reads exactly as written, through every
+/// index once the queued tasks ran, and verifies clean; a second migration
+/// does nothing.
+#[test]
+fn the_format_v1_fixture_migrates_and_reads_as_written() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = v1_copy(dir.path());
+    let report = Db::migrate(&path, &Options::default()).expect("migrate");
+    assert_eq!((report.from, report.tasks), (1, 2), "{report:?}");
+    // Users (39 live), items (6), classes, names, meta.
+    assert!(report.records >= 45, "{report:?}");
+    let again = Db::migrate(&path, &Options::default()).expect("again");
+    assert_eq!((again.from, again.records, again.tasks), (2, 0, 0));
+    let db = Db::open(&path, Options::default()).expect("the migrated fixture opens");
+    db.check_reindex_tasks().expect("indexes rebuilt");
+    reads_as_written(&db);
+    db.close().expect("close");
+    let db = Db::open(&path, Options::default()).expect("and reopens");
+    reads_as_written(&db);
+    db.close().expect("close");
+}
+
+/// A migration that a storage failure stops after any number of writes
+/// is finished by running it again: the result reads as written.
+/// Checked to fail: with step 2's batch (index and task deletes, new tasks)
+/// split in two writes, a stop between them leaves v1 tasks that the
+/// rerun does not replace.
+#[test]
+fn a_migration_stopped_at_any_write_finishes_when_run_again() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = v1_copy(dir.path());
+    let mut stopped = 0;
+    for writes in 0..16u64 {
+        let store = MemStore::copy_of(&path).expect("copy");
+        store.fail_after(writes);
+        let first = Db::migrate_memory(&store);
+        store.clear_failure();
+        if first.is_err() {
+            stopped += 1;
+            assert!(
+                matches!(
+                    Db::open_memory(&store, Options::default()),
+                    Err(Error::NeedsMigration { .. })
+                ),
+                "a half-migrated database must still be refused"
+            );
+        }
+        Db::migrate_memory(&store).expect("the rerun finishes");
+        let db = Db::open_memory(&store, Options::default()).expect("open");
+        db.check_reindex_tasks().expect("indexes rebuilt");
+        reads_as_written(&db);
+        db.close().expect("close");
+        if first.is_ok() {
+            break;
+        }
+    }
+    assert!(stopped >= 3, "the failures stopped only {stopped} runs");
+}
+
+fn reads_as_written(db: &Db) {
     let users = users();
     for (i, (email, age, nick)) in users.iter().enumerate() {
         let id = ObjectId(i as u64);
@@ -164,6 +251,5 @@ fn the_format_v1_fixture_reads_as_written() {
         }
         assert_eq!(got.get("tag"), Some(&Value::Bytes(tag)));
     }
-    assert_invariant(&db);
-    db.close().expect("close");
+    assert_invariant(db);
 }

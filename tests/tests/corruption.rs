@@ -19,7 +19,7 @@ use rockhold::{
     ClassDef, ClassSpec, Db, Error, Family, FieldSpec, FieldType, Object, ObjectId, Options,
     RangeScan, TaskInfo, Value,
 };
-use rockhold_format::{ClassId, ClassKey, FieldId, Key, NamespaceId, ObjectKey, TaskKey};
+use rockhold_format::{ClassId, ClassKey, IndexId, Key, NamespaceId, ObjectKey, TaskKey};
 use rockhold_tests::{raw_cf, with_raw_db};
 
 /// What [`build`] wrote, captured before any byte is damaged: every read of
@@ -290,7 +290,7 @@ fn every_flipped_record_byte_is_detected() {
         TaskKey {
             ns: NamespaceId(0),
             class: ClassId(1),
-            field: FieldId(2),
+            index: IndexId(2),
         }
         .encode(),
     );

@@ -9,8 +9,8 @@ use rockhold::{
     Options, TaskState, Value,
 };
 use rockhold_format::{
-    ClassDef, ClassKey, FieldId, GenerationKey, Key, MetaKey, MetaValue, Record, TaskKey,
-    TaskRecord, MAX_BODY_LEN, MAX_ORDERED_VALUE_LEN,
+    ClassDef, ClassKey, GenerationKey, Key, MetaKey, MetaValue, Record, TaskKey, TaskRecord,
+    MAX_BODY_LEN, MAX_ORDERED_VALUE_LEN,
 };
 use rockhold_tests::users::{fill, indexed, plain};
 use rockhold_tests::{assert_invariant, raw_cf, with_raw_db, TempDb};
@@ -73,14 +73,15 @@ fn a_task_whose_attempts_are_at_the_maximum_ends_failed_and_is_reported() {
     db.create_class("default", &plain()).expect("class");
     fill(&db, 20);
     db.update_class("default", &indexed()).expect("add indexes");
-    let class = db.class("default", "user").expect("class").id;
+    let def = db.class("default", "user").expect("class");
+    let (class, email) = (def.id, def.index("email").expect("email index").id);
     let path = db.close().to_path_buf();
     with_raw_db(&path, |raw| {
         let cf = raw_cf(raw, rockhold::Family::Task);
         let key = TaskKey {
             ns: NamespaceId(0),
             class,
-            field: FieldId(1),
+            index: email,
         }
         .encode();
         let mut task =
@@ -92,7 +93,7 @@ fn a_task_whose_attempts_are_at_the_maximum_ends_failed_and_is_reported() {
     match db.check_reindex_tasks() {
         Err(Error::ReindexFailed { tasks }) => {
             assert_eq!(tasks.len(), 1, "{tasks:?}");
-            assert_eq!(tasks[0].field.as_deref(), Some("email"));
+            assert_eq!(tasks[0].index.as_deref(), Some("email"));
             let reason = tasks[0].record.last_error.clone().unwrap_or_default();
             assert!(reason.contains("task.attempts"), "{reason}");
         }

@@ -65,8 +65,8 @@ fn crash_loop_child() {
     let mut tag_index = db
         .class("default", "item")
         .expect("class")
-        .field("tag")
-        .is_some_and(|f| f.index.is_indexed());
+        .index("tag")
+        .is_some();
     let out = std::io::stdout();
     let mut out = out.lock();
     for seq in 0u64.. {

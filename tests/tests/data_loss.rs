@@ -161,16 +161,16 @@ fn a_forced_reindex_removes_planted_stale_entries() {
         )
         .expect("insert");
     let def = db.classes("default").expect("classes").remove(0);
-    let rank = def.field("rank").expect("rank").id;
+    let rank = def.index("rank").expect("rank").id;
     let path = db.close().to_path_buf();
     // Object `a` is planted as a holder of `b`'s rank.
     with_raw_db(&path, |raw| {
         let key = OrderedKey {
             ns: rockhold::NamespaceId::DEFAULT,
             class: def.id,
-            field: rank,
-            value: Value::U64(20),
-            id: a,
+            index: rank,
+            values: vec![Value::U64(20)],
+            id: Some(a),
         }
         .encode();
         raw.put_cf(raw_cf(raw, Family::Ordered), key, [])
@@ -188,7 +188,7 @@ fn a_forced_reindex_removes_planted_stale_entries() {
         .tasks()
         .expect("tasks")
         .into_iter()
-        .find(|t| t.field.as_deref() == Some("rank"))
+        .find(|t| t.index.as_deref() == Some("rank"))
         .expect("task");
     assert_eq!(task.record.stale_removed, 1, "{task:?}");
     let hits = db

@@ -296,7 +296,7 @@ fn tag_task(db: &Db) -> rockhold::TaskRecord {
     db.tasks()
         .expect("tasks")
         .into_iter()
-        .find(|t| t.field.as_deref() == Some("tag"))
+        .find(|t| t.index.as_deref() == Some("tag"))
         .expect("the tag task")
         .record
 }

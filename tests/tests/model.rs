@@ -1,32 +1,42 @@
 //! Model-based test: random sequences of inserts, updates, deletes,
-//! transactions and reopens over two classes in two namespaces, checked
+//! transactions and reopens over three classes in two namespaces, checked
 //! after every step against an in-memory model (every lookup and scan), and
 //! the full invariant check at the end; on RocksDB and on the in-memory
-//! backend (the same engine over the storage seam).
+//! backend (the same engine over the storage seam). The third class holds
+//! nested values: lists indexed per element (one unique, one not), a nested
+//! struct indexed on a member path, and two compound indexes (a unique hash
+//! and an ordered one scanned by its leading part).
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use rockhold::{ClassSpec, Error, FieldSpec, FieldType, ObjectId, Options, RangeScan, Value};
+use rockhold::{
+    ClassSpec, Error, FieldSpec, FieldType, IndexKind, IndexSpec, MemberDef, ObjectId, Options,
+    RangeScan, Value,
+};
 use rockhold_tests::{assert_invariant, TempDb};
 
 const EMAILS: [&str; 6] = ["a@x", "b@x", "c@x", "d@x", "e@x", "f@x"];
 const NICKS: [&str; 2] = ["n1", "n2"];
 const SKUS: [&str; 6] = ["s1", "s10", "s2", "s\0", "t", ""];
 const SCORES: [f64; 6] = [-1.0, -0.0, 0.0, 1.5, f64::NAN, f64::INFINITY];
+const TAGS: [&str; 3] = ["red", "green", ""];
+const CODES: [&str; 4] = ["k1", "k2", "k3", "k\0"];
+const CITIES: [&str; 3] = ["Oslo", "Rome", "Oslo\0"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Class {
     User,
     Item,
+    Doc,
 }
 
 impl Class {
     fn ns(self) -> &'static str {
         match self {
-            Class::User => "default",
+            Class::User | Class::Doc => "default",
             Class::Item => "shop",
         }
     }
@@ -34,12 +44,14 @@ impl Class {
         match self {
             Class::User => "user",
             Class::Item => "item",
+            Class::Doc => "doc",
         }
     }
     fn unique_field(self) -> &'static str {
         match self {
             Class::User => "email",
             Class::Item => "sku",
+            Class::Doc => "codes",
         }
     }
 }
@@ -92,12 +104,46 @@ fn item_fields() -> impl Strategy<Value = Vec<(String, Value)>> {
     })
 }
 
+fn strings(pool: &'static [&'static str], max: usize) -> impl Strategy<Value = Value> {
+    proptest::collection::vec(0..pool.len(), 0..max)
+        .prop_map(move |ix| Value::List(ix.into_iter().map(|i| Value::from(pool[i])).collect()))
+}
+
+/// A doc's fields: lists with repeated elements, an optional nested struct
+/// with an optional member, and the two parts of the compound indexes.
+fn doc_fields() -> impl Strategy<Value = Vec<(String, Value)>> {
+    (
+        0u64..3,
+        -2i64..2,
+        proptest::option::of(strings(&TAGS, 4)),
+        proptest::option::of(strings(&CODES, 3)),
+        proptest::option::of((0..CITIES.len(), proptest::option::of(0u64..3))),
+    )
+        .prop_map(|(tenant, rank, tags, codes, address)| {
+            let address = address.map_or(Value::Absent, |(c, zip)| {
+                let mut m = vec![("city".to_string(), Value::from(CITIES[c]))];
+                if let Some(z) = zip {
+                    m.push(("zip".to_string(), Value::U64(z)));
+                }
+                Value::map(m).expect("distinct members")
+            });
+            vec![
+                ("tenant".into(), Value::U64(tenant)),
+                ("rank".into(), Value::I64(rank)),
+                ("tags".into(), tags.unwrap_or(Value::Absent)),
+                ("codes".into(), codes.unwrap_or(Value::Absent)),
+                ("address".into(), address),
+            ]
+        })
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => user_fields().prop_map(|f| Op::Insert(Class::User, f)),
         3 => item_fields().prop_map(|f| Op::Insert(Class::Item, f)),
-        // A partial update: a random non-empty subset of either class's fields.
-        3 => (any::<usize>(), prop_oneof![user_fields(), item_fields()], 1u8..8).prop_map(|(i, f, mask)| {
+        3 => doc_fields().prop_map(|f| Op::Insert(Class::Doc, f)),
+        // A partial update: a random non-empty subset of any class's fields.
+        4 => (any::<usize>(), prop_oneof![user_fields(), item_fields(), doc_fields()], 1u8..32).prop_map(|(i, f, mask)| {
             let subset = f.into_iter().enumerate().filter(|(j, _)| mask & (1 << j) != 0).map(|(_, x)| x).collect();
             Op::Update(i, subset)
         }),
@@ -133,7 +179,31 @@ impl Model {
                 }
             }
         }
+        // No two docs share a code (one doc may repeat its own), nor a
+        // (tenant, rank) pair.
+        let (mut codes, mut pairs) = (BTreeMap::new(), std::collections::BTreeSet::new());
+        for (id, (c, f)) in &self.objects {
+            if *c != Class::Doc {
+                continue;
+            }
+            for code in elements(f, "codes") {
+                if *codes.entry(code.clone()).or_insert(*id) != *id {
+                    return false;
+                }
+            }
+            if !pairs.insert((f["tenant"].clone(), f["rank"].clone())) {
+                return false;
+            }
+        }
         true
+    }
+}
+
+/// The elements of a list field (none when absent).
+fn elements<'f>(f: &'f Fields, field: &str) -> Vec<&'f Value> {
+    match f.get(field) {
+        Some(Value::List(items)) => items.iter().collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -141,6 +211,7 @@ fn fields_of(class: Class, given: &[(String, Value)]) -> Vec<(String, Value)> {
     let own: &[&str] = match class {
         Class::User => &["email", "age", "nick"],
         Class::Item => &["sku", "score", "tag"],
+        Class::Doc => &["tenant", "rank", "tags", "codes", "address"],
     };
     given
         .iter()
@@ -204,7 +275,7 @@ fn check(db: &TempDb, model: &Model) {
         let got: Fields = got.fields.into_iter().collect();
         assert_eq!(&got, fields, "object {id}");
     }
-    for class in [Class::User, Class::Item] {
+    for class in [Class::User, Class::Item, Class::Doc] {
         let ids: Vec<ObjectId> = model
             .objects
             .iter()
@@ -237,10 +308,13 @@ fn check(db: &TempDb, model: &Model) {
             .map(|(i, (_, f))| (*i, f.clone()))
             .collect();
         assert_eq!(paged, want);
+        if class == Class::Doc {
+            continue; // below
+        }
         // Unique lookups of every value of the pool.
         let pool: Vec<Value> = match class {
             Class::User => EMAILS.iter().map(|e| Value::from(*e)).collect(),
-            Class::Item => SKUS.iter().map(|s| Value::from(*s)).collect(),
+            _ => SKUS.iter().map(|s| Value::from(*s)).collect(),
         };
         for v in pool {
             let want = model
@@ -366,9 +440,139 @@ fn check(db: &TempDb, model: &Model) {
         db.scan("shop", "item", "score", &q).expect("scores").hits,
         want
     );
+    check_docs(db, model);
+}
+
+/// Every index of the doc class against the model.
+fn check_docs(db: &TempDb, model: &Model) {
+    let docs: Vec<(ObjectId, &Fields)> = model
+        .objects
+        .iter()
+        .filter(|(_, (c, _))| *c == Class::Doc)
+        .map(|(i, (_, f))| (*i, f))
+        .collect();
+    let holders = |pred: &dyn Fn(&Fields) -> bool| -> Vec<ObjectId> {
+        docs.iter()
+            .filter(|(_, f)| pred(f))
+            .map(|(i, _)| *i)
+            .collect()
+    };
+    // Multi-valued, non-unique: every holder of an element, once.
+    for tag in TAGS {
+        let v = Value::from(tag);
+        let want = holders(&|f| elements(f, "tags").contains(&&v));
+        assert_eq!(
+            db.find_all("default", "doc", "tags", &v).expect("tags"),
+            want,
+            "tag {tag:?}"
+        );
+    }
+    // Multi-valued, unique: the one holder of an element.
+    for code in CODES {
+        let v = Value::from(code);
+        let want = holders(&|f| elements(f, "codes").contains(&&v));
+        assert!(want.len() <= 1, "the model holds a duplicate code");
+        let got = db
+            .find_unique("default", "doc", "codes", &v)
+            .expect("codes");
+        assert_eq!(got, want.first().copied(), "code {code:?}");
+    }
+    // A nested path: equality and the whole ordered scan.
+    let city = |f: &Fields| f.get("address").and_then(|a| a.get("city")).cloned();
+    for c in CITIES {
+        let v = Value::from(c);
+        let want = holders(&|f| city(f) == Some(v.clone()));
+        assert_eq!(
+            db.find_all("default", "doc", "by_city", &v).expect("city"),
+            want,
+            "city {c:?}"
+        );
+    }
+    let mut want: Vec<(Value, ObjectId)> = docs
+        .iter()
+        .filter_map(|(i, f)| city(f).map(|c| (c, *i)))
+        .collect();
+    want.sort();
+    assert_eq!(
+        db.scan("default", "doc", "by_city", &RangeScan::all())
+            .expect("scan city")
+            .hits,
+        want
+    );
+    // Compound unique hash: a point lookup of the pair.
+    for tenant in 0u64..3 {
+        for rank in -2i64..2 {
+            let key = Value::List(vec![Value::U64(tenant), Value::I64(rank)]);
+            let want =
+                holders(&|f| f["tenant"] == Value::U64(tenant) && f["rank"] == Value::I64(rank));
+            let got = db
+                .find_unique("default", "doc", "tenant_rank", &key)
+                .expect("pair");
+            assert_eq!(got, want.first().copied(), "({tenant}, {rank})");
+        }
+        // Compound ordered, scanned by its leading part: a tenant's docs by rank.
+        let lead = Value::List(vec![Value::U64(tenant)]);
+        let q = RangeScan::between(Bound::Included(lead.clone()), Bound::Included(lead));
+        let mut want: Vec<(Value, ObjectId)> = docs
+            .iter()
+            .filter(|(_, f)| f["tenant"] == Value::U64(tenant))
+            .map(|(i, f)| {
+                (
+                    Value::List(vec![f["tenant"].clone(), f["rank"].clone()]),
+                    *i,
+                )
+            })
+            .collect();
+        want.sort();
+        assert_eq!(
+            db.scan("default", "doc", "by_tenant", &q)
+                .expect("tenant scan")
+                .hits,
+            want,
+            "tenant {tenant}"
+        );
+    }
 }
 
 fn setup(db: &TempDb) {
+    let address = FieldType::Struct(vec![
+        MemberDef {
+            name: "city".into(),
+            ty: FieldType::String,
+            optional: false,
+        },
+        MemberDef {
+            name: "zip".into(),
+            ty: FieldType::U64,
+            optional: true,
+        },
+    ]);
+    let list = || FieldType::List(Box::new(FieldType::String));
+    db.create_class(
+        "default",
+        &ClassSpec::new("doc")
+            .field(FieldSpec::new("tenant", FieldType::U64))
+            .field(FieldSpec::new("rank", FieldType::I64))
+            .field(FieldSpec::new("tags", list()).optional().hash())
+            .field(FieldSpec::new("codes", list()).optional().unique_ordered())
+            .field(FieldSpec::new("address", address).optional())
+            .index(IndexSpec::new(
+                "by_city",
+                IndexKind::Ordered { unique: false },
+                ["address.city"],
+            ))
+            .index(IndexSpec::new(
+                "tenant_rank",
+                IndexKind::Hash { unique: true },
+                ["tenant", "rank"],
+            ))
+            .index(IndexSpec::new(
+                "by_tenant",
+                IndexKind::Ordered { unique: false },
+                ["tenant", "rank"],
+            )),
+    )
+    .expect("doc");
     db.create_class(
         "default",
         &ClassSpec::new("user")

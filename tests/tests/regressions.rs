@@ -55,7 +55,7 @@ fn duplicate_unique_values_inside_one_transaction_are_refused() {
     tx.update("default", y, [("email", "z@x")]);
     let err = tx.commit().expect_err("two holders");
     assert!(
-        matches!(err, Error::UniqueViolation { ref field, .. } if field == "email"),
+        matches!(err, Error::UniqueViolation { ref index, .. } if index == "email"),
         "{err}"
     );
     assert_eq!(

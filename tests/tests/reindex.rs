@@ -20,7 +20,7 @@ fn task(db: &Db, field: &str) -> rockhold::TaskRecord {
     db.tasks()
         .expect("tasks")
         .into_iter()
-        .find(|t| t.field.as_deref() == Some(field))
+        .find(|t| t.index.as_deref() == Some(field))
         .unwrap_or_else(|| panic!("no task for {field}"))
         .record
 }
@@ -194,7 +194,7 @@ fn a_killed_backfill_resumes_from_its_cursor() {
         .tasks()
         .expect("tasks")
         .into_iter()
-        .map(|t| (t.field, t.record))
+        .map(|t| (t.index, t.record))
         .collect();
     assert!(
         before
@@ -211,14 +211,14 @@ fn a_killed_backfill_resumes_from_its_cursor() {
     for t in db.tasks().expect("tasks") {
         assert_eq!(t.record.state, TaskState::Done);
         // Finished chunks were not redone: each object was backfilled once per index.
-        assert_eq!(t.record.entries_added, N, "{:?}", t.field);
+        assert_eq!(t.record.entries_added, N, "{:?}", t.index);
         // A task the kill interrupted took a second attempt; one still pending took one.
-        let interrupted = before[&t.field].state == TaskState::InProgress;
+        let interrupted = before[&t.index].state == TaskState::InProgress;
         assert_eq!(
             t.record.attempts,
             if interrupted { 2 } else { 1 },
             "{:?}",
-            t.field
+            t.index
         );
     }
     assert_invariant(&db);
@@ -254,7 +254,7 @@ fn duplicates_fail_the_unique_index_then_removal_and_readding_work() {
         Err(Error::ReindexFailed { tasks }) => {
             assert_eq!(tasks.len(), 1, "{tasks:?}");
             assert_eq!(
-                (tasks[0].class.as_str(), tasks[0].field.as_deref()),
+                (tasks[0].class.as_str(), tasks[0].index.as_deref()),
                 ("user", Some("email"))
             );
             assert!(tasks[0]

@@ -86,7 +86,7 @@ fn print_tasks(tasks: Vec<rockhold::TaskInfo>) -> Result<()> {
         "{:<12} {:<16} {:<16} {:<12} {:>5} {:>8} {:>10} {:>10} {:>8}  error",
         "namespace",
         "class",
-        "field",
+        "index",
         "state",
         "rev",
         "attempts",
@@ -100,7 +100,7 @@ fn print_tasks(tasks: Vec<rockhold::TaskInfo>) -> Result<()> {
             "{:<12} {:<16} {:<16} {:<12} {:>5} {:>8} {:>10} {:>10} {:>8}  {}",
             t.namespace,
             t.class,
-            t.field.as_deref().unwrap_or("*"),
+            t.index.as_deref().unwrap_or("*"),
             r.state.name(),
             r.revision,
             r.attempts,
@@ -113,9 +113,9 @@ fn print_tasks(tasks: Vec<rockhold::TaskInfo>) -> Result<()> {
     Ok(())
 }
 
-pub fn reindex(path: &Path, namespace: &str, class: &str, field: Option<&str>) -> Result<ExitCode> {
+pub fn reindex(path: &Path, namespace: &str, class: &str, index: Option<&str>) -> Result<ExitCode> {
     let db = writable(path)?;
-    db.reindex(namespace, class, field)?;
+    db.reindex(namespace, class, index)?;
     let objects = db.scan_class(namespace, class, None, usize::MAX)?.len() as u64;
     let tasks = db
         .tasks()?
@@ -159,7 +159,7 @@ pub fn reindex(path: &Path, namespace: &str, class: &str, field: Option<&str>) -
         outln!(
             "{}.{}: {} (revision {}, {} entries written, {} stale removed){}",
             t.class,
-            t.field.as_deref().unwrap_or("*"),
+            t.index.as_deref().unwrap_or("*"),
             r.state.name(),
             r.revision,
             r.entries_added,
@@ -271,4 +271,49 @@ pub fn checkpoint(path: &Path, dir: &Path) -> Result<ExitCode> {
     db.close()?;
     outln!("checkpoint written to {}", dir.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `migrate`: rewrites a v1 database in the current format, then rebuilds
+/// every index (the whole-class tasks the migration queued) before it exits.
+pub fn migrate(path: &Path) -> Result<ExitCode> {
+    crate::open::check_db_dir(path)?;
+    let report = rockhold::Db::migrate(path, &rockhold::Options::default())?;
+    if report.from == rockhold_format::FORMAT_VERSION {
+        outln!(
+            "{}: already at format version {}; nothing to do",
+            path.display(),
+            report.from
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!(
+        "{}: format version {} -> {}: {} records rewritten, {} classes to reindex",
+        path.display(),
+        report.from,
+        rockhold_format::FORMAT_VERSION,
+        report.records,
+        report.tasks
+    );
+    let db = writable(path)?;
+    let bar = progress(None, "rebuilding indexes");
+    let result = db.check_reindex_tasks();
+    bar.finish_and_clear();
+    result?;
+    let verified = db.verify()?;
+    outln!(
+        "indexes rebuilt; verify: {} objects, {} index entries: {}",
+        verified.objects,
+        verified.index_entries,
+        if verified.is_clean() {
+            "clean"
+        } else {
+            "VIOLATIONS"
+        }
+    );
+    db.close()?;
+    Ok(if verified.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

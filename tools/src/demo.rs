@@ -29,7 +29,10 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     )?;
     outln!("\nclass `user` (revision {}):", class.revision);
     for f in &class.fields {
-        outln!("  {:<6} {:<7} index {:?}", f.name, f.ty.name(), f.index);
+        outln!("  field {:<6} {}", f.name, f.ty.name());
+    }
+    for i in &class.indexes {
+        outln!("  index {:<6} {:?}", i.name, i.kind);
     }
 
     let people = [

@@ -8,8 +8,9 @@ use std::path::Path;
 
 use rockhold::{Db, Family};
 use rockhold_format::{
-    AnyKey, ClassDef, ClassId, ClassKey, FieldId, IndexKind, Key, MetaValue, NameEntry, NameKey,
-    NameKind, NamespaceId, ObjectRecord, Record, TaskRecord, Value,
+    decode_holders, AnyKey, ClassDef, ClassId, ClassKey, FieldId, IndexDef, IndexId, IndexKind,
+    IndexShape, Key, MetaValue, NameEntry, NameKey, NameKind, NamespaceId, ObjectRecord, Record,
+    TaskRecord, Value,
 };
 use serde_json::{json, Value as Json};
 
@@ -66,13 +67,39 @@ impl Names {
     }
 
     pub(crate) fn field(&self, class: ClassId, field: FieldId) -> String {
-        if field == FieldId::WHOLE_CLASS {
-            return "*".into();
-        }
         self.classes
             .get(&class)
             .and_then(|c| c.field_by_id(field))
             .map_or_else(|| format!("#{field}"), |f| f.name.clone())
+    }
+
+    /// The definition of an index, where the class record is readable.
+    pub(crate) fn index_def(&self, class: ClassId, index: IndexId) -> Option<&IndexDef> {
+        self.classes.get(&class)?.index_by_id(index)
+    }
+
+    pub(crate) fn index(&self, class: ClassId, index: IndexId) -> String {
+        if index == IndexId::WHOLE_CLASS {
+            return "*".into();
+        }
+        self.index_def(class, index)
+            .map_or_else(|| format!("#{index}"), |i| i.name.clone())
+    }
+
+    /// An index's parts as dotted paths (`address.city`).
+    fn parts(&self, class: ClassId, index: &IndexDef) -> Vec<String> {
+        index
+            .parts
+            .iter()
+            .map(|p| {
+                let mut path = self.field(class, p.field);
+                for m in &p.members {
+                    path.push('.');
+                    path.push_str(m);
+                }
+                path
+            })
+            .collect()
     }
 }
 
@@ -93,12 +120,19 @@ fn value_json(v: &Value) -> Json {
             json!({ "bytes": b.iter().map(|x| format!("{x:02x}")).collect::<String>() })
         }
         Value::Ref(id) => json!({ "ref": id.0 }),
+        Value::List(items) => Json::Array(items.iter().map(value_json).collect()),
+        Value::Map(entries) => Json::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), value_json(v)))
+                .collect(),
+        ),
+        Value::Variant(v) => json!({ "variant": v.0, "value": value_json(&v.1) }),
     }
 }
 
 fn index_name(kind: IndexKind) -> &'static str {
     match kind {
-        IndexKind::None => "none",
         IndexKind::Hash { unique: true } => "unique-hash",
         IndexKind::Hash { unique: false } => "hash",
         IndexKind::Ordered { unique: true } => "unique-ordered",
@@ -163,30 +197,47 @@ fn describe(names: &Names, family: Family, k: &[u8], v: &[u8]) -> (String, Json)
                     .iter()
                     .map(|f| {
                         format!(
-                            "{}#{}:{}{} {}",
+                            "{}#{}:{}{}",
                             f.name,
                             f.id,
                             f.ty.name(),
                             if f.optional { "?" } else { "" },
-                            index_name(f.index)
+                        )
+                    })
+                    .collect();
+                let indexes: Vec<String> = def
+                    .indexes
+                    .iter()
+                    .map(|i| {
+                        format!(
+                            "{}#{}:{}({})",
+                            i.name,
+                            i.id,
+                            index_name(i.kind),
+                            names.parts(def.id, i).join(", ")
                         )
                     })
                     .collect();
                 (
                     format!(
-                        "ns={} class={} id={class} rev={}{} fields: {}",
+                        "ns={} class={} id={class} rev={}{} fields: {} indexes: {}",
                         names.ns(*ns),
                         def.name,
                         def.revision,
                         if def.provisional { " provisional" } else { "" },
-                        fields.join(", ")
+                        fields.join(", "),
+                        indexes.join(", ")
                     ),
                     json!({
                         "namespace": names.ns(*ns), "class": def.name, "id": class.0, "revision": def.revision,
                         "provisional": def.provisional, "next_field_id": def.next_field_id,
+                        "next_index_id": def.next_index_id,
                         "fields": def.fields.iter().map(|f| json!({
                             "id": f.id.0, "name": f.name, "type": f.ty.name(), "optional": f.optional,
-                            "index": index_name(f.index),
+                        })).collect::<Vec<_>>(),
+                        "indexes": def.indexes.iter().map(|i| json!({
+                            "id": i.id.0, "name": i.name, "kind": index_name(i.kind),
+                            "parts": names.parts(def.id, i),
                         })).collect::<Vec<_>>(),
                     }),
                 )
@@ -225,42 +276,78 @@ fn describe(names: &Names, family: Family, k: &[u8], v: &[u8]) -> (String, Json)
                 ),
                 json!({ "namespace": names.ns(f.ns), "class": names.class(f.class), "id": f.id.0 }),
             ),
-            AnyKey::Hash(h) => (
-                format!(
-                    "ns={} class={} field={} hash={:016x} id={}",
-                    names.ns(h.ns),
-                    names.class(h.class),
-                    names.field(h.class, h.field),
-                    h.hash,
-                    h.id
-                ),
-                json!({
-                    "namespace": names.ns(h.ns), "class": names.class(h.class), "field": names.field(h.class, h.field),
-                    "hash": format!("{:016x}", h.hash), "id": h.id.0,
-                }),
-            ),
-            AnyKey::Ordered(r) => (
-                format!(
-                    "ns={} class={} field={} value={} id={}",
-                    names.ns(r.ns),
-                    names.class(r.class),
-                    names.field(r.class, r.field),
-                    r.value,
-                    r.id
-                ),
-                json!({
-                    "namespace": names.ns(r.ns), "class": names.class(r.class), "field": names.field(r.class, r.field),
-                    "value": value_json(&r.value), "id": r.id.0,
-                }),
-            ),
+            AnyKey::Hash(h) => {
+                // A unique index's point key lists its holders in the value.
+                let holders = match h.id {
+                    Some(id) => vec![id],
+                    None => decode_holders(v)?,
+                };
+                let ids: Vec<String> = holders.iter().map(|i| i.to_string()).collect();
+                (
+                    format!(
+                        "ns={} class={} index={} hash={:016x} {}={}",
+                        names.ns(h.ns),
+                        names.class(h.class),
+                        names.index(h.class, h.index),
+                        h.hash,
+                        if h.id.is_some() { "id" } else { "holders" },
+                        ids.join(",")
+                    ),
+                    json!({
+                        "namespace": names.ns(h.ns), "class": names.class(h.class), "index": names.index(h.class, h.index),
+                        "hash": format!("{:016x}", h.hash), "unique": h.id.is_none(),
+                        "ids": holders.iter().map(|i| i.0).collect::<Vec<_>>(),
+                    }),
+                )
+            }
+            AnyKey::Ordered(r) => {
+                let Some(def) = names.index_def(r.class, r.index) else {
+                    return Err(rockhold_format::Error::Malformed(format!(
+                        "ordered entry of index {} that class {} does not define",
+                        r.index, r.class
+                    )));
+                };
+                let shape = IndexShape {
+                    parts: def.parts.len(),
+                    unique: def.is_unique(),
+                };
+                let key = r.decode_as(shape)?;
+                let holders = match key.id {
+                    Some(id) => vec![id],
+                    None => decode_holders(v)?,
+                };
+                let ids: Vec<String> = holders.iter().map(|i| i.to_string()).collect();
+                let parts = names.parts(r.class, def);
+                let text: Vec<String> = parts
+                    .iter()
+                    .zip(&key.values)
+                    .map(|(p, v)| format!("{p}={v}"))
+                    .collect();
+                (
+                    format!(
+                        "ns={} class={} index={} {} {}={}",
+                        names.ns(r.ns),
+                        names.class(r.class),
+                        def.name,
+                        text.join(" "),
+                        if key.id.is_some() { "id" } else { "holder" },
+                        ids.join(",")
+                    ),
+                    json!({
+                        "namespace": names.ns(r.ns), "class": names.class(r.class), "index": def.name,
+                        "values": parts.iter().zip(&key.values).map(|(p, v)| (p.clone(), value_json(v))).collect::<serde_json::Map<_, _>>(),
+                        "unique": key.id.is_none(), "ids": holders.iter().map(|i| i.0).collect::<Vec<_>>(),
+                    }),
+                )
+            }
             AnyKey::Task(t) => {
                 let task = TaskRecord::decode(v)?;
                 (
                     format!(
-                        "ns={} class={} field={} state={} rev={} attempts={} cursor={} added={} stale={}{}",
+                        "ns={} class={} index={} state={} rev={} attempts={} cursor={} added={} stale={}{}",
                         names.ns(t.ns),
                         names.class(t.class),
-                        names.field(t.class, t.field),
+                        names.index(t.class, t.index),
                         task.state.name(),
                         task.revision,
                         task.attempts,
@@ -270,7 +357,7 @@ fn describe(names: &Names, family: Family, k: &[u8], v: &[u8]) -> (String, Json)
                         task.last_error.as_ref().map_or(String::new(), |e| format!(" error={e:?}")),
                     ),
                     json!({
-                        "namespace": names.ns(t.ns), "class": names.class(t.class), "field": names.field(t.class, t.field),
+                        "namespace": names.ns(t.ns), "class": names.class(t.class), "index": names.index(t.class, t.index),
                         "state": task.state.name(), "revision": task.revision, "attempts": task.attempts,
                         "cursor": task.cursor.map(|c| c.0), "entries_added": task.entries_added,
                         "stale_removed": task.stale_removed, "last_error": task.last_error,

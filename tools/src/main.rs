@@ -92,19 +92,26 @@ enum Command {
         #[arg(long)]
         retry_failed: bool,
     },
-    /// Rebuilds the indexes of a class (or one field) to completion, with a progress bar.
+    /// Rebuilds the indexes of a class (or one index) to completion, with a progress bar.
     Reindex {
         /// The database directory (must not be open elsewhere).
         db: PathBuf,
         /// The class.
         #[arg(long)]
         class: String,
-        /// Only this field's index.
-        #[arg(long)]
-        field: Option<String>,
+        /// Only this index (a one-field index is named after its field).
+        #[arg(long, alias = "field")]
+        index: Option<String>,
         /// The class's namespace.
         #[arg(long, default_value = "default")]
         namespace: String,
+    },
+    /// Migrates a database of format version 1 to the current version, in
+    /// place and offline, then rebuilds its indexes; safe to run again after
+    /// an interruption.
+    Migrate {
+        /// The database directory (must not be open elsewhere).
+        db: PathBuf,
     },
     /// Incremental backups with RocksDB's BackupEngine.
     Backup {
@@ -197,9 +204,10 @@ fn main() -> ExitCode {
         Command::Reindex {
             db,
             class,
-            field,
+            index,
             namespace,
-        } => admin::reindex(&db, &namespace, &class, field.as_deref()),
+        } => admin::reindex(&db, &namespace, &class, index.as_deref()),
+        Command::Migrate { db } => admin::migrate(&db),
         Command::Backup { command } => admin::backup(match command {
             BackupCommand::Create { db, dir } => admin::BackupCmd::Create { db, dir },
             BackupCommand::List { dir } => admin::BackupCmd::List { dir },

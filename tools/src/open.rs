@@ -31,7 +31,7 @@ pub fn fail(code: u8, msg: String) -> Box<dyn std::error::Error> {
 
 /// Refuses a path that holds no database, before anything opens it, and
 /// reports why (missing, unreadable, no database files).
-fn check_db_dir(path: &Path) -> Result<()> {
+pub(crate) fn check_db_dir(path: &Path) -> Result<()> {
     let p = path.display();
     match path.try_exists() {
         Ok(true) => {}

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use rockhold::Family;
-use rockhold_format::{AnyKey, ClassId, FieldId, NamespaceId, ObjectRecord, Record};
+use rockhold_format::{AnyKey, ClassId, IndexId, NamespaceId, ObjectRecord, Record};
 
 use crate::dump::Names;
 use crate::open::{read_only, Result};
@@ -41,9 +41,9 @@ pub fn run(path: &Path) -> Result<ExitCode> {
                     .map(|r| (o.ns.0, Some(r.class.0), None)),
                 Ok(AnyKey::Class(c)) => Some((c.ns.0, Some(c.class.0), None)),
                 Ok(AnyKey::FullScan(f)) => Some((f.ns.0, Some(f.class.0), None)),
-                Ok(AnyKey::Hash(h)) => Some((h.ns.0, Some(h.class.0), Some((h.field.0, "hash")))),
+                Ok(AnyKey::Hash(h)) => Some((h.ns.0, Some(h.class.0), Some((h.index.0, "hash")))),
                 Ok(AnyKey::Ordered(r)) => {
-                    Some((r.ns.0, Some(r.class.0), Some((r.field.0, "ordered"))))
+                    Some((r.ns.0, Some(r.class.0), Some((r.index.0, "ordered"))))
                 }
                 Ok(AnyKey::Task(t)) => Some((t.ns.0, Some(t.class.0), None)),
                 Ok(_) => None,
@@ -88,12 +88,12 @@ pub fn run(path: &Path) -> Result<ExitCode> {
     }
     outln!("\n{:<28} {:>12} {:>14}", "index", "entries", "bytes");
     for ((ns, class, field, kind), t) in &indexes {
-        let (class, field) = (ClassId(*class), FieldId(*field));
+        let (class, index) = (ClassId(*class), IndexId(*field));
         let name = format!(
             "{}.{}.{} ({kind})",
             ns_name(*ns),
             names.class(class),
-            names.field(class, field)
+            names.index(class, index)
         );
         outln!("{name:<28} {:>12} {:>14}", t.keys, t.bytes);
     }

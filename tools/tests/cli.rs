@@ -174,9 +174,9 @@ fn damage(dir: &Path, what: &str) -> String {
                 let k = OrderedKey {
                     ns,
                     class,
-                    field: rockhold_format::FieldId(2),
-                    value: Value::U64(36),
-                    id: ObjectId(0),
+                    index: rockhold_format::IndexId(2),
+                    values: vec![Value::U64(36)],
+                    id: Some(ObjectId(0)),
                 }
                 .encode();
                 raw.delete_cf(raw_cf(raw, Family::Ordered), &k)
@@ -191,9 +191,9 @@ fn damage(dir: &Path, what: &str) -> String {
                 let k = OrderedKey {
                     ns,
                     class,
-                    field: rockhold_format::FieldId(2),
-                    value: Value::U64(99),
-                    id: ObjectId(0),
+                    index: rockhold_format::IndexId(2),
+                    values: vec![Value::U64(99)],
+                    id: Some(ObjectId(0)),
                 }
                 .encode();
                 raw.put_cf(raw_cf(raw, Family::Ordered), &k, b"")
@@ -216,7 +216,7 @@ fn damage(dir: &Path, what: &str) -> String {
                 let k = TaskKey {
                     ns,
                     class,
-                    field: rockhold_format::FieldId(3),
+                    index: rockhold_format::IndexId(3),
                 }
                 .encode();
                 let cf = raw_cf(raw, Family::Task);
@@ -226,15 +226,18 @@ fn damage(dir: &Path, what: &str) -> String {
                 k
             }
             "stale hash entry" => {
+                // A unique email's point key naming object 1, which holds
+                // another email.
                 let k = HashKey {
                     ns,
                     class,
-                    field: rockhold_format::FieldId(1),
+                    index: rockhold_format::IndexId(1),
                     hash: 42,
-                    id: ObjectId(1),
+                    id: None,
                 }
                 .encode();
-                raw.put_cf(raw_cf(raw, Family::Hash), &k, b"").expect("put");
+                raw.put_cf(raw_cf(raw, Family::Hash), &k, 1u64.to_be_bytes())
+                    .expect("put");
                 k
             }
             other => panic!("unknown damage {other}"),

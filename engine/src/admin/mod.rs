@@ -6,15 +6,16 @@
 //!
 //! May call: `catalog`, `index`, `read`, `kv`, and `build` (to queue tasks).
 
-use rockhold_format::{Family, FieldId, Key, MetaKey, Record, TaskKey, TaskRecord, TaskState};
+use rockhold_format::{Family, IndexId, Key, MetaKey, Record, TaskKey, TaskRecord, TaskState};
 
 use crate::catalog::ddl::{now_ms, put_counter};
 use crate::catalog::{take_task_revision, Catalog, Change as CatalogChange, ClassEntry};
 use crate::db::{Db, Inner};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::kv::{KeyRange, Space, WriteBatch};
 
 pub(crate) mod backup;
+pub(crate) mod migrate;
 pub(crate) mod verify;
 
 /// Puts a new `Pending` task for each of `fields` of a class into `batch`
@@ -24,7 +25,7 @@ fn queue_tasks(
     cat: &mut Catalog,
     batch: &mut WriteBatch,
     entry: &ClassEntry,
-    fields: Vec<FieldId>,
+    fields: Vec<IndexId>,
 ) -> Result<ClassEntry> {
     let mut updated = entry.clone();
     for f in fields {
@@ -35,7 +36,7 @@ fn queue_tasks(
             &TaskKey {
                 ns: entry.ns,
                 class: entry.def.id,
-                field: f,
+                index: f,
             }
             .encode(),
             &task.encode(),
@@ -56,7 +57,7 @@ fn queue_tasks(
 fn requeue(
     inner: &Inner,
     mut cat: CatalogChange<'_>,
-    work: Vec<(ClassEntry, Vec<FieldId>)>,
+    work: Vec<(ClassEntry, Vec<IndexId>)>,
 ) -> Result<usize> {
     let mut batch = WriteBatch::new();
     let mut count = 0;
@@ -119,30 +120,14 @@ impl Db {
     /// Rebuilds an index (or every index of the class, `field = None`) with a
     /// new `Pending` task: the runner backfills it and removes stale entries.
     /// The index answers `IndexNotReady` until the task is `Done`.
-    pub fn reindex(&self, namespace: &str, class: &str, field: Option<&str>) -> Result<()> {
+    pub fn reindex(&self, namespace: &str, class: &str, index: Option<&str>) -> Result<()> {
         self.inner.writable()?;
         let inner = &self.inner;
         let cat = inner.catalog.change();
         let entry: ClassEntry = (**cat.class(namespace, class)?).clone();
-        let fields: Vec<FieldId> = match field {
-            Some(name) => {
-                let f = entry.field_named(name)?;
-                if !f.index.is_indexed() {
-                    return Err(Error::NotIndexed {
-                        class: class.to_string(),
-                        field: name.to_string(),
-                        needed: "hash or ordered",
-                    });
-                }
-                vec![f.id]
-            }
-            None => entry
-                .def
-                .fields
-                .iter()
-                .filter(|f| f.index.is_indexed())
-                .map(|f| f.id)
-                .collect(),
+        let fields: Vec<IndexId> = match index {
+            Some(name) => vec![entry.index_named(name)?.id],
+            None => entry.def.indexes.iter().map(|i| i.id).collect(),
         };
         requeue(inner, cat, vec![(entry, fields)]).map(drop)
     }
@@ -157,10 +142,10 @@ impl Db {
         self.inner.writable()?;
         let inner = &self.inner;
         let cat = inner.catalog.change();
-        let failed: Vec<(ClassEntry, Vec<FieldId>)> = cat
+        let failed: Vec<(ClassEntry, Vec<IndexId>)> = cat
             .all_classes()
             .filter_map(|c| {
-                let mut fields: Vec<FieldId> = c
+                let mut fields: Vec<IndexId> = c
                     .tasks
                     .iter()
                     .filter(|(_, t)| t.state == TaskState::Failed)

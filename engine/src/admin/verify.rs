@@ -1,8 +1,10 @@
 //! The invariant check of SPEC §4, over one consistent snapshot:
 //! every record decodes and its checksum verifies; every object has exactly
-//! one full-scan entry and an entry per indexed present value; every index
-//! entry points to an existing object of its class that holds its value; no
-//! unique value has two holders. Indexes still being built are exempt from the
+//! one full-scan entry, an entry per value tuple of each non-unique index,
+//! and is a holder of the point key of each tuple of each unique index;
+//! every index entry points to an existing object of its class that holds
+//! its tuple, and every holder of a point key holds its tuple; no unique
+//! tuple has two holders. Indexes still being built are exempt from the
 //! "entry per value" direction only.
 //!
 //! What entries a record implies comes from `index::plan` (the plan of
@@ -15,13 +17,14 @@ use std::sync::Arc;
 use crate::catalog::ClassEntry;
 use crate::db::{Db, Inner};
 use crate::error::{escape_key, Result};
+use crate::index::entries::{index_keys, index_tuples};
 use crate::index::plan::{expected_entries, Change};
 use crate::index::unique::UniqueCheck;
 use crate::kv::{KeyRange, KvRead, Space};
 use rockhold_format::{
-    AnyKey, ClassDef, ClassId, ClassKey, Family, FieldId, HashKey, IndexKind, Key, MetaValue,
-    NameEntry, NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, TaskKey,
-    TaskRecord, TaskState, Value,
+    decode_holders, AnyKey, ClassDef, ClassId, ClassKey, Family, HashKey, IndexId, Key, MetaValue,
+    NameEntry, NamespaceId, ObjectId, ObjectKey, ObjectRecord, RawOrderedKey, Record, TaskKey,
+    TaskRecord, TaskState,
 };
 
 /// One violation found by [`Db::verify`].
@@ -65,9 +68,7 @@ struct Verifier<'a> {
     snap: Box<dyn KvRead + 'a>,
     classes: HashMap<ClassId, Arc<ClassEntry>>,
     report: VerifyReport,
-    /// Holders of unique values, one group of entries that may share a
-    /// value at a time (an `IR` value, an `IH` hash): key of the group.
-    unique_group: Vec<u8>,
+    /// Holders of the point key being checked: two of one tuple conflict.
     unique: UniqueCheck,
 }
 
@@ -131,22 +132,19 @@ impl Verifier<'_> {
                 Ok(def) => Err(format!("class record says id {}", def.id)),
                 Err(e) => Err(e.to_string()),
             },
-            Ok(AnyKey::Task(TaskKey { class, field, .. })) => {
+            Ok(AnyKey::Task(TaskKey { class, index, .. })) => {
                 match (TaskRecord::decode(v), self.classes.get(&class)) {
                     (Err(e), _) => Err(e.to_string()),
                     (Ok(_), None) => Err(format!("task names unknown class {class}")),
                     // A removed index keeps its task record as history.
                     (Ok(task), Some(entry)) => {
-                        let live = field == FieldId::WHOLE_CLASS
-                            || entry
-                                .def
-                                .field_by_id(field)
-                                .is_some_and(|f| f.index.is_indexed());
+                        let live =
+                            index == IndexId::WHOLE_CLASS || entry.def.index_by_id(index).is_some();
                         if live || task.state == TaskState::Remove {
                             Ok(())
                         } else {
                             Err(format!(
-                                "task of class {} names field {field}, which has no index",
+                                "task of class {} names index {index}, which does not exist",
                                 entry.def.name
                             ))
                         }
@@ -179,9 +177,24 @@ impl Verifier<'_> {
             after: Some(&rec),
         };
         let mut missing = Vec::new();
-        for (family, entry) in expected_entries(&self.inner.seed, change) {
+        let (entries, point_keys) = expected_entries(&self.inner.seed, change);
+        for (family, entry) in entries {
             if self.get(family, &entry)?.is_none() && !building(class, &entry, family) {
                 missing.push(format!("{family} entry {}", escape_key(&entry)));
+            }
+        }
+        for (family, key) in point_keys {
+            let holds = match self.get(family, &key)? {
+                // A value that does not decode is reported with the key.
+                Some(v) => decode_holders(&v).map_or(true, |h| h.contains(&change.id)),
+                None => false,
+            };
+            if !holds && !building(class, &key, family) {
+                missing.push(format!(
+                    "{family} holder {} of {}",
+                    change.id,
+                    escape_key(&key)
+                ));
             }
         }
         Ok((!missing.is_empty()).then(|| format!("missing {}", missing.join(", "))))
@@ -189,94 +202,128 @@ impl Verifier<'_> {
 
     fn check_index_entry(&mut self, k: &[u8], v: &[u8]) -> Finding {
         self.report.index_entries += 1;
-        if !v.is_empty() {
-            return Ok(Some("index entry has a non-empty value".into()));
-        }
-        type Target = (
-            NamespaceId,
-            ClassId,
-            ObjectId,
-            Option<(FieldId, Result<Value, u64>)>,
-        );
-        let target: Target = match AnyKey::decode(k) {
-            Ok(AnyKey::FullScan(key)) => (key.ns, key.class, key.id, None),
-            Ok(AnyKey::Hash(key)) => (key.ns, key.class, key.id, Some((key.field, Err(key.hash)))),
-            Ok(AnyKey::Ordered(key)) => {
-                (key.ns, key.class, key.id, Some((key.field, Ok(key.value))))
+        let (ns, class_id, index_id) = match AnyKey::decode(k) {
+            Ok(AnyKey::FullScan(key)) => {
+                if !v.is_empty() {
+                    return Ok(Some("full-scan entry has a non-empty value".into()));
+                }
+                return self
+                    .check_holder(key.ns, key.class, key.id)
+                    .map(|r| r.err());
             }
+            Ok(AnyKey::Hash(key)) => (key.ns, key.class, key.index),
+            Ok(AnyKey::Ordered(key)) => (key.ns, key.class, key.index),
             Ok(other) => return Ok(Some(format!("{} key among index entries", other.family()))),
             Err(e) => return Ok(Some(format!("key does not decode: {e}"))),
         };
-        let (ns, class_id, id, field) = target;
-        let rec = match self.get(Family::Object, &ObjectKey { ns, id }.encode())? {
-            None => return Ok(Some(format!("points to missing object {id}"))),
-            Some(bytes) => match ObjectRecord::decode(&bytes) {
+        let Some(class) = self.classes.get(&class_id).cloned() else {
+            return Ok(Some(format!("entry of unknown class {class_id}")));
+        };
+        let Some(index) = class.def.index_by_id(index_id) else {
+            return Ok(Some(format!("entry of unknown index {index_id}")));
+        };
+        let holders = if index.is_unique() {
+            match decode_holders(v) {
+                Ok(h) if h.len() > 1 && index.kind.is_ordered() => {
+                    return Ok(Some(format!(
+                        "unique ordered key of {} with {} holders {h:?}",
+                        index.name,
+                        h.len()
+                    )))
+                }
+                Ok(h) => h,
+                Err(e) => return Ok(Some(format!("holders: {e}"))),
+            }
+        } else {
+            if !v.is_empty() {
+                return Ok(Some("index entry has a non-empty value".into()));
+            }
+            match key_id(k) {
+                Some(id) => vec![id],
+                None => return Ok(Some("index entry without an object id".into())),
+            }
+        };
+        self.unique.next_group();
+        for id in holders {
+            let rec = match self.check_holder(ns, class_id, id)? {
                 Ok(rec) => rec,
-                Err(_) => return Ok(None), // reported with the object
-            },
-        };
-        if rec.class != class_id {
-            return Ok(Some(format!(
-                "object {id} is of class {}, not {class_id}",
-                rec.class
-            )));
-        }
-        let Some((field_id, expected)) = field else {
-            return Ok(None);
-        };
-        let Some(def) = self
-            .classes
-            .get(&class_id)
-            .and_then(|c| c.def.field_by_id(field_id))
-        else {
-            return Ok(Some(format!("entry of unknown field {field_id}")));
-        };
-        let value = rec.value(field_id);
-        let holds = match (&expected, def.index) {
-            (Err(hash), IndexKind::Hash { .. }) => {
-                !matches!(value, Value::Absent) && self.inner.seed.hash_value(value) == *hash
-            }
-            (Ok(v), IndexKind::Ordered { .. }) => value == v,
-            _ => {
+                Err(what) => return Ok(Some(what)),
+            };
+            let Some(rec) = rec else { continue };
+            if index_keys(&self.inner.seed, ns, &class.def, index, &rec, id)
+                .binary_search_by(|key| key.as_slice().cmp(k))
+                .is_err()
+            {
                 return Ok(Some(format!(
-                    "field {} has no index of this kind",
-                    def.name
-                )))
-            }
-        };
-        if !holds {
-            return Ok(Some(format!(
-                "object {id} does not hold this value of {} (holds {value})",
-                def.name
-            )));
-        }
-        if def.index.is_unique() {
-            // Entries that may share a value are neighbours: one value (IR)
-            // or one hash (IH), whose holders may interleave by id.
-            let group = &k[..k.len() - 8];
-            if group != self.unique_group.as_slice() {
-                self.unique_group = group.to_vec();
-                self.unique.next_group();
-            }
-            if let Some(first) = self.unique.claim(class_id, field_id, value, id) {
-                return Ok(Some(format!(
-                    "second holder {id} of unique value {value} in {} (first: {first})",
-                    def.name
+                    "object {id} does not hold this value of index {}",
+                    index.name
                 )));
+            }
+            if index.is_unique() {
+                // Holders of one hash key hold distinct tuples (a collision)
+                // unless the index is broken.
+                for tuple in index_tuples(&class.def, index, &rec) {
+                    let at_key = crate::index::entries::point_key(
+                        &self.inner.seed,
+                        ns,
+                        class_id,
+                        index,
+                        &tuple,
+                    );
+                    if at_key.1 != k {
+                        continue;
+                    }
+                    if let Some(first) = self.unique.claim(class_id, index.id, &tuple, id) {
+                        return Ok(Some(format!(
+                            "second holder {id} of a unique value of {} (first: {first})",
+                            index.name
+                        )));
+                    }
+                }
             }
         }
         Ok(None)
     }
+
+    /// The record of an index entry's object, which must exist and be of
+    /// its class (`Ok(None)`: it does not decode, reported with the object).
+    fn check_holder(
+        &self,
+        ns: NamespaceId,
+        class_id: ClassId,
+        id: ObjectId,
+    ) -> Result<std::result::Result<Option<ObjectRecord>, String>> {
+        let rec = match self.get(Family::Object, &ObjectKey { ns, id }.encode())? {
+            None => return Ok(Err(format!("points to missing object {id}"))),
+            Some(bytes) => match ObjectRecord::decode(&bytes) {
+                Ok(rec) => rec,
+                Err(_) => return Ok(Ok(None)),
+            },
+        };
+        if rec.class != class_id {
+            return Ok(Err(format!(
+                "object {id} is of class {}, not {class_id}",
+                rec.class
+            )));
+        }
+        Ok(Ok(Some(rec)))
+    }
 }
 
-/// Whether a missing value entry is allowed because its index is being built.
+/// The object id that ends a non-unique index entry.
+fn key_id(key: &[u8]) -> Option<ObjectId> {
+    let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(ObjectId(u64::from_be_bytes(tail)))
+}
+
+/// Whether a missing entry is allowed because its index is being built.
 fn building(class: &ClassEntry, entry: &[u8], family: Family) -> bool {
-    let field = match family {
-        Family::Hash => HashKey::decode(entry).map(|k| k.field),
-        Family::Ordered => OrderedKey::decode(entry).map(|k| k.field),
+    let index = match family {
+        Family::Hash => HashKey::decode(entry).map(|k| k.index),
+        Family::Ordered => RawOrderedKey::decode(entry).map(|k| k.index),
         _ => return false,
     };
-    field.is_ok_and(|f| class.not_ready(f).is_some())
+    index.is_ok_and(|i| class.not_ready(i).is_some())
 }
 
 /// Every file the backend lists that is missing or shorter than listed, as
@@ -332,7 +379,6 @@ impl Db {
             snap,
             classes,
             report: VerifyReport::default(),
-            unique_group: Vec::new(),
             unique: UniqueCheck::new(),
         };
         for family in [Family::Meta, Family::Name, Family::Class, Family::Task] {

@@ -1,8 +1,10 @@
 //! Building an index by sorting: a task reads every object of the class
 //! from one snapshot (one thread per core, each over a range of ids), sorts
 //! the index entries they imply, writes them to SST files and ingests them —
-//! no write batch per chunk, no uniqueness read per object: duplicates of a
-//! unique value are neighbours in key order.
+//! no write batch per chunk. Only non-unique indexes are built this way:
+//! the point keys of a unique index hold their holders in the value, so a
+//! task that builds one backfills chunk by chunk (build/task.rs), where the
+//! write path's uniqueness rule merges holders and finds duplicates.
 //!
 //! Writers do not stop during the scan: every commit to the class after the
 //! snapshot is logged (`BuildLog`, filled by the write path while it pins
@@ -22,17 +24,16 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 use rockhold_format::{
-    ClassDef, ClassId, Family, FieldDef, FieldId, FullScanKey, HashKey, IndexKind, Key,
-    NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, TaskRecord,
+    ClassDef, ClassId, Family, FullScanKey, HashKey, IndexDef, IndexKind, Key, NamespaceId,
+    ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, TaskRecord,
 };
 
-use crate::build::task::{fields_of, Guard, Outcome};
+use crate::build::task::{indexes_of, Guard, Outcome};
 use crate::db::Inner;
 use crate::error::{Error, Result};
-use crate::index::entries::{check_indexable, field_entry};
+use crate::index::entries::{check_indexable, entry_key, index_tuples};
 use crate::index::plan::{plan, Change, Scope};
-use crate::index::unique::UniqueCheck;
-use crate::kv::{KeyRange, SortedRun, Space, WriteBatch, HASH_LOOKUP_PREFIX_LEN};
+use crate::kv::{KeyRange, SortedRun, Space, WriteBatch};
 use crate::options::BuildStage;
 use crate::read::View;
 
@@ -155,27 +156,6 @@ fn merge<'a>(parts: &[&'a SortedKeys]) -> Vec<&'a [u8]> {
     out
 }
 
-/// Runs of neighbouring keys (at least two) whose first `prefix(key)` bytes
-/// are equal, as index ranges of `keys`.
-fn equal_runs(keys: &[&[u8]], prefix: impl Fn(&[u8]) -> usize) -> Vec<std::ops::Range<usize>> {
-    let mut runs = Vec::new();
-    let mut start = 0;
-    for i in 1..=keys.len() {
-        let same = i < keys.len() && {
-            let (a, b) = (keys[start], keys[i]);
-            let n = prefix(a);
-            n == prefix(b) && a[..n] == b[..n]
-        };
-        if !same {
-            if i - start > 1 {
-                runs.push(start..i);
-            }
-            start = i;
-        }
-    }
-    runs
-}
-
 /// The index entries of one id range of the class, sorted.
 #[derive(Default)]
 struct Part {
@@ -189,7 +169,7 @@ fn scan_part(
     at_snapshot: &View<'_>,
     ns: NamespaceId,
     def: &ClassDef,
-    fields: &[FieldDef],
+    indexes: &[IndexDef],
     (start, end): (u64, Option<u64>),
     budget: usize,
 ) -> Result<std::result::Result<Part, Stop>> {
@@ -209,12 +189,13 @@ fn scan_part(
         if rec.class != def.id {
             return Ok(true);
         }
-        for f in fields {
-            if let Err(e) = check_indexable(def, f, rec.value(f.id)) {
-                stop = Some(Stop::Unindexable(format!("object {id}: {e}")));
-                return Ok(false);
-            }
-            if let Some((family, key)) = field_entry(&inner.seed, ns, def, f, rec.value(f.id), id) {
+        for index in indexes {
+            for tuple in index_tuples(def, index, &rec) {
+                if let Err(e) = check_indexable(def, index, &tuple) {
+                    stop = Some(Stop::Unindexable(format!("object {id}: {e}")));
+                    return Ok(false);
+                }
+                let (family, key) = entry_key(&inner.seed, ns, def.id, index, &tuple, id);
                 match family {
                     Family::Hash => part.hash.push(&key),
                     _ => part.ordered.push(&key),
@@ -314,51 +295,7 @@ fn merge_slices<'a>(a: &[&'a [u8]], b: &[&'a [u8]]) -> Vec<&'a [u8]> {
     out
 }
 
-/// Objects that share a value of a unique field, from the sorted entries:
-/// entries that may share a value are neighbours (equal (field, hash)
-/// prefix for `IH`, equal key but for the id for `IR`), so each run of them
-/// is checked on its own. Equal hashes are confirmed on the records.
-fn duplicates(
-    view: &View<'_>,
-    ns: NamespaceId,
-    fields: &[FieldDef],
-    entries: &[(Family, Vec<&[u8]>)],
-) -> Result<Vec<ObjectId>> {
-    let unique = |f: FieldId| fields.iter().any(|fd| fd.id == f && fd.index.is_unique());
-    let mut check = UniqueCheck::new();
-    for (family, keys) in entries {
-        let group_len: fn(&[u8]) -> usize = if *family == Family::Hash {
-            |k| HASH_LOOKUP_PREFIX_LEN.min(k.len())
-        } else {
-            |k| k.len().saturating_sub(8)
-        };
-        for run in equal_runs(keys, group_len) {
-            check.next_group();
-            for k in &keys[run] {
-                let (class, field, id, value) = if *family == Family::Hash {
-                    let k = HashKey::decode(k).map_err(|e| Error::corruption(k, e))?;
-                    if !unique(k.field) {
-                        break;
-                    }
-                    match view.record(ns, k.id)? {
-                        Some(rec) => (k.class, k.field, k.id, rec.value(k.field).clone()),
-                        None => continue,
-                    }
-                } else {
-                    let k = OrderedKey::decode(k).map_err(|e| Error::corruption(k, e))?;
-                    if !unique(k.field) {
-                        break;
-                    }
-                    (k.class, k.field, k.id, k.value)
-                };
-                check.claim(class, field, &value, id);
-            }
-        }
-    }
-    Ok(check.conflicting_objects())
-}
-
-/// The entries stored under the indexes of `fields` that are not among
+/// The entries stored under `indexes` that are not among
 /// `finals` (each family's keys, ascending): what the ingest must not leave
 /// behind. Read from the latest state; the caller holds the catalog write
 /// off every writer, so no commit changes the indexes meanwhile.
@@ -366,17 +303,17 @@ fn stale_entries(
     inner: &Inner,
     ns: NamespaceId,
     class: ClassId,
-    fields: &[FieldDef],
+    indexes: &[IndexDef],
     finals: &[(Family, Vec<&[u8]>)],
 ) -> Result<Vec<(Family, Vec<u8>)>> {
     let mut stale = Vec::new();
-    for f in fields {
-        let (family, prefix) = match f.index {
-            IndexKind::Hash { .. } => (Family::Hash, HashKey::field_prefix(ns, class, f.id)),
-            IndexKind::Ordered { .. } => {
-                (Family::Ordered, OrderedKey::field_prefix(ns, class, f.id))
-            }
-            IndexKind::None => continue,
+    for index in indexes {
+        let (family, prefix) = match index.kind {
+            IndexKind::Hash { .. } => (Family::Hash, HashKey::index_prefix(ns, class, index.id)),
+            IndexKind::Ordered { .. } => (
+                Family::Ordered,
+                OrderedKey::index_prefix(ns, class, index.id),
+            ),
         };
         let keep: &[&[u8]] = finals
             .iter()
@@ -407,7 +344,7 @@ pub(crate) fn build_by_ingest(
     guard: Guard,
     task: &mut TaskRecord,
 ) -> Result<Option<Outcome>> {
-    let (class_id, field) = guard.id();
+    let (class_id, index_id) = guard.id();
     let kv = &*inner.kv;
     // Register the log and take the snapshot with no commit in flight.
     let (entry, log, snapshot) = {
@@ -419,7 +356,10 @@ pub(crate) fn build_by_ingest(
         (entry, log, kv.snapshot())
     };
     let (ns, def) = (entry.ns, &entry.def);
-    let fields = fields_of(&entry, field);
+    let indexes = indexes_of(&entry, index_id);
+    if indexes.iter().any(IndexDef::is_unique) {
+        return Ok(None); // point keys are merged by the chunked backfill
+    }
     let at_snapshot = View::at(inner, &*snapshot, None);
 
     // 1. Every entry of every object, from the snapshot: the id range is cut
@@ -435,8 +375,8 @@ pub(crate) fn build_by_ingest(
         ranges
             .iter()
             .map(|r| {
-                let (view, fields, r) = (&at_snapshot, &fields, *r);
-                move || scan_part(view, ns, def, fields, r, budget)
+                let (view, indexes, r) = (&at_snapshot, &indexes, *r);
+                move || scan_part(view, ns, def, indexes, r, budget)
             })
             .collect(),
     )?;
@@ -486,7 +426,7 @@ pub(crate) fn build_by_ingest(
             before: old.as_ref(),
             after: now.as_ref(),
         }),
-        Scope::Fields(&fields),
+        Scope::Indexes(&indexes),
     ) {
         Ok(swap) => swap,
         Err(r) => {
@@ -520,15 +460,11 @@ pub(crate) fn build_by_ingest(
         }
         finals.push((family, keys));
     }
-    let conflicts = duplicates(&latest, ns, &fields, &finals)?;
-    if !conflicts.is_empty() {
-        return Ok(Some(Outcome::Conflict(conflicts)));
-    }
     // Entries already on disk that the current records do not imply (left
     // by damage, or by anything a forced reindex is meant to repair) are
     // deleted before the ingest, in a batch of their own: a crash between
     // the two leaves the task unfinished, and its rerun ingests again.
-    let stale = stale_entries(inner, ns, class_id, &fields, &finals)?;
+    let stale = stale_entries(inner, ns, class_id, &indexes, &finals)?;
     if !stale.is_empty() {
         let mut batch = WriteBatch::new();
         for (family, key) in &stale {
@@ -551,7 +487,7 @@ pub(crate) fn build_by_ingest(
                 .map(|i| {
                     format!(
                         "{}-{}-{}-{:?}-{}-{i}",
-                        class_id.0, field.0, task.revision, family, log.token
+                        class_id.0, index_id.0, task.revision, family, log.token
                     )
                 })
                 .collect();

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use rockhold_format::{
-    ClassId, Family, FieldId, Key, NamespaceId, Record, TaskKey, TaskRecord, TaskState, TASK_PREFIX,
+    ClassId, Family, IndexId, Key, NamespaceId, Record, TaskKey, TaskRecord, TaskState, TASK_PREFIX,
 };
 
 use crate::build::task::{fail_task, is_runnable, run_task, TaskId};
@@ -74,8 +74,8 @@ impl Inner {
         let mut claimed = self.runner.claimed.lock();
         let mut best: Option<(u64, TaskId)> = None;
         for class in cat.all_classes() {
-            for (field, task) in &class.tasks {
-                let id = (class.def.id, *field);
+            for (index, task) in &class.tasks {
+                let id = (class.def.id, *index);
                 if !claimed.contains(&id) && is_runnable(class, task, now, ignore_backoff) {
                     // Oldest request first.
                     if best.is_none_or(|(rev, _)| task.revision < rev) {
@@ -143,22 +143,22 @@ impl Inner {
     }
 }
 
-/// A task record with the names of its namespace, class and field.
+/// A task record with the names of its namespace, class and index.
 fn info_of(
     cat: &Catalog,
     ns: NamespaceId,
     class_id: ClassId,
-    field: FieldId,
+    index: IndexId,
     record: TaskRecord,
 ) -> TaskInfo {
     let class = cat.class_by_id(class_id);
     TaskInfo {
         namespace: cat.namespace_name(ns).to_string(),
         class: class.map_or_else(|| format!("#{class_id}"), |c| c.def.name.clone()),
-        field: (field != FieldId::WHOLE_CLASS).then(|| {
+        index: (index != IndexId::WHOLE_CLASS).then(|| {
             class
-                .and_then(|c| c.def.field_by_id(field))
-                .map_or_else(|| format!("#{field}"), |f| f.name.clone())
+                .and_then(|c| c.def.index_by_id(index))
+                .map_or_else(|| format!("#{index}"), |i| i.name.clone())
         }),
         record,
     }
@@ -209,8 +209,9 @@ pub struct TaskInfo {
     pub namespace: String,
     /// The class.
     pub class: String,
-    /// The field whose index the task builds; `None` for a whole-class task.
-    pub field: Option<String>,
+    /// The index the task builds (its name; a one-field index is named
+    /// after its field); `None` for a whole-class task.
+    pub index: Option<String>,
     /// The persisted record: state, revision, attempts, cursor, counters.
     pub record: TaskRecord,
 }
@@ -236,7 +237,7 @@ impl Db {
     /// class definition (ingested classes).
     ///
     /// Fails with [`Error::ReindexFailed`] naming every task it ran or
-    /// waited for that ended `Failed` (class, field, `last_error`); requeue
+    /// waited for that ended `Failed` (class, index, `last_error`); requeue
     /// them with [`Db::retry_failed_tasks`] once the cause is fixed. An
     /// attempt that runs out of disk space stops the call with
     /// [`Error::StorageFull`] at once, without spending the task's attempts:
@@ -283,24 +284,24 @@ impl Db {
             return Ok(());
         }
         failed.sort_by(|a, b| {
-            (&a.namespace, &a.class, &a.field).cmp(&(&b.namespace, &b.class, &b.field))
+            (&a.namespace, &a.class, &a.index).cmp(&(&b.namespace, &b.class, &b.index))
         });
         Err(Error::ReindexFailed { tasks: failed })
     }
 
     /// Every reindex task as persisted now (progress counters included),
-    /// sorted by namespace, class and field.
+    /// sorted by namespace, class and index.
     pub fn tasks(&self) -> Result<Vec<TaskInfo>> {
         let cat = self.inner.catalog.peek();
         let mut out = Vec::new();
         for_each_in(self.inner.kv.latest(), Family::Task, TASK_PREFIX, |k, v| {
             let key = TaskKey::decode(k).map_err(|e| Error::corruption(k, e))?;
             let record = TaskRecord::decode(v).map_err(|e| Error::corruption(k, e))?;
-            out.push(info_of(&cat, key.ns, key.class, key.field, record));
+            out.push(info_of(&cat, key.ns, key.class, key.index, record));
             Ok(())
         })?;
         out.sort_by(|a, b| {
-            (&a.namespace, &a.class, &a.field).cmp(&(&b.namespace, &b.class, &b.field))
+            (&a.namespace, &a.class, &a.index).cmp(&(&b.namespace, &b.class, &b.index))
         });
         Ok(out)
     }

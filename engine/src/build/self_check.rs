@@ -2,7 +2,7 @@
 //! index against the records, repairing missing and stale entries under the
 //! write path's locks, and counts what it fixed.
 
-use rockhold_format::FieldId;
+use rockhold_format::IndexId;
 
 use crate::build::task::repair_index;
 use crate::db::Inner;
@@ -10,15 +10,15 @@ use crate::error::Result;
 
 /// Checks every ready index; returns the number of entries repaired.
 pub(crate) fn self_check(inner: &Inner) -> Result<u64> {
-    let targets: Vec<(rockhold_format::ClassId, FieldId)> = {
+    let targets: Vec<(rockhold_format::ClassId, IndexId)> = {
         let cat = inner.catalog.peek();
         cat.all_classes()
             .flat_map(|c| {
                 c.def
-                    .fields
+                    .indexes
                     .iter()
-                    .filter(|f| f.index.is_indexed() && c.not_ready(f.id).is_none())
-                    .map(|f| (c.def.id, f.id))
+                    .filter(|i| c.not_ready(i.id).is_none())
+                    .map(|i| (c.def.id, i.id))
                     .collect::<Vec<_>>()
             })
             .collect()

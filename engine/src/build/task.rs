@@ -1,12 +1,13 @@
 //! Reindex tasks: how one task is executed.
 //!
-//! A task builds the index of one field (or of every indexed field of a class,
-//! for `FieldId::WHOLE_CLASS`). It is claimed and marked `InProgress`, then:
+//! A task builds one index (or every index of a class, for
+//! `IndexId::WHOLE_CLASS`). It is claimed and marked `InProgress`, then:
 //! 1. **backfill**: the class's full-scan entries are read from a snapshot in
 //!    chunks; for each chunk, under the write path's locks (objects, then
 //!    unique values), each object's *current* record is read, its entries
-//!    planned (`index::plan`) and its unique values checked
-//!    (`index::unique`), and the chunk's entries commit in one WriteBatch together with
+//!    planned (`index::plan`) and its unique tuples checked and merged into
+//!    their point keys (`index::unique`), and the chunk's entries commit in
+//!    one WriteBatch together with
 //!    the task's cursor, so a crash resumes after the last finished chunk;
 //! 2. **stale pass**: every entry of the index is checked against its object
 //!    under the same locks, and only entries that do not match are deleted;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rockhold_format::{
-    ClassId, Family, FieldDef, FieldId, FullScanKey, HashKey, IndexKind, Key, NamespaceId,
+    ClassId, Family, FullScanKey, HashKey, IndexDef, IndexId, IndexKind, Key, NamespaceId,
     ObjectId, OrderedKey, Record, TaskKey, TaskRecord, TaskState,
 };
 
@@ -31,14 +32,15 @@ use crate::catalog::ddl::now_ms;
 use crate::catalog::{Catalog, Change as CatalogChange, ClassEntry};
 use crate::db::Inner;
 use crate::error::{Error, Result};
-use crate::index::entries::field_entry;
+use crate::index::entries::index_keys;
 use crate::index::plan::{plan, Change, Scope};
-use crate::index::unique::UniqueCheck;
+use crate::index::unique::{point_writes_with, Conflicts};
 use crate::kv::{KeyRange, Space, WriteBatch};
 use crate::read::View;
+use crate::txn::{unique_stripes, write_plan, CommittedView};
 
-/// Identifies a task: the class and the field (or `WHOLE_CLASS`).
-pub(crate) type TaskId = (ClassId, FieldId);
+/// Identifies a task: the class and the index (or `WHOLE_CLASS`).
+pub(crate) type TaskId = (ClassId, IndexId);
 
 /// How a run ended, short of an error.
 #[derive(Debug)]
@@ -60,12 +62,12 @@ const STORAGE_FULL_MIN_BACKOFF: std::time::Duration = std::time::Duration::from_
 /// cannot advance, or whose run panicked), unless a newer revision replaced
 /// it meanwhile.
 pub(crate) fn fail_task(inner: &Inner, id: TaskId, reason: String) -> Result<()> {
-    let (class_id, field) = id;
+    let (class_id, index) = id;
     let mut cat = inner.catalog.change();
     let Some(entry) = cat.class_by_id(class_id).cloned() else {
         return Ok(());
     };
-    let Some(mut task) = entry.tasks.get(&field).cloned() else {
+    let Some(mut task) = entry.tasks.get(&index).cloned() else {
         return Ok(());
     };
     if !matches!(task.state, TaskState::Pending | TaskState::InProgress) {
@@ -74,7 +76,7 @@ pub(crate) fn fail_task(inner: &Inner, id: TaskId, reason: String) -> Result<()>
     task.state = TaskState::Failed;
     task.last_error = Some(reason);
     task.updated_at_ms = now_ms();
-    store_task(inner, &mut cat, &entry, field, task)?;
+    store_task(inner, &mut cat, &entry, index, task)?;
     drop(cat);
     inner
         .metrics
@@ -101,7 +103,7 @@ fn store_task(
     inner: &Inner,
     cat: &mut CatalogChange<'_>,
     entry: &ClassEntry,
-    field: FieldId,
+    index: IndexId,
     task: TaskRecord,
 ) -> Result<()> {
     let mut batch = WriteBatch::new();
@@ -110,13 +112,13 @@ fn store_task(
         &TaskKey {
             ns: entry.ns,
             class: entry.def.id,
-            field,
+            index,
         }
         .encode(),
         &task.encode(),
     );
     let mut updated = entry.clone();
-    updated.tasks.insert(field, task);
+    updated.tasks.insert(index, task);
     cat.put_class(updated);
     cat.commit(&*inner.kv, &batch, false)?;
     inner.metrics.refresh_task_states(cat);
@@ -127,14 +129,14 @@ fn store_task(
 /// attempt failed with `e`, which is recorded in the task (retry, or
 /// `Failed`); `Err`: the task record itself could not be written.
 pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<Option<Error>> {
-    let (class_id, field) = id;
+    let (class_id, index) = id;
     let started = Instant::now();
     let (mut task, revision) = {
         let mut cat = inner.catalog.change();
         let Some(entry) = cat.class_by_id(class_id).cloned() else {
             return Ok(None);
         };
-        let Some(task) = entry.tasks.get(&field).cloned() else {
+        let Some(task) = entry.tasks.get(&index).cloned() else {
             return Ok(None);
         };
         if !matches!(task.state, TaskState::Pending | TaskState::InProgress) {
@@ -152,7 +154,7 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<Option<Error>> {
         task.state = TaskState::InProgress;
         task.updated_at_ms = now_ms();
         let revision = task.revision;
-        store_task(inner, &mut cat, &entry, field, task.clone())?;
+        store_task(inner, &mut cat, &entry, index, task.clone())?;
         (task, revision)
     };
     let guard = Guard::Task(id, revision);
@@ -181,7 +183,7 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<Option<Error>> {
     let Some(entry) = cat.class_by_id(class_id).cloned() else {
         return Ok(None);
     };
-    if entry.tasks.get(&field).map(|t| t.revision) != Some(revision) {
+    if entry.tasks.get(&index).map(|t| t.revision) != Some(revision) {
         return Ok(None); // superseded while running: the newer task owns the record
     }
     let kind = match &result {
@@ -233,7 +235,7 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<Option<Error>> {
         }
     };
     task.updated_at_ms = now_ms();
-    store_task(inner, &mut cat, &entry, field, task)?;
+    store_task(inner, &mut cat, &entry, index, task)?;
     drop(cat);
     let attempt_error = result.err();
     if kind == "done" {
@@ -247,13 +249,13 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<Option<Error>> {
     Ok(attempt_error)
 }
 
-/// The fields a task builds, as the class defines them now.
-pub(crate) fn fields_of(entry: &ClassEntry, field: FieldId) -> Vec<FieldDef> {
+/// The indexes a task builds, as the class defines them now.
+pub(crate) fn indexes_of(entry: &ClassEntry, index: IndexId) -> Vec<IndexDef> {
     entry
         .def
-        .fields
+        .indexes
         .iter()
-        .filter(|f| f.index.is_indexed() && (field == FieldId::WHOLE_CLASS || f.id == field))
+        .filter(|i| index == IndexId::WHOLE_CLASS || i.id == index)
         .cloned()
         .collect()
 }
@@ -264,7 +266,7 @@ pub(crate) fn fields_of(entry: &ClassEntry, field: FieldId) -> Vec<FieldDef> {
 pub(crate) enum Guard {
     /// A task run: the task still has this revision.
     Task(TaskId, u64),
-    /// A self-check of a built index: the field is still indexed and ready.
+    /// A self-check of a built index: the index still exists and is ready.
     Ready(TaskId),
 }
 
@@ -277,18 +279,14 @@ impl Guard {
 
     /// The class entry while the guard holds; `None` once it does not.
     pub(crate) fn entry(self, cat: &Catalog) -> Option<Arc<ClassEntry>> {
-        let (class, field) = self.id();
+        let (class, index) = self.id();
         let entry = cat.class_by_id(class)?;
         let holds = match self {
             Guard::Task(_, revision) => {
-                entry.tasks.get(&field).map(|t| t.revision) == Some(revision)
+                entry.tasks.get(&index).map(|t| t.revision) == Some(revision)
             }
             Guard::Ready(_) => {
-                entry
-                    .def
-                    .field_by_id(field)
-                    .is_some_and(|f| f.index.is_indexed())
-                    && entry.not_ready(field).is_none()
+                entry.def.index_by_id(index).is_some() && entry.not_ready(index).is_none()
             }
         };
         holds.then(|| entry.clone())
@@ -355,7 +353,7 @@ fn backfill(
         let Some(entry) = guard.entry(&cat) else {
             return Ok((Outcome::Superseded, repaired));
         };
-        let fields = fields_of(&entry, id.1);
+        let indexes = indexes_of(&entry, id.1);
         let _objects = inner.locks.lock_objects(ids.iter().map(|i| (ns, *i)));
         let view = View::latest(inner);
         let mut records = Vec::with_capacity(ids.len());
@@ -364,6 +362,8 @@ fn backfill(
                 records.push((*oid, rec));
             }
         }
+        // Every record as new: its entries are put (again), and its unique
+        // tuples claimed against the holders the index already has.
         let plan = match plan(
             &inner.seed,
             records.iter().map(|(oid, rec)| Change {
@@ -373,7 +373,7 @@ fn backfill(
                 before: None,
                 after: Some(rec),
             }),
-            Scope::Fields(&fields),
+            Scope::Indexes(&indexes),
         ) {
             Ok(plan) => plan,
             Err(r) => {
@@ -383,31 +383,27 @@ fn backfill(
                 ))
             }
         };
-        let _values = inner.locks.lock_values(
-            plan.unique
-                .iter()
-                .map(|u| (u.class.id, u.field.id, inner.seed.hash_value(u.value))),
-        );
-        // Holders within the chunk, and holders the index already has.
-        let mut check = UniqueCheck::new();
-        for u in &plan.unique {
-            check.claim(u.class.id, u.field.id, u.value, u.id);
-            for holder in view.holders(ns, u.class, u.field, u.value)? {
-                check.claim(u.class.id, u.field.id, u.value, holder);
-            }
+        let _values = inner.locks.lock_values(unique_stripes(&inner.seed, &plan));
+        let mut conflicts = Conflicts::default();
+        let points = point_writes_with(&plan, &mut CommittedView(&view), &mut conflicts)?;
+        if !conflicts.is_empty() {
+            return Ok((Outcome::Conflict(conflicts.objects()), repaired));
         }
         let mut batch = WriteBatch::new();
         let mut added = 0u64;
-        for (family, key) in &plan.put {
-            if task.is_none() && view.exists(*family, key)? {
-                continue;
+        if task.is_none() {
+            // A self-check writes only what is missing.
+            for (family, key) in &plan.put {
+                if !view.exists(*family, key)? {
+                    batch.put(*family, key, &[]);
+                    added += 1;
+                }
             }
-            batch.put(*family, key, &[]);
-            added += 1;
-        }
-        let conflicts = check.conflicting_objects();
-        if !conflicts.is_empty() {
-            return Ok((Outcome::Conflict(conflicts), repaired));
+            write_plan(&mut batch, &Default::default(), &points);
+            added += points.len() as u64;
+        } else {
+            write_plan(&mut batch, &plan, &points);
+            added += (plan.put.len() + points.len()) as u64;
         }
         cursor = Some(last);
         match task.as_deref_mut() {
@@ -420,7 +416,7 @@ fn backfill(
                     &TaskKey {
                         ns,
                         class: id.0,
-                        field: id.1,
+                        index: id.1,
                     }
                     .encode(),
                     &task.encode(),
@@ -440,22 +436,23 @@ fn backfill(
 }
 
 /// Deletes index entries that point at missing objects or at values their
-/// objects no longer hold, one chunk at a time, under the object locks.
-/// Returns how many entries it removed.
+/// objects no longer hold, and takes such objects off unique point keys,
+/// one chunk at a time, under the object locks (and the point keys'
+/// stripes). Returns how many entries it removed or rewrote.
 fn remove_stale(inner: &Inner, guard: Guard) -> Result<(Outcome, u64)> {
     let id = guard.id();
-    let (ns, fields) = match guard.entry(&inner.catalog.peek()) {
-        Some(e) => (e.ns, fields_of(&e, id.1)),
+    let (ns, indexes) = match guard.entry(&inner.catalog.peek()) {
+        Some(e) => (e.ns, indexes_of(&e, id.1)),
         None => return Ok((Outcome::Superseded, 0)),
     };
     let mut total = 0;
-    for f in fields {
-        let (family, prefix) = match f.index {
-            IndexKind::Hash { .. } => (Family::Hash, HashKey::field_prefix(ns, id.0, f.id)),
-            IndexKind::Ordered { .. } => {
-                (Family::Ordered, OrderedKey::field_prefix(ns, id.0, f.id))
-            }
-            IndexKind::None => continue,
+    for index in indexes {
+        let (family, prefix) = match index.kind {
+            IndexKind::Hash { .. } => (Family::Hash, HashKey::index_prefix(ns, id.0, index.id)),
+            IndexKind::Ordered { .. } => (
+                Family::Ordered,
+                OrderedKey::index_prefix(ns, id.0, index.id),
+            ),
         };
         let mut lower = prefix.clone();
         loop {
@@ -480,7 +477,7 @@ fn remove_stale(inner: &Inner, guard: Guard) -> Result<(Outcome, u64)> {
             let Some(last) = keys.last().cloned() else {
                 break;
             };
-            let removed = remove_stale_chunk(inner, guard, ns, &f, family, &keys)?;
+            let removed = remove_stale_chunk(inner, guard, ns, &index, family, &keys)?;
             let Some(removed) = removed else {
                 return Ok((Outcome::Superseded, total));
             };
@@ -499,7 +496,7 @@ fn remove_stale_chunk(
     inner: &Inner,
     guard: Guard,
     ns: NamespaceId,
-    f: &FieldDef,
+    index: &IndexDef,
     family: Family,
     keys: &[Vec<u8>],
 ) -> Result<Option<u64>> {
@@ -507,31 +504,80 @@ fn remove_stale_chunk(
     let Some(entry) = guard.entry(&cat) else {
         return Ok(None);
     };
-    let owner = |k: &[u8]| -> Result<ObjectId> {
-        Ok(match family {
-            Family::Hash => HashKey::decode(k).map_err(|e| Error::corruption(k, e))?.id,
-            _ => {
-                OrderedKey::decode(k)
-                    .map_err(|e| Error::corruption(k, e))?
-                    .id
-            }
-        })
+    let head = HashKey::index_prefix(ns, entry.def.id, index.id).len();
+    // Each key's objects: the id suffix of an entry, the holders of a point key.
+    let mut owners: Vec<Vec<ObjectId>> = Vec::with_capacity(keys.len());
+    {
+        let view = View::latest(inner);
+        for k in keys {
+            owners.push(if index.is_unique() {
+                view.point_holders(family, k)?
+            } else {
+                let id = k
+                    .len()
+                    .checked_sub(8)
+                    .filter(|n| *n > head)
+                    .map(|n| {
+                        let mut b = [0u8; 8];
+                        b.copy_from_slice(&k[n..]);
+                        ObjectId(u64::from_be_bytes(b))
+                    })
+                    .ok_or_else(|| {
+                        Error::corruption(
+                            k,
+                            rockhold_format::Error::Truncated { what: "index key" },
+                        )
+                    })?;
+                vec![id]
+            });
+        }
+    }
+    let _objects = inner
+        .locks
+        .lock_objects(owners.iter().flatten().map(|o| (ns, *o)));
+    // A point key's stripe is that of its tuples' hash (see txn::unique_stripes).
+    let stripe = |k: &[u8]| -> u64 {
+        match family {
+            Family::Hash => HashKey::decode(k).map_or(0, |h| h.hash),
+            _ => inner.seed.hash_bytes(&k[head.min(k.len())..]),
+        }
     };
-    let owners = keys.iter().map(|k| owner(k)).collect::<Result<Vec<_>>>()?;
-    let _objects = inner.locks.lock_objects(owners.iter().map(|o| (ns, *o)));
+    let _values = index.is_unique().then(|| {
+        inner
+            .locks
+            .lock_values(keys.iter().map(|k| (entry.def.id, index.id, stripe(k))))
+    });
     let view = View::latest(inner);
     let mut batch = WriteBatch::new();
     let mut removed = 0;
-    for (key, oid) in keys.iter().zip(owners) {
-        let expected = match view.record(ns, oid)? {
-            Some(rec) if rec.class == entry.def.id => {
-                field_entry(&inner.seed, ns, &entry.def, f, rec.value(f.id), oid).map(|(_, k)| k)
-            }
-            _ => None,
+    for (key, owned) in keys.iter().zip(owners) {
+        // Read again under the locks: the point key may have changed.
+        let holders = if index.is_unique() {
+            view.point_holders(family, key)?
+        } else {
+            owned
         };
-        if expected.as_deref() != Some(key.as_slice()) {
-            batch.delete(family, key);
+        let mut kept = Vec::with_capacity(holders.len());
+        for oid in &holders {
+            let implied = match view.record(ns, *oid)? {
+                Some(rec) if rec.class == entry.def.id => {
+                    index_keys(&inner.seed, ns, &entry.def, index, &rec, *oid)
+                }
+                _ => Vec::new(),
+            };
+            if implied.binary_search(key).is_ok() {
+                kept.push(*oid);
+            }
+        }
+        if kept.len() != holders.len() {
             removed += 1;
+            if kept.is_empty() || !index.is_unique() {
+                batch.delete(family, key);
+            } else {
+                let mut value = Vec::new();
+                rockhold_format::encode_holders(&kept, &mut value);
+                batch.put(family, key, &value);
+            }
         }
     }
     if removed > 0 {

@@ -6,8 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rockhold_format::{
     check_name, ClassDef, ClassId, ClassKey, Family, FieldDef, FieldId, FieldType, FullScanKey,
-    HashKey, IndexKind, Key, MetaKey, MetaValue, NameEntry, NameKey, NameKind, NamespaceId,
-    OrderedKey, Record, TaskKey, TaskRecord, TaskState,
+    HashKey, IndexDef, IndexKind, Key, MetaKey, MetaValue, NameEntry, NameKey, NameKind,
+    NamespaceId, OrderedKey, Record, TaskKey, TaskRecord, TaskState, Value, MAX_DEPTH,
 };
 
 use crate::catalog::{take_task_revision, ClassEntry, DEFAULT_NAMESPACE};
@@ -21,17 +21,19 @@ pub struct FieldSpec {
     pub(crate) name: String,
     pub(crate) ty: FieldType,
     pub(crate) optional: bool,
-    pub(crate) index: IndexKind,
+    /// A one-field index named after the field.
+    pub(crate) index: Option<IndexKind>,
 }
 
 impl FieldSpec {
-    /// A required, unindexed field.
+    /// A required, unindexed field. `ty` may be nested (lists, tuples,
+    /// maps, structs, enums) or `FieldType::Any` (schemaless).
     pub fn new(name: impl Into<String>, ty: FieldType) -> Self {
         FieldSpec {
             name: name.into(),
             ty,
             optional: false,
-            index: IndexKind::None,
+            index: None,
         }
     }
 
@@ -41,9 +43,11 @@ impl FieldSpec {
         self
     }
 
-    /// Sets the index kind.
+    /// Indexes the field with an index of this kind, named after the field
+    /// (the same as `ClassSpec::index(IndexSpec::new(name, kind, [name]))`).
+    /// On a list field, the index has an entry per element (multi-valued).
     pub fn index(mut self, index: IndexKind) -> Self {
-        self.index = index;
+        self.index = Some(index);
         self
     }
 
@@ -72,18 +76,56 @@ impl FieldSpec {
         FieldDef {
             id,
             name: self.name.clone(),
-            ty: self.ty,
+            ty: self.ty.clone(),
             optional: self.optional,
-            index: self.index,
         }
     }
 }
 
-/// A class as the user declares it: a name and an ordered list of fields.
+/// The most parts an index may have.
+pub const MAX_INDEX_PARTS: usize = 8;
+
+/// A secondary index as the user declares it: a name, a kind, and the
+/// values it covers, in key order: field names or dotted paths into nested
+/// values (`address.city`). A list met on a path (or a list field) makes
+/// the index multi-valued: one entry per distinct element.
+///
+/// ```
+/// use rockhold::{IndexKind, IndexSpec};
+/// // (tenant, created_at): range scans on a tenant's objects by time.
+/// let by_tenant = IndexSpec::new("by_tenant", IndexKind::Ordered { unique: false },
+///                                ["tenant", "created_at"]);
+/// # let _ = by_tenant;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSpec {
+    pub(crate) name: String,
+    pub(crate) kind: IndexKind,
+    pub(crate) parts: Vec<String>,
+}
+
+impl IndexSpec {
+    /// An index named `name` of kind `kind` over `parts`.
+    pub fn new<P: Into<String>>(
+        name: impl Into<String>,
+        kind: IndexKind,
+        parts: impl IntoIterator<Item = P>,
+    ) -> Self {
+        IndexSpec {
+            name: name.into(),
+            kind,
+            parts: parts.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// A class as the user declares it: a name, an ordered list of fields, and
+/// its indexes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClassSpec {
     pub(crate) name: String,
     pub(crate) fields: Vec<FieldSpec>,
+    pub(crate) indexes: Vec<IndexSpec>,
 }
 
 impl ClassSpec {
@@ -92,6 +134,7 @@ impl ClassSpec {
         ClassSpec {
             name: name.into(),
             fields: Vec::new(),
+            indexes: Vec::new(),
         }
     }
 
@@ -100,13 +143,31 @@ impl ClassSpec {
         self.fields.push(field);
         self
     }
+
+    /// Adds an index (compound, on a nested path, or on a list's elements).
+    pub fn index(mut self, index: IndexSpec) -> Self {
+        self.indexes.push(index);
+        self
+    }
+
+    /// Every index of the spec: the fields' own and the declared ones.
+    pub(crate) fn all_indexes(&self) -> Vec<IndexSpec> {
+        self.fields
+            .iter()
+            .filter_map(|f| {
+                f.index
+                    .map(|kind| IndexSpec::new(f.name.clone(), kind, [f.name.clone()]))
+            })
+            .chain(self.indexes.iter().cloned())
+            .collect()
+    }
 }
 
 /// Whether an index answers queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum IndexState {
-    /// The field has no index.
+    /// The name is a field with no index of its own.
     None,
     /// Built and maintained: queries are answered.
     Ready,
@@ -133,23 +194,88 @@ pub(crate) fn validate_spec(spec: &ClassSpec) -> Result<()> {
                 name: f.name.clone(),
             });
         }
+        crate::index::paths::check_field_type(&spec.name, &f.name, &f.ty)?;
+    }
+    let mut seen = HashSet::new();
+    for i in spec.all_indexes() {
+        valid_name("index", &i.name)?;
+        if !seen.insert(i.name.clone()) {
+            return Err(Error::DuplicateName {
+                kind: "index",
+                name: i.name.clone(),
+            });
+        }
     }
     Ok(())
+}
+
+/// The schema rule for a present value of field `f`, in the one place every
+/// writer applies it: within `MAX_DEPTH`, and of the field's type down to
+/// every nested member and element (the error names the path).
+pub(crate) fn check_field_value(def: &ClassDef, f: &FieldDef, value: &Value) -> Result<()> {
+    let depth = value.depth();
+    if depth > MAX_DEPTH {
+        return Err(Error::TooDeep {
+            class: def.name.clone(),
+            field: f.name.clone(),
+            depth,
+            max: MAX_DEPTH,
+        });
+    }
+    f.ty.check(value).map_err(|m| Error::WrongType {
+        class: def.name.clone(),
+        field: f.name.clone(),
+        path: m.path,
+        expected: m.expected,
+        found: m.found,
+    })
+}
+
+/// The definitions of a spec's indexes over `fields` (the class's new
+/// field definitions): existing indexes of `old` with the same name, kind
+/// and parts keep their id; others get a fresh id from `ids`.
+pub(crate) fn index_defs(
+    spec: &ClassSpec,
+    fields: &[FieldDef],
+    old: &[IndexDef],
+    ids: &mut ClassDef,
+) -> Result<Vec<IndexDef>> {
+    let mut out = Vec::new();
+    for i in spec.all_indexes() {
+        let parts = crate::index::paths::resolve(&spec.name, &i, fields)?;
+        let id = match old
+            .iter()
+            .find(|o| o.name == i.name && o.kind == i.kind && o.parts == parts)
+        {
+            Some(o) => o.id,
+            None => ids.allocate_index_id().map_err(Error::counter)?,
+        };
+        out.push(IndexDef {
+            id,
+            name: i.name.clone(),
+            kind: i.kind,
+            parts,
+        });
+    }
+    Ok(out)
 }
 
 /// The next version of a class's definition (a real one, not provisional):
 /// same id and name, the revision advanced (checked), these fields.
 pub(crate) fn next_definition(
     old: &ClassDef,
-    next_field_id: u32,
+    ids: &ClassDef,
     fields: Vec<FieldDef>,
+    indexes: Vec<IndexDef>,
 ) -> Result<ClassDef> {
     Ok(ClassDef {
         id: old.id,
         name: old.name.clone(),
         revision: old.next_revision().map_err(Error::counter)?,
-        next_field_id,
+        next_field_id: ids.next_field_id,
+        next_index_id: ids.next_index_id,
         fields,
+        indexes,
         provisional: false,
     })
 }
@@ -183,16 +309,15 @@ impl Inner {
     }
 }
 
-/// Deletes every entry of one field's index.
-fn delete_index_range(batch: &mut WriteBatch, ns: NamespaceId, class: ClassId, field: &FieldDef) {
-    match field.index {
-        IndexKind::None => {}
+/// Deletes every entry of one index.
+fn delete_index_range(batch: &mut WriteBatch, ns: NamespaceId, class: ClassId, index: &IndexDef) {
+    match index.kind {
         IndexKind::Hash { .. } => {
-            batch.delete_prefix(Family::Hash, &HashKey::field_prefix(ns, class, field.id))
+            batch.delete_prefix(Family::Hash, &HashKey::index_prefix(ns, class, index.id))
         }
         IndexKind::Ordered { .. } => batch.delete_prefix(
             Family::Ordered,
-            &OrderedKey::field_prefix(ns, class, field.id),
+            &OrderedKey::index_prefix(ns, class, index.id),
         ),
     }
 }
@@ -297,7 +422,7 @@ impl Db {
         let id = u32::try_from(cat.counters.next_class).map_err(|_| Error::CounterExhausted {
             counter: "meta.next_class_id",
         })?;
-        let def = ClassDef {
+        let mut def = ClassDef {
             id: ClassId(id),
             name: spec.name.clone(),
             revision: 1,
@@ -305,14 +430,18 @@ impl Db {
                 .ok()
                 .and_then(|n| n.checked_add(1))
                 .ok_or_else(|| Error::InvalidRequest("too many fields".into()))?,
+            next_index_id: 1,
             fields: spec
                 .fields
                 .iter()
                 .zip(1..)
                 .map(|(f, fid)| f.to_def(FieldId(fid)))
                 .collect(),
+            indexes: Vec::new(),
             provisional: false,
         };
+        let fields = def.fields.clone();
+        def.indexes = index_defs(spec, &fields, &[], &mut def)?;
         let mut batch = WriteBatch::new();
         let name_key = NameKey {
             kind: NameKind::Class,
@@ -352,11 +481,12 @@ impl Db {
         let old = &entry.def;
         let has_objects = inner.class_has_objects(ns, old.id)?;
         let mut batch = WriteBatch::new();
-        // Field ids and revisions come from disk: every step is checked.
+        // Field and index ids and revisions come from disk: every step is checked.
         let mut ids = ClassDef {
             name: String::new(),
             fields: Vec::new(),
-            ..*old
+            indexes: Vec::new(),
+            ..old.clone()
         };
         let mut tasks = entry.tasks.clone();
         let mut next_rev = cat.counters.next_task_revision;
@@ -365,7 +495,6 @@ impl Db {
         // By name, built once: matching N fields stays linear.
         let old_by_name: HashMap<&str, &FieldDef> =
             old.fields.iter().map(|f| (f.name.as_str(), f)).collect();
-        let spec_names: HashSet<&str> = spec.fields.iter().map(|f| f.name.as_str()).collect();
         for f in &spec.fields {
             match old_by_name.get(f.name.as_str()).copied() {
                 Some(current) => {
@@ -383,23 +512,6 @@ impl Db {
                             old.name, f.name
                         )));
                     }
-                    if current.index != f.index {
-                        delete_index_range(&mut batch, ns, old.id, current);
-                        if f.index.is_indexed() && has_objects {
-                            let rev = take_task_revision(&mut next_rev)?;
-                            task_writes.push((current.id, TaskRecord::pending(rev, now_ms())));
-                        } else if tasks.contains_key(&current.id) {
-                            let mut t = tasks[&current.id].clone();
-                            t.state = if f.index.is_indexed() {
-                                TaskState::Done
-                            } else {
-                                TaskState::Remove
-                            };
-                            t.revision = take_task_revision(&mut next_rev)?;
-                            t.updated_at_ms = now_ms();
-                            task_writes.push((current.id, t));
-                        }
-                    }
                     fields.push(f.to_def(current.id));
                 }
                 None => {
@@ -409,42 +521,52 @@ impl Db {
                             old.name, f.name
                         )));
                     }
-                    // A new field holds no values yet, so its index is complete.
                     let id = ids.allocate_field_id().map_err(Error::counter)?;
                     fields.push(f.to_def(id));
                 }
             }
         }
-        for removed in old
-            .fields
+        let indexes = index_defs(spec, &fields, &old.indexes, &mut ids)?;
+        for gone in old
+            .indexes
             .iter()
-            .filter(|f| !spec_names.contains(f.name.as_str()))
+            .filter(|o| !indexes.iter().any(|i| i.id == o.id))
         {
-            delete_index_range(&mut batch, ns, old.id, removed);
-            if let Some(t) = tasks.get(&removed.id) {
+            delete_index_range(&mut batch, ns, old.id, gone);
+            if let Some(t) = tasks.get(&gone.id) {
                 let mut t = t.clone();
                 t.state = TaskState::Remove;
                 t.revision = take_task_revision(&mut next_rev)?;
                 t.updated_at_ms = now_ms();
-                task_writes.push((removed.id, t));
+                task_writes.push((gone.id, t));
             }
         }
-        if fields == old.fields {
+        // A new index on a class without objects is complete as it is.
+        if has_objects {
+            for added in indexes
+                .iter()
+                .filter(|i| !old.indexes.iter().any(|o| o.id == i.id))
+            {
+                let rev = take_task_revision(&mut next_rev)?;
+                task_writes.push((added.id, TaskRecord::pending(rev, now_ms())));
+            }
+        }
+        if fields == old.fields && indexes == old.indexes {
             return Ok(old.clone());
         }
-        let def = next_definition(old, ids.next_field_id, fields)?;
+        let def = next_definition(old, &ids, fields, indexes)?;
         batch.put(
             Family::Class,
             &ClassKey { ns, class: def.id }.encode(),
             &def.encode(),
         );
-        for (field, task) in &task_writes {
+        for (index, task) in &task_writes {
             batch.put(
                 Family::Task,
                 &TaskKey {
                     ns,
                     class: def.id,
-                    field: *field,
+                    index: *index,
                 }
                 .encode(),
                 &task.encode(),
@@ -455,8 +577,8 @@ impl Db {
         }
         cat.counters.next_task_revision = next_rev;
         let wrote_tasks = !task_writes.is_empty();
-        for (field, task) in task_writes {
-            tasks.insert(field, task);
+        for (index, task) in task_writes {
+            tasks.insert(index, task);
         }
         cat.put_class(ClassEntry {
             ns,
@@ -495,17 +617,23 @@ impl Db {
             .collect())
     }
 
-    /// Whether the index of a field answers queries.
-    pub fn index_state(&self, namespace: &str, class: &str, field: &str) -> Result<IndexState> {
+    /// Whether an index answers queries (`index` is its name; a one-field
+    /// index declared on a field is named after the field). A name that is
+    /// a field without an index is `IndexState::None`.
+    pub fn index_state(&self, namespace: &str, class: &str, index: &str) -> Result<IndexState> {
         let cat = self.inner.catalog.load();
         let entry = cat.class(namespace, class)?;
-        let f = entry.field_named(field)?;
-        Ok(if !f.index.is_indexed() {
-            IndexState::None
-        } else {
-            entry
-                .not_ready(f.id)
-                .map_or(IndexState::Ready, IndexState::Building)
-        })
+        match entry.def.index(index) {
+            Some(i) => Ok(entry
+                .not_ready(i.id)
+                .map_or(IndexState::Ready, IndexState::Building)),
+            None => entry
+                .field_named(index)
+                .map(|_| IndexState::None)
+                .map_err(|_| Error::UnknownIndex {
+                    class: entry.def.name.clone(),
+                    index: index.to_string(),
+                }),
+        }
     }
 }

@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use rockhold_format::{
-    ClassDef, ClassId, ClassKey, FieldDef, FieldId, Key, MetaKey, MetaValue, NameEntry, NameKey,
-    NameKind, NamespaceId, Record, TaskKey, TaskRecord, TaskState,
+    ClassDef, ClassId, ClassKey, FieldDef, FieldId, IndexDef, IndexId, Key, MetaKey, MetaValue,
+    NameEntry, NameKey, NameKind, NamespaceId, Record, TaskKey, TaskRecord, TaskState,
 };
 
 use arc_swap::ArcSwap;
@@ -193,15 +193,15 @@ impl CatalogCell {
 pub(crate) struct ClassEntry {
     pub ns: NamespaceId,
     pub def: ClassDef,
-    /// Latest task per field (and `WHOLE_CLASS`); absent means never reindexed.
-    pub tasks: HashMap<FieldId, TaskRecord>,
+    /// Latest task per index (and `WHOLE_CLASS`); absent means never reindexed.
+    pub tasks: HashMap<IndexId, TaskRecord>,
 }
 
 impl ClassEntry {
-    /// The state a query on `field` must respect: `None` when the index is
-    /// ready (no task, or its task is `Done`).
-    pub fn not_ready(&self, field: FieldId) -> Option<TaskState> {
-        [field, FieldId::WHOLE_CLASS]
+    /// The state a query on index `index` must respect: `None` when the
+    /// index is ready (no task, or its task is `Done`).
+    pub fn not_ready(&self, index: IndexId) -> Option<TaskState> {
+        [index, IndexId::WHOLE_CLASS]
             .iter()
             .filter_map(|f| self.tasks.get(f))
             .map(|t| t.state)
@@ -222,6 +222,14 @@ impl ClassEntry {
         self.def.field(name).ok_or_else(|| Error::UnknownField {
             class: self.def.name.clone(),
             field: name.to_string(),
+        })
+    }
+
+    /// The index named `name`.
+    pub fn index_named(&self, name: &str) -> Result<&IndexDef> {
+        self.def.index(name).ok_or_else(|| Error::UnknownIndex {
+            class: self.def.name.clone(),
+            index: name.to_string(),
         })
     }
 }
@@ -346,7 +354,7 @@ impl Catalog {
                 Ok(())
             })())
         })?;
-        let mut tasks: HashMap<ClassId, HashMap<FieldId, TaskRecord>> = HashMap::new();
+        let mut tasks: HashMap<ClassId, HashMap<IndexId, TaskRecord>> = HashMap::new();
         for_each_in(
             kv,
             rockhold_format::Family::Task,
@@ -355,7 +363,7 @@ impl Catalog {
                 tolerate((|| {
                     let key = TaskKey::decode(k).map_err(|e| Error::corruption(k, e))?;
                     let task = TaskRecord::decode(v).map_err(|e| Error::corruption(k, e))?;
-                    tasks.entry(key.class).or_default().insert(key.field, task);
+                    tasks.entry(key.class).or_default().insert(key.index, task);
                     Ok(())
                 })())
             },

@@ -87,18 +87,19 @@ pub(super) fn init_or_check_meta(kv: &dyn Kv, opts: &Options) -> Result<HashSeed
     let seed_key = MetaKey::HashSeed.encode();
     match kv.latest().get(Space::Catalog, &version_key)? {
         Some(bytes) => {
-            match MetaValue::decode(&bytes).map_err(|e| Error::corruption(&version_key, e))? {
-                MetaValue::FormatVersion(FORMAT_VERSION) => {}
-                MetaValue::FormatVersion(found) => {
-                    return Err(Error::UnsupportedVersion {
+            match crate::admin::migrate::stored_format_version(&version_key, &bytes)? {
+                FORMAT_VERSION => {}
+                found @ 1 => {
+                    return Err(Error::NeedsMigration {
                         found,
                         supported: FORMAT_VERSION,
                     })
                 }
-                other => {
-                    return Err(Error::Inconsistent(format!(
-                        "format_version holds {other:?}"
-                    )))
+                found => {
+                    return Err(Error::UnsupportedVersion {
+                        found,
+                        supported: FORMAT_VERSION,
+                    })
                 }
             }
             let bytes = kv

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rockhold_format::{
-    ClassId, Family, FieldId, Key, MetaKey, MetaValue, NamespaceId, ObjectId, Record,
+    ClassId, Family, IndexId, Key, MetaKey, MetaValue, NamespaceId, ObjectId, Record,
 };
 
 use crate::build::bulk::BuildLog;
@@ -35,7 +35,7 @@ pub(crate) mod meta;
 use ids::{IdAllocator, ID_BLOCK};
 
 /// Key of the unique-lookup cache: class, field, ordered encoding of the value.
-pub(crate) type UniqueCacheKey = (ClassId, FieldId, Vec<u8>);
+pub(crate) type UniqueCacheKey = (ClassId, IndexId, Vec<u8>);
 
 /// An open rockhold database: a cheap handle, `Clone`, `Send` and `Sync`.
 /// Clones share the database; every method takes `&self`. The database

@@ -1,11 +1,13 @@
 //! The index keys a record implies, and the ordered-key limit: "which
 //! entries should exist" is decided here, for every caller (through
-//! `plan`, or one field at a time for stale-entry checks).
+//! `plan`, or one index at a time for stale-entry checks).
 
 use rockhold_format::{
-    ClassDef, Family, FieldDef, FullScanKey, HashKey, HashSeed, IndexKind, Key, NamespaceId,
-    ObjectId, OrderedKey, Value, MAX_ORDERED_VALUE_LEN,
+    ClassDef, ClassId, Family, FullScanKey, HashKey, HashSeed, IndexDef, IndexKind, Key,
+    NamespaceId, ObjectId, ObjectRecord, OrderedKey, Value, MAX_ORDERED_VALUE_LEN,
 };
+
+use super::paths::part_values;
 
 use crate::error::{Error, Result};
 
@@ -29,73 +31,146 @@ impl ValueHasher {
         }
     }
 
-    /// The hash of `value`.
-    pub fn hash_value(&self, value: &Value) -> u64 {
-        self.seed.hash_value(value) & self.mask
+    /// The hash of an encoded value tuple.
+    pub fn hash_bytes(&self, tuple: &[u8]) -> u64 {
+        self.seed.hash_bytes(tuple) & self.mask
     }
 }
 
-/// One index entry: its family and key bytes (index values are empty).
+/// One index entry or point key: its family and key bytes.
 pub(crate) type Entry = (Family, Vec<u8>);
 
-/// The entry of `field` for `value`; `None` for absent values, which are not
-/// indexed, and for fields without an index.
-pub(crate) fn field_entry(
-    seed: &ValueHasher,
-    ns: NamespaceId,
+/// The distinct value tuples (ordered encodings of the parts' values,
+/// concatenated) that `index` holds for `record`, sorted. None when a part
+/// is absent (or an empty list); one per element of a multi-valued part.
+pub(crate) fn index_tuples(
     class: &ClassDef,
-    field: &FieldDef,
-    value: &Value,
-    id: ObjectId,
-) -> Option<Entry> {
-    if matches!(value, Value::Absent) {
-        return None;
+    index: &IndexDef,
+    record: &ObjectRecord,
+) -> Vec<Vec<u8>> {
+    let mut tuples: Vec<Vec<u8>> = vec![Vec::new()];
+    for part in &index.parts {
+        let values = part_values(&class.fields, record, part);
+        if values.is_empty() {
+            return Vec::new();
+        }
+        tuples = if values.len() == 1 {
+            for t in &mut tuples {
+                values[0].encode_ordered_into(t);
+            }
+            tuples
+        } else {
+            let mut next = Vec::with_capacity(tuples.len() * values.len());
+            for t in &tuples {
+                for v in &values {
+                    let mut t = t.clone();
+                    v.encode_ordered_into(&mut t);
+                    next.push(t);
+                }
+            }
+            next
+        };
     }
-    match field.index {
-        IndexKind::None => None,
-        IndexKind::Hash { .. } => Some((
+    tuples.sort_unstable();
+    tuples.dedup();
+    tuples
+}
+
+/// The tuple of `values`, one per part, as index keys hold it.
+pub(crate) fn encode_tuple(values: &[Value]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16);
+    values.iter().for_each(|v| v.encode_ordered_into(&mut out));
+    out
+}
+
+/// The key of object `id`'s entry for `tuple` in a non-unique index.
+pub(crate) fn entry_key(
+    hasher: &ValueHasher,
+    ns: NamespaceId,
+    class: ClassId,
+    index: &IndexDef,
+    tuple: &[u8],
+    id: ObjectId,
+) -> Entry {
+    let (family, mut key) = point_key(hasher, ns, class, index, tuple);
+    key.extend_from_slice(&id.0.to_be_bytes());
+    (family, key)
+}
+
+/// The key every entry of `tuple` starts with: in a unique index, its
+/// point key (the holders in its value); in a non-unique one, the prefix
+/// of its holders' entries.
+pub(crate) fn point_key(
+    hasher: &ValueHasher,
+    ns: NamespaceId,
+    class: ClassId,
+    index: &IndexDef,
+    tuple: &[u8],
+) -> Entry {
+    match index.kind {
+        IndexKind::Hash { .. } => (
             Family::Hash,
-            HashKey {
-                ns,
-                class: class.id,
-                field: field.id,
-                hash: seed.hash_value(value),
-                id,
-            }
-            .encode(),
-        )),
-        IndexKind::Ordered { .. } => Some((
-            Family::Ordered,
-            OrderedKey {
-                ns,
-                class: class.id,
-                field: field.id,
-                value: value.clone(),
-                id,
-            }
-            .encode(),
-        )),
+            HashKey::hash_prefix(ns, class, index.id, hasher.hash_bytes(tuple)),
+        ),
+        IndexKind::Ordered { .. } => {
+            let mut key = OrderedKey::index_prefix(ns, class, index.id);
+            key.extend_from_slice(tuple);
+            (Family::Ordered, key)
+        }
     }
 }
 
-/// The ordered-key limit, in the one place every path applies it: a value
-/// of an ordered-indexed field whose ordered encoding is longer than
+/// Every key `index` has for object `id` with record `record`, sorted:
+/// entries of a non-unique index, point keys of a unique one. What a stale
+/// check compares stored keys with.
+pub(crate) fn index_keys(
+    hasher: &ValueHasher,
+    ns: NamespaceId,
+    class: &ClassDef,
+    index: &IndexDef,
+    record: &ObjectRecord,
+    id: ObjectId,
+) -> Vec<Vec<u8>> {
+    let mut keys: Vec<Vec<u8>> = index_tuples(class, index, record)
+        .iter()
+        .map(|t| {
+            if index.is_unique() {
+                point_key(hasher, ns, class.id, index, t).1
+            } else {
+                entry_key(hasher, ns, class.id, index, t, id).1
+            }
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The ordered-key limit, in the one place every path applies it: a tuple
+/// of an ordered index whose encoding is longer than
 /// `MAX_ORDERED_VALUE_LEN` cannot be indexed (`ValueTooLarge`). Writes
-/// refuse such a value; an index build that meets one (a field that became
-/// ordered after the value was written) ends `Failed` naming the object.
-pub(crate) fn check_indexable(class: &ClassDef, field: &FieldDef, value: &Value) -> Result<()> {
-    if matches!(field.index, IndexKind::Ordered { .. }) {
-        let len = value.ordered_len();
-        if len > MAX_ORDERED_VALUE_LEN {
-            return Err(Error::ValueTooLarge {
-                class: class.name.clone(),
-                field: field.name.clone(),
-                len,
-                max: MAX_ORDERED_VALUE_LEN,
-            });
-        }
+/// refuse such a value; an index build that meets one (an index added after
+/// the value was written) ends `Failed` naming the object.
+pub(crate) fn check_indexable(class: &ClassDef, index: &IndexDef, tuple: &[u8]) -> Result<()> {
+    if index.kind.is_ordered() && tuple.len() > MAX_ORDERED_VALUE_LEN {
+        return Err(Error::ValueTooLarge {
+            class: class.name.clone(),
+            field: index.name.clone(),
+            len: tuple.len(),
+            max: MAX_ORDERED_VALUE_LEN,
+        });
     }
     Ok(())
+}
+
+/// The value a tuple stands for in messages: the value itself for a
+/// one-part index, the list of the parts' values for a compound one.
+pub(crate) fn tuple_value(index: &IndexDef, tuple: &[u8]) -> Value {
+    match rockhold_format::decode_tuple(tuple) {
+        Ok(mut values) if index.parts.len() == 1 && values.len() == 1 => values.remove(0),
+        Ok(values) => Value::List(values),
+        Err(_) => Value::Bytes(tuple.to_vec()),
+    }
 }
 
 /// The full-scan entry of an object.

@@ -1,7 +1,7 @@
 //! Striped locks that serialize writers who could conflict, and only them.
 //!
 //! Two tables: one for objects being updated or deleted, one for
-//! (class, field, value hash) of unique values being written. A writer takes
+//! (class, index, tuple hash) of unique values being written. A writer takes
 //! all of its object stripes, then all of its value stripes, each list sorted
 //! and deduplicated, and holds them until its batch has committed. Every
 //! writer acquires in that one global order, so no cycle (deadlock) can form.
@@ -19,7 +19,7 @@
 use std::hash::{BuildHasher, Hash};
 
 use parking_lot::{Mutex, MutexGuard};
-use rockhold_format::{ClassId, FieldId, NamespaceId, ObjectId};
+use rockhold_format::{ClassId, IndexId, NamespaceId, ObjectId};
 
 pub(crate) struct LockTable {
     objects: Vec<Mutex<()>>,
@@ -68,12 +68,12 @@ impl LockTable {
         }
     }
 
-    /// Takes the stripes of these unique values (class, field, value hash);
+    /// Takes the stripes of these unique values (class, index, tuple hash);
     /// the caller already holds its object stripes, and takes no other
     /// object stripe while it holds these.
     pub fn lock_values(
         &self,
-        values: impl IntoIterator<Item = (ClassId, FieldId, u64)>,
+        values: impl IntoIterator<Item = (ClassId, IndexId, u64)>,
     ) -> HeldLocks<'_> {
         let n = self.values.len();
         let mut stripes: Vec<usize> = values.into_iter().map(|v| self.stripe(v, n)).collect();

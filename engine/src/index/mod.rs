@@ -5,7 +5,9 @@
 //! values to check, caches to invalidate), the uniqueness rule (`unique`),
 //! and the striped locks with their one global order (`locks`).
 //!
-//! Everything here is pure but `locks`: no storage access. The write path,
+//! Everything here is pure but `locks`: no storage access (what the
+//! uniqueness rule must read of committed data, it asks through
+//! `unique::Committed`). The write path,
 //! the chunked backfill, the bulk build, ingest and `verify` all ask this
 //! layer what entries should exist and whether a unique value has two
 //! holders, so each rule exists once.
@@ -14,5 +16,6 @@
 
 pub(crate) mod entries;
 pub(crate) mod locks;
+pub(crate) mod paths;
 pub(crate) mod plan;
 pub(crate) mod unique;

@@ -6,11 +6,11 @@
 
 use std::collections::BTreeSet;
 
-use rockhold_format::{
-    ClassDef, ClassId, FieldDef, FieldId, NamespaceId, ObjectId, ObjectRecord, Value,
-};
+use rockhold_format::{ClassDef, IndexDef, IndexId, NamespaceId, ObjectId, ObjectRecord};
 
-use super::entries::{check_indexable, field_entry, full_scan_entry, Entry, ValueHasher};
+use super::entries::{
+    check_indexable, entry_key, full_scan_entry, index_tuples, point_key, Entry, ValueHasher,
+};
 use crate::error::Error;
 
 /// Which indexes a plan maintains.
@@ -19,8 +19,8 @@ pub(crate) enum Scope<'a> {
     /// Every index of the class and the full-scan entry: a commit, ingest,
     /// and what `verify` expects of a record.
     Record,
-    /// Only the indexes of these fields: an index build.
-    Fields(&'a [FieldDef]),
+    /// Only these indexes: an index build.
+    Indexes(&'a [IndexDef]),
 }
 
 /// One object's change: `before` is its committed record (`None`: it is
@@ -34,32 +34,37 @@ pub(crate) struct Change<'a> {
     pub after: Option<&'a ObjectRecord>,
 }
 
-/// A value of a unique field held by a final record.
-#[derive(Debug, Clone, Copy)]
+/// A value tuple of a unique index held by a final record, or given up by
+/// a committed one.
+#[derive(Debug, Clone)]
 pub(crate) struct UniqueValue<'a> {
     pub ns: NamespaceId,
     pub class: &'a ClassDef,
-    pub field: &'a FieldDef,
-    pub value: &'a Value,
+    pub index: &'a IndexDef,
+    /// The ordered encoding of the tuple.
+    pub tuple: Vec<u8>,
+    /// Its point key.
+    pub key: Entry,
     pub id: ObjectId,
-    /// The object did not hold this value before: committed holders of it
-    /// must be looked for (and its stripe locked).
+    /// Held: the object did not hold this tuple before, so committed
+    /// holders of it must be looked for (and its stripe locked). Released:
+    /// always true.
     pub new: bool,
 }
 
 /// What a set of changes implies.
 #[derive(Debug, Default)]
 pub(crate) struct Plan<'a> {
-    /// Index entries to delete.
+    /// Entries of non-unique indexes (and full-scan entries) to delete.
     pub delete: Vec<Entry>,
-    /// Index entries to put (empty values).
+    /// Entries of non-unique indexes (and full-scan entries) to put (empty values).
     pub put: Vec<Entry>,
-    /// Every unique value the final records hold, changed or not, in the
+    /// Every unique tuple the final records hold, changed or not, in the
     /// order of the changes.
     pub unique: Vec<UniqueValue<'a>>,
-    /// Unique values given up (changed or deleted): cached lookups of them
-    /// must be invalidated. (class, field, ordered encoding.)
-    pub released: Vec<(ClassId, FieldId, Vec<u8>)>,
+    /// Unique tuples given up (changed or deleted): their point keys lose a
+    /// holder, and cached lookups of them must be invalidated.
+    pub released: Vec<UniqueValue<'a>>,
     /// The objects the plan changes, sorted.
     touched: Vec<(NamespaceId, ObjectId)>,
 }
@@ -85,35 +90,52 @@ impl<'a> Plan<'a> {
         self.touched.binary_search(&(ns, id)).is_ok()
     }
 
-    /// The unique values that must be checked against committed holders
-    /// (and whose stripes a writer locks first).
+    /// The unique tuples that must be checked against committed holders.
     pub fn new_unique(&self) -> impl Iterator<Item = &UniqueValue<'a>> + '_ {
         self.unique.iter().filter(|u| u.new)
+    }
+
+    /// Every unique tuple whose point key the plan may rewrite (new or
+    /// given up): the stripes a writer locks.
+    pub fn changed_unique(&self) -> impl Iterator<Item = &UniqueValue<'a>> + '_ {
+        self.new_unique().chain(&self.released)
+    }
+
+    /// (class, index, tuple) of every given-up unique tuple: cached lookups to invalidate.
+    pub fn released_keys(&self) -> Vec<(rockhold_format::ClassId, IndexId, Vec<u8>)> {
+        self.released
+            .iter()
+            .map(|u| (u.class.id, u.index.id, u.tuple.clone()))
+            .collect()
     }
 }
 
 /// The plan of `changes` for the indexes in `scope`. A final record with a
 /// value no index can hold is rejected.
 pub(crate) fn plan<'a>(
-    seed: &ValueHasher,
+    hasher: &ValueHasher,
     changes: impl IntoIterator<Item = Change<'a>>,
     scope: Scope<'a>,
 ) -> Result<Plan<'a>, Rejected> {
-    plan_checked(seed, changes, scope, true)
+    plan_checked(hasher, changes, scope, true)
 }
 
-/// Every entry a stored record implies (its plan of creation), without
-/// rejecting values over the ordered-key limit: what `verify` expects to
-/// find (such a value's index cannot be ready, and is exempt there).
-pub(crate) fn expected_entries(seed: &ValueHasher, change: Change<'_>) -> Vec<Entry> {
-    match plan_checked(seed, [change], Scope::Record, false) {
-        Ok(plan) => plan.put,
-        Err(_) => Vec::new(), // not reached: nothing is checked
+/// Every non-unique entry and every unique point key (with the object as
+/// its holder) a stored record implies, without rejecting values over the
+/// ordered-key limit: what `verify` expects to find (such a value's index
+/// cannot be ready, and is exempt there).
+pub(crate) fn expected_entries(
+    hasher: &ValueHasher,
+    change: Change<'_>,
+) -> (Vec<Entry>, Vec<Entry>) {
+    match plan_checked(hasher, [change], Scope::Record, false) {
+        Ok(plan) => (plan.put, plan.unique.into_iter().map(|u| u.key).collect()),
+        Err(_) => (Vec::new(), Vec::new()), // not reached: nothing is checked
     }
 }
 
 fn plan_checked<'a>(
-    seed: &ValueHasher,
+    hasher: &ValueHasher,
     changes: impl IntoIterator<Item = Change<'a>>,
     scope: Scope<'a>,
     check: bool,
@@ -121,50 +143,59 @@ fn plan_checked<'a>(
     let mut out = Plan::default();
     for c in changes {
         out.touched.push((c.ns, c.id));
-        let fields: &'a [FieldDef] = match scope {
-            Scope::Record => &c.class.fields,
-            Scope::Fields(fields) => fields,
+        let indexes: &'a [IndexDef] = match scope {
+            Scope::Record => &c.class.indexes,
+            Scope::Indexes(indexes) => indexes,
         };
-        let entries = |rec: Option<&ObjectRecord>| -> BTreeSet<Entry> {
-            let Some(rec) = rec else {
-                return BTreeSet::new();
-            };
-            let mut set: BTreeSet<Entry> = fields
-                .iter()
-                .filter_map(|f| field_entry(seed, c.ns, c.class, f, rec.value(f.id), c.id))
-                .collect();
-            if matches!(scope, Scope::Record) {
-                set.insert(full_scan_entry(c.ns, c.class, c.id));
+        let mut old = BTreeSet::new();
+        let mut new = BTreeSet::new();
+        if matches!(scope, Scope::Record) {
+            if c.before.is_some() {
+                old.insert(full_scan_entry(c.ns, c.class, c.id));
             }
-            set
-        };
-        if let Some(after) = c.after.filter(|_| check) {
-            for f in fields {
-                check_indexable(c.class, f, after.value(f.id))
-                    .map_err(|error| Rejected { id: c.id, error })?;
+            if c.after.is_some() {
+                new.insert(full_scan_entry(c.ns, c.class, c.id));
             }
         }
-        let (old, new) = (entries(c.before), entries(c.after));
-        out.delete.extend(old.difference(&new).cloned());
-        out.put.extend(new.difference(&old).cloned());
-        for f in fields.iter().filter(|f| f.index.is_unique()) {
-            let before = c.before.map_or(&Value::Absent, |r| r.value(f.id));
-            let after = c.after.map_or(&Value::Absent, |r| r.value(f.id));
-            if !matches!(after, Value::Absent) {
-                out.unique.push(UniqueValue {
+        for index in indexes {
+            let before = c
+                .before
+                .map(|r| index_tuples(c.class, index, r))
+                .unwrap_or_default();
+            let after = c
+                .after
+                .map(|r| index_tuples(c.class, index, r))
+                .unwrap_or_default();
+            if check {
+                for t in &after {
+                    check_indexable(c.class, index, t)
+                        .map_err(|error| Rejected { id: c.id, error })?;
+                }
+            }
+            if index.is_unique() {
+                let value = |tuple: &Vec<u8>, new: bool| UniqueValue {
                     ns: c.ns,
                     class: c.class,
-                    field: f,
-                    value: after,
+                    index,
+                    key: point_key(hasher, c.ns, c.class.id, index, tuple),
+                    tuple: tuple.clone(),
                     id: c.id,
-                    new: before != after,
-                });
-            }
-            if before != after && !matches!(before, Value::Absent) {
-                out.released
-                    .push((c.class.id, f.id, before.encode_ordered()));
+                    new,
+                };
+                for t in &after {
+                    out.unique.push(value(t, before.binary_search(t).is_err()));
+                }
+                for t in before.iter().filter(|t| after.binary_search(t).is_err()) {
+                    out.released.push(value(t, true));
+                }
+            } else {
+                let key = |t: &Vec<u8>| entry_key(hasher, c.ns, c.class.id, index, t, c.id);
+                old.extend(before.iter().map(key));
+                new.extend(after.iter().map(key));
             }
         }
+        out.delete.extend(old.difference(&new).cloned());
+        out.put.extend(new.difference(&old).cloned());
     }
     out.touched.sort_unstable();
     Ok(out)
@@ -173,37 +204,69 @@ fn plan_checked<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rockhold_format::{Family, FieldType, IndexKind};
+    use rockhold_format::{
+        ClassId, Family, FieldDef, FieldId, FieldPath, FieldType, IndexKind, Value,
+    };
 
     fn class() -> ClassDef {
-        let field = |id, name: &str, index| FieldDef {
+        let field = |id, name: &str, ty| FieldDef {
             id: FieldId(id),
             name: name.into(),
-            ty: FieldType::String,
+            ty,
             optional: true,
-            index,
+        };
+        let index = |id, name: &str, kind, fields: &[u32]| IndexDef {
+            id: IndexId(id),
+            name: name.into(),
+            kind,
+            parts: fields
+                .iter()
+                .map(|f| FieldPath {
+                    field: FieldId(*f),
+                    members: Vec::new(),
+                })
+                .collect(),
         };
         ClassDef {
             id: ClassId(1),
             name: "user".into(),
             revision: 1,
-            next_field_id: 4,
+            next_field_id: 5,
+            next_index_id: 5,
             fields: vec![
-                field(1, "email", IndexKind::Hash { unique: true }),
-                field(2, "city", IndexKind::Ordered { unique: false }),
-                field(3, "note", IndexKind::None),
+                field(1, "email", FieldType::String),
+                field(2, "city", FieldType::String),
+                field(3, "note", FieldType::String),
+                field(4, "tags", FieldType::List(Box::new(FieldType::String))),
+            ],
+            indexes: vec![
+                index(1, "email", IndexKind::Hash { unique: true }, &[1]),
+                index(2, "city", IndexKind::Ordered { unique: false }, &[2]),
+                index(3, "tags", IndexKind::Hash { unique: false }, &[4]),
+                index(
+                    4,
+                    "city_email",
+                    IndexKind::Ordered { unique: true },
+                    &[2, 1],
+                ),
             ],
             provisional: false,
         }
     }
 
-    fn rec(email: Option<&str>, city: Option<&str>) -> ObjectRecord {
+    fn rec(email: Option<&str>, city: Option<&str>, tags: &[&str]) -> ObjectRecord {
         let mut fields = Vec::new();
         if let Some(e) = email {
             fields.push((FieldId(1), Value::from(e)));
         }
         if let Some(c) = city {
             fields.push((FieldId(2), Value::from(c)));
+        }
+        if !tags.is_empty() {
+            fields.push((
+                FieldId(4),
+                Value::List(tags.iter().map(|t| Value::from(*t)).collect()),
+            ));
         }
         ObjectRecord {
             class: ClassId(1),
@@ -232,21 +295,31 @@ mod tests {
     }
 
     fn families(entries: &[Entry]) -> Vec<Family> {
-        entries.iter().map(|(f, _)| *f).collect()
+        let mut f: Vec<Family> = entries.iter().map(|(f, _)| *f).collect();
+        f.sort();
+        f
     }
 
     #[test]
     fn an_insert_puts_every_entry_and_claims_its_unique_values() {
         let class = class();
-        let after = rec(Some("a@x"), Some("Oslo"));
+        let after = rec(Some("a@x"), Some("Oslo"), &["x", "y", "x"]);
         let change = change(&class, 5, None, Some(&after));
         let p = plan(&seed(), [change], Scope::Record).expect("plan");
         assert!(p.delete.is_empty());
-        let mut put = families(&p.put);
-        put.sort();
-        assert_eq!(put, vec![Family::FullScan, Family::Hash, Family::Ordered]);
-        assert_eq!(p.unique.len(), 1);
-        assert!(p.unique[0].new);
+        // Full scan, city, and one entry per distinct tag.
+        assert_eq!(
+            families(&p.put),
+            vec![
+                Family::FullScan,
+                Family::Hash,
+                Family::Hash,
+                Family::Ordered
+            ]
+        );
+        // email and (city, email): unique point keys, claimed as new.
+        assert_eq!(p.unique.len(), 2);
+        assert!(p.unique.iter().all(|u| u.new));
         assert!(p.released.is_empty());
         assert!(p.touches(NS, ObjectId(5)) && !p.touches(NS, ObjectId(6)));
     }
@@ -255,48 +328,61 @@ mod tests {
     fn an_update_changes_only_what_differs_and_releases_the_old_value() {
         let class = class();
         let (before, after) = (
-            rec(Some("a@x"), Some("Oslo")),
-            rec(Some("b@x"), Some("Oslo")),
+            rec(Some("a@x"), Some("Oslo"), &["x", "y"]),
+            rec(Some("b@x"), Some("Oslo"), &["y", "z"]),
         );
         let change = change(&class, 5, Some(&before), Some(&after));
         let p = plan(&seed(), [change], Scope::Record).expect("plan");
+        // The tag x goes, z comes; y stays untouched.
         assert_eq!(families(&p.delete), vec![Family::Hash]);
         assert_eq!(families(&p.put), vec![Family::Hash]);
-        assert_eq!(
-            p.released,
-            vec![(ClassId(1), FieldId(1), Value::from("a@x").encode_ordered())]
-        );
-        assert!(p.unique[0].new);
+        // email and (city, email) both changed.
+        assert_eq!(p.released.len(), 2);
+        assert_eq!(p.released_keys()[0].2, Value::from("a@x").encode_ordered());
+        assert!(p.unique.iter().all(|u| u.new));
         // Unchanged: still a holder (for the check within the batch), not new.
         let same = Change {
             before: Some(&after),
             ..change
         };
         let p = plan(&seed(), [same], Scope::Record).expect("plan");
-        assert!(p.put.is_empty() && p.delete.is_empty());
-        assert_eq!(p.unique.len(), 1);
-        assert!(!p.unique[0].new);
+        assert!(p.put.is_empty() && p.delete.is_empty() && p.released.is_empty());
+        assert_eq!(p.unique.len(), 2);
+        assert!(p.unique.iter().all(|u| !u.new));
+    }
+
+    #[test]
+    fn a_compound_index_needs_every_part() {
+        let class = class();
+        let after = rec(None, Some("Oslo"), &[]);
+        let p = plan(
+            &seed(),
+            [change(&class, 5, None, Some(&after))],
+            Scope::Record,
+        )
+        .expect("plan");
+        // No email: neither the email index nor (city, email) has an entry.
+        assert!(p.unique.is_empty());
+        assert_eq!(families(&p.put), vec![Family::FullScan, Family::Ordered]);
     }
 
     #[test]
     fn a_delete_removes_every_entry() {
         let class = class();
-        let before = rec(Some("a@x"), None);
+        let before = rec(Some("a@x"), None, &["t"]);
         let change = change(&class, 5, Some(&before), None);
         let p = plan(&seed(), [change], Scope::Record).expect("plan");
-        let mut delete = families(&p.delete);
-        delete.sort();
-        assert_eq!(delete, vec![Family::FullScan, Family::Hash]);
+        assert_eq!(families(&p.delete), vec![Family::FullScan, Family::Hash]);
         assert!(p.put.is_empty() && p.unique.is_empty());
         assert_eq!(p.released.len(), 1);
     }
 
     #[test]
-    fn a_build_scope_covers_only_its_fields() {
+    fn a_build_scope_covers_only_its_indexes() {
         let class = class();
-        let after = rec(Some("a@x"), Some("Oslo"));
+        let after = rec(Some("a@x"), Some("Oslo"), &[]);
         let change = change(&class, 5, None, Some(&after));
-        let p = plan(&seed(), [change], Scope::Fields(&class.fields[1..2])).expect("plan");
+        let p = plan(&seed(), [change], Scope::Indexes(&class.indexes[1..2])).expect("plan");
         assert_eq!(families(&p.put), vec![Family::Ordered]);
         assert!(p.unique.is_empty());
     }
@@ -305,7 +391,7 @@ mod tests {
     fn an_unindexable_value_is_rejected_naming_the_object() {
         let class = class();
         let long = "x".repeat(rockhold_format::MAX_ORDERED_VALUE_LEN + 1);
-        let after = rec(None, Some(&long));
+        let after = rec(None, Some(&long), &[]);
         let change = change(&class, 9, None, Some(&after));
         let r = plan(&seed(), [change], Scope::Record).expect_err("too long");
         assert_eq!(r.id, ObjectId(9));

@@ -6,13 +6,19 @@
 
 use std::collections::HashMap;
 
-use rockhold_format::{ClassId, FieldId, ObjectId, Value};
+use std::collections::BTreeMap;
+
+use rockhold_format::{ClassId, Family, IndexId, IndexKind, NamespaceId, ObjectId};
+
+use super::entries::tuple_value;
+use super::plan::{Plan, UniqueValue};
+use crate::error::{Error, Result};
 
 /// Claims of unique values, and the conflicts among them.
 #[derive(Debug, Default)]
 pub(crate) struct UniqueCheck {
-    /// (class, field, ordered encoding of the value) → its first holder.
-    holders: HashMap<(ClassId, FieldId, Vec<u8>), ObjectId>,
+    /// (class, index, ordered encoding of the tuple) → its first holder.
+    holders: HashMap<(ClassId, IndexId, Vec<u8>), ObjectId>,
     /// Pairs of holders of one value: (the first seen, the other).
     conflicts: Vec<(ObjectId, ObjectId)>,
 }
@@ -22,17 +28,18 @@ impl UniqueCheck {
         UniqueCheck::default()
     }
 
-    /// Records that `id` holds `value` in a unique field. Returns the other
-    /// holder when the value already has one (recorded as a conflict);
-    /// claiming a value twice for the same object is not a conflict.
+    /// Records that `id` holds the (encoded) `tuple` in a unique index.
+    /// Returns the other holder when the tuple already has one (recorded as
+    /// a conflict); claiming a tuple twice for the same object is not a
+    /// conflict.
     pub fn claim(
         &mut self,
         class: ClassId,
-        field: FieldId,
-        value: &Value,
+        index: IndexId,
+        tuple: &[u8],
         id: ObjectId,
     ) -> Option<ObjectId> {
-        match self.holders.entry((class, field, value.encode_ordered())) {
+        match self.holders.entry((class, index, tuple.to_vec())) {
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(id);
                 None
@@ -48,14 +55,6 @@ impl UniqueCheck {
         }
     }
 
-    /// Every object involved in a conflict, sorted, once each.
-    pub fn conflicting_objects(&self) -> Vec<ObjectId> {
-        let mut ids: Vec<ObjectId> = self.conflicts.iter().flat_map(|(a, b)| [*a, *b]).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    }
-
     /// Forgets every claim (conflicts are kept): for callers that check
     /// group by group (one index prefix at a time) to bound memory.
     pub fn next_group(&mut self) {
@@ -63,33 +62,163 @@ impl UniqueCheck {
     }
 }
 
+/// The new value of one unique point key: its holders, sorted (empty:
+/// delete the key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PointWrite {
+    pub family: Family,
+    pub key: Vec<u8>,
+    pub holders: Vec<ObjectId>,
+}
+
+/// What the commit of a plan needs to read to rewrite unique point keys.
+pub(crate) trait Committed {
+    /// The holders stored under a point key (none when it is absent).
+    fn holders(&mut self, family: Family, key: &[u8]) -> Result<Vec<ObjectId>>;
+    /// The encoded tuples a committed object holds in a unique hash index
+    /// (to tell a second holder of a tuple from a hash collision).
+    fn tuples(&mut self, u: &UniqueValue<'_>, holder: ObjectId) -> Result<Vec<Vec<u8>>>;
+}
+
+/// What to do with a second holder of a unique tuple.
+pub(crate) trait OnConflict {
+    /// `u` claims a tuple that `existing` holds: `Err` stops the check.
+    fn conflict(&mut self, u: &UniqueValue<'_>, existing: ObjectId) -> Result<()>;
+}
+
+/// A writer's rule: the first second holder refuses the commit.
+struct Refuse;
+
+impl OnConflict for Refuse {
+    fn conflict(&mut self, u: &UniqueValue<'_>, existing: ObjectId) -> Result<()> {
+        Err(Error::UniqueViolation {
+            class: u.class.name.clone(),
+            index: u.index.name.clone(),
+            value: tuple_value(u.index, &u.tuple),
+            existing,
+        })
+    }
+}
+
+/// An index build's rule: every object involved in a conflict is noted.
+#[derive(Debug, Default)]
+pub(crate) struct Conflicts(Vec<ObjectId>);
+
+impl Conflicts {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every object involved, sorted, once each.
+    pub fn objects(mut self) -> Vec<ObjectId> {
+        self.0.sort_unstable();
+        self.0.dedup();
+        self.0
+    }
+}
+
+impl OnConflict for Conflicts {
+    fn conflict(&mut self, u: &UniqueValue<'_>, existing: ObjectId) -> Result<()> {
+        self.0.extend([u.id, existing]);
+        Ok(())
+    }
+}
+
+/// The uniqueness rule applied to a plan, and the point keys it rewrites:
+/// refuses a tuple held twice in the plan, or held by a committed object
+/// the plan does not change; otherwise every point key that gains or loses
+/// a holder, with its final holders. Callers hold the stripes of
+/// `plan.changed_unique()`.
+pub(crate) fn point_writes(
+    plan: &Plan<'_>,
+    committed: &mut dyn Committed,
+) -> Result<Vec<PointWrite>> {
+    point_writes_with(plan, committed, &mut Refuse)
+}
+
+/// `point_writes`, telling each conflict to `on_conflict` (which may let
+/// the check go on: the point keys it returns are then not to be written).
+pub(crate) fn point_writes_with(
+    plan: &Plan<'_>,
+    committed: &mut dyn Committed,
+    on_conflict: &mut dyn OnConflict,
+) -> Result<Vec<PointWrite>> {
+    // Every final holder in the plan, changed or not, claims its tuple.
+    let mut check = UniqueCheck::new();
+    for u in &plan.unique {
+        if let Some(other) = check.claim(u.class.id, u.index.id, &u.tuple, u.id) {
+            on_conflict.conflict(u, other)?;
+        }
+    }
+    // The point keys that change, each with its namespace.
+    let mut keys: BTreeMap<&(Family, Vec<u8>), NamespaceId> = BTreeMap::new();
+    for u in plan.changed_unique() {
+        keys.insert(&u.key, u.ns);
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    for (key, ns) in keys {
+        let stored = committed.holders(key.0, &key.1)?;
+        let kept: Vec<ObjectId> = stored
+            .iter()
+            .copied()
+            .filter(|h| !plan.touches(ns, *h))
+            .collect();
+        let claims = plan.unique.iter().filter(|u| u.key == *key);
+        let mut holders = kept.clone();
+        for u in claims {
+            if u.new {
+                for &h in &kept {
+                    let same = match u.index.kind {
+                        // The key is the tuple.
+                        IndexKind::Ordered { .. } => true,
+                        IndexKind::Hash { .. } => committed.tuples(u, h)?.contains(&u.tuple),
+                    };
+                    if same {
+                        on_conflict.conflict(u, h)?;
+                    }
+                }
+            }
+            holders.push(u.id);
+        }
+        holders.sort_unstable();
+        holders.dedup();
+        if holders != stored {
+            out.push(PointWrite {
+                family: key.0,
+                key: key.1.clone(),
+                holders,
+            });
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const C: ClassId = ClassId(1);
-    const F: FieldId = FieldId(2);
+    const F: IndexId = IndexId(2);
 
     #[test]
     fn a_second_holder_is_a_conflict_wherever_it_comes() {
         let mut u = UniqueCheck::new();
-        let (a, b) = (Value::from("a"), Value::from("b"));
+        let (a, b) = (&b"a"[..], &b"b"[..]);
         // a, b, a: the two holders of "a" are not neighbours.
-        assert_eq!(u.claim(C, F, &a, ObjectId(1)), None);
-        assert_eq!(u.claim(C, F, &b, ObjectId(2)), None);
-        assert_eq!(u.claim(C, F, &a, ObjectId(3)), Some(ObjectId(1)));
-        assert_eq!(u.conflicting_objects(), vec![ObjectId(1), ObjectId(3)]);
+        assert_eq!(u.claim(C, F, a, ObjectId(1)), None);
+        assert_eq!(u.claim(C, F, b, ObjectId(2)), None);
+        assert_eq!(u.claim(C, F, a, ObjectId(3)), Some(ObjectId(1)));
         assert_eq!(u.conflicts, vec![(ObjectId(1), ObjectId(3))]);
     }
 
     #[test]
     fn the_same_holder_twice_and_other_fields_are_not_conflicts() {
         let mut u = UniqueCheck::new();
-        let v = Value::U64(7);
-        assert_eq!(u.claim(C, F, &v, ObjectId(1)), None);
-        assert_eq!(u.claim(C, F, &v, ObjectId(1)), None);
-        assert_eq!(u.claim(C, FieldId(3), &v, ObjectId(2)), None);
-        assert_eq!(u.claim(ClassId(9), F, &v, ObjectId(2)), None);
+        let v = &b"7"[..];
+        assert_eq!(u.claim(C, F, v, ObjectId(1)), None);
+        assert_eq!(u.claim(C, F, v, ObjectId(1)), None);
+        assert_eq!(u.claim(C, IndexId(3), v, ObjectId(2)), None);
+        assert_eq!(u.claim(ClassId(9), F, v, ObjectId(2)), None);
         assert!(u.conflicts.is_empty());
     }
 }

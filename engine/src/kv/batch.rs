@@ -65,6 +65,13 @@ impl WriteBatch {
         self.push(Kind::Put, Space::of(family), key, value);
     }
 
+    /// Sets `key` of `space` to `value`, whatever family the key is of (a
+    /// raw copy).
+    #[cfg_attr(not(feature = "rocksdb"), allow(dead_code))]
+    pub(crate) fn put_in(&mut self, space: Space, key: &[u8], value: &[u8]) {
+        self.push(Kind::Put, space, key, value);
+    }
+
     /// Removes `key` of `family`.
     pub(crate) fn delete(&mut self, family: Family, key: &[u8]) {
         self.push(Kind::Delete, Space::of(family), key, &[]);

@@ -6,19 +6,21 @@
 //! only live reads use the caches. Reads never wait for writers: they load
 //! the catalog version without a lock and read the store directly.
 //!
-//! May call: `catalog`, `kv`, `index::entries`.
+//! May call: `catalog`, `kv`, `index::entries`, `index::paths`.
 
 use std::ops::Bound;
 use std::sync::Arc;
 
 use rockhold_format::{
-    ClassDef, ClassId, Family, FieldDef, FullScanKey, HashKey, IndexKind, Key, NamespaceId,
+    decode_holders, ClassDef, ClassId, Family, FullScanKey, IndexDef, IndexShape, Key, NamespaceId,
     ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, Value,
 };
 
 use crate::catalog::{Catalog, ClassEntry};
 use crate::db::{Db, Inner};
 use crate::error::{Error, Result};
+use crate::index::entries::{encode_tuple, index_tuples, point_key};
+use crate::index::paths::part_type;
 use crate::kv::{KeyRange, KvRead, Space};
 
 pub(crate) mod cache;
@@ -232,29 +234,59 @@ impl<'a> View<'a> {
         self.kv.get_with(Space::of(family), key, &mut |_| {})
     }
 
-    /// Every object that holds `value` in `field`, per the index, each
-    /// verified against its record (hash collisions never leak through).
+    /// Every object that holds the encoded `tuple` in `index`, per the
+    /// index, each hash match verified against its record (hash collisions
+    /// never leak through).
     pub fn holders(
         &self,
         ns: NamespaceId,
         class: &ClassDef,
-        field: &FieldDef,
-        value: &Value,
+        index: &IndexDef,
+        tuple: &[u8],
     ) -> Result<Vec<ObjectId>> {
         Ok(self
-            .holders_page(ns, class, field, value, None, usize::MAX)?
+            .holders_page(ns, class, index, tuple, None, usize::MAX)?
             .ids)
     }
 
-    /// Up to `limit` holders of `value` in `field` (as `holders`), in id
+    /// Whether the committed record of `id` holds `tuple` in `index`.
+    fn holds(
+        &self,
+        ns: NamespaceId,
+        class: &ClassDef,
+        index: &IndexDef,
+        tuple: &[u8],
+        id: ObjectId,
+    ) -> Result<bool> {
+        Ok(self.record(ns, id)?.is_some_and(|rec| {
+            rec.class == class.id
+                && index_tuples(class, index, &rec)
+                    .binary_search_by(|t| t.as_slice().cmp(tuple))
+                    .is_ok()
+        }))
+    }
+
+    /// The holders stored under a unique index's point key.
+    pub fn point_holders(&self, family: Family, key: &[u8]) -> Result<Vec<ObjectId>> {
+        let mut decoded = None;
+        self.kv.get_with(Space::of(family), key, &mut |bytes| {
+            decoded = Some(decode_holders(bytes));
+        })?;
+        Ok(decoded
+            .transpose()
+            .map_err(|e| Error::corruption(key, e))?
+            .unwrap_or_default())
+    }
+
+    /// Up to `limit` holders of `tuple` in `index` (as `holders`), in id
     /// order, after the index key `after` (a cursor of an earlier page).
     /// The page's cursor is set when it is full.
     pub fn holders_page(
         &self,
         ns: NamespaceId,
         class: &ClassDef,
-        field: &FieldDef,
-        value: &Value,
+        index: &IndexDef,
+        tuple: &[u8],
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<FindPage> {
@@ -262,17 +294,21 @@ impl<'a> View<'a> {
             ids: Vec::new(),
             cursor: None,
         };
-        let (family, prefix) = match field.index {
-            IndexKind::None => return Ok(page),
-            IndexKind::Hash { .. } => (
-                Family::Hash,
-                HashKey::hash_prefix(ns, class.id, field.id, self.inner.seed.hash_value(value)),
-            ),
-            IndexKind::Ordered { .. } => (
-                Family::Ordered,
-                OrderedKey::value_prefix(ns, class.id, field.id, value),
-            ),
-        };
+        let (family, prefix) = point_key(&self.inner.seed, ns, class.id, index, tuple);
+        let hashed = family == Family::Hash;
+        if index.is_unique() {
+            if after.is_some() {
+                return Err(Error::InvalidCursor {
+                    reason: "a unique lookup has one page",
+                });
+            }
+            for id in self.point_holders(family, &prefix)? {
+                if page.ids.len() < limit && (!hashed || self.holds(ns, class, index, tuple, id)?) {
+                    page.ids.push(id);
+                }
+            }
+            return Ok(page);
+        }
         let start = match after {
             None => prefix.clone(),
             Some(Cursor(c)) if c.starts_with(&prefix) && c.len() > prefix.len() => {
@@ -289,24 +325,22 @@ impl<'a> View<'a> {
         if limit == 0 {
             return Ok(page);
         }
-        let range = match family {
-            Family::Hash => KeyRange::hash_lookup(&prefix),
-            _ => KeyRange::prefix(&prefix),
+        let range = if hashed {
+            KeyRange::hash_lookup(&prefix)
+        } else {
+            KeyRange::prefix(&prefix)
         };
         let mut it = self.kv.iter(Space::of(family), range)?;
         it.seek(&start);
         while let Some(key) = it.key() {
-            let id = object_id_suffix(key).ok_or_else(|| {
-                Error::corruption(key, rockhold_format::Error::Truncated { what: "index key" })
-            })?;
-            let holds = match family {
-                // Equal hashes are confirmed on the record.
-                Family::Hash => self
-                    .record(ns, id)?
-                    .is_some_and(|rec| rec.class == class.id && rec.value(field.id) == value),
-                _ => true,
-            };
-            if holds {
+            // The tuple is prefix-free: a longer key of the prefix holds it.
+            let id = object_id_suffix(key)
+                .filter(|_| key.len() == prefix.len() + 8)
+                .ok_or_else(|| {
+                    Error::corruption(key, rockhold_format::Error::Truncated { what: "index key" })
+                })?;
+            // Equal hashes are confirmed on the record.
+            if !hashed || self.holds(ns, class, index, tuple, id)? {
                 page.ids.push(id);
                 if page.ids.len() == limit {
                     page.cursor = Some(Cursor(key.to_vec()));
@@ -319,33 +353,34 @@ impl<'a> View<'a> {
         Ok(page)
     }
 
-    fn indexed_field<'c>(
+    /// The index named `name`, if it answers queries of this kind.
+    fn indexed<'c>(
         &self,
         entry: &'c ClassEntry,
-        field: &str,
+        name: &str,
         needed: &'static str,
-    ) -> Result<&'c FieldDef> {
-        let f = entry.field_named(field)?;
+    ) -> Result<&'c IndexDef> {
+        let index = entry.index_named(name)?;
         let ok = match needed {
-            "unique" => f.index.is_unique(),
-            "ordered" => matches!(f.index, IndexKind::Ordered { .. }),
-            _ => f.index.is_indexed(),
+            "unique" => index.is_unique(),
+            "ordered" => index.kind.is_ordered(),
+            _ => true,
         };
         if !ok {
             return Err(Error::NotIndexed {
                 class: entry.def.name.clone(),
-                field: field.to_string(),
+                index: name.to_string(),
                 needed,
             });
         }
-        if let Some(state) = entry.not_ready(f.id) {
+        if let Some(state) = entry.not_ready(index.id) {
             return Err(Error::IndexNotReady {
                 class: entry.def.name.clone(),
-                field: field.to_string(),
+                index: name.to_string(),
                 state: state.name(),
             });
         }
-        Ok(f)
+        Ok(index)
     }
 
     pub fn get(&self, ns: &str, id: ObjectId) -> Result<Option<Object>> {
@@ -400,51 +435,57 @@ impl<'a> View<'a> {
         &self,
         ns: &str,
         class: &str,
-        field: &str,
+        index: &str,
         value: &Value,
     ) -> Result<Option<ObjectId>> {
         let entry = self.class(ns, class)?;
-        let f = self.indexed_field(&entry, field, "unique")?;
-        check_query_value(&entry.def, f, value)?;
-        let cache_key = (entry.def.id, f.id, value.encode_ordered());
+        let index = self.indexed(&entry, index, "unique")?;
+        let tuple = query_tuple(&entry.def, index, value, false)?;
         let live = self.live;
         if live {
-            if let Some(id) = self.inner.unique_cache.get(&cache_key) {
+            let cache_key = (entry.def.id, index.id, tuple);
+            let hit = self.inner.unique_cache.get(&cache_key);
+            let tuple = cache_key.2;
+            if let Some(id) = hit {
                 // Verify the hit: a cached id is returned only while its
                 // object still holds the value.
-                if let Some(rec) = self.record(entry.ns, id)? {
-                    if rec.class == entry.def.id && rec.value(f.id) == value {
-                        self.inner.metrics.cache_hit.inc();
-                        return Ok(Some(id));
-                    }
+                if self.holds(entry.ns, &entry.def, index, &tuple, id)? {
+                    self.inner.metrics.cache_hit.inc();
+                    return Ok(Some(id));
                 }
                 self.inner.metrics.cache_stale.inc();
             } else {
                 self.inner.metrics.cache_miss.inc();
             }
+            let generation = self.inner.unique_cache.generation();
+            let found = self
+                .holders(entry.ns, &entry.def, index, &tuple)?
+                .into_iter()
+                .next();
+            if let Some(id) = found {
+                self.inner.unique_cache.insert_if_unchanged(
+                    generation,
+                    (entry.def.id, index.id, tuple),
+                    id,
+                );
+            }
+            return Ok(found);
         }
-        let generation = self.inner.unique_cache.generation();
-        let found = self
-            .holders(entry.ns, &entry.def, f, value)?
+        Ok(self
+            .holders(entry.ns, &entry.def, index, &tuple)?
             .into_iter()
-            .next();
-        if let (true, Some(id)) = (live, found) {
-            self.inner
-                .unique_cache
-                .insert_if_unchanged(generation, cache_key, id);
-        }
-        Ok(found)
+            .next())
     }
 
     pub fn find_all(
         &self,
         ns: &str,
         class: &str,
-        field: &str,
+        index: &str,
         value: &Value,
     ) -> Result<Vec<ObjectId>> {
         Ok(self
-            .find_page(ns, class, field, value, &FindAll::all())?
+            .find_page(ns, class, index, value, &FindAll::all())?
             .ids)
     }
 
@@ -452,59 +493,48 @@ impl<'a> View<'a> {
         &self,
         ns: &str,
         class: &str,
-        field: &str,
+        index: &str,
         value: &Value,
         find: &FindAll,
     ) -> Result<FindPage> {
         let entry = self.class(ns, class)?;
-        let f = self.indexed_field(&entry, field, "hash or ordered")?;
-        check_query_value(&entry.def, f, value)?;
-        if matches!(value, Value::Absent) {
-            return Err(Error::InvalidRequest(
-                "absent values are not indexed".into(),
-            ));
-        }
+        let index = self.indexed(&entry, index, "hash or ordered")?;
+        let tuple = query_tuple(&entry.def, index, value, false)?;
         self.holders_page(
             entry.ns,
             &entry.def,
-            f,
-            value,
+            index,
+            &tuple,
             find.after.as_ref(),
             find.limit,
         )
     }
 
-    pub fn scan(&self, ns: &str, class: &str, field: &str, scan: &RangeScan) -> Result<ScanPage> {
+    pub fn scan(&self, ns: &str, class: &str, index: &str, scan: &RangeScan) -> Result<ScanPage> {
         let entry = self.class(ns, class)?;
-        let f = self.indexed_field(&entry, field, "ordered")?;
-        let field_prefix = OrderedKey::field_prefix(entry.ns, entry.def.id, f.id);
+        let index = self.indexed(&entry, index, "ordered")?;
+        let index_prefix = OrderedKey::index_prefix(entry.ns, entry.def.id, index.id);
         let bound_key = |v: &Value| -> Result<Vec<u8>> {
-            check_query_value(&entry.def, f, v)?;
-            Ok(OrderedKey::value_prefix(entry.ns, entry.def.id, f.id, v))
+            let mut key = index_prefix.clone();
+            key.extend_from_slice(&query_tuple(&entry.def, index, v, true)?);
+            Ok(key)
         };
         let successor =
             |k: &[u8]| rockhold_format::prefix_successor(k).unwrap_or_else(|| vec![0xFF; 64]);
         let (mut lower, mut upper) = match &scan.prefix {
             Some(p) => {
-                let Some(enc) = p.ordered_prefix() else {
-                    return Err(Error::InvalidRequest(
-                        "a prefix scan needs a string or bytes prefix".into(),
-                    ));
-                };
-                check_query_value(&entry.def, f, p)?;
-                let mut l = field_prefix.clone();
-                l.extend_from_slice(&enc);
+                let l = bound_key_prefix(&entry.def, index, &index_prefix, p)?;
                 let u = successor(&l);
                 (l, u)
             }
             None => {
                 let l = match &scan.lower {
-                    Bound::Unbounded => field_prefix.clone(),
+                    Bound::Unbounded => index_prefix.clone(),
                     Bound::Included(v) => bound_key(v)?,
                     Bound::Excluded(v) => successor(&bound_key(v)?),
                 };
                 let u = match &scan.upper {
-                    Bound::Unbounded => successor(&field_prefix),
+                    Bound::Unbounded => successor(&index_prefix),
                     Bound::Included(v) => successor(&bound_key(v)?),
                     Bound::Excluded(v) => bound_key(v)?,
                 };
@@ -512,7 +542,7 @@ impl<'a> View<'a> {
             }
         };
         if let Some(Cursor(c)) = &scan.after {
-            if !c.starts_with(&field_prefix) {
+            if !c.starts_with(&index_prefix) {
                 return Err(Error::InvalidCursor {
                     reason: "it belongs to another index",
                 });
@@ -532,6 +562,10 @@ impl<'a> View<'a> {
         if lower >= upper || scan.limit == 0 {
             return Ok(page);
         }
+        let shape = IndexShape {
+            parts: index.parts.len(),
+            unique: index.is_unique(),
+        };
         let mut it = self
             .kv
             .iter(Space::Ordered, KeyRange::new(&lower, Some(upper)))?;
@@ -541,8 +575,32 @@ impl<'a> View<'a> {
             it.seek_to_first();
         }
         while let Some(key) = it.key() {
-            let k = OrderedKey::decode(key).map_err(|e| Error::corruption(key, e))?;
-            page.hits.push((k.value, k.id));
+            let k = OrderedKey::decode_as(key, shape).map_err(|e| Error::corruption(key, e))?;
+            let id = match k.id {
+                Some(id) => id,
+                None => {
+                    let holders = decode_holders(it.value().unwrap_or_default())
+                        .map_err(|e| Error::corruption(key, e))?;
+                    match holders.as_slice() {
+                        [id] => *id,
+                        _ => {
+                            return Err(Error::corruption(
+                                key,
+                                rockhold_format::Error::Malformed(
+                                    "a unique ordered entry with more than one holder".into(),
+                                ),
+                            ))
+                        }
+                    }
+                }
+            };
+            let mut values = k.values;
+            let value = if values.len() == 1 {
+                values.remove(0)
+            } else {
+                Value::List(values)
+            };
+            page.hits.push((value, id));
             if page.hits.len() == scan.limit {
                 page.cursor = Some(Cursor(key.to_vec()));
                 break;
@@ -695,18 +753,86 @@ impl<'a> View<'a> {
     }
 }
 
-/// Checks that a query value has the field's type.
-fn check_query_value(class: &ClassDef, field: &FieldDef, value: &Value) -> Result<()> {
-    if matches!(value, Value::Absent) || field.ty.admits(value) {
-        Ok(())
-    } else {
-        Err(Error::WrongType {
-            class: class.name.clone(),
-            field: field.name.clone(),
-            expected: field.ty.name(),
-            found: value.type_name(),
-        })
+/// The values a query gives for an index's parts: the value itself for a
+/// one-part index, a list of the leading parts' values for a compound one
+/// (all of them unless `leading` allows fewer).
+fn query_parts<'v>(
+    class: &ClassDef,
+    index: &IndexDef,
+    value: &'v Value,
+    leading: bool,
+) -> Result<&'v [Value]> {
+    let parts: &[Value] = match value {
+        _ if index.parts.len() == 1 => std::slice::from_ref(value),
+        Value::List(values) => values,
+        other => {
+            return Err(Error::WrongType {
+                class: class.name.clone(),
+                field: index.name.clone(),
+                path: String::new(),
+                expected: format!("a list of the values of its {} parts", index.parts.len()),
+                found: other.type_name().to_string(),
+            })
+        }
+    };
+    let n = index.parts.len();
+    if parts.len() > n || (!leading && parts.len() != n) || parts.is_empty() {
+        return Err(Error::InvalidRequest(format!(
+            "index {}.{} has {n} part(s); the query gives {}",
+            class.name,
+            index.name,
+            parts.len()
+        )));
     }
+    for (v, path) in parts.iter().zip(&index.parts) {
+        if matches!(v, Value::Absent) {
+            return Err(Error::InvalidRequest(
+                "absent values are not indexed".into(),
+            ));
+        }
+        let Some(ty) = part_type(&class.fields, path) else {
+            continue; // not reached: a definition's paths are in its schema
+        };
+        ty.check(v).map_err(|m| Error::WrongType {
+            class: class.name.clone(),
+            field: index.name.clone(),
+            path: m.path,
+            expected: m.expected,
+            found: m.found,
+        })?;
+    }
+    Ok(parts)
+}
+
+/// The encoded tuple of a query value (see `query_parts`).
+fn query_tuple(
+    class: &ClassDef,
+    index: &IndexDef,
+    value: &Value,
+    leading: bool,
+) -> Result<Vec<u8>> {
+    Ok(encode_tuple(query_parts(class, index, value, leading)?))
+}
+
+/// The key prefix of a prefix scan: the leading parts given exactly, the
+/// last one (a string or bytes) as a prefix.
+fn bound_key_prefix(
+    class: &ClassDef,
+    index: &IndexDef,
+    index_prefix: &[u8],
+    p: &Value,
+) -> Result<Vec<u8>> {
+    let parts = query_parts(class, index, p, true)?;
+    let (last, leading) = parts.split_last().unwrap_or((p, &[]));
+    let Some(enc) = last.ordered_prefix() else {
+        return Err(Error::InvalidRequest(
+            "a prefix scan needs a string or bytes prefix".into(),
+        ));
+    };
+    let mut key = index_prefix.to_vec();
+    key.extend_from_slice(&encode_tuple(leading));
+    key.extend_from_slice(&enc);
+    Ok(key)
 }
 
 /// The object a record of `class` shows: its present fields, by name, in

@@ -15,13 +15,12 @@
 use std::sync::Arc;
 
 use rockhold_format::{
-    ClassDef, ClassId, ClassKey, Family, FieldDef, FieldId, FieldType, IndexKind, Key, MetaKey,
-    NameEntry, NameKey, NameKind, ObjectId, ObjectKey, ObjectRecord, Record, TaskKey, TaskRecord,
-    Value,
+    ClassDef, ClassId, ClassKey, Family, FieldDef, FieldType, IndexId, Key, MetaKey, NameEntry,
+    NameKey, NameKind, ObjectId, ObjectKey, ObjectRecord, Record, TaskKey, TaskRecord, Value,
 };
 
 use crate::catalog::ddl::{
-    next_definition, now_ms, put_counter, valid_name, validate_spec, ClassSpec,
+    index_defs, next_definition, now_ms, put_counter, valid_name, validate_spec, ClassSpec,
 };
 use crate::catalog::{take_task_revision, Change as CatalogChange, ClassEntry};
 use crate::db::{Db, Inner};
@@ -39,6 +38,9 @@ fn type_of(value: &Value) -> Option<FieldType> {
         Value::String(_) => FieldType::String,
         Value::Bytes(_) => FieldType::Bytes,
         Value::Ref(_) => FieldType::Ref,
+        // A provisional class does not guess nested types: such a field is
+        // schemaless until (and unless) the real definition says `Any` too.
+        Value::List(_) | Value::Map(_) | Value::Variant(_) => FieldType::Any,
     })
 }
 
@@ -122,7 +124,9 @@ fn ingest_provisional(
                 name: class.to_string(),
                 revision: 1,
                 next_field_id: 1,
+                next_index_id: 1,
                 fields: Vec::new(),
+                indexes: Vec::new(),
                 provisional: true,
             };
             (def, Default::default(), true)
@@ -135,14 +139,23 @@ fn ingest_provisional(
     };
     for (name, value) in fields {
         let Some(ty) = type_of(value) else { continue };
+        if value.depth() > rockhold_format::MAX_DEPTH {
+            return Err(Error::TooDeep {
+                class: class.to_string(),
+                field: name.clone(),
+                depth: value.depth(),
+                max: rockhold_format::MAX_DEPTH,
+            });
+        }
         let field = match def.field(name) {
             Some(f) if f.ty == ty => f.id,
             Some(f) => {
                 return Err(Error::WrongType {
                     class: class.to_string(),
                     field: name.clone(),
+                    path: String::new(),
                     expected: f.ty.name(),
-                    found: value.type_name(),
+                    found: value.type_name().to_string(),
                 })
             }
             None => {
@@ -153,7 +166,6 @@ fn ingest_provisional(
                     name: name.clone(),
                     ty,
                     optional: true,
-                    index: IndexKind::None,
                 });
                 fid
             }
@@ -178,7 +190,7 @@ fn ingest_provisional(
             &def.encode(),
         );
     }
-    if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(FieldId::WHOLE_CLASS) {
+    if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(IndexId::WHOLE_CLASS) {
         let rev = take_task_revision(&mut cat.counters.next_task_revision)?;
         let task = TaskRecord::pending(rev, now_ms());
         put_counter(
@@ -191,7 +203,7 @@ fn ingest_provisional(
             &TaskKey {
                 ns,
                 class: def.id,
-                field: FieldId::WHOLE_CLASS,
+                index: IndexId::WHOLE_CLASS,
             }
             .encode(),
             &task.encode(),
@@ -248,7 +260,8 @@ pub(crate) fn adopt_definition(
     let mut ids = ClassDef {
         name: String::new(),
         fields: Vec::new(),
-        ..*old
+        indexes: Vec::new(),
+        ..old.clone()
     };
     let mut fields = Vec::with_capacity(spec.fields.len());
     for f in &spec.fields {
@@ -266,7 +279,8 @@ pub(crate) fn adopt_definition(
         };
         fields.push(f.to_def(id));
     }
-    let def = next_definition(old, ids.next_field_id, fields)?;
+    let indexes = index_defs(spec, &fields, &[], &mut ids)?;
+    let def = next_definition(old, &ids, fields, indexes)?;
     check_required_fields(inner, provisional.ns, &def)?;
     let mut batch = WriteBatch::new();
     batch.put(

@@ -7,9 +7,10 @@
 //!    their committed records;
 //! 3. apply the operations in order to the objects' final states;
 //! 4. ask `index::plan` for the entries to delete and put and the unique
-//!    values to check; lock the stripes of the new unique values;
-//! 5. check uniqueness (`index::unique`) within the batch and against the
-//!    committed holders;
+//!    tuples held and given up; lock the stripes of their point keys;
+//! 5. apply the uniqueness rule (`index::unique::point_writes`) within the
+//!    batch and against the committed holders, which also gives the point
+//!    keys' new holders;
 //! 6. log the objects for a bulk build in progress, open the caches'
 //!    invalidation, write the one batch (records and index entries), close
 //!    the invalidation; release everything.
@@ -21,15 +22,17 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use rockhold_format::{
-    ClassDef, Family, FieldId, Key, NamespaceId, ObjectId, ObjectKey, ObjectRecord, Record, Value,
+    encode_holders, ClassDef, ClassId, Family, FieldId, IndexId, Key, NamespaceId, ObjectId,
+    ObjectKey, ObjectRecord, Record, Value,
 };
 
+use crate::catalog::ddl::check_field_value;
 use crate::catalog::{Catalog, ClassEntry, FieldLookup};
 use crate::db::{Db, UniqueCacheKey};
 use crate::error::{Error, Result};
-use crate::index::entries::check_indexable;
+use crate::index::entries::{index_tuples, ValueHasher};
 use crate::index::plan::{plan, Change, Plan, Scope, UniqueValue};
-use crate::index::unique::UniqueCheck;
+use crate::index::unique::{point_writes, Committed, PointWrite};
 use crate::kv::WriteBatch;
 use crate::read::View;
 
@@ -183,24 +186,16 @@ impl<'db> Transaction<'db> {
             Scope::Record,
         )?;
 
-        // Unique values written by the batch are locked before they are checked.
-        let _value_locks = inner.locks.lock_values(
-            plan.new_unique()
-                .map(|u| (u.class.id, u.field.id, inner.seed.hash_value(u.value))),
-        );
-        check_unique(&view, &plan).inspect_err(|e| {
+        // Unique point keys the batch rewrites are locked before they are read.
+        let _value_locks = inner.locks.lock_values(unique_stripes(&inner.seed, &plan));
+        let points = point_writes(&plan, &mut CommittedView(&view)).inspect_err(|e| {
             if matches!(e, Error::UniqueViolation { .. }) {
                 inner.metrics.unique_violations.inc();
             }
         })?;
 
         let mut batch = WriteBatch::new();
-        for (family, key) in &plan.delete {
-            batch.delete(*family, key);
-        }
-        for (family, key) in &plan.put {
-            batch.put(*family, key, &[]);
-        }
+        write_plan(&mut batch, &plan, &points);
         let mut deleted = Vec::new();
         let (mut inserts, mut updates, mut deletes) = (0u64, 0u64, 0u64);
         for ((ns, id), t) in &touched {
@@ -222,7 +217,7 @@ impl<'db> Transaction<'db> {
                 (None, None) => {}
             }
         }
-        let invalidate: Vec<UniqueCacheKey> = plan.released;
+        let invalidate: Vec<UniqueCacheKey> = plan.released_keys();
         let ops = batch.len();
         // A bulk index build reading these classes from a snapshot repairs
         // what this commit changes (see build/bulk.rs).
@@ -404,15 +399,9 @@ fn set_fields(
                     field: name.clone(),
                 });
             }
-        } else if !f.ty.admits(value) {
-            return Err(Error::WrongType {
-                class: def.name.clone(),
-                field: name.clone(),
-                expected: f.ty.name(),
-                found: value.type_name(),
-            });
+        } else {
+            check_field_value(def, f, value)?;
         }
-        check_indexable(def, f, value)?;
         updates.push((f.id, value));
     }
     // Names are unique, so ids are too.
@@ -465,36 +454,50 @@ fn check_required(def: &ClassDef, rec: &ObjectRecord) -> Result<()> {
     }
 }
 
-/// Refuses the batch if a unique value it writes is held by another object,
-/// earlier in the same batch or committed (and not given up by the batch).
-fn check_unique(view: &View<'_>, plan: &Plan<'_>) -> Result<()> {
-    let violation = |u: &UniqueValue<'_>, existing: ObjectId| Error::UniqueViolation {
-        class: u.class.name.clone(),
-        field: u.field.name.clone(),
-        value: u.value.clone(),
-        existing,
-    };
-    // Every final holder in the batch, changed or not, claims its value.
-    let mut check = UniqueCheck::new();
-    for u in &plan.unique {
-        if let Some(other) = check.claim(u.class.id, u.field.id, u.value, u.id) {
-            return Err(violation(u, other));
+/// The value stripes of the unique point keys a plan may rewrite.
+pub(crate) fn unique_stripes<'p>(
+    hasher: &'p ValueHasher,
+    plan: &'p Plan<'_>,
+) -> impl Iterator<Item = (ClassId, IndexId, u64)> + 'p {
+    plan.changed_unique()
+        .map(|u| (u.class.id, u.index.id, hasher.hash_bytes(&u.tuple)))
+}
+
+/// Puts a plan's index changes into `batch`: its entries, and the unique
+/// point keys `point_writes` decided.
+pub(crate) fn write_plan(batch: &mut WriteBatch, plan: &Plan<'_>, points: &[PointWrite]) {
+    for (family, key) in &plan.delete {
+        batch.delete(*family, key);
+    }
+    for (family, key) in &plan.put {
+        batch.put(*family, key, &[]);
+    }
+    let mut value = Vec::new();
+    for p in points {
+        if p.holders.is_empty() {
+            batch.delete(p.family, &p.key);
+        } else {
+            value.clear();
+            encode_holders(&p.holders, &mut value);
+            batch.put(p.family, &p.key, &value);
         }
     }
-    // Committed holders of the values the batch newly writes claim them too,
-    // unless the batch changes them (their final state claimed above).
-    for u in plan.new_unique() {
-        for holder in view.holders(u.ns, u.class, u.field, u.value)? {
-            if !plan.touches(u.ns, holder)
-                && check
-                    .claim(u.class.id, u.field.id, u.value, holder)
-                    .is_some()
-            {
-                return Err(violation(u, holder));
-            }
-        }
+}
+
+/// What the uniqueness rule reads of committed data, through a view.
+pub(crate) struct CommittedView<'v, 'a>(pub &'v View<'a>);
+
+impl Committed for CommittedView<'_, '_> {
+    fn holders(&mut self, family: Family, key: &[u8]) -> Result<Vec<ObjectId>> {
+        self.0.point_holders(family, key)
     }
-    Ok(())
+
+    fn tuples(&mut self, u: &UniqueValue<'_>, holder: ObjectId) -> Result<Vec<Vec<u8>>> {
+        Ok(match self.0.record(u.ns, holder)? {
+            Some(rec) if rec.class == u.class.id => index_tuples(u.class, u.index, &rec),
+            _ => Vec::new(),
+        })
+    }
 }
 
 impl Db {

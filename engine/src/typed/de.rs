@@ -89,6 +89,10 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_> {
                 visitor.visit_seq(de::value::SeqDeserializer::new(b.iter().copied()))
             }
             Value::Ref(id) => visitor.visit_u64(id.0),
+            other => Err(de::Error::custom(format!(
+                "a {} value has no typed form yet",
+                other.type_name()
+            ))),
         }
     }
 

@@ -209,7 +209,6 @@ static KEY: FieldDef = FieldDef {
     name: String::new(),
     ty: FieldType::String,
     optional: false,
-    index: rockhold_format::IndexKind::None,
 };
 
 /// One field's value, checked against the field's type.
@@ -224,8 +223,9 @@ impl FieldValue<'_> {
         Error::WrongType {
             class: self.class.name.clone(),
             field: self.field.name.clone(),
+            path: String::new(),
             expected: self.field.ty.name(),
-            found,
+            found: found.to_string(),
         }
     }
 
@@ -447,5 +447,4 @@ static BYTE: FieldDef = FieldDef {
     name: String::new(),
     ty: FieldType::U64,
     optional: false,
-    index: rockhold_format::IndexKind::None,
 };

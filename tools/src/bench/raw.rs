@@ -1,7 +1,8 @@
 //! The floor: raw RocksDB writing exactly the keys rockhold writes (record,
-//! full-scan, hash and ordered entries, encoded by `rockhold-format`), in the
-//! same batch shapes, with the same uniqueness reads (a seek on the hash
-//! prefix, and the candidate's record), in the same column families with the
+//! full-scan entry, the unique email's point key and the ordered age entry,
+//! encoded by `rockhold-format`), in the same batch shapes, with the same
+//! uniqueness reads (a point get of the email's key, and the candidate's
+//! record), in the same column families with the
 //! same table options — and nothing else: no catalog, locks, caches or checks.
 
 use std::collections::HashSet;
@@ -9,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use rockhold::{column_family, Family, COLUMN_FAMILIES};
 use rockhold_format::{
-    prefix_successor, ClassId, FieldId, FullScanKey, HashKey, HashSeed, Key, NamespaceId, ObjectId,
-    ObjectKey, ObjectRecord, OrderedKey, Record, TaskKey, TaskRecord, Value,
+    decode_holders, encode_holders, prefix_successor, ClassId, FieldId, FullScanKey, HashKey,
+    HashSeed, IndexId, IndexShape, Key, NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey,
+    Record, TaskKey, TaskRecord, Value,
 };
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, IngestExternalFileOptions,
@@ -26,6 +28,8 @@ const EMAIL: FieldId = FieldId(1);
 const NAME: FieldId = FieldId(2);
 const AGE: FieldId = FieldId(3);
 const PAYLOAD: FieldId = FieldId(4);
+const EMAIL_INDEX: IndexId = IndexId(1);
+const AGE_INDEX: IndexId = IndexId(2);
 const SEED: HashSeed = HashSeed {
     k0: 0x1234,
     k1: 0x5678,
@@ -86,24 +90,31 @@ fn record(p: &Person) -> ObjectRecord {
     }
 }
 
-fn hash_key(email: &Value, id: ObjectId) -> Vec<u8> {
+/// The point key of a unique email (its value: the holder's id).
+fn hash_key(email: &Value) -> Vec<u8> {
     HashKey {
         ns: NS,
         class: CLASS,
-        field: EMAIL,
+        index: EMAIL_INDEX,
         hash: SEED.hash_value(email),
-        id,
+        id: None,
     }
     .encode()
+}
+
+fn holder_value(id: ObjectId) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8);
+    encode_holders(&[id], &mut v);
+    v
 }
 
 fn ordered_key(age: u64, id: ObjectId) -> Vec<u8> {
     OrderedKey {
         ns: NS,
         class: CLASS,
-        field: AGE,
-        value: Value::U64(age),
-        id,
+        index: AGE_INDEX,
+        values: vec![Value::U64(age)],
+        id: Some(id),
     }
     .encode()
 }
@@ -131,27 +142,22 @@ impl RawStore {
         )
     }
 
-    /// The uniqueness read rockhold does: seek the hash prefix, and check
-    /// each candidate's record.
+    /// The uniqueness read rockhold does: a point get of the email's key,
+    /// and each candidate's record.
     fn holder(&self, email: &Value) -> Result<Option<ObjectId>> {
-        let prefix = HashKey::hash_prefix(NS, CLASS, EMAIL, SEED.hash_value(email));
-        let mut read = ReadOptions::default();
-        read.set_prefix_same_as_start(true);
-        if let Some(upper) = prefix_successor(&prefix) {
-            read.set_iterate_upper_bound(upper);
-        }
-        let mut it = self.db.raw_iterator_cf_opt(self.cf(Family::Hash)?, read);
-        it.seek(&prefix);
-        while let Some(key) = it.key() {
-            let id = ObjectId(u64::from_be_bytes(key[key.len() - 8..].try_into()?));
+        let Some(holders) = self
+            .db
+            .get_pinned_cf(self.cf(Family::Hash)?, hash_key(email))?
+        else {
+            return Ok(None);
+        };
+        for id in decode_holders(&holders)? {
             if let Some(rec) = self.get_record(id)? {
                 if rec.value(EMAIL) == email {
                     return Ok(Some(id));
                 }
             }
-            it.next();
         }
-        it.status()?;
         Ok(None)
     }
 
@@ -172,7 +178,11 @@ impl RawStore {
             [],
         );
         if self.email_index {
-            batch.put_cf(self.cf(Family::Hash)?, hash_key(rec.value(EMAIL), id), []);
+            batch.put_cf(
+                self.cf(Family::Hash)?,
+                hash_key(rec.value(EMAIL)),
+                holder_value(id),
+            );
         }
         if let Value::U64(age) = rec.value(AGE) {
             batch.put_cf(self.cf(Family::Ordered)?, ordered_key(*age, id), []);
@@ -303,30 +313,31 @@ impl Store for RawStore {
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
             let id = ObjectKey::decode(k)?.id;
             let rec = ObjectRecord::decode(v)?;
-            keys.push(hash_key(rec.value(EMAIL), id));
+            keys.push((hash_key(rec.value(EMAIL)), id));
             it.next();
         }
         it.status()?;
         drop(it);
         keys.sort_unstable();
+        // The data has distinct emails and no hash collides: one holder per key.
         for pair in keys.windows(2) {
-            if pair[0][..22] == pair[1][..22] {
-                let id = |k: &[u8]| -> Result<ObjectId> { Ok(HashKey::decode(k)?.id) };
-                let a = self.get_record(id(&pair[0])?)?;
-                let b = self.get_record(id(&pair[1])?)?;
+            if pair[0].0 == pair[1].0 {
+                let a = self.get_record(pair[0].1)?;
+                let b = self.get_record(pair[1].1)?;
                 if a.zip(b)
                     .is_some_and(|(a, b)| a.value(EMAIL) == b.value(EMAIL))
                 {
                     return Err("duplicate email".into());
                 }
+                return Err("hash collision in the benchmark data".into());
             }
         }
         let path = self.dir.join("email.sst");
         let opts = cf_options("index_hash", &self.cache);
         let mut writer = SstFileWriter::create(&opts);
         writer.open(&path)?;
-        for k in &keys {
-            writer.put(k, [])?;
+        for (k, id) in &keys {
+            writer.put(k, holder_value(*id))?;
         }
         writer.finish()?;
         let mut ingest = IngestExternalFileOptions::default();
@@ -336,7 +347,7 @@ impl Store for RawStore {
         let task_key = TaskKey {
             ns: NS,
             class: CLASS,
-            field: EMAIL,
+            index: EMAIL_INDEX,
         }
         .encode();
         let mut batch = WriteBatch::default();
@@ -356,8 +367,8 @@ impl Store for RawStore {
             return Err("duplicate email".into());
         }
         let mut batch = WriteBatch::default();
-        batch.delete_cf(self.cf(Family::Hash)?, hash_key(rec.value(EMAIL), id));
-        batch.put_cf(self.cf(Family::Hash)?, hash_key(&new, id), []);
+        batch.delete_cf(self.cf(Family::Hash)?, hash_key(rec.value(EMAIL)));
+        batch.put_cf(self.cf(Family::Hash)?, hash_key(&new), holder_value(id));
         rec.fields[0].1 = new;
         batch.put_cf(
             self.cf(Family::Object)?,
@@ -381,7 +392,7 @@ impl Store for RawStore {
             }
             .encode(),
         );
-        batch.delete_cf(self.cf(Family::Hash)?, hash_key(rec.value(EMAIL), id));
+        batch.delete_cf(self.cf(Family::Hash)?, hash_key(rec.value(EMAIL)));
         if let Value::U64(age) = rec.value(AGE) {
             batch.delete_cf(self.cf(Family::Ordered)?, ordered_key(*age, id));
         }
@@ -389,8 +400,8 @@ impl Store for RawStore {
     }
 
     fn range(&mut self, lower: u64) -> Result<usize> {
-        let field = OrderedKey::field_prefix(NS, CLASS, AGE);
-        let start = OrderedKey::value_prefix(NS, CLASS, AGE, &Value::U64(lower));
+        let field = OrderedKey::index_prefix(NS, CLASS, AGE_INDEX);
+        let start = OrderedKey::tuple_prefix(NS, CLASS, AGE_INDEX, &[Value::U64(lower)]);
         let mut read = ReadOptions::default();
         read.set_iterate_lower_bound(start.clone());
         if let Some(upper) = prefix_successor(&field) {
@@ -400,8 +411,14 @@ impl Store for RawStore {
         it.seek(&start);
         let mut n = 0;
         while let Some(key) = it.key() {
-            let k = OrderedKey::decode(key)?;
-            std::hint::black_box((k.value, k.id));
+            let k = OrderedKey::decode_as(
+                key,
+                IndexShape {
+                    parts: 1,
+                    unique: false,
+                },
+            )?;
+            std::hint::black_box((k.values, k.id));
             n += 1;
             if n == 100 {
                 break;

@@ -493,3 +493,26 @@ impl Kv for RocksKv {
         self.consistent_cut(|db| backup::checkpoint(db, dir))
     }
 }
+
+impl crate::MemStore {
+    /// A store holding a copy of every key of the database at `path`
+    /// (opened, read, not changed; it must not be open elsewhere): to try a
+    /// migration, or a test, on a copy in memory.
+    pub fn copy_of(path: &Path) -> Result<crate::MemStore> {
+        let source = RocksKv::open(path, &Options::default().create_if_missing(false))?;
+        let store = crate::MemStore::new();
+        let target = store.open()?;
+        for space in Space::ALL {
+            let mut batch = WriteBatch::new();
+            source
+                .latest()
+                .scan(space, KeyRange::new(&[], None), &mut |k, v| {
+                    batch.put_in(space, k, v);
+                    Ok(true)
+                })?;
+            target.write(&batch, false)?;
+        }
+        source.close()?;
+        Ok(store)
+    }
+}
