@@ -6,10 +6,11 @@
 //! and every NAME below must appear in the document.
 
 use crate::hash::HashSeed;
-use crate::ids::{ClassId, IndexId, NamespaceId, ObjectId};
+use crate::ids::{ClassId, FieldId, IndexId, NamespaceId, ObjectId};
 use crate::keys::*;
 use crate::records::samples;
-use crate::value::Value;
+use crate::records::ObjectRecord;
+use crate::value::{encode_tuple_into, Value};
 use crate::Record;
 
 const FORMAT_MD: &str = include_str!("../../docs/FORMAT.md");
@@ -18,7 +19,21 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
     let ns = NamespaceId(1);
     let class = ClassId(1);
     let seed = HashSeed { k0: 1, k1: 2 };
-    let email = Value::from("a@x.io");
+    let email = [Value::from("a@x.io")];
+    let mut email_tuple = Vec::new();
+    encode_tuple_into(&email, &mut email_tuple);
+    let holders = |ids: &[ObjectId]| {
+        let mut out = Vec::new();
+        encode_holders(ids, &mut out);
+        out
+    };
+    let v1_object = ObjectRecord {
+        class,
+        fields: vec![
+            (FieldId(1), Value::from("a@x.io")),
+            (FieldId(2), Value::U64(30)),
+        ],
+    };
     vec![
         ("meta_key", MetaKey::NextObjectId.encode()),
         ("meta_value", samples::meta_counter().encode()),
@@ -57,23 +72,47 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             HashKey {
                 ns,
                 class,
-                index: IndexId(1),
-                hash: seed.hash_value(&email),
+                index: IndexId(3),
+                hash: seed.hash_bytes(&email_tuple),
                 id: Some(ObjectId(7)),
             }
             .encode(),
         ),
+        (
+            "hash_point_key",
+            HashKey {
+                ns,
+                class,
+                index: IndexId(1),
+                hash: seed.hash_bytes(&email_tuple),
+                id: None,
+            }
+            .encode(),
+        ),
+        ("hash_point_value", holders(&[ObjectId(7)])),
         (
             "ordered_key",
             OrderedKey {
                 ns,
                 class,
                 index: IndexId(2),
-                values: vec![Value::U64(30)],
+                values: vec![Value::from("x"), Value::U64(30)],
                 id: Some(ObjectId(7)),
             }
             .encode(),
         ),
+        (
+            "ordered_point_key",
+            OrderedKey {
+                ns,
+                class,
+                index: IndexId(4),
+                values: vec![Value::U64(30)],
+                id: None,
+            }
+            .encode(),
+        ),
+        ("ordered_point_value", holders(&[ObjectId(7)])),
         (
             "task_key",
             TaskKey {
@@ -96,7 +135,63 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             Value::Bytes(vec![0xFF, 0x00]).encode_ordered(),
         ),
         ("value_ref", Value::Ref(ObjectId(7)).encode_ordered()),
+        ("value_list", list().encode_ordered()),
+        ("value_map", map().encode_ordered()),
+        ("value_variant", variant().encode_ordered()),
+        ("stored_scalars", {
+            let mut out = Vec::new();
+            for v in [
+                Value::Bool(false),
+                Value::I64(-2),
+                Value::F64(-0.0),
+                Value::from("é"),
+                Value::Ref(ObjectId(7)),
+            ] {
+                v.encode_stored_into(&mut out);
+            }
+            out
+        }),
+        ("stored_list", list().encode_stored()),
+        ("stored_map", map().encode_stored()),
+        ("stored_variant", variant().encode_stored()),
+        ("v1_object_value", {
+            // The v1 encoding, as format v1 wrote it (the v1 decoder is
+            // checked against it).
+            let framed = unhex(V1_OBJECT_VALUE);
+            assert_eq!(crate::v1::decode_object(&framed), Ok(v1_object));
+            framed
+        }),
     ]
+}
+
+/// `[1, absent]`.
+fn list() -> Value {
+    Value::List(vec![Value::U64(1), Value::Absent])
+}
+
+/// `{"a": true, "b": "x"}`.
+fn map() -> Value {
+    Value::map([
+        ("b".to_string(), Value::from("x")),
+        ("a".to_string(), Value::Bool(true)),
+    ])
+    .expect("distinct keys")
+}
+
+/// `Some(7)` of an enum `{ None, Some(i64) }`.
+fn variant() -> Value {
+    Value::variant("Some", Value::I64(7))
+}
+
+/// A v1 object record (class 1, field 1 "a@x.io", field 2 U64 30), as
+/// the v1 code (commit 0be2302) encoded it.
+const V1_OBJECT_VALUE: &str = "010477759e5701020105066140782e696f02031e";
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .filter_map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {

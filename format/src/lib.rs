@@ -3,9 +3,11 @@
 //! Every byte rockhold writes to RocksDB is produced and parsed here: the key
 //! families with their prefixes, the order-preserving value encoding used in
 //! ordered-index keys, the keyed hash of hash-index keys, and the framing
-//! (version, kind, crc32) of every stored record. docs/FORMAT.md is the
-//! byte-level specification; its worked examples are checked by this crate's
-//! tests.
+//! (version, kind, crc32) of every stored record with its hand-coded body.
+//! Object records are read in place, field by field ([`RecordView`],
+//! [`ValueRef`]); [`v1`] reads format v1 records for migration.
+//! docs/FORMAT.md is the byte-level specification; its worked examples are
+//! checked by this crate's tests.
 //!
 //! The crate is pure and total: no I/O, no RocksDB, and no input makes a
 //! decoder panic: every failure is an [`Error`].

@@ -23,8 +23,15 @@ fn main() {
     let class = ClassId(1);
     let seed = HashSeed { k0: 1, k1: 2 };
     let email = Value::from("a@x.io");
+    let hash_of = |values: &[Value]| {
+        let mut t = Vec::new();
+        encode_tuple_into(values, &mut t);
+        seed.hash_bytes(&t)
+    };
+    let nested = nested_value();
 
-    // key_decode: one valid key of every family, plus ordered keys of several value types.
+    // key_decode: one valid key of every family, plus index keys (entries
+    // and point keys, one-part and compound tuples, nested values).
     put(
         "key_decode",
         "meta_next_object_id",
@@ -80,47 +87,75 @@ fn main() {
         }
         .encode(),
     );
+    let hash_key = |index: u32, id: Option<u64>| HashKey {
+        ns,
+        class,
+        index: IndexId(index),
+        hash: hash_of(std::slice::from_ref(&email)),
+        id: id.map(ObjectId),
+    };
     put(
         "key_decode",
         "hash_email_id7",
-        &HashKey {
-            ns,
-            class,
-            field: FieldId(1),
-            hash: seed.hash_value(&email),
-            id: ObjectId(7),
-        }
-        .encode(),
+        &hash_key(3, Some(7)).encode(),
     );
-    let ordered = |value: Value| {
+    put(
+        "key_decode",
+        "hash_point_email",
+        &hash_key(1, None).encode(),
+    );
+    let ordered = |values: Vec<Value>, id: Option<u64>| {
         OrderedKey {
             ns,
             class,
-            field: FieldId(2),
-            value,
-            id: ObjectId(7),
+            index: IndexId(2),
+            values,
+            id: id.map(ObjectId),
         }
         .encode()
     };
-    put("key_decode", "ordered_u64_30_id7", &ordered(Value::U64(30)));
+    put(
+        "key_decode",
+        "ordered_u64_30_id7",
+        &ordered(vec![Value::U64(30)], Some(7)),
+    );
     put(
         "key_decode",
         "ordered_string_with_zero_id7",
-        &ordered(Value::from("a\0b")),
+        &ordered(vec![Value::from("a\0b")], Some(7)),
     );
     put(
         "key_decode",
         "ordered_f64_neg_id7",
-        &ordered(Value::F64(-1.5)),
+        &ordered(vec![Value::F64(-1.5)], Some(7)),
     );
-    put("key_decode", "ordered_absent_id7", &ordered(Value::Absent));
     put(
         "key_decode",
-        "task_ns1_class1_field2",
+        "ordered_absent_id7",
+        &ordered(vec![Value::Absent], Some(7)),
+    );
+    put(
+        "key_decode",
+        "ordered_compound_x_30_id7",
+        &ordered(vec![Value::from("x"), Value::U64(30)], Some(7)),
+    );
+    put(
+        "key_decode",
+        "ordered_point_u64_30",
+        &ordered(vec![Value::U64(30)], None),
+    );
+    put(
+        "key_decode",
+        "ordered_nested_id7",
+        &ordered(vec![nested.clone()], Some(7)),
+    );
+    put(
+        "key_decode",
+        "task_ns1_class1_index2",
         &TaskKey {
             ns,
             class,
-            field: FieldId(2),
+            index: IndexId(2),
         }
         .encode(),
     );
@@ -130,10 +165,43 @@ fn main() {
         &TaskKey {
             ns,
             class,
-            field: FieldId::WHOLE_CLASS,
+            index: IndexId::WHOLE_CLASS,
         }
         .encode(),
     );
+
+    // index_key: [shape: parts - 1 | unique << 2] [key after its family prefix].
+    let index_key = |name: &str, values: Vec<Value>, id: Option<u64>| {
+        let shape = u8::try_from(values.len() - 1).unwrap() | if id.is_none() { 4 } else { 0 };
+        let mut out = vec![shape];
+        out.extend_from_slice(&ordered(values, id)[2..]);
+        put("index_key", name, &out);
+    };
+    index_key("u64_30_id7", vec![Value::U64(30)], Some(7));
+    index_key("point_u64_30", vec![Value::U64(30)], None);
+    index_key(
+        "compound_x_30_id7",
+        vec![Value::from("x"), Value::U64(30)],
+        Some(7),
+    );
+    index_key(
+        "compound4_point",
+        vec![
+            Value::Absent,
+            Value::I64(-1),
+            Value::Bytes(vec![0, 0xFF]),
+            Value::Ref(ObjectId(9)),
+        ],
+        None,
+    );
+    index_key("nested_id7", vec![nested.clone()], Some(7));
+    // As an IH key, the rest of a point key; as holders, two ids.
+    let mut hash_point = vec![4];
+    hash_point.extend_from_slice(&hash_key(1, None).encode()[2..]);
+    put("index_key", "hash_point_email", &hash_point);
+    let mut holders = vec![0];
+    encode_holders(&[ObjectId(7), ObjectId(1 << 40)], &mut holders);
+    put("index_key", "holders_7_2p40", &holders);
 
     // value_order: [split = len(a)] [a] [b]; a and b are ordered encodings (b may be a tuple).
     let pair = |target: &str, name: &str, a: &[Value], b: &[Value]| {
@@ -205,64 +273,182 @@ fn main() {
         &[Value::from("x"), Value::U64(1), Value::Absent],
         &[Value::from("x"), Value::U64(2)],
     );
+    pair(
+        "value_order",
+        "list_prefix_vs_list",
+        &[Value::List(vec![Value::U64(1)])],
+        &[Value::List(vec![Value::U64(1), Value::Absent])],
+    );
+    pair(
+        "value_order",
+        "map_vs_map",
+        &[map([("a", Value::Bool(true))])],
+        &[map([("a", Value::Bool(true)), ("b", Value::from("x"))])],
+    );
+    pair(
+        "value_order",
+        "variant_vs_variant",
+        &[Value::variant("None", Value::Absent)],
+        &[Value::variant("Some", Value::I64(7))],
+    );
+    pair(
+        "value_order",
+        "nested_vs_list",
+        std::slice::from_ref(&nested),
+        &[Value::List(vec![])],
+    );
+
+    // stored_value: one value in the stored encoding.
+    for (name, v) in [
+        ("false", Value::Bool(false)),
+        ("i64_min", Value::I64(i64::MIN)),
+        ("u64_max", Value::U64(u64::MAX)),
+        (
+            "f64_nan_payload",
+            Value::F64(f64::from_bits(0x7FF4_0000_0000_00AB)),
+        ),
+        ("f64_neg_zero", Value::F64(-0.0)),
+        ("string_utf8", Value::from("é\0€")),
+        ("bytes", Value::Bytes(vec![0, 0xFF])),
+        ("ref_7", Value::Ref(ObjectId(7))),
+        ("empty_list", Value::List(vec![])),
+        ("nested", nested.clone()),
+        ("deep_list", deep_list(MAX_DEPTH)),
+    ] {
+        put("stored_value", name, &v.encode_stored());
+    }
 
     // Records.
+    let part = |field: u32, members: &[&str]| FieldPath {
+        field: FieldId(field),
+        members: members.iter().map(|m| m.to_string()).collect(),
+    };
+    let index = |id: u32, name: &str, kind: IndexKind, parts: Vec<FieldPath>| IndexDef {
+        id: IndexId(id),
+        name: name.into(),
+        kind,
+        parts,
+    };
+    let field = |id: u32, name: &str, ty: FieldType, optional: bool| FieldDef {
+        id: FieldId(id),
+        name: name.into(),
+        ty,
+        optional,
+    };
     let user = ClassDef {
         id: class,
         name: "user".into(),
         revision: 1,
-        next_field_id: 3,
+        next_field_id: 4,
+        next_index_id: 3,
         fields: vec![
-            FieldDef {
-                id: FieldId(1),
-                name: "email".into(),
-                ty: FieldType::String,
-                optional: false,
-                index: IndexKind::Hash { unique: true },
-            },
-            FieldDef {
-                id: FieldId(2),
-                name: "age".into(),
-                ty: FieldType::U64,
-                optional: true,
-                index: IndexKind::Ordered { unique: false },
-            },
+            field(1, "email", FieldType::String, false),
+            field(2, "age", FieldType::U64, true),
+            field(
+                3,
+                "tags",
+                FieldType::List(Box::new(FieldType::String)),
+                true,
+            ),
+        ],
+        indexes: vec![
+            index(
+                1,
+                "email",
+                IndexKind::Hash { unique: true },
+                vec![part(1, &[])],
+            ),
+            index(
+                2,
+                "tag_age",
+                IndexKind::Ordered { unique: false },
+                vec![part(3, &[]), part(2, &[])],
+            ),
         ],
         provisional: false,
     };
+    let address = FieldType::Struct(vec![
+        MemberDef {
+            name: "city".into(),
+            ty: FieldType::String,
+            optional: false,
+        },
+        MemberDef {
+            name: "zip".into(),
+            ty: FieldType::U64,
+            optional: true,
+        },
+    ]);
     let all_types = ClassDef {
         id: ClassId(300),
         name: "every_type".into(),
         revision: 70_000,
-        next_field_id: 9,
-        fields: [
-            FieldType::Bool,
-            FieldType::I64,
-            FieldType::U64,
-            FieldType::F64,
-            FieldType::String,
-            FieldType::Bytes,
-            FieldType::Ref,
-        ]
-        .into_iter()
-        .zip(
-            [
-                IndexKind::None,
+        next_field_id: 20,
+        next_index_id: 5,
+        fields: vec![
+            field(2, "f_bool", FieldType::Bool, true),
+            field(3, "f_i64", FieldType::I64, false),
+            field(4, "f_u64", FieldType::U64, true),
+            field(5, "f_f64", FieldType::F64, false),
+            field(6, "f_string", FieldType::String, true),
+            field(7, "f_bytes", FieldType::Bytes, false),
+            field(8, "f_ref", FieldType::Ref, true),
+            field(
+                9,
+                "f_list",
+                FieldType::List(Box::new(FieldType::Optional(Box::new(FieldType::I64)))),
+                false,
+            ),
+            field(
+                10,
+                "f_tuple",
+                FieldType::Tuple(vec![FieldType::String, FieldType::F64]),
+                false,
+            ),
+            field(
+                11,
+                "f_map",
+                FieldType::Map(Box::new(FieldType::Bytes)),
+                true,
+            ),
+            field(12, "address", address, false),
+            field(
+                13,
+                "f_enum",
+                FieldType::Enum(vec![
+                    VariantDef {
+                        name: "None".into(),
+                        payload: None,
+                    },
+                    VariantDef {
+                        name: "Some".into(),
+                        payload: Some(FieldType::I64),
+                    },
+                ]),
+                false,
+            ),
+            field(14, "f_any", FieldType::Any, true),
+        ],
+        indexes: vec![
+            index(
+                1,
+                "f_i64",
                 IndexKind::Hash { unique: false },
+                vec![part(3, &[])],
+            ),
+            index(
+                2,
+                "city",
+                IndexKind::Ordered { unique: false },
+                vec![part(12, &["city"])],
+            ),
+            index(
+                4,
+                "city_zip",
                 IndexKind::Ordered { unique: true },
-            ]
-            .into_iter()
-            .cycle(),
-        )
-        .enumerate()
-        .map(|(i, (ty, index))| FieldDef {
-            id: FieldId(i as u32 + 2),
-            name: format!("f_{}", ty.name()),
-            ty,
-            optional: i % 2 == 0,
-            index,
-        })
-        .collect(),
+                vec![part(12, &["city"]), part(12, &["zip"])],
+            ),
+        ],
         provisional: true,
     };
     let empty_class = ClassDef {
@@ -270,12 +456,21 @@ fn main() {
         name: "empty".into(),
         revision: 1,
         next_field_id: 1,
+        next_index_id: 1,
         fields: vec![],
+        indexes: vec![],
         provisional: false,
     };
     let object = ObjectRecord {
         class,
-        fields: vec![(FieldId(1), email.clone()), (FieldId(2), Value::U64(30))],
+        fields: vec![
+            (FieldId(1), email.clone()),
+            (FieldId(2), Value::U64(30)),
+            (
+                FieldId(3),
+                Value::List(vec![Value::from("x"), Value::from("y")]),
+            ),
+        ],
     };
     let object_all = ObjectRecord {
         class: ClassId(300),
@@ -283,10 +478,28 @@ fn main() {
             (FieldId(2), Value::Bool(true)),
             (FieldId(3), Value::I64(-5)),
             (FieldId(4), Value::U64(u64::MAX)),
-            (FieldId(5), Value::F64(f64::NAN)),
+            (
+                FieldId(5),
+                Value::F64(f64::from_bits(0x7FF4_0000_0000_00AB)),
+            ),
             (FieldId(6), Value::from("a\0b")),
             (FieldId(7), Value::Bytes(vec![0, 0xFF])),
             (FieldId(8), Value::Ref(ObjectId(7))),
+            (
+                FieldId(9),
+                Value::List(vec![Value::I64(1), Value::Absent, Value::I64(i64::MIN)]),
+            ),
+            (
+                FieldId(10),
+                Value::List(vec![Value::from("t"), Value::F64(-0.0)]),
+            ),
+            (FieldId(11), map([("k", Value::Bytes(vec![]))])),
+            (
+                FieldId(12),
+                map([("city", Value::from("Paris")), ("zip", Value::U64(75001))]),
+            ),
+            (FieldId(13), Value::variant("Some", Value::I64(7))),
+            (FieldId(14), nested.clone()),
         ],
     };
     let task = TaskRecord {
@@ -322,6 +535,7 @@ fn main() {
     let class_counters_max = ClassDef {
         revision: u64::MAX,
         next_field_id: u32::MAX,
+        next_index_id: u32::MAX,
         ..user.clone()
     };
 
@@ -346,6 +560,19 @@ fn main() {
         kb.extend_from_slice(body(bytes));
         put("record_body", name, &kb);
     }
+    for (name, o) in [
+        ("user", &object),
+        ("every_type", &object_all),
+        (
+            "empty",
+            &ObjectRecord {
+                class: ClassId(2),
+                fields: vec![],
+            },
+        ),
+    ] {
+        put("record_view", name, body(&o.encode()));
+    }
     for (name, t) in [
         ("in_progress", &task),
         ("failed_conflicts", &task_failed),
@@ -363,6 +590,33 @@ fn main() {
         put("class_def", name, body(&c.encode()));
     }
     engine_model_seeds();
+}
+
+/// A map value from (key, value) pairs in any order.
+fn map<const N: usize>(entries: [(&str, Value); N]) -> Value {
+    Value::map(entries.map(|(k, v)| (k.to_string(), v))).unwrap()
+}
+
+/// A value with every kind of nesting: a list holding a map, a variant and
+/// special floats.
+fn nested_value() -> Value {
+    Value::List(vec![
+        map([
+            ("name", Value::from("a\0b")),
+            ("tags", Value::List(vec![Value::from("x"), Value::Absent])),
+        ]),
+        Value::variant(
+            "Point",
+            Value::List(vec![Value::F64(-0.0), Value::F64(f64::NAN)]),
+        ),
+        Value::variant("Unit", Value::Absent),
+        Value::List(vec![]),
+    ])
+}
+
+/// A list nested `depth` deep around a u64.
+fn deep_list(depth: usize) -> Value {
+    (0..depth).fold(Value::U64(1), |v, _| Value::List(vec![v]))
 }
 
 // ---------------------------------------------------------------------------

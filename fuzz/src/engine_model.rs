@@ -18,7 +18,8 @@
 //! `scan_class`, `scan_objects`, and for every ready index `find_all`,
 //! `find_unique` and ordered scans (whole, reverse, paged, bounded, prefix)
 //! over every value of the field's small value pool; every other index
-//! answers `NotIndexed` or `IndexNotReady`. `verify` must be clean: it runs
+//! answers `UnknownIndex` (an unindexed field), `NotIndexed` (a query the
+//! index kind does not answer) or `IndexNotReady`. `verify` must be clean: it runs
 //! after every 4th step that wrote, after every reopen and injected
 //! failure, and at the end (where, as after failures, every class is read).
 //! With the configuration's snapshot bit, a snapshot taken before each step
@@ -81,13 +82,66 @@ pub const FIELDS: [(&str, FieldType); 4] = [
     ("d", FieldType::Bytes),
 ];
 
+/// The index a field has in the model: none, or a one-field index named
+/// after the field (what `FieldSpec::index` declares).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldIndex {
+    /// Not indexed.
+    None,
+    /// A hash index.
+    Hash {
+        /// At most one object per value.
+        unique: bool,
+    },
+    /// An ordered index.
+    Ordered {
+        /// At most one object per value.
+        unique: bool,
+    },
+}
+
+impl FieldIndex {
+    /// Whether the field has an index.
+    pub fn is_indexed(self) -> bool {
+        self != FieldIndex::None
+    }
+
+    /// Whether the field's index is unique.
+    pub fn is_unique(self) -> bool {
+        self.kind().is_some_and(IndexKind::is_unique)
+    }
+
+    /// The engine's index kind, `None` when unindexed.
+    pub fn kind(self) -> Option<IndexKind> {
+        match self {
+            FieldIndex::None => None,
+            FieldIndex::Hash { unique } => Some(IndexKind::Hash { unique }),
+            FieldIndex::Ordered { unique } => Some(IndexKind::Ordered { unique }),
+        }
+    }
+
+    /// The index the definition `def` gives field `field`: a one-part index
+    /// over the field itself, named after it.
+    fn of(def: &rockhold_format::ClassDef, field: &rockhold_format::FieldDef) -> FieldIndex {
+        let own = def.indexes.iter().find(|i| {
+            i.name == field.name
+                && matches!(&i.parts[..], [p] if p.field == field.id && p.members.is_empty())
+        });
+        match own.map(|i| i.kind) {
+            None => FieldIndex::None,
+            Some(IndexKind::Hash { unique }) => FieldIndex::Hash { unique },
+            Some(IndexKind::Ordered { unique }) => FieldIndex::Ordered { unique },
+        }
+    }
+}
+
 /// Index kinds, by index byte.
-pub const KINDS: [IndexKind; 5] = [
-    IndexKind::None,
-    IndexKind::Hash { unique: false },
-    IndexKind::Hash { unique: true },
-    IndexKind::Ordered { unique: false },
-    IndexKind::Ordered { unique: true },
+pub const KINDS: [FieldIndex; 5] = [
+    FieldIndex::None,
+    FieldIndex::Hash { unique: false },
+    FieldIndex::Hash { unique: true },
+    FieldIndex::Ordered { unique: false },
+    FieldIndex::Ordered { unique: true },
 ];
 
 /// The `i`-th of the four values field `field` takes (few, so that values
@@ -684,7 +738,7 @@ struct FieldM {
     /// Index into [`FIELDS`].
     pool: usize,
     optional: bool,
-    index: IndexKind,
+    index: FieldIndex,
     /// The index answers queries (no build pending).
     ready: bool,
 }
@@ -711,8 +765,11 @@ impl ClassM {
         self.fields
             .iter()
             .fold(ClassSpec::new(SLOTS[slot].1), |spec, f| {
-                let (name, ty) = FIELDS[f.pool];
-                let mut fs = FieldSpec::new(name, ty).index(f.index);
+                let (name, ty) = (FIELDS[f.pool].0, FIELDS[f.pool].1.clone());
+                let mut fs = FieldSpec::new(name, ty);
+                if let Some(kind) = f.index.kind() {
+                    fs = fs.index(kind);
+                }
                 if f.optional {
                     fs = fs.optional();
                 }
@@ -751,6 +808,7 @@ enum Kind {
     DuplicateName,
     InvalidRequest,
     NotIndexed,
+    UnknownIndex,
     IndexNotReady,
     ReindexFailed,
     Io,
@@ -771,6 +829,7 @@ fn kind(e: &Error) -> Kind {
         Error::DuplicateName { .. } => Kind::DuplicateName,
         Error::InvalidRequest(_) => Kind::InvalidRequest,
         Error::NotIndexed { .. } => Kind::NotIndexed,
+        Error::UnknownIndex { .. } => Kind::UnknownIndex,
         Error::IndexNotReady { .. } => Kind::IndexNotReady,
         Error::ReindexFailed { .. } => Kind::ReindexFailed,
         Error::Io { .. } => Kind::Io,
@@ -1292,6 +1351,7 @@ impl Run {
                 let mut want = self.model.class(slot).map(drop);
                 let mut class = self.model.classes[slot].clone().unwrap_or_default();
                 let mut removed = None;
+                let mut build = false;
                 if class.field(pool).is_some() {
                     class.fields.retain(|f| f.pool != pool);
                     removed = Some(pool);
@@ -1299,14 +1359,23 @@ impl Run {
                     if !optional && has_objects {
                         want = want.and(Err(Kind::InvalidRequest));
                     }
+                    // Format v2 engine: the index of a field added to a
+                    // class with objects is built by a task, like any index
+                    // added over data (although no object holds the new
+                    // field yet).
+                    let kind = KINDS[usize::from(*index) % 5];
+                    let ready = !(kind.is_indexed() && has_objects);
+                    build = !ready;
                     class.fields.push(FieldM {
                         pool,
                         optional: *optional,
-                        index: KINDS[usize::from(*index) % 5],
-                        ready: true,
+                        index: kind,
+                        ready,
                     });
                 }
-                self.update_class(slot, class, want, removed);
+                if self.update_class(slot, class, want, removed) && build {
+                    self.settle();
+                }
             }
             Op::SetOptional {
                 slot,
@@ -1534,8 +1603,9 @@ impl Run {
             Err(k) => (Err(k), Vec::new()),
             Ok(c) => match pool {
                 Some(p) => match c.field(p) {
-                    None => (Err(Kind::UnknownField), Vec::new()),
-                    Some(f) if !f.index.is_indexed() => (Err(Kind::NotIndexed), Vec::new()),
+                    // Indexes are named: an unknown field has no index either.
+                    None => (Err(Kind::UnknownIndex), Vec::new()),
+                    Some(f) if !f.index.is_indexed() => (Err(Kind::UnknownIndex), Vec::new()),
                     Some(_) => (Ok(()), vec![p]),
                 },
                 None => (
@@ -1622,7 +1692,7 @@ impl Run {
                         (
                             t.namespace.clone(),
                             t.class.clone(),
-                            t.field.clone().unwrap_or_default(),
+                            t.index.clone().unwrap_or_default(),
                         )
                     })
                     .collect();
@@ -1670,7 +1740,7 @@ impl Run {
             for pool in failed {
                 let mut c = self.model.class(slot).cloned().unwrap_or_default();
                 if let Some(f) = c.field_mut(pool) {
-                    f.index = IndexKind::None;
+                    f.index = FieldIndex::None;
                     f.ready = true;
                 }
                 if !self.update_class(slot, c, Ok(()), None) {
@@ -1774,15 +1844,29 @@ impl Run {
         let def = db
             .class(ns, name)
             .unwrap_or_else(|e| self.fail(format_args!("{when}: class {name}: {e:?}")));
-        let fields: Vec<(&str, FieldType, bool, IndexKind)> = def
+        let fields: Vec<(&str, FieldType, bool, FieldIndex)> = def
             .fields
             .iter()
-            .map(|f| (f.name.as_str(), f.ty, f.optional, f.index))
+            .map(|f| {
+                (
+                    f.name.as_str(),
+                    f.ty.clone(),
+                    f.optional,
+                    FieldIndex::of(&def, f),
+                )
+            })
             .collect();
-        let want: Vec<(&str, FieldType, bool, IndexKind)> = class
+        let want: Vec<(&str, FieldType, bool, FieldIndex)> = class
             .fields
             .iter()
-            .map(|f| (FIELDS[f.pool].0, FIELDS[f.pool].1, f.optional, f.index))
+            .map(|f| {
+                (
+                    FIELDS[f.pool].0,
+                    FIELDS[f.pool].1.clone(),
+                    f.optional,
+                    f.index,
+                )
+            })
             .collect();
         if fields != want {
             self.fail(format_args!(
@@ -1834,7 +1918,7 @@ impl Run {
             let probe = pool_value(f.pool, 1);
             if !f.index.is_indexed() {
                 match db.find_all(ns, name, fname, &probe) {
-                    Err(Error::NotIndexed { .. }) => {}
+                    Err(Error::UnknownIndex { .. }) => {}
                     other => self.fail(format_args!(
                         "{when}: find_all on unindexed {name}.{fname}: {other:?}"
                     )),
@@ -1895,7 +1979,7 @@ impl Run {
                 _ => bad(&format!("find_unique {v:?}"), &unique, &want),
             }
         }
-        let ordered = matches!(f.index, IndexKind::Ordered { .. });
+        let ordered = matches!(f.index, FieldIndex::Ordered { .. });
         if !ordered {
             match db.scan(ns, name, fname, &RangeScan::all()) {
                 Err(Error::NotIndexed { .. }) => {}

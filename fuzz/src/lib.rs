@@ -14,7 +14,9 @@
 //!   canonical (a decoded value re-encodes to the bytes it came from);
 //! - every record that decodes re-encodes to a frame that decodes to an equal
 //!   record; a body behind a valid frame of the right kind either decodes or
-//!   is `Error::Malformed`, never anything else.
+//!   is `Error::Malformed` or `Error::Truncated`, never anything else;
+//! - object records read in place (`RecordView`, `ValueRef`) agree with
+//!   the owned decoding, and stored values keep their exact bits.
 //!
 //! One target, [`engine_model`], runs the engine itself (in memory, without
 //! RocksDB) against a model, with storage failures injected: see its module.
@@ -31,11 +33,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use rockhold_format::{
-    decode_tuple, encode_tuple_into, frame_raw, next_counter, prefix_successor, unframe,
-    unframe_any, AnyKey, ClassDef, ClassId, ClassKey, Error, Family, FieldId, FullScanKey,
-    GenerationKey, HashKey, HashSeed, Key, MetaKey, MetaValue, NameEntry, NameKey, NamespaceId,
-    ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, RecordKind, TaskKey, TaskRecord, Value,
-    FRAME_HEADER_LEN, FRAME_VERSION,
+    decode_holders, decode_tuple, encode_holders, encode_tuple_into, frame_raw, next_counter,
+    prefix_successor, unframe, unframe_any, AnyKey, ClassDef, ClassId, ClassKey, Error, Family,
+    FieldId, FieldType, FullScanKey, GenerationKey, HashKey, HashSeed, IndexId, IndexShape, Key,
+    MetaKey, MetaValue, NameEntry, NameKey, NamespaceId, ObjectId, ObjectKey, ObjectRecord,
+    OrderedKey, RawOrderedKey, Record, RecordKind, RecordView, TaskKey, TaskRecord, Value,
+    ValueRef, FRAME_HEADER_LEN, FRAME_VERSION, HASH_POINT_KEY_LEN, MAX_DEPTH,
 };
 
 /// A fuzz target: its name (the `[[bin]]` name and the folder name under
@@ -73,6 +76,18 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "class_def",
         check: check_class_def,
+    },
+    Target {
+        name: "record_view",
+        check: check_record_view,
+    },
+    Target {
+        name: "stored_value",
+        check: check_stored_value,
+    },
+    Target {
+        name: "index_key",
+        check: check_index_key,
     },
     Target {
         name: "engine_model",
@@ -154,7 +169,7 @@ fn decode_as(family: Family, bytes: &[u8]) -> Option<rockhold_format::Result<Any
         Family::Object => ObjectKey::decode(bytes).map(AnyKey::Object),
         Family::FullScan => FullScanKey::decode(bytes).map(AnyKey::FullScan),
         Family::Hash => HashKey::decode(bytes).map(AnyKey::Hash),
-        Family::Ordered => OrderedKey::decode(bytes).map(AnyKey::Ordered),
+        Family::Ordered => RawOrderedKey::decode(bytes).map(AnyKey::Ordered),
         Family::Task => TaskKey::decode(bytes).map(AnyKey::Task),
         Family::Generation => GenerationKey::decode(bytes).map(AnyKey::Generation),
         _ => return None,
@@ -188,16 +203,23 @@ fn check_key_prefixes(key: &AnyKey, bytes: &[u8]) {
             Some(k.ns)
         }
         AnyKey::Hash(k) => {
-            under(HashKey::field_prefix(k.ns, k.class, k.field), "field");
-            under(HashKey::hash_prefix(k.ns, k.class, k.field, k.hash), "hash");
+            under(HashKey::index_prefix(k.ns, k.class, k.index), "index");
+            under(HashKey::hash_prefix(k.ns, k.class, k.index, k.hash), "hash");
+            assert_eq!(
+                bytes.len() == HASH_POINT_KEY_LEN,
+                k.id.is_none(),
+                "{k:?}: point key by its length"
+            );
             Some(k.ns)
         }
         AnyKey::Ordered(k) => {
-            under(OrderedKey::field_prefix(k.ns, k.class, k.field), "field");
-            under(
-                OrderedKey::value_prefix(k.ns, k.class, k.field, &k.value),
-                "value",
-            );
+            under(OrderedKey::index_prefix(k.ns, k.class, k.index), "index");
+            // Every shape the tuple decodes with gives back the same key.
+            for parts in 1..=3 {
+                for unique in [false, true] {
+                    check_ordered_shape(k, bytes, IndexShape { parts, unique });
+                }
+            }
             Some(k.ns)
         }
         AnyKey::Task(k) => Some(k.ns),
@@ -332,22 +354,59 @@ fn compare_values(a: &Value, b: &Value) {
         );
     }
 
-    // Whole ordered index keys: round trip, and order by value then id.
-    let key = |value: &Value, id: u64| OrderedKey {
+    // Whole ordered index keys: round trip, and order by tuple then id.
+    let key = |values: Vec<Value>, id: Option<u64>| OrderedKey {
         ns: NamespaceId(1),
         class: ClassId(2),
-        field: FieldId(3),
-        value: value.clone(),
-        id: ObjectId(id),
+        index: IndexId(3),
+        values,
+        id: id.map(ObjectId),
     };
-    let (ka, kb) = (key(a, 9), key(b, 4));
+    let entry = IndexShape {
+        parts: 1,
+        unique: false,
+    };
+    let (ka, kb) = (key(vec![a.clone()], Some(9)), key(vec![b.clone()], Some(4)));
     let (kea, keb) = (ka.encode(), kb.encode());
-    assert_eq!(OrderedKey::decode(&kea).as_ref(), Ok(&ka));
+    assert_eq!(OrderedKey::decode_as(&kea, entry).as_ref(), Ok(&ka));
     assert_eq!(
         kea.cmp(&keb),
         order.then(9.cmp(&4)),
         "IR keys of {a:?}, {b:?}"
     );
+    // Unique point keys (no id) order by the tuple alone.
+    let (pa, pb) = (key(vec![a.clone()], None), key(vec![b.clone()], None));
+    let point = IndexShape {
+        parts: 1,
+        unique: true,
+    };
+    assert_eq!(OrderedKey::decode_as(&pa.encode(), point).as_ref(), Ok(&pa));
+    assert_eq!(pa.encode().cmp(&pb.encode()), order);
+    // Compound keys: (a, b) against (b, a), element by element.
+    let (ca, cb) = (
+        key(vec![a.clone(), b.clone()], Some(1)),
+        key(vec![b.clone(), a.clone()], Some(2)),
+    );
+    let pair = IndexShape {
+        parts: 2,
+        unique: false,
+    };
+    assert_eq!(OrderedKey::decode_as(&ca.encode(), pair).as_ref(), Ok(&ca));
+    assert_eq!(
+        ca.encode().cmp(&cb.encode()),
+        (a, b).cmp(&(b, a)).then(1.cmp(&2)),
+        "compound IR keys of {a:?}, {b:?}"
+    );
+    assert!(ca.encode().starts_with(&OrderedKey::tuple_prefix(
+        NamespaceId(1),
+        ClassId(2),
+        IndexId(3),
+        std::slice::from_ref(a)
+    )));
+
+    // The same values stored in a record: bit-exact round trip, and the
+    // borrowed value's ordered encoding is the owned one's.
+    check_stored(a);
 
     // Equal values hash the same (the IH key of a value).
     let seed = HashSeed { k0: 1, k1: 2 };
@@ -427,9 +486,25 @@ impl Inspect for ClassDef {
                 .field_by_id(f.id)
                 .expect("field_by_id() finds a field of the class");
             assert_eq!(by_id.id, f.id);
-            black_box(f.ty.name());
-            assert!(!f.ty.admits(&Value::Absent), "{:?} admits Absent", f.ty);
-            assert!(!f.index.is_unique() || f.index.is_indexed());
+            check_type(&f.ty);
+        }
+        for (i, index) in self.indexes.iter().enumerate() {
+            let first_named = self.indexes.iter().position(|j| j.name == index.name);
+            assert_eq!(
+                self.index(&index.name),
+                first_named.map(|j| &self.indexes[j])
+            );
+            assert!(first_named <= Some(i));
+            assert_eq!(
+                self.index_by_id(index.id).map(|j| j.id),
+                Some(index.id),
+                "index_by_id({})",
+                index.id
+            );
+            assert_eq!(index.is_unique(), index.kind.is_unique());
+            for part in &index.parts {
+                assert!(index.reads(part.field));
+            }
         }
         // Lookups of what the class does not have.
         for name in ["", "\u{0}", "no such field", self.name.as_str()] {
@@ -438,12 +513,22 @@ impl Inspect for ClassDef {
                 self.fields.iter().any(|f| f.name == name),
                 "field({name:?})"
             );
+            assert_eq!(
+                self.index(name).is_some(),
+                self.indexes.iter().any(|i| i.name == name),
+                "index({name:?})"
+            );
         }
         for id in [0, 1, self.next_field_id, u32::MAX] {
             assert_eq!(
                 self.field_by_id(FieldId(id)).is_some(),
                 self.fields.iter().any(|f| f.id == FieldId(id)),
                 "field_by_id({id})"
+            );
+            assert_eq!(
+                self.index_by_id(IndexId(id)).is_some(),
+                self.indexes.iter().any(|i| i.id == IndexId(id)),
+                "index_by_id({id})"
             );
         }
         // Counter steps: total, and a refusal changes nothing.
@@ -458,7 +543,7 @@ impl Inspect for ClassDef {
         match next.allocate_field_id() {
             Ok(id) => {
                 assert_eq!(id, FieldId(self.next_field_id));
-                assert_ne!(id, FieldId::WHOLE_CLASS);
+                assert_ne!(id, FieldId(0));
                 assert_eq!(Some(next.next_field_id), self.next_field_id.checked_add(1));
             }
             Err(e) => {
@@ -470,6 +555,41 @@ impl Inspect for ClassDef {
                 assert_eq!(&next, self, "a refused allocate_field_id changes nothing");
             }
         }
+        let mut next = self.clone();
+        match next.allocate_index_id() {
+            Ok(id) => {
+                assert_eq!(id, IndexId(self.next_index_id));
+                assert_ne!(id, IndexId::WHOLE_CLASS);
+                assert_eq!(Some(next.next_index_id), self.next_index_id.checked_add(1));
+            }
+            Err(e) => {
+                assert!(
+                    matches!(self.next_index_id, 0 | u32::MAX),
+                    "allocate_index_id: {e}"
+                );
+                assert!(matches!(e, Error::CounterExhausted { .. }));
+                assert_eq!(&next, self, "a refused allocate_index_id changes nothing");
+            }
+        }
+    }
+}
+
+/// A decoded field type: within the depth limit, named, and consistent
+/// about `Absent` at its top.
+fn check_type(ty: &FieldType) {
+    assert!(
+        ty.depth() <= MAX_DEPTH,
+        "{ty:?} decoded deeper than MAX_DEPTH"
+    );
+    black_box((ty.name(), ty.is_scalar()));
+    let admits_absent = ty.admits(&Value::Absent);
+    assert_eq!(
+        admits_absent,
+        matches!(ty, FieldType::Any | FieldType::Optional(_)),
+        "{ty:?} and Absent"
+    );
+    if let Err(m) = ty.check(&Value::List(vec![Value::Absent])) {
+        black_box((m.path, m.expected, m.found));
     }
 }
 
@@ -489,6 +609,11 @@ impl Inspect for ObjectRecord {
             }
         }
         black_box(self.value(FieldId(0)));
+        // What encode_checked accepts reads back in place, field by field.
+        if let Ok(framed) = self.encode_checked() {
+            let view = RecordView::new(&framed).expect("an encode_checked record opens");
+            check_view(&view, &framed);
+        }
     }
 }
 
@@ -616,7 +741,7 @@ pub fn check_record_frame(data: &[u8]) {
                 black_box(e.to_string());
                 if unframed.is_ok() {
                     // Past a valid frame of the right kind only the body is wrong.
-                    assert!(matches!(e, Error::Malformed(_)), "{kind:?} body: {e:?}");
+                    assert!(body_error(&e), "{kind:?} body: {e:?}");
                 } else {
                     assert_eq!(Err(e), unframed.map(drop), "{kind:?}: frame error");
                 }
@@ -640,14 +765,14 @@ pub fn check_record_body(data: &[u8]) {
 }
 
 /// Target `task_record`: the whole input is a task record body, framed by
-/// `frame_raw`; decodes as `TaskRecord` or is `Malformed`, round-trips.
+/// `frame_raw`; decodes as `TaskRecord` or is `Malformed`/`Truncated`, round-trips.
 pub fn check_task_record(data: &[u8]) {
     check_body_of(RecordKind::Task, data);
 }
 
 /// Target `class_def`: the whole input is a class definition body, framed by
-/// `frame_raw`; decodes as `ClassDef` or is `Malformed`, round-trips, and its
-/// field lookups (`field`, `field_by_id`) agree with its field list.
+/// `frame_raw`; decodes as `ClassDef` or is `Malformed`/`Truncated`,
+/// round-trips, and its field and index lookups agree with its lists.
 pub fn check_class_def(data: &[u8]) {
     check_body_of(RecordKind::Class, data);
 }
@@ -655,8 +780,308 @@ pub fn check_class_def(data: &[u8]) {
 fn check_body_of(kind: RecordKind, body: &[u8]) {
     let framed = frame_raw(FRAME_VERSION, kind as u8, body);
     if let Err(e) = decode_kind(kind, &framed) {
-        assert!(matches!(e, Error::Malformed(_)), "{kind:?} body: {e:?}");
+        assert!(body_error(&e), "{kind:?} body: {e:?}");
     }
+}
+
+/// The errors a bad body behind a valid frame may give: it ends early, or
+/// it does not make sense.
+fn body_error(e: &Error) -> bool {
+    matches!(e, Error::Malformed(_) | Error::Truncated { .. })
+}
+
+// ---------------------------------------------------------------------------
+// record_view
+
+/// Target `record_view`: the whole input is an object record body, framed
+/// with a correct checksum by `frame_raw`.
+///
+/// `RecordView::new` checks the directory only; every present field is
+/// then read on its own. Whatever happens must agree with the owned decoder
+/// (`ObjectRecord::decode` succeeds exactly when every field reads), and a
+/// record that decodes re-encodes to exactly the input (the v2 record
+/// encoding is canonical and keeps float bits).
+pub fn check_record_view(data: &[u8]) {
+    let framed = frame_raw(FRAME_VERSION, RecordKind::Object as u8, data);
+    let owned = ObjectRecord::decode(&framed);
+    match RecordView::new(&framed) {
+        Err(e) => {
+            assert!(body_error(&e), "RecordView::new: {e:?}");
+            assert_eq!(owned.map(drop), Err(e), "the owned decoder disagrees");
+        }
+        Ok(view) => {
+            let all_ok = check_view(&view, &framed);
+            match owned {
+                Ok(record) => {
+                    assert!(all_ok, "decodes although a field fails to read");
+                    assert_eq!(record.encode(), framed, "not re-encoded bit for bit");
+                }
+                Err(e) => {
+                    assert!(body_error(&e), "ObjectRecord::decode: {e:?}");
+                    assert!(
+                        !all_ok,
+                        "every field reads but the record does not decode: {e}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Reads every field of `view` (from the framed record `framed`) and checks
+/// the view's accessors agree; returns whether every field read.
+fn check_view(view: &RecordView<'_>, framed: &[u8]) -> bool {
+    let ids: Vec<FieldId> = view.field_ids().collect();
+    assert_eq!(ids.len(), view.len());
+    assert_eq!(view.is_empty(), ids.is_empty());
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "field ids not increasing"
+    );
+    let mut all_ok = true;
+    let mut fields = view.fields();
+    for &id in &ids {
+        assert!(view.contains(id));
+        let one = view.field(id);
+        let iterated = fields.next().expect("fields() yields every field");
+        match (&one, &iterated) {
+            (Ok(v), Ok((fid, w))) => {
+                assert_eq!(*fid, id);
+                assert!(!v.is_absent(), "field {id} reads as absent");
+                assert_eq!(v.encode_ordered(), w.encode_ordered());
+                check_value_ref(v);
+            }
+            (Err(e), Err(f)) => {
+                assert_eq!(e, f, "field() and fields() disagree on field {id}");
+                assert!(body_error(e), "field {id}: {e:?}");
+                all_ok = false;
+            }
+            _ => panic!("field({id}) is {one:?}, fields() gives {iterated:?}"),
+        }
+    }
+    assert!(
+        fields.next().is_none(),
+        "fields() yields more than field_ids()"
+    );
+    // Ids the record does not hold read as absent.
+    for id in [0, 1, u32::MAX] {
+        if !ids.contains(&FieldId(id)) {
+            assert!(!view.contains(FieldId(id)));
+            assert!(matches!(view.field(FieldId(id)), Ok(ValueRef::Absent)));
+        }
+    }
+    assert_eq!(view.validate().is_ok(), all_ok);
+    match view.to_record() {
+        Ok(record) => {
+            assert!(all_ok);
+            assert_eq!(record.class, view.class());
+            assert_eq!(
+                record.encode(),
+                framed,
+                "to_record does not re-encode bit for bit"
+            );
+            for (id, value) in &record.fields {
+                let v = view.field(*id).expect("read above");
+                assert_eq!(v.to_value().encode_stored(), value.encode_stored());
+            }
+        }
+        Err(e) => assert!(!all_ok, "to_record fails although every field reads: {e}"),
+    }
+    all_ok
+}
+
+// ---------------------------------------------------------------------------
+// stored_value
+
+/// Target `stored_value`: the whole input as one stored value (the
+/// encoding of a field's value in an object record).
+///
+/// `ValueRef::decode` and `Value::decode_stored` never panic and agree; a
+/// value that decodes re-encodes to exactly the input, and reads the same
+/// in place as owned (ordered encoding, length, type, map lookups, list
+/// elements, variant payload).
+pub fn check_stored_value(data: &[u8]) {
+    let owned = Value::decode_stored(data);
+    match ValueRef::decode(data) {
+        Err(e) => {
+            black_box(e.to_string());
+            assert_eq!(owned, Err(e), "Value::decode_stored disagrees");
+        }
+        Ok(v) => {
+            let owned = owned.expect("ValueRef decodes it");
+            assert_eq!(owned.encode_stored(), data, "not re-encoded bit for bit");
+            assert_eq!(v.to_value().encode_stored(), data);
+            assert!(owned.depth() <= MAX_DEPTH, "decoded deeper than MAX_DEPTH");
+            check_value_ref(&v);
+        }
+    }
+}
+
+/// A stored value written and read back: the same bits, the same ordered
+/// encoding in place.
+fn check_stored(value: &Value) {
+    let stored = value.encode_stored();
+    let v = ValueRef::decode(&stored)
+        .unwrap_or_else(|e| panic!("{value:?} does not read back from its stored encoding: {e}"));
+    assert_eq!(
+        v.to_value().encode_stored(),
+        stored,
+        "{value:?} changes bits"
+    );
+    assert_eq!(v.encode_ordered(), value.encode_ordered(), "{value:?}");
+    check_value_ref(&v);
+}
+
+/// The in-place reading of a validated value agrees with its owned form,
+/// level by level.
+fn check_value_ref(v: &ValueRef<'_>) {
+    let owned = v.to_value();
+    let ordered = owned.encode_ordered();
+    assert_eq!(
+        v.encode_ordered(),
+        ordered,
+        "ordered encoding in place vs owned"
+    );
+    assert_eq!(v.ordered_len(), ordered.len());
+    assert_eq!(v.type_name(), owned.type_name());
+    assert_eq!(v.is_scalar(), owned.is_scalar());
+    assert_eq!(v.is_absent(), matches!(owned, Value::Absent));
+    black_box(v.to_string());
+    match (v, &owned) {
+        (ValueRef::List(l), Value::List(items)) => {
+            assert_eq!(l.len(), items.len());
+            assert_eq!(l.is_empty(), items.is_empty());
+            assert_eq!(l.iter().count(), items.len());
+            assert!(l.get(items.len()).is_none());
+            for (i, (e, item)) in l.iter().zip(items).enumerate() {
+                assert_eq!(e.to_value().encode_stored(), item.encode_stored());
+                let got = l.get(i).expect("element");
+                assert_eq!(got.encode_ordered(), e.encode_ordered());
+                check_value_ref(&e);
+            }
+        }
+        (ValueRef::Map(m), Value::Map(entries)) => {
+            assert_eq!(m.len(), entries.len());
+            assert_eq!(m.iter().count(), entries.len());
+            for ((k, e), (key, item)) in m.iter().zip(entries) {
+                assert_eq!(k, key);
+                assert_eq!(e.to_value().encode_stored(), item.encode_stored());
+                let got = m.get(k).expect("every key is found");
+                assert_eq!(got.encode_ordered(), e.encode_ordered());
+                assert!(owned.get(k).is_some());
+                check_value_ref(&e);
+            }
+            for missing in ["", "\u{0}", "\u{10FFFF}"] {
+                assert_eq!(
+                    m.get(missing).is_some(),
+                    entries.iter().any(|(k, _)| k == missing)
+                );
+            }
+        }
+        (ValueRef::Variant(var), Value::Variant(b)) => {
+            assert_eq!(var.name(), b.0);
+            let payload = var.payload();
+            assert_eq!(payload.to_value().encode_stored(), b.1.encode_stored());
+            check_value_ref(&payload);
+        }
+        (ValueRef::List(_) | ValueRef::Map(_) | ValueRef::Variant(_), other) => {
+            panic!("{v:?} reads as {other:?}")
+        }
+        _ => {}
+    }
+}
+
+// ---------------------------------------------------------------------------
+// index_key
+
+/// Target `index_key`: the first byte is an index shape (bits 0-1: parts
+/// 1 to 4; bit 2: unique), the rest the key after the family prefix.
+///
+/// The rest is decoded as an `IR` key (`"IR"` + rest) with that shape, as an
+/// `IH` key (`"IH"` + rest) and as the holders of a unique entry. Whatever
+/// decodes re-encodes to its input; an ordered key lies under its index and
+/// tuple prefixes and has exactly `parts` values; a hash key is a point key
+/// exactly when it has no id.
+pub fn check_index_key(data: &[u8]) {
+    let Some((&shape, rest)) = data.split_first() else {
+        return;
+    };
+    let shape = IndexShape {
+        parts: usize::from(shape & 3) + 1,
+        unique: shape & 4 != 0,
+    };
+    let mut ordered = b"IR".to_vec();
+    ordered.extend_from_slice(rest);
+    match RawOrderedKey::decode(&ordered) {
+        Ok(raw) => {
+            assert_eq!(raw.encode(), ordered);
+            check_ordered_shape(&raw, &ordered, shape);
+        }
+        Err(e) => {
+            black_box(e.to_string());
+            assert!(OrderedKey::decode_as(&ordered, shape).is_err());
+        }
+    }
+    let mut hash = b"IH".to_vec();
+    hash.extend_from_slice(rest);
+    match HashKey::decode(&hash) {
+        Ok(k) => {
+            assert_eq!(k.encode(), hash);
+            assert_eq!(k.id.is_none(), hash.len() == HASH_POINT_KEY_LEN);
+            assert!(hash.starts_with(&HashKey::hash_prefix(k.ns, k.class, k.index, k.hash)));
+        }
+        Err(e) => {
+            black_box(e.to_string());
+        }
+    }
+    match decode_holders(rest) {
+        Ok(ids) => {
+            assert!(!ids.is_empty() && ids.windows(2).all(|w| w[0] < w[1]));
+            let mut again = Vec::new();
+            encode_holders(&ids, &mut again);
+            assert_eq!(again, rest, "holders re-encode to their input");
+        }
+        Err(e) => {
+            black_box(e.to_string());
+        }
+    }
+}
+
+/// Decodes an `IR` key (split as `raw`, bytes `bytes`) with `shape`; what
+/// decodes re-encodes to `bytes`, has `shape.parts` values, an id exactly
+/// when not unique, and lies under the prefix of each leading subset of
+/// its tuple.
+fn check_ordered_shape(raw: &RawOrderedKey, bytes: &[u8], shape: IndexShape) {
+    let decoded = raw.decode_as(shape);
+    assert_eq!(
+        decoded,
+        OrderedKey::decode_as(bytes, shape),
+        "RawOrderedKey::decode_as and OrderedKey::decode_as disagree"
+    );
+    let Ok(key) = decoded else {
+        return;
+    };
+    assert_eq!(
+        key.encode(),
+        bytes,
+        "{key:?} does not re-encode to its input"
+    );
+    assert_eq!(key.values.len(), shape.parts);
+    assert_eq!(key.id.is_none(), shape.unique);
+    assert_eq!(
+        (key.ns, key.class, key.index),
+        (raw.ns, raw.class, raw.index)
+    );
+    for k in 0..=key.values.len() {
+        let prefix = OrderedKey::tuple_prefix(key.ns, key.class, key.index, &key.values[..k]);
+        assert!(
+            bytes.starts_with(&prefix),
+            "{key:?} not under its {k}-value prefix"
+        );
+    }
+    let mut tuple = Vec::new();
+    encode_tuple_into(&key.values, &mut tuple);
+    assert_eq!(decode_tuple(&tuple).as_ref(), Ok(&key.values));
 }
 
 // ---------------------------------------------------------------------------

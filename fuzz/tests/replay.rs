@@ -94,8 +94,9 @@ fn targets_corpora_and_fuzz_target_files_match() {
 /// be: a format change that invalidates the seeds shows up here.
 fn seed_is_valid(target: &str, data: &[u8]) -> bool {
     use rockhold_format::{
-        decode_tuple, frame_raw, AnyKey, ClassDef, MetaValue, NameEntry, ObjectRecord, Record,
-        RecordKind, TaskRecord, FRAME_VERSION,
+        decode_holders, decode_tuple, frame_raw, AnyKey, ClassDef, IndexShape, MetaValue,
+        NameEntry, ObjectRecord, OrderedKey, Record, RecordKind, TaskRecord, ValueRef,
+        FRAME_VERSION,
     };
     fn framed(data: &[u8]) -> bool {
         let Some(&kind) = data.get(1) else {
@@ -129,6 +130,19 @@ fn seed_is_valid(target: &str, data: &[u8]) -> bool {
             .is_some_and(|(&kind, body)| framed(&frame_raw(FRAME_VERSION, kind, body))),
         "task_record" => framed(&frame_raw(FRAME_VERSION, RecordKind::Task as u8, data)),
         "class_def" => framed(&frame_raw(FRAME_VERSION, RecordKind::Class as u8, data)),
+        "record_view" => framed(&frame_raw(FRAME_VERSION, RecordKind::Object as u8, data)),
+        "stored_value" => ValueRef::decode(data).is_ok(),
+        // An IR key of its shape, an IH key, or holders.
+        "index_key" => data.split_first().is_some_and(|(&shape, rest)| {
+            let shape = IndexShape {
+                parts: usize::from(shape & 3) + 1,
+                unique: shape & 4 != 0,
+            };
+            let key = |prefix: &[u8]| [prefix, rest].concat();
+            OrderedKey::decode_as(&key(b"IR"), shape).is_ok()
+                || AnyKey::decode(&key(b"IH")).is_ok()
+                || decode_holders(rest).is_ok()
+        }),
         // A program in canonical form, as gen_corpus encodes it: a change
         // of the decoder that gives these bytes another meaning fails here.
         "engine_model" => {

@@ -1,0 +1,15 @@
+//! Fuzz target `stored_value`: runs [`rockhold_fuzz::check_stored_value`] on every input.
+//!
+//! Built by cargo-fuzz (`--cfg fuzzing`) this is a libFuzzer target; built
+//! by plain cargo it is a replay tool: `cargo run --bin stored_value -- [FILE|DIR]...`
+//! (no argument: this target's corpus and regressions).
+
+#![cfg_attr(fuzzing, no_main)]
+
+#[cfg(fuzzing)]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rockhold_fuzz::check_stored_value(data));
+
+#[cfg(not(fuzzing))]
+fn main() -> std::process::ExitCode {
+    rockhold_fuzz::replay_main("stored_value", rockhold_fuzz::check_stored_value)
+}
