@@ -25,13 +25,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use parking_lot::Mutex;
 use rockhold_format::{
     encode_holders, ClassDef, ClassId, Family, FullScanKey, HashKey, IndexDef, IndexKind, Key,
-    NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, RawOrderedKey, Record, TaskRecord,
+    NamespaceId, ObjectId, ObjectKey, OrderedKey, RawOrderedKey, RecordView, TaskRecord,
 };
 
 use crate::build::task::{indexes_of, Guard, Outcome};
 use crate::db::Inner;
 use crate::error::{Error, Result};
-use crate::index::entries::{check_indexable, entry_key, index_tuples, point_key};
+use crate::index::entries::{check_indexable, entry_key, index_tuples, index_tuples_in, point_key};
 use crate::index::plan::{plan, Change, Scope};
 use crate::index::unique::{Conflicts, UniqueCheck};
 use crate::kv::{KeyRange, SortedRun, Space, WriteBatch};
@@ -221,13 +221,14 @@ fn scan_part(
             stop = Some(Stop::Shutdown);
             return Ok(false);
         }
-        let rec = ObjectRecord::decode(bytes)
-            .map_err(|e| Error::corruption(&ObjectKey { ns, id }.encode(), e))?;
-        if rec.class != def.id {
+        // Read in place: only the indexed fields are decoded.
+        let corrupt = |e| Error::corruption(&ObjectKey { ns, id }.encode(), e);
+        let rec = RecordView::new(bytes).map_err(corrupt)?;
+        if rec.class() != def.id {
             return Ok(true);
         }
         for index in indexes {
-            for tuple in index_tuples(def, index, &rec) {
+            for tuple in index_tuples_in(def, index, &rec).map_err(corrupt)? {
                 if let Err(e) = check_indexable(def, index, &tuple) {
                     stop = Some(Stop::Unindexable(format!("object {id}: {e}")));
                     return Ok(false);

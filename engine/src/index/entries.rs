@@ -4,10 +4,11 @@
 
 use rockhold_format::{
     ClassDef, ClassId, Family, FullScanKey, HashKey, HashSeed, IndexDef, IndexKind, Key,
-    NamespaceId, ObjectId, ObjectRecord, OrderedKey, Value, MAX_ORDERED_VALUE_LEN,
+    NamespaceId, ObjectId, ObjectRecord, OrderedKey, RecordView, Value, ValueRef,
+    MAX_ORDERED_VALUE_LEN,
 };
 
-use super::paths::part_values;
+use super::paths::{part_values, part_values_in};
 
 use crate::error::{Error, Result};
 
@@ -48,15 +49,40 @@ pub(crate) fn index_tuples(
     index: &IndexDef,
     record: &ObjectRecord,
 ) -> Vec<Vec<u8>> {
-    let mut tuples: Vec<Vec<u8>> = vec![Vec::new()];
+    tuples(index.parts.iter().map(|part| {
+        part_values(&class.fields, record, part)
+            .into_iter()
+            .map(Value::encode_ordered)
+            .collect()
+    }))
+}
+
+/// `index_tuples` of a record read in place: only the indexed fields are
+/// decoded. `Err` when one of them does not decode.
+pub(crate) fn index_tuples_in(
+    class: &ClassDef,
+    index: &IndexDef,
+    record: &RecordView<'_>,
+) -> rockhold_format::Result<Vec<Vec<u8>>> {
+    let mut parts = Vec::with_capacity(index.parts.len());
     for part in &index.parts {
-        let values = part_values(&class.fields, record, part);
+        let values = part_values_in(&class.fields, record, part)?;
+        parts.push(values.iter().map(ValueRef::encode_ordered).collect());
+    }
+    Ok(tuples(parts.into_iter()))
+}
+
+/// Every combination of one encoded value per part (in part order),
+/// concatenated, sorted and distinct; none when a part has no value.
+fn tuples(parts: impl Iterator<Item = Vec<Vec<u8>>>) -> Vec<Vec<u8>> {
+    let mut tuples: Vec<Vec<u8>> = vec![Vec::new()];
+    for values in parts {
         if values.is_empty() {
             return Vec::new();
         }
         tuples = if values.len() == 1 {
             for t in &mut tuples {
-                values[0].encode_ordered_into(t);
+                t.extend_from_slice(&values[0]);
             }
             tuples
         } else {
@@ -64,7 +90,7 @@ pub(crate) fn index_tuples(
             for t in &tuples {
                 for v in &values {
                     let mut t = t.clone();
-                    v.encode_ordered_into(&mut t);
+                    t.extend_from_slice(v);
                     next.push(t);
                 }
             }

@@ -12,7 +12,9 @@
 //!   the schema. (An `Any` value is followed by map keys only; its lists
 //!   are whole values.)
 
-use rockhold_format::{FieldDef, FieldPath, FieldType, ObjectRecord, Value, MAX_DEPTH};
+use rockhold_format::{
+    FieldDef, FieldPath, FieldType, ObjectRecord, RecordView, Value, ValueRef, MAX_DEPTH,
+};
 
 use crate::catalog::ddl::{IndexSpec, MAX_INDEX_PARTS};
 use crate::error::{Error, Result};
@@ -198,6 +200,44 @@ pub(crate) fn collect<'v>(value: &'v Value, steps: &[Step<'_>], out: &mut Vec<&'
             }
         }
     }
+}
+
+/// `collect` over a value read in place.
+fn collect_ref<'v>(value: ValueRef<'v>, steps: &[Step<'_>], out: &mut Vec<ValueRef<'v>>) {
+    match steps.split_first() {
+        None => {
+            if !value.is_absent() {
+                out.push(value);
+            }
+        }
+        Some((Step::Elements, rest)) => {
+            if let ValueRef::List(items) = value {
+                items.iter().for_each(|v| collect_ref(v, rest, out));
+            }
+        }
+        Some((Step::Member(m), rest)) => {
+            if let Some(v) = value.get(m) {
+                collect_ref(v, rest, out);
+            }
+        }
+    }
+}
+
+/// `part_values` of a record read in place: only the part's field is
+/// decoded (and validated). `Err` when its bytes do not decode.
+pub(crate) fn part_values_in<'v>(
+    fields: &[FieldDef],
+    record: &RecordView<'v>,
+    path: &FieldPath,
+) -> rockhold_format::Result<Vec<ValueRef<'v>>> {
+    let mut out = Vec::new();
+    let Some(field) = fields.iter().find(|f| f.id == path.field) else {
+        return Ok(out);
+    };
+    if let Some(steps) = compile(&field.ty, &path.members) {
+        collect_ref(record.field(path.field)?, &steps, &mut out);
+    }
+    Ok(out)
 }
 
 /// The values part `path` covers in `record` (several for a multi-valued

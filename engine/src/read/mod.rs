@@ -13,13 +13,13 @@ use std::sync::Arc;
 
 use rockhold_format::{
     decode_holders, ClassDef, ClassId, Family, FullScanKey, IndexDef, IndexShape, Key, NamespaceId,
-    ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, Value,
+    ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, RecordView, Value,
 };
 
 use crate::catalog::{Catalog, ClassEntry};
 use crate::db::{Db, Inner};
 use crate::error::{Error, Result};
-use crate::index::entries::{encode_tuple, index_tuples, point_key};
+use crate::index::entries::{encode_tuple, index_tuples_in, point_key};
 use crate::index::paths::part_type;
 use crate::kv::{KeyRange, KvRead, Space};
 
@@ -273,7 +273,8 @@ impl<'a> View<'a> {
             .ids)
     }
 
-    /// Whether the committed record of `id` holds `tuple` in `index`.
+    /// Whether the committed record of `id` holds `tuple` in `index` (read
+    /// in place: only the index's fields are decoded).
     fn holds(
         &self,
         ns: NamespaceId,
@@ -282,12 +283,29 @@ impl<'a> View<'a> {
         tuple: &[u8],
         id: ObjectId,
     ) -> Result<bool> {
-        Ok(self.record(ns, id)?.is_some_and(|rec| {
-            rec.class == class.id
-                && index_tuples(class, index, &rec)
-                    .binary_search_by(|t| t.as_slice().cmp(tuple))
-                    .is_ok()
-        }))
+        Ok(self
+            .committed_tuples(ns, class, index, id)?
+            .binary_search_by(|t| t.as_slice().cmp(tuple))
+            .is_ok())
+    }
+
+    /// The tuples the committed record of `id` holds in `index` (none when
+    /// it is missing or of another class).
+    pub fn committed_tuples(
+        &self,
+        ns: NamespaceId,
+        class: &ClassDef,
+        index: &IndexDef,
+        id: ObjectId,
+    ) -> Result<Vec<Vec<u8>>> {
+        Ok(self
+            .with_record(ns, id, |key, rec| {
+                if rec.class() != class.id {
+                    return Ok(Vec::new());
+                }
+                index_tuples_in(class, index, &rec).map_err(|e| Error::corruption(key, e))
+            })?
+            .unwrap_or_default())
     }
 
     /// The holders stored under a unique index's point key.

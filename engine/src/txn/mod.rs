@@ -30,7 +30,7 @@ use crate::catalog::ddl::check_field_value;
 use crate::catalog::{Catalog, ClassEntry, FieldLookup};
 use crate::db::{Db, UniqueCacheKey};
 use crate::error::{Error, Result};
-use crate::index::entries::{index_tuples, ValueHasher};
+use crate::index::entries::ValueHasher;
 use crate::index::plan::{plan, Change, Plan, Scope, UniqueValue};
 use crate::index::unique::{point_writes, Committed, PointWrite};
 use crate::kv::WriteBatch;
@@ -493,10 +493,7 @@ impl Committed for CommittedView<'_, '_> {
     }
 
     fn tuples(&mut self, u: &UniqueValue<'_>, holder: ObjectId) -> Result<Vec<Vec<u8>>> {
-        Ok(match self.0.record(u.ns, holder)? {
-            Some(rec) if rec.class == u.class.id => index_tuples(u.class, u.index, &rec),
-            _ => Vec::new(),
-        })
+        self.0.committed_tuples(u.ns, u.class, u.index, holder)
     }
 }
 

@@ -18,7 +18,7 @@
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use rockhold_format::{ClassDef, FieldId, Key, ObjectId, ObjectKey, Record, RecordView, Value};
+use rockhold_format::{ClassDef, FieldId, ObjectId, Value};
 
 use crate::db::Db;
 use crate::error::{Error, Result};
