@@ -74,12 +74,12 @@ pub(crate) struct Plan<'a> {
 #[derive(Debug)]
 pub(crate) struct Rejected {
     pub id: ObjectId,
-    pub error: Error,
+    pub error: Box<Error>,
 }
 
 impl From<Rejected> for Error {
     fn from(r: Rejected) -> Error {
-        r.error
+        *r.error
     }
 }
 
@@ -168,8 +168,10 @@ fn plan_checked<'a>(
                 .unwrap_or_default();
             if check {
                 for t in &after {
-                    check_indexable(c.class, index, t)
-                        .map_err(|error| Rejected { id: c.id, error })?;
+                    check_indexable(c.class, index, t).map_err(|error| Rejected {
+                        id: c.id,
+                        error: Box::new(error),
+                    })?;
                 }
             }
             if index.is_unique() {
@@ -395,6 +397,6 @@ mod tests {
         let change = change(&class, 9, None, Some(&after));
         let r = plan(&seed(), [change], Scope::Record).expect_err("too long");
         assert_eq!(r.id, ObjectId(9));
-        assert!(matches!(r.error, Error::ValueTooLarge { .. }));
+        assert!(matches!(*r.error, Error::ValueTooLarge { .. }));
     }
 }
