@@ -2029,12 +2029,67 @@ impl Run {
             }
         }
         // The latest ids that are not objects.
-        for (id, slot) in m.gone.iter().rev().take(8).filter(|(_, s)| slots[*s]) {
+        let gone: Vec<(ObjectId, usize)> = m
+            .gone
+            .iter()
+            .rev()
+            .take(8)
+            .filter(|(_, s)| slots[*s])
+            .copied()
+            .collect();
+        for (id, slot) in &gone {
             let ns = SLOTS[*slot].0;
             match db.get(ns, *id) {
                 Ok(None) => {}
                 Err(Error::UnknownNamespace { .. }) if !m.ns_exists(*slot) => {}
                 other => self.fail(format_args!("{when}: get {id} (not an object): {other:?}")),
+            }
+            // Through the object → class cache.
+            match db.class_of(ns, *id) {
+                Ok(None) => {}
+                Err(Error::UnknownNamespace { .. }) if !m.ns_exists(*slot) => {}
+                other => self.fail(format_args!(
+                    "{when}: class_of {id} (not an object): {other:?}"
+                )),
+            }
+        }
+        // Per namespace: class_of every object, and get_many of the objects
+        // and the ids that are not, in one call.
+        for ns in namespaces.iter().map(String::as_str) {
+            let mut ids = Vec::new();
+            let mut want = Vec::new();
+            for (id, o) in m
+                .objects
+                .iter()
+                .filter(|(_, o)| slots[o.slot] && SLOTS[o.slot].0 == ns)
+            {
+                let class = SLOTS[o.slot].1;
+                match db.class_of(ns, *id) {
+                    Ok(Some(c)) if c == class => {}
+                    other => self.fail(format_args!(
+                        "{when}: class_of {id}: {other:?}, the model has {class}"
+                    )),
+                }
+                ids.push(*id);
+                want.push(Some(m.fields_of(o)));
+            }
+            for (id, _) in gone.iter().filter(|(_, s)| SLOTS[*s].0 == ns) {
+                ids.push(*id);
+                want.push(None);
+            }
+            let got = db
+                .get_many(ns, &ids)
+                .unwrap_or_else(|e| self.fail(format_args!("{when}: get_many {ids:?}: {e:?}")));
+            let same = got.len() == want.len()
+                && got.iter().zip(&want).all(|(g, w)| match (g, w) {
+                    (Some(g), Some(w)) => same_fields(&g.fields, w),
+                    (None, None) => true,
+                    _ => false,
+                });
+            if !same {
+                self.fail(format_args!(
+                    "{when}: get_many {ids:?}: {got:?}, the model has {want:?}"
+                ));
             }
         }
         match db.verify() {
@@ -2354,6 +2409,32 @@ impl Run {
             let got = scan(&q);
             if got.hits != want {
                 bad(&format!("scan {q:?}"), &got.hits, &want);
+            }
+            // Reversed, and in pages of 2 both ways (cursor and bounds).
+            let reversed: Vec<_> = want.iter().rev().cloned().collect();
+            let q = q.reverse();
+            let got = scan(&q);
+            if got.hits != reversed {
+                bad(&format!("scan {q:?}"), &got.hits, &reversed);
+            }
+            for reverse in [false, true] {
+                let mut q = RangeScan::between(as_value(lower), as_value(upper)).limit(2);
+                if reverse {
+                    q = q.reverse();
+                }
+                let mut paged = Vec::new();
+                loop {
+                    let page = scan(&q);
+                    paged.extend(page.hits);
+                    match page.cursor {
+                        Some(c) if paged.len() <= want.len() => q = q.after(c),
+                        _ => break,
+                    }
+                }
+                let expected = if reverse { &reversed } else { &want };
+                if paged != *expected {
+                    bad(&format!("paged scan {q:?}"), &paged, expected);
+                }
             }
         }
         // Prefix scans: the leading parts given exactly, the last (a string
