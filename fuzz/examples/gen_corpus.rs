@@ -622,32 +622,61 @@ fn deep_list(depth: usize) -> Value {
 // ---------------------------------------------------------------------------
 // engine_model: programs, each exercising one area of the engine
 
-/// A class field: (pool index, optional, index kind byte of `KINDS`).
-fn class(slot: u8, fields: &[(usize, bool, u8)]) -> Op {
+// Pool fields (see `engine_model::FIELDS`): a u64, b string, c f64, d bytes,
+// e struct { city, zip? }, f list<string>.
+const A: usize = 0;
+const B: usize = 1;
+const C: usize = 2;
+const D: usize = 3;
+const E: usize = 4;
+const F: usize = 5;
+// Indexes (see `engine_model::INDEXES`): the own indexes of a, b, c, d, f,
+// then city (e.city), ab (a, b), zf (e.zip, f).
+const IA: usize = 0;
+const IB: usize = 1;
+const IC: usize = 2;
+const ID: usize = 3;
+const IF: usize = 4;
+const ICITY: usize = 5;
+const IAB: usize = 6;
+const IZF: usize = 7;
+// Kind bytes (see `engine_model::KINDS`).
+const NONE: u8 = 0;
+const HASH: u8 = 1;
+const UHASH: u8 = 2;
+const ORD: u8 = 3;
+const UORD: u8 = 4;
+
+/// A class: its fields (pool index, optional) and indexes (index number,
+/// kind byte).
+fn class(slot: u8, fields: &[(usize, bool)], indexes: &[(usize, u8)]) -> Op {
     let mut choice = [FieldChoice {
         present: false,
         optional: true,
-        index: 0,
-    }; 4];
-    for &(pool, optional, index) in fields {
+    }; 6];
+    for &(pool, optional) in fields {
         choice[pool] = FieldChoice {
             present: true,
             optional,
-            index,
         };
+    }
+    let mut kinds = [NONE; 8];
+    for &(index, kind) in indexes {
+        kinds[index] = kind;
     }
     Op::CreateClass {
         slot,
         fields: choice,
+        indexes: kinds,
     }
 }
 
 /// Values by pool field: `Some(i)` the i-th pool value, `None` not given.
-fn vals(v: [Option<u8>; 4]) -> Values {
+fn vals(v: [Option<u8>; 6]) -> Values {
     v.map(|x| x.map_or(Given::No, Given::Value))
 }
 
-fn insert(slot: u8, v: [Option<u8>; 4]) -> Write {
+fn insert(slot: u8, v: [Option<u8>; 6]) -> Write {
     Write::Insert {
         slot,
         strict: false,
@@ -655,7 +684,7 @@ fn insert(slot: u8, v: [Option<u8>; 4]) -> Write {
     }
 }
 
-fn update(n: u8, v: [Option<u8>; 4]) -> Write {
+fn update(n: u8, v: [Option<u8>; 6]) -> Write {
     Write::Update {
         target: Target::Live(n),
         strict: false,
@@ -673,12 +702,37 @@ fn one(w: Write) -> Op {
     Op::Write(w)
 }
 
-fn set_index(slot: u8, field: u8, index: u8, defer: bool) -> Op {
+fn set_index(slot: u8, index: usize, kind: u8, defer: bool) -> Op {
     Op::SetIndex {
         slot,
-        field,
-        index,
+        index: index as u8,
+        kind,
         defer,
+    }
+}
+
+fn reindex(slot: u8, index: Option<usize>, defer: bool) -> Op {
+    Op::Reindex {
+        slot,
+        index: index.map(|i| i as u8),
+        defer,
+    }
+}
+
+fn toggle(slot: u8, field: usize, optional: bool, kind: u8) -> Op {
+    Op::ToggleField {
+        slot,
+        field: field as u8,
+        optional,
+        kind,
+    }
+}
+
+fn set_optional(slot: u8, field: usize, optional: bool) -> Op {
+    Op::SetOptional {
+        slot,
+        field: field as u8,
+        optional,
     }
 }
 
@@ -713,18 +767,19 @@ fn engine_model_seeds() {
         vec![
             class(
                 0,
-                &[(0, false, 2), (1, true, 3), (2, true, 1), (3, true, 4)],
+                &[(A, false), (B, true), (C, true), (D, true)],
+                &[(IA, UHASH), (IB, ORD), (IC, HASH), (ID, UORD)],
             ),
-            one(insert(0, [Some(0), Some(1), Some(0), Some(1)])),
-            one(insert(0, [Some(1), Some(2), Some(1), Some(2)])),
-            one(insert(0, [Some(0), Some(3), N, N])),
-            one(update(0, [Some(1), N, N, N])),
-            one(update(0, [Some(2), N, Some(3), None])),
-            one(insert(0, [Some(3), Some(1), Some(1), Some(2)])),
+            one(insert(0, [Some(0), Some(1), Some(0), Some(1), N, N])),
+            one(insert(0, [Some(1), Some(2), Some(1), Some(2), N, N])),
+            one(insert(0, [Some(0), Some(3), N, N, N, N])),
+            one(update(0, [Some(1), N, N, N, N, N])),
+            one(update(0, [Some(2), N, Some(3), None, N, N])),
+            one(insert(0, [Some(3), Some(1), Some(1), Some(2), N, N])),
             one(delete(1)),
-            one(insert(0, [Some(1), Some(0), Some(2), Some(2)])),
+            one(insert(0, [Some(1), Some(0), Some(2), Some(4), N, N])),
             Op::Reopen,
-            one(update(1, [N, Some(3), N, Some(3)])),
+            one(update(1, [N, Some(4), N, Some(3), N, N])),
         ],
     );
     // Transactions: swapping unique values, duplicates within a batch,
@@ -733,29 +788,29 @@ fn engine_model_seeds() {
         "transactions",
         snapshots,
         vec![
-            class(0, &[(0, false, 2), (1, true, 1)]),
-            class(1, &[(1, true, 4), (2, true, 3)]),
-            one(insert(0, [Some(0), Some(1), N, N])),
-            one(insert(0, [Some(1), Some(1), N, N])),
+            class(0, &[(A, false), (B, true)], &[(IA, UHASH), (IB, HASH)]),
+            class(1, &[(B, true), (C, true)], &[(IB, UORD), (IC, ORD)]),
+            one(insert(0, [Some(0), Some(1), N, N, N, N])),
+            one(insert(0, [Some(1), Some(1), N, N, N, N])),
             Op::Txn(vec![
-                update(0, [Some(1), N, N, N]),
-                update(1, [Some(0), N, N, N]),
+                update(0, [Some(1), N, N, N, N, N]),
+                update(1, [Some(0), N, N, N, N, N]),
             ]),
             Op::Txn(vec![
-                insert(1, [N, Some(2), Some(0), N]),
-                insert(1, [N, Some(2), Some(1), N]),
+                insert(1, [N, Some(2), Some(0), N, N, N]),
+                insert(1, [N, Some(2), Some(1), N, N, N]),
             ]),
             Op::Txn(vec![
                 delete(0),
-                insert(0, [Some(1), N, N, N]),
-                insert(1, [N, Some(0), Some(2), N]),
+                insert(0, [Some(1), N, N, N, N, N]),
+                insert(1, [N, Some(0), Some(2), N, N, N]),
             ]),
             Op::Txn(vec![
-                insert(1, [N, Some(3), Some(3), N]),
+                insert(1, [N, Some(3), Some(3), N, N, N]),
                 Write::Update {
                     target: Target::Gone(0),
                     strict: false,
-                    values: vals([Some(2), N, N, N]),
+                    values: vals([Some(2), N, N, N, N, N]),
                 },
             ]),
             Op::Reopen,
@@ -768,41 +823,23 @@ fn engine_model_seeds() {
         "index_changes",
         chunked,
         vec![
-            class(0, &[(0, false, 0), (1, true, 0), (3, true, 0)]),
-            one(insert(0, [Some(0), Some(1), N, N])),
-            one(insert(0, [Some(1), Some(1), N, Some(1)])),
-            one(insert(0, [Some(2), Some(3), N, Some(2)])),
-            set_index(0, 1, 2, false),
-            set_index(0, 1, 3, true),
-            one(insert(0, [Some(3), Some(2), N, N])),
-            one(update(0, [N, Some(0), N, N])),
+            class(0, &[(A, false), (B, true), (D, true)], &[]),
+            one(insert(0, [Some(0), Some(1), N, N, N, N])),
+            one(insert(0, [Some(1), Some(1), N, Some(1), N, N])),
+            one(insert(0, [Some(2), Some(3), N, Some(2), N, N])),
+            set_index(0, IB, UHASH, false),
+            set_index(0, IB, ORD, true),
+            one(insert(0, [Some(3), Some(2), N, N, N, N])),
+            one(update(0, [N, Some(0), N, N, N, N])),
             one(delete(2)),
             Op::Settle,
-            set_index(0, 1, 4, false),
-            set_index(0, 0, 4, false),
-            Op::ToggleField {
-                slot: 0,
-                field: 3,
-                optional: true,
-                index: 1,
-            },
-            Op::ToggleField {
-                slot: 0,
-                field: 3,
-                optional: true,
-                index: 1,
-            },
-            one(insert(0, [Some(0), Some(3), N, Some(1)])),
-            Op::SetOptional {
-                slot: 0,
-                field: 0,
-                optional: true,
-            },
-            Op::SetOptional {
-                slot: 0,
-                field: 0,
-                optional: false,
-            },
+            set_index(0, IB, UORD, false),
+            set_index(0, IA, UORD, false),
+            toggle(0, D, true, HASH),
+            toggle(0, D, true, HASH),
+            one(insert(0, [Some(0), Some(3), N, Some(1), N, N])),
+            set_optional(0, A, true),
+            set_optional(0, A, false),
         ],
     );
     // Injected failures on writes: the id mark, a single insert, a
@@ -811,44 +848,43 @@ fn engine_model_seeds() {
         "failing_writes",
         snapshots,
         vec![
-            class(0, &[(0, false, 2), (1, true, 3)]),
+            class(0, &[(A, false), (B, true)], &[(IA, UHASH), (IB, ORD)]),
             Op::ArmFailure { writes: 0 },
-            one(insert(0, [Some(0), N, N, N])),
-            one(insert(0, [Some(0), Some(1), N, N])),
+            one(insert(0, [Some(0), N, N, N, N, N])),
+            one(insert(0, [Some(0), Some(1), N, N, N, N])),
             Op::ArmFailure { writes: 0 },
             Op::Txn(vec![
-                insert(0, [Some(1), N, N, N]),
-                update(0, [N, Some(2), N, N]),
+                insert(0, [Some(1), N, N, N, N, N]),
+                update(0, [N, Some(2), N, N, N, N]),
             ]),
             Op::ArmFailure { writes: 0 },
-            one(update(0, [Some(2), Some(3), N, N])),
+            one(update(0, [Some(2), Some(3), N, N, N, N])),
             Op::ArmFailure { writes: 0 },
             one(delete(0)),
             Op::ArmFailure { writes: 1 },
-            one(insert(0, [Some(3), N, N, N])),
-            one(insert(0, [Some(1), N, N, N])),
+            one(insert(0, [Some(3), N, N, N, N, N])),
+            one(insert(0, [Some(1), N, N, N, N, N])),
         ],
     );
     // Injected failures inside index builds, chunk by chunk and by ingest.
     let build_failures = |config: Config, name: &str| {
-        let mut ops = vec![class(1, &[(0, false, 0), (1, true, 0), (2, true, 0)])];
+        let mut ops = vec![class(1, &[(A, false), (B, true), (C, true)], &[])];
         for i in 0..6u8 {
-            ops.push(one(insert(1, [Some(i % 4), Some(i % 3), Some(i % 2), N])));
+            ops.push(one(insert(
+                1,
+                [Some(i % 4), Some(i % 3), Some(i % 2), N, N, N],
+            )));
         }
         ops.extend([
             Op::ArmFailure { writes: 2 },
-            set_index(1, 1, 3, false),
+            set_index(1, IB, ORD, false),
             Op::ArmFailure { writes: 3 },
-            set_index(1, 0, 2, false),
+            set_index(1, IA, UHASH, false),
             Op::ArmFailure { writes: 1 },
-            Op::Reindex {
-                slot: 1,
-                field: None,
-                defer: false,
-            },
+            reindex(1, None, false),
             Op::ArmFailure { writes: 4 },
-            set_index(1, 2, 1, true),
-            one(update(0, [N, N, Some(3), N])),
+            set_index(1, IC, HASH, true),
+            one(update(0, [N, N, Some(3), N, N, N])),
             Op::Settle,
         ]);
         put_program(name, config, ops);
@@ -861,24 +897,29 @@ fn engine_model_seeds() {
         "namespace_lifecycle",
         snapshots,
         vec![
-            class(2, &[(1, false, 2)]),
+            class(2, &[(B, false)], &[(IB, UHASH)]),
             Op::CreateNamespace,
-            class(2, &[(1, false, 2), (3, true, 3)]),
-            one(insert(2, [N, Some(0), N, Some(0)])),
-            one(insert(2, [N, Some(1), N, Some(1)])),
+            class(
+                2,
+                &[(B, false), (D, true), (F, true)],
+                &[(IB, UHASH), (ID, ORD), (IF, UHASH)],
+            ),
+            one(insert(2, [N, Some(0), N, Some(0), N, Some(1)])),
+            one(insert(2, [N, Some(1), N, Some(1), N, Some(3)])),
             Op::DropNamespace,
             Op::Txn(vec![Write::Delete {
                 target: Target::Gone(1),
             }]),
             Op::CreateNamespace,
-            class(2, &[(1, false, 2)]),
-            one(insert(2, [N, Some(0), N, N])),
+            class(2, &[(B, false)], &[(IB, UHASH)]),
+            one(insert(2, [N, Some(0), N, N, N, N])),
             Op::ArmFailure { writes: 0 },
             Op::DropNamespace,
             Op::Reopen,
         ],
     );
-    // Two-bit value hashes: distinct values share hash index entries.
+    // Two-bit value hashes: distinct values (and tuples, and list
+    // elements) share hash index entries and unique point keys.
     put_program(
         "hash_collisions",
         Config {
@@ -887,19 +928,29 @@ fn engine_model_seeds() {
             ..base
         },
         {
-            let mut ops = vec![class(0, &[(1, true, 2), (3, true, 1), (2, true, 2)])];
-            for i in 0..4u8 {
-                ops.push(one(insert(0, [N, Some(i), Some(3 - i), Some(i)])));
+            let mut ops = vec![class(
+                0,
+                &[(A, true), (B, true), (C, true), (D, true), (F, true)],
+                &[
+                    (IB, UHASH),
+                    (ID, HASH),
+                    (IC, UHASH),
+                    (IF, UHASH),
+                    (IAB, UHASH),
+                ],
+            )];
+            for i in 0..5u8 {
+                ops.push(one(insert(
+                    0,
+                    [Some(i), Some(i), Some(4 - i), Some(i), N, Some(i)],
+                )));
             }
             ops.extend([
-                one(update(1, [N, Some(0), N, N])),
-                one(update(2, [N, N, N, Some(0)])),
+                one(update(1, [N, Some(0), N, N, N, N])),
+                one(update(2, [N, N, N, Some(0), N, Some(1)])),
                 one(delete(0)),
-                Op::Reindex {
-                    slot: 0,
-                    field: None,
-                    defer: false,
-                },
+                one(update(0, [N, N, N, N, N, Some(2)])),
+                reindex(0, None, false),
             ]);
             ops
         },
@@ -909,20 +960,21 @@ fn engine_model_seeds() {
         "deferred_builds",
         chunked,
         vec![
-            class(0, &[(0, true, 1), (1, true, 3), (3, true, 0)]),
-            one(insert(0, [Some(0), Some(0), N, Some(0)])),
-            one(insert(0, [Some(0), Some(1), N, Some(1)])),
-            one(insert(0, [Some(1), Some(2), N, Some(1)])),
-            Op::Reindex {
-                slot: 0,
-                field: None,
-                defer: true,
-            },
-            set_index(0, 3, 3, true),
-            one(update(0, [Some(2), Some(3), N, Some(2)])),
+            class(
+                0,
+                &[(A, true), (B, true), (D, true), (F, true)],
+                &[(IA, HASH), (IB, ORD), (IF, ORD)],
+            ),
+            one(insert(0, [Some(0), Some(0), N, Some(0), N, Some(2)])),
+            one(insert(0, [Some(0), Some(1), N, Some(1), N, Some(3)])),
+            one(insert(0, [Some(1), Some(2), N, Some(1), N, Some(0)])),
+            reindex(0, None, true),
+            set_index(0, ID, ORD, true),
+            set_index(0, IAB, HASH, true),
+            one(update(0, [Some(2), Some(3), N, Some(2), N, Some(4)])),
             one(delete(1)),
             Op::Reopen,
-            one(insert(0, [Some(3), Some(0), N, Some(3)])),
+            one(insert(0, [Some(3), Some(0), N, Some(3), N, Some(1)])),
             Op::Settle,
         ],
     );
@@ -933,20 +985,20 @@ fn engine_model_seeds() {
         "deferred_unique_builds",
         base,
         vec![
-            class(0, &[(0, true, 0), (1, true, 0)]),
-            one(insert(0, [Some(0), Some(0), N, N])),
-            one(insert(0, [Some(1), Some(1), N, N])),
-            set_index(0, 0, 2, true),
-            one(insert(0, [Some(0), Some(2), N, N])),
-            one(insert(0, [Some(2), N, N, N])),
-            one(insert(0, [Some(2), N, N, N])),
-            one(update(1, [Some(3), N, N, N])),
+            class(0, &[(A, true), (B, true)], &[]),
+            one(insert(0, [Some(0), Some(0), N, N, N, N])),
+            one(insert(0, [Some(1), Some(1), N, N, N, N])),
+            set_index(0, IA, UHASH, true),
+            one(insert(0, [Some(0), Some(2), N, N, N, N])),
+            one(insert(0, [Some(2), N, N, N, N, N])),
+            one(insert(0, [Some(2), N, N, N, N, N])),
+            one(update(1, [Some(3), N, N, N, N, N])),
             Op::Settle,
-            set_index(0, 1, 4, true),
-            one(insert(0, [N, Some(1), N, N])),
+            set_index(0, IB, UORD, true),
+            one(insert(0, [N, Some(1), N, N, N, N])),
             Op::Txn(vec![
-                insert(0, [N, Some(3), N, N]),
-                insert(0, [N, Some(3), N, N]),
+                insert(0, [N, Some(3), N, N, N, N]),
+                insert(0, [N, Some(3), N, N, N, N]),
             ]),
             one(delete(4)),
             Op::Reopen,
@@ -961,36 +1013,180 @@ fn engine_model_seeds() {
             Op::ArmFailure { writes: 0 },
             Op::Reopen,
             Op::ArmFailure { writes: 0 },
-            class(0, &[(0, false, 2)]),
-            class(0, &[(0, false, 2)]),
-            one(insert(0, [Some(1), N, N, N])),
+            class(0, &[(A, false)], &[(IA, UHASH)]),
+            class(0, &[(A, false)], &[(IA, UHASH)]),
+            one(insert(0, [Some(1), N, N, N, N, N])),
             Op::ArmFailure { writes: 0 },
-            set_index(0, 0, 4, false),
+            set_index(0, IA, UORD, false),
             Op::ArmFailure { writes: 0 },
-            Op::ToggleField {
-                slot: 0,
-                field: 1,
-                optional: true,
-                index: 3,
-            },
-            Op::ToggleField {
-                slot: 0,
-                field: 2,
-                optional: false,
-                index: 0,
-            },
-            Op::SetOptional {
-                slot: 0,
-                field: 0,
-                optional: true,
-            },
-            Op::SetOptional {
-                slot: 0,
-                field: 0,
-                optional: false,
-            },
+            toggle(0, B, true, ORD),
+            toggle(0, C, false, NONE),
+            set_optional(0, A, true),
+            set_optional(0, A, false),
             Op::ArmFailure { writes: 0 },
             Op::CreateNamespace,
+        ],
+    );
+    // A nested struct (city required, zip optional: missing, explicitly
+    // absent, or a struct without city, refused as WrongType) indexed on
+    // its nested path, and a list with a unique multi-valued index: no two
+    // objects share an element, repeats inside one object are one entry,
+    // an empty list has none.
+    put_program(
+        "nested_and_list_indexes",
+        snapshots,
+        vec![
+            class(
+                0,
+                &[(A, true), (E, true), (F, true)],
+                &[(ICITY, ORD), (IF, UHASH), (IZF, ORD)],
+            ),
+            // f = ["x", "x"]: one entry; e = {city: "x"} without zip.
+            one(insert(0, [Some(0), Some(0), N, N, Some(0), Some(2)])),
+            // f = ["y", "x", "y"] shares "x": refused.
+            one(insert(0, [Some(1), N, N, N, Some(1), Some(3)])),
+            // f = ["xy", "y"], e = {city: "y", zip: 1}.
+            one(insert(0, [Some(1), N, N, N, Some(1), Some(4)])),
+            // f = [] (no entry), e = {city: "", zip: absent}.
+            one(insert(0, [Some(2), N, N, N, Some(3), Some(0)])),
+            one(insert(0, [Some(2), N, N, N, Some(3), Some(0)])),
+            // e without city: WrongType.
+            one(insert(0, [Some(3), N, N, N, Some(4), Some(1)])),
+            // The first gives up "x"; then another takes it.
+            one(update(0, [N, N, N, N, Some(2), Some(0)])),
+            one(insert(0, [Some(3), N, N, N, Some(2), Some(1)])),
+            // Swapping elements in one transaction.
+            Op::Txn(vec![
+                update(1, [N, N, N, N, N, Some(1)]),
+                update(3, [N, N, N, N, N, Some(4)]),
+            ]),
+            Op::Reopen,
+            set_index(0, IF, ORD, false),
+            one(insert(0, [N, N, N, N, Some(0), Some(3)])),
+            set_index(0, ICITY, UHASH, false),
+            one(delete(0)),
+            set_index(0, IZF, UORD, false),
+        ],
+    );
+    // Compound indexes: (a, b) unique ordered, (e.zip, f) unique hash;
+    // tuples sharing one part are distinct, a whole tuple twice is refused;
+    // kinds changed over data; scans by the leading part.
+    put_program(
+        "compound_indexes",
+        base,
+        vec![
+            class(
+                1,
+                &[(A, false), (B, true), (E, true), (F, true)],
+                &[(IAB, UORD), (IZF, UHASH), (IA, ORD)],
+            ),
+            one(insert(1, [Some(1), Some(1), N, N, Some(1), Some(1)])),
+            one(insert(1, [Some(1), Some(2), N, N, Some(2), Some(1)])),
+            one(insert(1, [Some(2), Some(1), N, N, Some(0), Some(3)])),
+            // (1, "x") again: refused.
+            one(insert(1, [Some(1), Some(1), N, N, N, N])),
+            // (zip 1, "x") again: refused; without zip, no zf entry.
+            one(insert(1, [Some(3), Some(1), N, N, Some(1), Some(2)])),
+            one(insert(1, [Some(3), Some(1), N, N, Some(0), Some(2)])),
+            // Without b: no ab entry.
+            one(insert(1, [Some(1), N, N, N, N, N])),
+            one(insert(1, [Some(4), Some(4), N, N, Some(2), Some(4)])),
+            one(update(0, [N, Some(2), N, N, N, N])),
+            one(update(1, [N, Some(1), N, N, N, N])),
+            Op::Txn(vec![
+                update(0, [N, Some(3), N, N, N, N]),
+                update(1, [N, Some(2), N, N, N, N]),
+                update(0, [N, Some(1), N, N, N, N]),
+            ]),
+            set_index(1, IAB, ORD, false),
+            one(insert(1, [Some(1), Some(1), N, N, N, N])),
+            set_index(1, IAB, UHASH, false),
+            set_index(1, IZF, ORD, false),
+            Op::Reopen,
+        ],
+    );
+    // Multi-valued and compound unique builds over data: duplicates across
+    // objects fail the build (the index is removed), repeats within one
+    // object do not; pending builds while writes go on; chunked.
+    put_program(
+        "multi_valued_builds",
+        chunked,
+        vec![
+            class(0, &[(A, true), (B, true), (E, true), (F, true)], &[]),
+            one(insert(0, [Some(0), Some(0), N, N, Some(0), Some(2)])),
+            one(insert(0, [Some(1), Some(1), N, N, Some(1), Some(3)])),
+            one(insert(0, [Some(0), Some(1), N, N, Some(3), Some(0)])),
+            set_index(0, IF, UHASH, false),
+            one(update(1, [N, N, N, N, N, Some(4)])),
+            set_index(0, IF, UORD, false),
+            set_index(0, IAB, UHASH, true),
+            set_index(0, ICITY, UORD, true),
+            one(insert(0, [Some(0), Some(0), N, N, Some(2), Some(1)])),
+            one(update(2, [N, Some(2), N, N, Some(1), N])),
+            Op::Settle,
+            set_index(0, IZF, UHASH, true),
+            one(insert(0, [N, N, N, N, Some(1), Some(4)])),
+            Op::Settle,
+            reindex(0, Some(IF), false),
+        ],
+    );
+    // Injected failures on writes and builds of nested, list and compound
+    // indexes (several point keys per object).
+    put_program(
+        "failing_nested_writes",
+        chunked,
+        vec![
+            class(
+                0,
+                &[(A, false), (B, true), (E, true), (F, true)],
+                &[(IF, UHASH), (ICITY, HASH), (IAB, UORD), (IZF, ORD)],
+            ),
+            one(insert(0, [Some(0), Some(0), N, N, Some(1), Some(3)])),
+            Op::ArmFailure { writes: 0 },
+            one(insert(0, [Some(1), Some(1), N, N, Some(2), Some(4)])),
+            Op::ArmFailure { writes: 0 },
+            one(update(0, [N, N, N, N, Some(0), Some(1)])),
+            Op::ArmFailure { writes: 0 },
+            Op::Txn(vec![
+                insert(0, [Some(2), Some(2), N, N, Some(2), Some(4)]),
+                delete(0),
+            ]),
+            one(insert(0, [Some(2), Some(2), N, N, Some(2), Some(4)])),
+            Op::ArmFailure { writes: 2 },
+            set_index(0, IF, ORD, false),
+            Op::ArmFailure { writes: 1 },
+            set_index(0, IZF, UHASH, false),
+            Op::ArmFailure { writes: 3 },
+            reindex(0, None, false),
+            Op::ArmFailure { writes: 0 },
+            one(delete(0)),
+        ],
+    );
+    // Index DDL refused or cascading: an index over a field the class
+    // lacks (InvalidIndex), a field removed with the indexes that read it,
+    // added back, reindex of an index the class does not have (UnknownIndex).
+    put_program(
+        "index_ddl",
+        base,
+        vec![
+            class(1, &[(A, true), (B, true)], &[(ICITY, ORD), (IAB, ORD)]),
+            set_index(1, ICITY, HASH, false),
+            set_index(1, IZF, UORD, false),
+            one(insert(1, [Some(0), Some(1), N, N, N, N])),
+            toggle(1, E, true, NONE),
+            set_index(1, ICITY, UHASH, false),
+            one(insert(1, [Some(1), Some(1), N, N, Some(0), N])),
+            one(insert(1, [Some(2), Some(2), N, N, Some(2), N])),
+            toggle(1, F, true, UHASH),
+            set_index(1, IZF, ORD, true),
+            one(insert(1, [Some(2), Some(3), N, N, Some(1), Some(3)])),
+            reindex(1, Some(ID), false),
+            reindex(1, Some(IZF), false),
+            toggle(1, E, true, NONE),
+            toggle(1, B, true, NONE),
+            reindex(1, None, true),
+            set_optional(1, A, false),
+            Op::Settle,
         ],
     );
 }

@@ -10,41 +10,51 @@
 //! (`MemStore::fail_after(n)`, `n < 8`: the next `n` mutating storage
 //! operations succeed, every later one fails).
 //!
+//! The schema (format v2): six pool fields — `a: u64`, `b: string`,
+//! `c: f64`, `d: bytes`, `e: struct { city: string, zip: optional u64 }`,
+//! `f: list<string>` — and eight possible indexes ([`INDEXES`]), each of
+//! any kind (hash or ordered, unique or not): the one-field indexes of
+//! `a`, `b`, `c`, `d` and `f` (multi-valued: one entry per distinct
+//! element), `city` on the nested path `e.city`, the compound `ab` on
+//! `(a, b)`, and the compound, nested and multi-valued `zf` on
+//! `(e.zip, f)`. Values include lists with duplicate elements, empty lists,
+//! a struct without its optional member and one with it explicitly absent,
+//! and a struct lacking a required member (`WrongType`).
+//!
 //! Every operation runs against the engine and against the model (`Model`:
 //! `BTreeMap`s), which predicts its outcome exactly: success, or the kind
-//! of error (`UniqueViolation`, `MissingField`, `UnknownObject`, ...).
-//! After every step, the reads of every class it may have changed agree
-//! with the model: the class definition, its objects by `get`,
-//! `scan_class`, `scan_objects`, and for every ready index `find_all`,
-//! `find_unique` and ordered scans (whole, reverse, paged, bounded, prefix)
-//! over every value of the field's small value pool; every other index
-//! answers `UnknownIndex` (an unindexed field), `NotIndexed` (a query the
-//! index kind does not answer) or `IndexNotReady`. `verify` must be clean: it runs
-//! after every 4th step that wrote, after every reopen and injected
-//! failure, and at the end (where, as after failures, every class is read).
-//! With the configuration's snapshot bit, a snapshot taken before each step
-//! must still read the state before it.
+//! of error (`UniqueViolation`, `MissingField`, `WrongType`,
+//! `UnknownObject`, `InvalidIndex`, ...). An index's entries are computed
+//! by brute force: the distinct tuples of the cartesian product of each
+//! part's values (every element for the list), none when a part is absent
+//! or an empty list. After every step, the reads of every class it may
+//! have changed agree with the model: the class definition (fields and
+//! indexes with their parts), its objects by `get`, `scan_class`,
+//! `scan_objects`, and for every ready index `find_all`, `find_page`,
+//! `find_unique` and ordered scans (whole, reverse, paged, bounded by a
+//! leading subset of a compound index or a whole tuple, prefix) over every
+//! tuple the model's objects hold and one more; queries of the wrong shape
+//! or type fail as predicted; every other index answers `UnknownIndex` or
+//! `IndexNotReady`. `verify` must be clean after every step, successful
+//! or not, and at every stage of the recovery from an injected failure
+//! (after which, as at the end, every class is read). With the
+//! configuration's snapshot bit, a snapshot taken before each step must
+//! still read the state before it.
 //!
 //! When an operation hits an injected failure, it must fail with
 //! `Error::Io` and leave the database exactly as before the operation (the
 //! model does not change): the failure is cleared, the database is compared
-//! with the model, reopened ("disk" = the model), compared again, its
-//! interrupted index builds finished by `check_reindex_tasks`, and compared
-//! once more.
+//! with the model (and verified), reopened ("disk" = the model), compared
+//! again, its interrupted index builds finished by `check_reindex_tasks`,
+//! and compared once more.
 //!
 //! Index builds run right after their DDL, or are left pending ("deferred")
 //! while writes go on: the index is then not read until a later
 //! `check_reindex_tasks`, and under a pending unique index a write that
 //! duplicates a value may be refused or not (see `Model::unique_outcome`).
-//! A unique index over duplicate values ends `Failed` as the model
+//! A unique index over duplicate tuples ends `Failed` as the model
 //! predicts, and is removed again (so no write ever meets a failed unique
 //! index).
-//!
-//! Checked to fail (seed corpus replay) when the engine is broken on
-//! purpose: a batch applied in part before an injected failure, the unique
-//! check against committed holders skipped, a catalog change published
-//! although its write failed, build conflicts ignored, snapshot reads
-//! answered from the latest state.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -52,8 +62,8 @@ use std::ops::Bound;
 use std::time::Duration;
 
 use rockhold::{
-    ClassSpec, Db, Error, FieldSpec, FieldType, IndexKind, IndexState, MemStore, ObjectId, Options,
-    RangeScan, Snapshot, TaskState, Value,
+    ClassSpec, Db, Error, FieldSpec, FieldType, FindAll, IndexKind, IndexSpec, IndexState,
+    MemStore, MemberDef, ObjectId, Options, RangeScan, Snapshot, TaskState, Value,
 };
 
 /// Operations decoded from one input, at most.
@@ -64,95 +74,163 @@ pub const MAX_OBJECTS: usize = 50;
 pub const MAX_TXN: usize = 4;
 /// `fail_after(n)` is armed with `n` below this.
 pub const MAX_FAIL_AFTER: u8 = 8;
-/// `verify` runs after this many steps that may have written (and after
-/// every reopen and injected failure, and at the end): it is the costliest
-/// check, and a violation stays until it is seen.
-const VERIFY_EVERY: u32 = 4;
 
 /// The classes a program works on: (namespace, class name), by slot. The
 /// third lives in a namespace the program creates and drops.
 pub const SLOTS: [(&str, &str); 3] = [("default", "c0"), ("default", "c1"), ("ns1", "c2")];
 
-/// The fields a class may have: (name, type), by pool index. A field has
-/// the same type in every class.
-pub const FIELDS: [(&str, FieldType); 4] = [
-    ("a", FieldType::U64),
-    ("b", FieldType::String),
-    ("c", FieldType::F64),
-    ("d", FieldType::Bytes),
-];
+/// How many pool fields there are.
+pub const NFIELDS: usize = 6;
+/// The names of the pool fields, by pool index. A field has the same type
+/// in every class ([`field_type`]).
+pub const FIELDS: [&str; NFIELDS] = ["a", "b", "c", "d", "e", "f"];
+/// The pool index of the struct field `e`.
+const STRUCT_FIELD: usize = 4;
+/// The pool index of the list field `f`.
+const LIST_FIELD: usize = 5;
 
-/// The index a field has in the model: none, or a one-field index named
-/// after the field (what `FieldSpec::index` declares).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldIndex {
-    /// Not indexed.
+/// The type of pool field `pool`.
+pub fn field_type(pool: usize) -> FieldType {
+    match pool {
+        0 => FieldType::U64,
+        1 => FieldType::String,
+        2 => FieldType::F64,
+        3 => FieldType::Bytes,
+        STRUCT_FIELD => FieldType::Struct(vec![
+            MemberDef {
+                name: "city".into(),
+                ty: FieldType::String,
+                optional: false,
+            },
+            MemberDef {
+                name: "zip".into(),
+                ty: FieldType::U64,
+                optional: true,
+            },
+        ]),
+        _ => FieldType::List(Box::new(FieldType::String)),
+    }
+}
+
+/// One part of an index: a pool field and, for a nested path, the member
+/// of the struct field it reads.
+pub type Part = (usize, Option<&'static str>);
+
+/// How many possible indexes there are.
+pub const NINDEXES: usize = 8;
+/// The indexes a class may have: (name, parts), by index number. The first
+/// [`OWN_INDEXES`] are one-field indexes declared on their field
+/// (`FieldSpec::index`, named after it); the others are declared on the
+/// class (`ClassSpec::index`).
+pub const INDEXES: [(&str, &[Part]); NINDEXES] = [
+    ("a", &[(0, None)]),
+    ("b", &[(1, None)]),
+    ("c", &[(2, None)]),
+    ("d", &[(3, None)]),
+    ("f", &[(LIST_FIELD, None)]),
+    ("city", &[(STRUCT_FIELD, Some("city"))]),
+    ("ab", &[(0, None), (1, None)]),
+    ("zf", &[(STRUCT_FIELD, Some("zip")), (LIST_FIELD, None)]),
+];
+/// Indexes below this number are a field's own index.
+pub const OWN_INDEXES: usize = 5;
+
+/// Index kinds, by kind byte (`None`: no index).
+pub const KINDS: [Option<IndexKind>; 5] = [
     None,
-    /// A hash index.
-    Hash {
-        /// At most one object per value.
-        unique: bool,
-    },
-    /// An ordered index.
-    Ordered {
-        /// At most one object per value.
-        unique: bool,
-    },
-}
-
-impl FieldIndex {
-    /// Whether the field has an index.
-    pub fn is_indexed(self) -> bool {
-        self != FieldIndex::None
-    }
-
-    /// Whether the field's index is unique.
-    pub fn is_unique(self) -> bool {
-        self.kind().is_some_and(IndexKind::is_unique)
-    }
-
-    /// The engine's index kind, `None` when unindexed.
-    pub fn kind(self) -> Option<IndexKind> {
-        match self {
-            FieldIndex::None => None,
-            FieldIndex::Hash { unique } => Some(IndexKind::Hash { unique }),
-            FieldIndex::Ordered { unique } => Some(IndexKind::Ordered { unique }),
-        }
-    }
-
-    /// The index the definition `def` gives field `field`: a one-part index
-    /// over the field itself, named after it.
-    fn of(def: &rockhold_format::ClassDef, field: &rockhold_format::FieldDef) -> FieldIndex {
-        let own = def.indexes.iter().find(|i| {
-            i.name == field.name
-                && matches!(&i.parts[..], [p] if p.field == field.id && p.members.is_empty())
-        });
-        match own.map(|i| i.kind) {
-            None => FieldIndex::None,
-            Some(IndexKind::Hash { unique }) => FieldIndex::Hash { unique },
-            Some(IndexKind::Ordered { unique }) => FieldIndex::Ordered { unique },
-        }
-    }
-}
-
-/// Index kinds, by index byte.
-pub const KINDS: [FieldIndex; 5] = [
-    FieldIndex::None,
-    FieldIndex::Hash { unique: false },
-    FieldIndex::Hash { unique: true },
-    FieldIndex::Ordered { unique: false },
-    FieldIndex::Ordered { unique: true },
+    Some(IndexKind::Hash { unique: false }),
+    Some(IndexKind::Hash { unique: true }),
+    Some(IndexKind::Ordered { unique: false }),
+    Some(IndexKind::Ordered { unique: true }),
 ];
 
-/// The `i`-th of the four values field `field` takes (few, so that values
-/// collide; with prefixes of each other, `-0.0 == 0.0` and NaN).
+/// How many values each field's pool has.
+pub const POOL: usize = 5;
+
+/// The `i`-th of the [`POOL`] values field `field` takes: few, so that
+/// values collide; strings and bytes prefixes of each other (and with a
+/// zero byte), `-0.0 == 0.0` and NaN, lists with repeated and no elements,
+/// structs with and without their optional member (once explicitly
+/// absent), and one struct without its required member (not of the type).
 pub fn pool_value(field: usize, i: usize) -> Value {
-    let i = i % 4;
+    let i = i % POOL;
+    let s = |x: &str| Value::String(x.to_string());
     match field {
-        0 => Value::U64([0, 1, 2, 3][i]),
-        1 => Value::from(["", "x", "xy", "y"][i]),
-        2 => Value::F64([-0.0, 0.0, 1.5, f64::NAN][i]),
-        _ => Value::Bytes([&[][..], &[0], &[0, 1], &[1]][i].to_vec()),
+        0 => Value::U64([0, 1, 2, 3, u64::MAX][i]),
+        1 => s(["", "x", "xy", "y", "x\0"][i]),
+        2 => Value::F64([-0.0, 0.0, 1.5, f64::NAN, f64::NEG_INFINITY][i]),
+        3 => Value::Bytes([&[][..], &[0], &[0, 1], &[1], &[0xff]][i].to_vec()),
+        STRUCT_FIELD => {
+            let city = |c: &str| ("city".to_string(), s(c));
+            let zip = |z: Value| ("zip".to_string(), z);
+            // Entries sorted by key, as `Value::map` would.
+            Value::Map(match i {
+                0 => vec![city("x")],
+                1 => vec![city("y"), zip(Value::U64(1))],
+                2 => vec![city("x"), zip(Value::U64(2))],
+                3 => vec![city(""), zip(Value::Absent)],
+                _ => vec![zip(Value::U64(1))],
+            })
+        }
+        _ => Value::List(
+            match i {
+                0 => &[][..],
+                1 => &["x"],
+                2 => &["x", "x"],
+                3 => &["y", "x", "y"],
+                _ => &["xy", "y"],
+            }
+            .iter()
+            .map(|e| s(e))
+            .collect(),
+        ),
+    }
+}
+
+/// Whether pool value `i` of `field` is of the field's type (the model's
+/// own knowledge: only the struct without `city` is not).
+pub fn pool_valid(field: usize, i: usize) -> bool {
+    !(field == STRUCT_FIELD && i % POOL == 4)
+}
+
+/// Three values a part takes (or could take), for lookups and scan bounds.
+fn part_probes(part: Part) -> [Value; 3] {
+    match part {
+        (STRUCT_FIELD, Some("city")) => ["x".into(), "y".into(), "".into()],
+        (STRUCT_FIELD, _) => [Value::U64(1), Value::U64(2), Value::U64(0)],
+        (LIST_FIELD, _) => ["x".into(), "y".into(), "xy".into()],
+        (f, _) => [pool_value(f, 1), pool_value(f, 3), pool_value(f, 0)],
+    }
+}
+
+/// Whether a part's values are strings or bytes (prefix scans).
+fn part_is_text(part: Part) -> Option<bool> {
+    match part {
+        (1, None) | (STRUCT_FIELD, Some("city")) | (LIST_FIELD, None) => Some(true),
+        (3, None) => Some(false),
+        _ => None,
+    }
+}
+
+/// The path of a part as an `IndexSpec` names it.
+fn part_path(part: Part) -> String {
+    match part.1 {
+        Some(m) => format!("{}.{m}", FIELDS[part.0]),
+        None => FIELDS[part.0].to_string(),
+    }
+}
+
+/// The own index of a pool field, if it may have one.
+fn own_index(pool: usize) -> Option<usize> {
+    (0..OWN_INDEXES).find(|i| INDEXES[*i].1[0].0 == pool)
+}
+
+/// The value a query gives for `values` of an index with `parts` parts:
+/// the value itself for a one-part index, the list of them otherwise.
+fn query(parts: usize, values: &[Value]) -> Value {
+    match values {
+        [v] if parts == 1 => v.clone(),
+        _ => Value::List(values.to_vec()),
     }
 }
 
@@ -194,7 +272,7 @@ impl Default for Config {
 /// The value a write gives a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Given {
-    /// The field's pool value of this index (0 to 3).
+    /// The field's pool value of this index (0 to 4).
     Value(u8),
     /// `Value::Absent` (clears an optional field, refused for a required one).
     Absent,
@@ -203,7 +281,7 @@ pub enum Given {
 }
 
 /// What a write gives each pool field.
-pub type Values = [Given; 4];
+pub type Values = [Given; NFIELDS];
 
 /// The object an update or delete is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,8 +330,6 @@ pub struct FieldChoice {
     pub present: bool,
     /// The field is optional.
     pub optional: bool,
-    /// Its index kind, an index into [`KINDS`].
-    pub index: u8,
 }
 
 /// One step of a program.
@@ -263,27 +339,32 @@ pub enum Op {
     CreateNamespace,
     /// `drop_namespace("ns1")`.
     DropNamespace,
-    /// `create_class` of a slot, its fields in pool order.
+    /// `create_class` of a slot, its fields in pool order, with every index
+    /// of [`INDEXES`] whose kind is given and whose fields the class has.
     CreateClass {
         /// The class slot.
         slot: u8,
         /// Each pool field.
-        fields: [FieldChoice; 4],
+        fields: [FieldChoice; NFIELDS],
+        /// Each index's kind, an index into [`KINDS`].
+        indexes: [u8; NINDEXES],
     },
-    /// `update_class` giving a field another index kind (same spec when
-    /// the class lacks the field: a no-op). The build runs at once unless
-    /// `defer`.
+    /// `update_class` giving an index of [`INDEXES`] another kind (or
+    /// none). A field's own index on a field the class lacks is a no-op; a
+    /// class index over a field the class lacks is refused
+    /// (`InvalidIndex`). The build runs at once unless `defer`.
     SetIndex {
         /// The class slot.
         slot: u8,
-        /// The pool field.
-        field: u8,
-        /// The new index kind, an index into [`KINDS`].
+        /// The index number.
         index: u8,
+        /// The new kind, an index into [`KINDS`].
+        kind: u8,
         /// Leave the build pending.
         defer: bool,
     },
-    /// `update_class` removing the field, or adding it (at the end).
+    /// `update_class` removing the field (and every index that reads it),
+    /// or adding it (at the end, with its own index of kind `kind`).
     ToggleField {
         /// The class slot.
         slot: u8,
@@ -291,8 +372,8 @@ pub enum Op {
         field: u8,
         /// An added field is optional.
         optional: bool,
-        /// An added field's index kind, an index into [`KINDS`].
-        index: u8,
+        /// An added field's own index kind, an index into [`KINDS`].
+        kind: u8,
     },
     /// `update_class` making a field optional or required.
     SetOptional {
@@ -309,13 +390,13 @@ pub enum Op {
     Txn(Vec<Write>),
     /// `close` and `open_memory` again.
     Reopen,
-    /// `reindex` of one field or (`None`) every index of a class; the
+    /// `reindex` of one index or (`None`) every index of a class; the
     /// builds run at once unless `defer`.
     Reindex {
         /// The class slot.
         slot: u8,
-        /// The pool field, or every index of the class.
-        field: Option<u8>,
+        /// The index number, or every index of the class.
+        index: Option<u8>,
         /// Leave the builds pending.
         defer: bool,
     },
@@ -398,11 +479,11 @@ impl Reader<'_> {
     }
 }
 
-/// A value byte: 0 to 3 a pool value, 4 absent, 5 to 7 not given.
+/// A value byte (mod 8): 0 to 4 a pool value, 5 absent, 6 and 7 not given.
 fn decode_given(b: u8) -> Given {
     match b % 8 {
-        i @ 0..=3 => Given::Value(i),
-        4 => Given::Absent,
+        i @ 0..=4 => Given::Value(i),
+        5 => Given::Absent,
         _ => Given::No,
     }
 }
@@ -410,15 +491,15 @@ fn decode_given(b: u8) -> Given {
 /// The canonical value byte.
 fn encode_given(g: Given) -> u8 {
     match g {
-        Given::Value(i) => i % 4,
-        Given::Absent => 4,
-        Given::No => 5,
+        Given::Value(i) => i % POOL as u8,
+        Given::Absent => 5,
+        Given::No => 6,
     }
 }
 
-/// Four value bytes, by pool field.
+/// One value byte per pool field.
 fn decode_values(r: &mut Reader<'_>) -> Option<Values> {
-    let mut values = [Given::No; 4];
+    let mut values = [Given::No; NFIELDS];
     for v in &mut values {
         *v = decode_given(r.byte()?);
     }
@@ -448,15 +529,15 @@ fn encode_target(t: Target, flag: bool) -> u8 {
     (kind << 5) | (n & 0x1f)
 }
 
-/// A slot-and-field byte: bits 0..1 = slot (mod 3), bits 2..3 = field,
-/// bit 4 = a flag.
-fn decode_slot_field(b: u8) -> (u8, u8, bool) {
-    ((b & 3) % 3, (b >> 2) & 3, b & 0x10 != 0)
+/// A slot-and-number byte: bits 0..1 = slot (mod 3), bits 2..4 = a field
+/// or index number, bit 5 = a flag.
+fn decode_slot_number(b: u8) -> (u8, u8, bool) {
+    ((b & 3) % 3, (b >> 2) & 7, b & 0x20 != 0)
 }
 
-/// The canonical slot-and-field byte.
-fn encode_slot_field(slot: u8, field: u8, flag: bool) -> u8 {
-    (slot % 3) | ((field & 3) << 2) | (u8::from(flag) << 4)
+/// The canonical slot-and-number byte.
+fn encode_slot_number(slot: u8, number: u8, flag: bool) -> u8 {
+    (slot % 3) | ((number & 7) << 2) | (u8::from(flag) << 5)
 }
 
 /// A write of kind `kind` (mod 3: insert, update, delete) and its arguments.
@@ -586,41 +667,47 @@ impl Program {
                 let mut fields = [FieldChoice {
                     present: false,
                     optional: false,
-                    index: 0,
-                }; 4];
+                }; NFIELDS];
                 for f in &mut fields {
                     let b = r.byte()?;
                     *f = FieldChoice {
                         present: b & 1 != 0,
                         optional: b & 6 != 6,
-                        index: (b >> 3) % 5,
                     };
                 }
-                Op::CreateClass { slot, fields }
+                let mut indexes = [0; NINDEXES];
+                for k in &mut indexes {
+                    *k = r.byte()? % 5;
+                }
+                Op::CreateClass {
+                    slot,
+                    fields,
+                    indexes,
+                }
             }
             Code::SetIndex => {
-                let (slot, field, defer) = decode_slot_field(r.byte()?);
+                let (slot, index, defer) = decode_slot_number(r.byte()?);
                 Op::SetIndex {
                     slot,
-                    field,
-                    index: r.byte()? % 5,
+                    index,
+                    kind: r.byte()? % 5,
                     defer,
                 }
             }
             Code::ToggleField => {
-                let (slot, field, required) = decode_slot_field(r.byte()?);
+                let (slot, field, required) = decode_slot_number(r.byte()?);
                 Op::ToggleField {
                     slot,
-                    field,
+                    field: field % NFIELDS as u8,
                     optional: !required,
-                    index: r.byte()? % 5,
+                    kind: r.byte()? % 5,
                 }
             }
             Code::SetOptional => {
-                let (slot, field, optional) = decode_slot_field(r.byte()?);
+                let (slot, field, optional) = decode_slot_number(r.byte()?);
                 Op::SetOptional {
                     slot,
-                    field,
+                    field: field % NFIELDS as u8,
                     optional,
                 }
             }
@@ -639,11 +726,11 @@ impl Program {
             Code::Reopen => Op::Reopen,
             Code::Reindex => {
                 let b = r.byte()?;
-                let f = (b >> 2) & 7;
+                let i = (b >> 2) & 15;
                 Op::Reindex {
                     slot: (b & 3) % 3,
-                    field: (f < 4).then_some(f),
-                    defer: b & 0x20 != 0,
+                    index: (i < NINDEXES as u8).then_some(i),
+                    defer: b & 0x40 != 0,
                 }
             }
             Code::Settle => Op::Settle,
@@ -661,31 +748,38 @@ impl Program {
             match op {
                 Op::CreateNamespace => out.push(code_byte(Code::CreateNamespace)),
                 Op::DropNamespace => out.push(code_byte(Code::DropNamespace)),
-                Op::CreateClass { slot, fields } => {
+                Op::CreateClass {
+                    slot,
+                    fields,
+                    indexes,
+                } => {
                     out.extend([code_byte(Code::CreateClass), slot % 3]);
-                    out.extend(fields.iter().map(|f| {
-                        u8::from(f.present) | if f.optional { 0 } else { 6 } | ((f.index % 5) << 3)
-                    }));
+                    out.extend(
+                        fields
+                            .iter()
+                            .map(|f| u8::from(f.present) | if f.optional { 0 } else { 6 }),
+                    );
+                    out.extend(indexes.iter().map(|k| k % 5));
                 }
                 Op::SetIndex {
                     slot,
-                    field,
                     index,
+                    kind,
                     defer,
                 } => out.extend([
                     code_byte(Code::SetIndex),
-                    encode_slot_field(*slot, *field, *defer),
-                    index % 5,
+                    encode_slot_number(*slot, *index, *defer),
+                    kind % 5,
                 ]),
                 Op::ToggleField {
                     slot,
                     field,
                     optional,
-                    index,
+                    kind,
                 } => out.extend([
                     code_byte(Code::ToggleField),
-                    encode_slot_field(*slot, *field, !*optional),
-                    index % 5,
+                    encode_slot_number(*slot, field % NFIELDS as u8, !*optional),
+                    kind % 5,
                 ]),
                 Op::SetOptional {
                     slot,
@@ -693,7 +787,7 @@ impl Program {
                     optional,
                 } => out.extend([
                     code_byte(Code::SetOptional),
-                    encode_slot_field(*slot, *field, *optional),
+                    encode_slot_number(*slot, field % NFIELDS as u8, *optional),
                 ]),
                 Op::Write(w) => {
                     let code = match w {
@@ -715,9 +809,11 @@ impl Program {
                     }
                 }
                 Op::Reopen => out.push(code_byte(Code::Reopen)),
-                Op::Reindex { slot, field, defer } => out.extend([
+                Op::Reindex { slot, index, defer } => out.extend([
                     code_byte(Code::Reindex),
-                    (slot % 3) | (field.map_or(4, |f| f & 3) << 2) | (u8::from(*defer) << 5),
+                    (slot % 3)
+                        | (index.map_or(NINDEXES as u8, |i| i % NINDEXES as u8) << 2)
+                        | (u8::from(*defer) << 6),
                 ]),
                 Op::Settle => out.push(code_byte(Code::Settle)),
                 Op::ArmFailure { writes } => {
@@ -738,15 +834,23 @@ struct FieldM {
     /// Index into [`FIELDS`].
     pool: usize,
     optional: bool,
-    index: FieldIndex,
+}
+
+/// An index of a class in the model.
+#[derive(Debug, Clone, PartialEq)]
+struct IndexM {
+    /// Index into [`INDEXES`].
+    idx: usize,
+    kind: IndexKind,
     /// The index answers queries (no build pending).
     ready: bool,
 }
 
-/// A class in the model: its fields in declaration order.
+/// A class in the model: its fields in declaration order, its indexes.
 #[derive(Debug, Clone, PartialEq, Default)]
 struct ClassM {
     fields: Vec<FieldM>,
+    indexes: Vec<IndexM>,
 }
 
 impl ClassM {
@@ -760,21 +864,39 @@ impl ClassM {
         self.fields.iter_mut().find(|f| f.pool == pool)
     }
 
-    /// The spec that declares this class in `slot`.
+    /// Index number `idx`, if the class has it.
+    fn index(&self, idx: usize) -> Option<&IndexM> {
+        self.indexes.iter().find(|i| i.idx == idx)
+    }
+
+    /// Whether the class has every field index `idx` reads.
+    fn covers(&self, idx: usize) -> bool {
+        INDEXES[idx].1.iter().all(|p| self.field(p.0).is_some())
+    }
+
+    /// The spec that declares this class in `slot`: the fields with their
+    /// own indexes, then the class's other indexes.
     fn spec(&self, slot: usize) -> ClassSpec {
-        self.fields
-            .iter()
-            .fold(ClassSpec::new(SLOTS[slot].1), |spec, f| {
-                let (name, ty) = (FIELDS[f.pool].0, FIELDS[f.pool].1.clone());
-                let mut fs = FieldSpec::new(name, ty);
-                if let Some(kind) = f.index.kind() {
-                    fs = fs.index(kind);
-                }
-                if f.optional {
-                    fs = fs.optional();
-                }
-                spec.field(fs)
-            })
+        let mut spec = ClassSpec::new(SLOTS[slot].1);
+        for f in &self.fields {
+            let mut fs = FieldSpec::new(FIELDS[f.pool], field_type(f.pool));
+            if f.optional {
+                fs = fs.optional();
+            }
+            if let Some(ix) = own_index(f.pool).and_then(|i| self.index(i)) {
+                fs = fs.index(ix.kind);
+            }
+            spec = spec.field(fs);
+        }
+        for ix in self.indexes.iter().filter(|i| i.idx >= OWN_INDEXES) {
+            let (name, parts) = INDEXES[ix.idx];
+            spec = spec.index(IndexSpec::new(
+                name,
+                ix.kind,
+                parts.iter().map(|p| part_path(*p)),
+            ));
+        }
+        spec
     }
 }
 
@@ -783,6 +905,70 @@ impl ClassM {
 struct Obj {
     slot: usize,
     values: BTreeMap<usize, Value>,
+}
+
+/// A tuple of values, one per part of an index.
+type Tuple = Vec<Value>;
+
+/// The values a part covers in an object's values: none when absent, every
+/// element of the list field, the member of the struct field.
+fn part_values(values: &BTreeMap<usize, Value>, part: Part) -> Vec<Value> {
+    let Some(v) = values.get(&part.0) else {
+        return Vec::new();
+    };
+    let v = match part.1 {
+        Some(member) => match v.get(member) {
+            Some(m) => m,
+            None => return Vec::new(),
+        },
+        None => v,
+    };
+    match v {
+        Value::Absent => Vec::new(),
+        Value::List(items) if part.0 == LIST_FIELD => items.clone(),
+        other => vec![other.clone()],
+    }
+}
+
+/// The distinct tuples index `idx` holds for an object: the cartesian
+/// product of its parts' values.
+fn tuples(values: &BTreeMap<usize, Value>, idx: usize) -> BTreeSet<Tuple> {
+    let mut out: BTreeSet<Tuple> = BTreeSet::from([Vec::new()]);
+    for part in INDEXES[idx].1 {
+        let vs = part_values(values, *part);
+        out = out
+            .iter()
+            .flat_map(|t| {
+                vs.iter().map(move |v| {
+                    let mut t = t.clone();
+                    t.push(v.clone());
+                    t
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// Whether the leading values of `t` compare to the bound `b` as `ok` says.
+fn cmp_leading(t: &[Value], b: &[Value]) -> std::cmp::Ordering {
+    t[..b.len().min(t.len())].cmp(b)
+}
+
+/// Whether a tuple lies between two bounds on its leading values.
+fn in_bounds(t: &[Value], lower: &Bound<Tuple>, upper: &Bound<Tuple>) -> bool {
+    use std::cmp::Ordering::*;
+    let low = match lower {
+        Bound::Unbounded => true,
+        Bound::Included(b) => cmp_leading(t, b) != Less,
+        Bound::Excluded(b) => cmp_leading(t, b) == Greater,
+    };
+    let high = match upper {
+        Bound::Unbounded => true,
+        Bound::Included(b) => cmp_leading(t, b) != Greater,
+        Bound::Excluded(b) => cmp_leading(t, b) == Less,
+    };
+    low && high
 }
 
 /// The expected state of the database.
@@ -801,14 +987,16 @@ struct Model {
 enum Kind {
     UniqueViolation,
     MissingField,
+    WrongType,
     UnknownObject,
     UnknownClass,
     UnknownNamespace,
     UnknownField,
+    UnknownIndex,
+    InvalidIndex,
     DuplicateName,
     InvalidRequest,
     NotIndexed,
-    UnknownIndex,
     IndexNotReady,
     ReindexFailed,
     Io,
@@ -822,14 +1010,16 @@ fn kind(e: &Error) -> Kind {
     match e {
         Error::UniqueViolation { .. } => Kind::UniqueViolation,
         Error::MissingField { .. } => Kind::MissingField,
+        Error::WrongType { .. } => Kind::WrongType,
         Error::UnknownObject { .. } => Kind::UnknownObject,
         Error::UnknownClass { .. } => Kind::UnknownClass,
         Error::UnknownNamespace { .. } => Kind::UnknownNamespace,
         Error::UnknownField { .. } => Kind::UnknownField,
+        Error::UnknownIndex { .. } => Kind::UnknownIndex,
+        Error::InvalidIndex { .. } => Kind::InvalidIndex,
         Error::DuplicateName { .. } => Kind::DuplicateName,
         Error::InvalidRequest(_) => Kind::InvalidRequest,
         Error::NotIndexed { .. } => Kind::NotIndexed,
-        Error::UnknownIndex { .. } => Kind::UnknownIndex,
         Error::IndexNotReady { .. } => Kind::IndexNotReady,
         Error::ReindexFailed { .. } => Kind::ReindexFailed,
         Error::Io { .. } => Kind::Io,
@@ -839,6 +1029,10 @@ fn kind(e: &Error) -> Kind {
 
 /// An expected outcome: success or the kind of error.
 type Want = Result<(), Kind>;
+
+/// A value a write gives: the pool field, the value, and whether it is of
+/// the field's type.
+type Give = (usize, Value, bool);
 
 impl Model {
     /// Whether the namespace of `slot` exists.
@@ -854,61 +1048,69 @@ impl Model {
         self.classes[slot].as_ref().ok_or(Kind::UnknownClass)
     }
 
-    /// Whether the class of `slot` has objects (some DDL is refused then).
+    /// Whether the class of `slot` has objects (some DDL is refused then,
+    /// and a new index must be built).
     fn has_objects(&self, slot: usize) -> bool {
         self.objects.values().any(|o| o.slot == slot)
     }
 
-    /// The objects of `slot` holding `value` in field `pool`, by id.
-    fn holders(&self, slot: usize, pool: usize, value: &Value) -> Vec<ObjectId> {
+    /// The objects of `slot` holding `tuple` in index `idx`, by id.
+    fn holders(&self, slot: usize, idx: usize, tuple: &Tuple) -> Vec<ObjectId> {
         self.objects
             .iter()
-            .filter(|(_, o)| o.slot == slot && o.values.get(&pool) == Some(value))
+            .filter(|(_, o)| o.slot == slot && tuples(&o.values, idx).contains(tuple))
             .map(|(id, _)| *id)
             .collect()
     }
 
-    /// Whether two objects of `slot` hold the same value in field `pool`.
-    fn has_duplicates(&self, slot: usize, pool: usize) -> bool {
-        let mut seen: Vec<&Value> = Vec::new();
-        for o in self.objects.values().filter(|o| o.slot == slot) {
-            if let Some(v) = o.values.get(&pool) {
-                if seen.contains(&v) {
-                    return true;
-                }
-                seen.push(v);
-            }
-        }
-        false
+    /// Every entry of index `idx` of `slot`: (tuple, object), sorted.
+    fn entries(&self, slot: usize, idx: usize) -> Vec<(Tuple, ObjectId)> {
+        let mut out: Vec<(Tuple, ObjectId)> = self
+            .objects
+            .iter()
+            .filter(|(_, o)| o.slot == slot)
+            .flat_map(|(id, o)| tuples(&o.values, idx).into_iter().map(|t| (t, *id)))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Whether two objects of `slot` hold the same tuple in index `idx`.
+    fn has_duplicates(&self, slot: usize, idx: usize) -> bool {
+        let entries = self.entries(slot, idx);
+        entries.windows(2).any(|w| w[0].0 == w[1].0)
     }
 
     /// The uniqueness outcome of a batch whose final state is `self` and
-    /// which wrote the objects `touched`. A value held twice under a ready
+    /// which wrote the objects `touched`. A tuple held twice under a ready
     /// unique index is refused. Under a unique index still being built the
     /// engine checks the holders indexed so far (those written since the
-    /// build was requested): a batch writing a value that another object
+    /// build was requested): a batch writing a tuple that another object
     /// holds may be refused or not (a second holder it accepts must not be
     /// in the index, which `verify` checks, and fails the build); a batch
-    /// writing no such value is accepted.
+    /// writing no such tuple is accepted.
     fn unique_outcome(&self, touched: &[ObjectId]) -> Want {
         let mut maybe = false;
         for slot in (0..3).filter(|s| self.ns_exists(*s)) {
             let Some(c) = &self.classes[slot] else {
                 continue;
             };
-            for f in c.fields.iter().filter(|f| f.index.is_unique()) {
-                if !self.has_duplicates(slot, f.pool) {
+            for ix in c.indexes.iter().filter(|i| i.kind.is_unique()) {
+                if !self.has_duplicates(slot, ix.idx) {
                     continue;
                 }
-                if f.ready {
+                if ix.ready {
                     return Err(Kind::UniqueViolation);
                 }
                 maybe |= touched.iter().any(|id| {
                     self.objects
                         .get(id)
                         .filter(|o| o.slot == slot)
-                        .and_then(|o| o.values.get(&f.pool))
-                        .is_some_and(|v| self.holders(slot, f.pool, v).len() > 1)
+                        .is_some_and(|o| {
+                            tuples(&o.values, ix.idx)
+                                .iter()
+                                .any(|t| self.holders(slot, ix.idx, t).len() > 1)
+                        })
                 });
             }
         }
@@ -921,15 +1123,18 @@ impl Model {
 
     /// The fields a write gives, in pool order: unless `strict`, only those
     /// the class has.
-    fn given(&self, slot: usize, strict: bool, values: &Values) -> Vec<(usize, Value)> {
+    fn given(&self, slot: usize, strict: bool, values: &Values) -> Vec<Give> {
         let class = self.classes[slot].as_ref().filter(|_| self.ns_exists(slot));
         values
             .iter()
             .enumerate()
             .filter(|(pool, _)| strict || class.is_some_and(|c| c.field(*pool).is_some()))
             .filter_map(|(pool, g)| match g {
-                Given::Value(i) => Some((pool, pool_value(pool, usize::from(*i)))),
-                Given::Absent => Some((pool, Value::Absent)),
+                Given::Value(i) => {
+                    let i = usize::from(*i);
+                    Some((pool, pool_value(pool, i), pool_valid(pool, i)))
+                }
+                Given::Absent => Some((pool, Value::Absent, true)),
                 Given::No => None,
             })
             .collect()
@@ -951,19 +1156,18 @@ impl Model {
     }
 
     /// Sets `given` on `values` as the engine does, field by field: the
-    /// first unknown field, or absent value of a required one, fails.
-    fn set_fields(
-        class: &ClassM,
-        values: &mut BTreeMap<usize, Value>,
-        given: &[(usize, Value)],
-    ) -> Want {
-        for (pool, v) in given {
+    /// first unknown field, absent value of a required one, or value not of
+    /// the field's type fails; then every required field must have a value.
+    fn set_fields(class: &ClassM, values: &mut BTreeMap<usize, Value>, given: &[Give]) -> Want {
+        for (pool, v, valid) in given {
             let f = class.field(*pool).ok_or(Kind::UnknownField)?;
             if *v == Value::Absent {
                 if !f.optional {
                     return Err(Kind::MissingField);
                 }
                 values.remove(pool);
+            } else if !valid {
+                return Err(Kind::WrongType);
             } else {
                 values.insert(*pool, v.clone());
             }
@@ -980,7 +1184,7 @@ impl Model {
 
     /// Applies an insert of `id` (validation only; uniqueness is checked
     /// on the whole batch).
-    fn stage_insert(&mut self, slot: usize, id: ObjectId, given: &[(usize, Value)]) -> Want {
+    fn stage_insert(&mut self, slot: usize, id: ObjectId, given: &[Give]) -> Want {
         let class = self.class(slot)?;
         let mut values = BTreeMap::new();
         Model::set_fields(class, &mut values, given)?;
@@ -989,7 +1193,7 @@ impl Model {
     }
 
     /// Applies a partial update (validation only, as `stage_insert`).
-    fn stage_update(&mut self, id: ObjectId, slot: usize, given: &[(usize, Value)]) -> Want {
+    fn stage_update(&mut self, id: ObjectId, slot: usize, given: &[Give]) -> Want {
         if !self.ns_exists(slot) {
             return Err(Kind::UnknownNamespace);
         }
@@ -1013,7 +1217,7 @@ impl Model {
             .filter_map(|f| {
                 o.values
                     .get(&f.pool)
-                    .map(|v| (FIELDS[f.pool].0.to_string(), v.clone()))
+                    .map(|v| (FIELDS[f.pool].to_string(), v.clone()))
             })
             .collect()
     }
@@ -1031,6 +1235,24 @@ impl Model {
             None => Err(Kind::UnknownObject),
         }
     }
+
+    /// The tuples to look up in index `idx` of `slot`: every tuple an
+    /// object holds, and one made of each part's third probe.
+    fn probes(&self, slot: usize, idx: usize) -> BTreeSet<Tuple> {
+        let mut probes: BTreeSet<Tuple> = self
+            .entries(slot, idx)
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
+        probes.insert(
+            INDEXES[idx]
+                .1
+                .iter()
+                .map(|p| part_probes(*p)[2].clone())
+                .collect(),
+        );
+        probes
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1046,12 +1268,12 @@ struct Called<T> {
 enum Resolved {
     Insert {
         slot: usize,
-        given: Vec<(usize, Value)>,
+        given: Vec<Give>,
     },
     Update {
         id: ObjectId,
         slot: usize,
-        given: Vec<(usize, Value)>,
+        given: Vec<Give>,
     },
     Delete {
         id: ObjectId,
@@ -1060,18 +1282,28 @@ enum Resolved {
 }
 
 /// Pool-indexed values as the engine takes them, by field name.
-fn named(given: &[(usize, Value)]) -> Vec<(String, Value)> {
+fn named(given: &[Give]) -> Vec<(String, Value)> {
     given
         .iter()
-        .map(|(pool, v)| (FIELDS[*pool].0.to_string(), v.clone()))
+        .map(|(pool, v, _)| (FIELDS[*pool].to_string(), v.clone()))
         .collect()
 }
 
 /// Equal values, and for floats the same bits (a stored `-0.0` stays
-/// `-0.0`) or both NaN.
+/// `-0.0`) or both NaN, at every depth.
 fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::F64(x), Value::F64(y)) => x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b))
+        }
+        (Value::Map(x), Value::Map(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((ka, a), (kb, b))| ka == kb && same_value(a, b))
+        }
+        (Value::Variant(x), Value::Variant(y)) => x.0 == y.0 && same_value(&x.1, &y.1),
         _ => a == b,
     }
 }
@@ -1096,14 +1328,6 @@ struct Run {
     last_id: Option<ObjectId>,
     /// The current step met an injected failure.
     injected: bool,
-    /// Steps since the last `verify` whose engine calls may have written
-    /// something (a call succeeded, or met an injected failure).
-    unverified: u32,
-    /// An engine call of the current step may have written something.
-    wrote: bool,
-    /// The next check runs `verify` whatever `unverified` says (after a
-    /// reopen, an injected failure, at the end).
-    force_verify: bool,
     /// The class slots the current step may have changed: `check` reads
     /// those (every write still runs `verify` over everything).
     touched: [bool; 3],
@@ -1155,7 +1379,6 @@ impl Run {
         let before = self.store.injected_failures();
         let result = f();
         let injected = self.store.injected_failures() > before;
-        self.wrote |= injected || result.is_ok();
         match &result {
             Ok(_) => self.note(format_args!(
                 "  {what}: ok{}",
@@ -1200,8 +1423,6 @@ impl Run {
 
     /// `open_memory`: fails only by an injected failure.
     fn open(&mut self) {
-        self.wrote = true;
-        self.force_verify = true;
         let before = self.store.injected_failures();
         match Db::open_memory(&self.store, self.opts.clone()) {
             Ok(db) => {
@@ -1290,14 +1511,18 @@ impl Run {
                     }
                 }
             }
-            Op::CreateClass { slot, fields } => {
+            Op::CreateClass {
+                slot,
+                fields,
+                indexes,
+            } => {
                 let slot = usize::from(*slot);
                 let want = match self.model.class(slot) {
                     Ok(_) => Err(Kind::DuplicateName),
                     Err(Kind::UnknownClass) => Ok(()),
                     Err(k) => Err(k),
                 };
-                let class = ClassM {
+                let mut class = ClassM {
                     fields: fields
                         .iter()
                         .enumerate()
@@ -1305,11 +1530,20 @@ impl Run {
                         .map(|(pool, f)| FieldM {
                             pool,
                             optional: f.optional,
-                            index: KINDS[usize::from(f.index) % 5],
-                            ready: true,
                         })
                         .collect(),
+                    indexes: Vec::new(),
                 };
+                // Only the indexes whose fields the class has.
+                for (idx, k) in indexes.iter().enumerate() {
+                    if let Some(kind) = KINDS[usize::from(*k) % 5].filter(|_| class.covers(idx)) {
+                        class.indexes.push(IndexM {
+                            idx,
+                            kind,
+                            ready: true,
+                        });
+                    }
+                }
                 let spec = class.spec(slot);
                 let db = self.db();
                 let c = self.call("create_class", || db.create_class(SLOTS[slot].0, &spec));
@@ -1319,22 +1553,38 @@ impl Run {
             }
             Op::SetIndex {
                 slot,
-                field,
                 index,
+                kind,
                 defer,
             } => {
-                let (slot, pool) = (usize::from(*slot), usize::from(*field));
-                let kind = KINDS[usize::from(*index) % 5];
+                let (slot, idx) = (usize::from(*slot), usize::from(*index) % NINDEXES);
+                let kind = KINDS[usize::from(*kind) % 5];
                 let has_objects = self.model.has_objects(slot);
-                let want = self.model.class(slot).map(drop);
+                let mut want = self.model.class(slot).map(drop);
                 let mut class = self.model.classes[slot].clone().unwrap_or_default();
                 let mut build = false;
-                if let Some(f) = class.field_mut(pool) {
-                    if f.index != kind {
-                        f.index = kind;
-                        f.ready = !(kind.is_indexed() && has_objects);
-                        build = !f.ready && !defer;
+                let current = class.index(idx).map(|i| i.kind);
+                if class.covers(idx) {
+                    if current != kind {
+                        class.indexes.retain(|i| i.idx != idx);
+                        if let Some(kind) = kind {
+                            // A changed kind is a new index: built anew.
+                            class.indexes.push(IndexM {
+                                idx,
+                                kind,
+                                ready: !has_objects,
+                            });
+                            build = has_objects && !defer;
+                        }
                     }
+                } else if let Some(kind) = kind.filter(|_| idx >= OWN_INDEXES) {
+                    // An index over a field the class lacks: refused.
+                    want = want.and(Err(Kind::InvalidIndex));
+                    class.indexes.push(IndexM {
+                        idx,
+                        kind,
+                        ready: true,
+                    });
                 }
                 if self.update_class(slot, class, want, None) && build {
                     self.settle();
@@ -1344,45 +1594,48 @@ impl Run {
                 slot,
                 field,
                 optional,
-                index,
+                kind,
             } => {
-                let (slot, pool) = (usize::from(*slot), usize::from(*field));
+                let (slot, pool) = (usize::from(*slot), usize::from(*field) % NFIELDS);
                 let has_objects = self.model.has_objects(slot);
                 let mut want = self.model.class(slot).map(drop);
                 let mut class = self.model.classes[slot].clone().unwrap_or_default();
                 let mut removed = None;
-                let mut build = false;
                 if class.field(pool).is_some() {
                     class.fields.retain(|f| f.pool != pool);
+                    // Every index that reads it goes with it.
+                    class
+                        .indexes
+                        .retain(|i| INDEXES[i.idx].1.iter().all(|p| p.0 != pool));
                     removed = Some(pool);
                 } else {
                     if !optional && has_objects {
                         want = want.and(Err(Kind::InvalidRequest));
                     }
-                    // Format v2 engine: the index of a field added to a
-                    // class with objects is built by a task, like any index
-                    // added over data (although no object holds the new
-                    // field yet).
-                    let kind = KINDS[usize::from(*index) % 5];
-                    let ready = !(kind.is_indexed() && has_objects);
-                    build = !ready;
                     class.fields.push(FieldM {
                         pool,
                         optional: *optional,
-                        index: kind,
-                        ready,
                     });
+                    if let (Some(idx), Some(kind)) =
+                        (own_index(pool), KINDS[usize::from(*kind) % 5])
+                    {
+                        // No object holds the new field: its index is
+                        // complete at once, with no build.
+                        class.indexes.push(IndexM {
+                            idx,
+                            kind,
+                            ready: true,
+                        });
+                    }
                 }
-                if self.update_class(slot, class, want, removed) && build {
-                    self.settle();
-                }
+                self.update_class(slot, class, want, removed);
             }
             Op::SetOptional {
                 slot,
                 field,
                 optional,
             } => {
-                let (slot, pool) = (usize::from(*slot), usize::from(*field));
+                let (slot, pool) = (usize::from(*slot), usize::from(*field) % NFIELDS);
                 let has_objects = self.model.has_objects(slot);
                 let mut want = self.model.class(slot).map(drop);
                 let mut class = self.model.classes[slot].clone().unwrap_or_default();
@@ -1397,7 +1650,9 @@ impl Run {
             Op::Write(w) => self.single_write(w),
             Op::Txn(writes) => self.txn(writes),
             Op::Reopen => self.reopen(),
-            Op::Reindex { slot, field, defer } => self.reindex(usize::from(*slot), *field, *defer),
+            Op::Reindex { slot, index, defer } => {
+                self.reindex(usize::from(*slot), index.map(usize::from), *defer)
+            }
             Op::Settle => self.settle(),
             Op::ArmFailure { writes } => {
                 self.store.fail_after(u64::from(*writes));
@@ -1595,39 +1850,27 @@ impl Run {
         }
     }
 
-    /// `reindex` of a field or of every index of a class, then (unless
+    /// `reindex` of one index or of every index of a class, then (unless
     /// `defer`) `check_reindex_tasks`.
-    fn reindex(&mut self, slot: usize, field: Option<u8>, defer: bool) {
-        let pool = field.map(usize::from);
+    fn reindex(&mut self, slot: usize, index: Option<usize>, defer: bool) {
         let (want, affected) = match self.model.class(slot) {
             Err(k) => (Err(k), Vec::new()),
-            Ok(c) => match pool {
-                Some(p) => match c.field(p) {
-                    // Indexes are named: an unknown field has no index either.
-                    None => (Err(Kind::UnknownIndex), Vec::new()),
-                    Some(f) if !f.index.is_indexed() => (Err(Kind::UnknownIndex), Vec::new()),
-                    Some(_) => (Ok(()), vec![p]),
-                },
-                None => (
-                    Ok(()),
-                    c.fields
-                        .iter()
-                        .filter(|f| f.index.is_indexed())
-                        .map(|f| f.pool)
-                        .collect(),
-                ),
+            Ok(c) => match index {
+                Some(i) if c.index(i).is_none() => (Err(Kind::UnknownIndex), Vec::new()),
+                Some(i) => (Ok(()), vec![i]),
+                None => (Ok(()), c.indexes.iter().map(|i| i.idx).collect()),
             },
         };
         let db = self.db();
         let (ns, class) = SLOTS[slot];
-        let name = pool.map(|p| FIELDS[p].0);
+        let name = index.map(|i| INDEXES[i].0);
         let c = self.call("reindex", || db.reindex(ns, class, name));
         if self.judge("reindex", c, want).is_none() {
             return;
         }
         if let Some(c) = self.model.classes[slot].as_mut() {
-            for f in c.fields.iter_mut().filter(|f| affected.contains(&f.pool)) {
-                f.ready = false;
+            for ix in c.indexes.iter_mut().filter(|i| affected.contains(&i.idx)) {
+                ix.ready = false;
             }
         }
         if !defer {
@@ -1635,14 +1878,14 @@ impl Run {
         }
     }
 
-    /// The engine's index state of a field.
-    fn index_state(&self, db: &Db, slot: usize, pool: usize) -> IndexState {
+    /// The engine's state of an index.
+    fn index_state(&self, db: &Db, slot: usize, idx: usize) -> IndexState {
         let (ns, class) = SLOTS[slot];
-        db.index_state(ns, class, FIELDS[pool].0)
+        db.index_state(ns, class, INDEXES[idx].0)
             .unwrap_or_else(|e| {
                 self.fail(format_args!(
                     "index_state {class}.{}: {e:?}",
-                    FIELDS[pool].0
+                    INDEXES[idx].0
                 ))
             })
     }
@@ -1654,13 +1897,13 @@ impl Run {
         let mut pending = Vec::new();
         for slot in 0..3 {
             if let Ok(c) = self.model.class(slot) {
-                for f in c.fields.iter().filter(|f| !f.ready) {
-                    let conflict = f.index.is_unique() && self.model.has_duplicates(slot, f.pool);
+                for ix in c.indexes.iter().filter(|i| !i.ready) {
+                    let conflict = ix.kind.is_unique() && self.model.has_duplicates(slot, ix.idx);
                     let runnable = matches!(
-                        self.index_state(&db, slot, f.pool),
+                        self.index_state(&db, slot, ix.idx),
                         IndexState::Building(TaskState::Pending | TaskState::InProgress)
                     );
-                    pending.push((slot, f.pool, conflict, runnable));
+                    pending.push((slot, ix.idx, conflict, runnable));
                 }
             }
         }
@@ -1668,12 +1911,12 @@ impl Run {
         let listed: BTreeSet<(String, String, String)> = pending
             .iter()
             .filter(|(_, _, conflict, runnable)| *conflict && *runnable)
-            .map(|(slot, pool, _, _)| {
+            .map(|(slot, idx, _, _)| {
                 let (ns, class) = SLOTS[*slot];
                 (
                     ns.to_string(),
                     class.to_string(),
-                    FIELDS[*pool].0.to_string(),
+                    INDEXES[*idx].0.to_string(),
                 )
             })
             .collect();
@@ -1706,8 +1949,8 @@ impl Run {
                 "check_reindex_tasks: {other:?}, the model expects failed tasks {listed:?}"
             )),
         }
-        for (slot, pool, conflict, _) in pending {
-            let state = self.index_state(&db, slot, pool);
+        for (slot, idx, conflict, _) in pending {
+            let state = self.index_state(&db, slot, idx);
             let expected = if conflict {
                 IndexState::Building(TaskState::Failed)
             } else {
@@ -1716,14 +1959,14 @@ impl Run {
             if state != expected {
                 self.fail(format_args!(
                     "after check_reindex_tasks {}.{} is {state:?}, the model expects {expected:?}",
-                    SLOTS[slot].1, FIELDS[pool].0
+                    SLOTS[slot].1, INDEXES[idx].0
                 ));
             }
-            if let Some(f) = self.model.classes[slot]
+            if let Some(ix) = self.model.classes[slot]
                 .as_mut()
-                .and_then(|c| c.field_mut(pool))
+                .and_then(|c| c.indexes.iter_mut().find(|i| i.idx == idx))
             {
-                f.ready = !conflict;
+                ix.ready = !conflict;
             }
         }
         // A unique index that cannot be built is removed again.
@@ -1732,17 +1975,14 @@ impl Run {
                 continue;
             };
             let failed: Vec<usize> = c
-                .fields
+                .indexes
                 .iter()
-                .filter(|f| !f.ready)
-                .map(|f| f.pool)
+                .filter(|i| !i.ready)
+                .map(|i| i.idx)
                 .collect();
-            for pool in failed {
+            for idx in failed {
                 let mut c = self.model.class(slot).cloned().unwrap_or_default();
-                if let Some(f) = c.field_mut(pool) {
-                    f.index = FieldIndex::None;
-                    f.ready = true;
-                }
+                c.indexes.retain(|i| i.idx != idx);
                 if !self.update_class(slot, c, Ok(()), None) {
                     return; // injected: the recovery settles again
                 }
@@ -1753,17 +1993,9 @@ impl Run {
     // ---- the comparison with the model ----
 
     /// Compares the reads of the touched classes with the model and runs
-    /// `verify` every [`VERIFY_EVERY`] steps that may have written, and
-    /// whenever it is forced.
+    /// `verify` (over the whole database).
     fn check(&mut self, when: &str) {
         self.note(format_args!("  check ({when})"));
-        if std::mem::take(&mut self.wrote) {
-            self.unverified += 1;
-        }
-        let verify = std::mem::take(&mut self.force_verify) || self.unverified >= VERIFY_EVERY;
-        if verify {
-            self.unverified = 0;
-        }
         let slots = std::mem::take(&mut self.touched);
         let db = self.db();
         let m = &self.model;
@@ -1798,19 +2030,70 @@ impl Run {
             }
         }
         // The latest ids that are not objects.
-        for (id, slot) in m.gone.iter().rev().take(8).filter(|(_, s)| slots[*s]) {
+        let gone: Vec<(ObjectId, usize)> = m
+            .gone
+            .iter()
+            .rev()
+            .take(8)
+            .filter(|(_, s)| slots[*s])
+            .copied()
+            .collect();
+        for (id, slot) in &gone {
             let ns = SLOTS[*slot].0;
             match db.get(ns, *id) {
                 Ok(None) => {}
                 Err(Error::UnknownNamespace { .. }) if !m.ns_exists(*slot) => {}
                 other => self.fail(format_args!("{when}: get {id} (not an object): {other:?}")),
             }
+            // Through the object → class cache.
+            match db.class_of(ns, *id) {
+                Ok(None) => {}
+                Err(Error::UnknownNamespace { .. }) if !m.ns_exists(*slot) => {}
+                other => self.fail(format_args!(
+                    "{when}: class_of {id} (not an object): {other:?}"
+                )),
+            }
         }
-        match if verify {
-            db.verify()
-        } else {
-            Ok(Default::default())
-        } {
+        // Per namespace: class_of every object, and get_many of the objects
+        // and the ids that are not, in one call.
+        for ns in namespaces.iter().map(String::as_str) {
+            let mut ids = Vec::new();
+            let mut want = Vec::new();
+            for (id, o) in m
+                .objects
+                .iter()
+                .filter(|(_, o)| slots[o.slot] && SLOTS[o.slot].0 == ns)
+            {
+                let class = SLOTS[o.slot].1;
+                match db.class_of(ns, *id) {
+                    Ok(Some(c)) if c == class => {}
+                    other => self.fail(format_args!(
+                        "{when}: class_of {id}: {other:?}, the model has {class}"
+                    )),
+                }
+                ids.push(*id);
+                want.push(Some(m.fields_of(o)));
+            }
+            for (id, _) in gone.iter().filter(|(_, s)| SLOTS[*s].0 == ns) {
+                ids.push(*id);
+                want.push(None);
+            }
+            let got = db
+                .get_many(ns, &ids)
+                .unwrap_or_else(|e| self.fail(format_args!("{when}: get_many {ids:?}: {e:?}")));
+            let same = got.len() == want.len()
+                && got.iter().zip(&want).all(|(g, w)| match (g, w) {
+                    (Some(g), Some(w)) => same_fields(&g.fields, w),
+                    (None, None) => true,
+                    _ => false,
+                });
+            if !same {
+                self.fail(format_args!(
+                    "{when}: get_many {ids:?}: {got:?}, the model has {want:?}"
+                ));
+            }
+        }
+        match db.verify() {
             Ok(report) if report.is_clean() => {}
             Ok(report) => self.fail(format_args!(
                 "{when}: verify found problems:\n{}",
@@ -1844,33 +2127,59 @@ impl Run {
         let def = db
             .class(ns, name)
             .unwrap_or_else(|e| self.fail(format_args!("{when}: class {name}: {e:?}")));
-        let fields: Vec<(&str, FieldType, bool, FieldIndex)> = def
+        let fields: Vec<(&str, &FieldType, bool)> = def
             .fields
             .iter()
-            .map(|f| {
-                (
-                    f.name.as_str(),
-                    f.ty.clone(),
-                    f.optional,
-                    FieldIndex::of(&def, f),
-                )
-            })
+            .map(|f| (f.name.as_str(), &f.ty, f.optional))
             .collect();
-        let want: Vec<(&str, FieldType, bool, FieldIndex)> = class
+        let types: Vec<FieldType> = class.fields.iter().map(|f| field_type(f.pool)).collect();
+        let want: Vec<(&str, &FieldType, bool)> = class
             .fields
             .iter()
-            .map(|f| {
-                (
-                    FIELDS[f.pool].0,
-                    FIELDS[f.pool].1.clone(),
-                    f.optional,
-                    f.index,
-                )
-            })
+            .zip(&types)
+            .map(|(f, ty)| (FIELDS[f.pool], ty, f.optional))
             .collect();
         if fields != want {
             self.fail(format_args!(
                 "{when}: class {name} has fields {fields:?}, the model {want:?}"
+            ));
+        }
+        // Indexes by name, with their parts as paths.
+        let mut indexes: Vec<(String, IndexKind, Vec<String>)> = def
+            .indexes
+            .iter()
+            .map(|i| {
+                let parts = i
+                    .parts
+                    .iter()
+                    .map(|p| {
+                        let field = def.field_by_id(p.field).map_or("?", |f| f.name.as_str());
+                        std::iter::once(field.to_string())
+                            .chain(p.members.iter().cloned())
+                            .collect::<Vec<_>>()
+                            .join(".")
+                    })
+                    .collect();
+                (i.name.clone(), i.kind, parts)
+            })
+            .collect();
+        indexes.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut want: Vec<(String, IndexKind, Vec<String>)> = class
+            .indexes
+            .iter()
+            .map(|i| {
+                let (iname, parts) = INDEXES[i.idx];
+                (
+                    iname.to_string(),
+                    i.kind,
+                    parts.iter().map(|p| part_path(*p)).collect(),
+                )
+            })
+            .collect();
+        want.sort_by(|a, b| a.0.cmp(&b.0));
+        if indexes != want {
+            self.fail(format_args!(
+                "{when}: class {name} has indexes {indexes:?}, the model {want:?}"
             ));
         }
         let ids: Vec<ObjectId> = m
@@ -1913,90 +2222,136 @@ impl Run {
                 "{when}: scan_objects {name}: {paged:?}, the model has {ids:?}"
             ));
         }
-        for f in &class.fields {
-            let fname = FIELDS[f.pool].0;
-            let probe = pool_value(f.pool, 1);
-            if !f.index.is_indexed() {
-                match db.find_all(ns, name, fname, &probe) {
+        for (idx, (iname, parts)) in INDEXES.iter().enumerate() {
+            let first: Vec<Value> = parts.iter().map(|p| part_probes(*p)[0].clone()).collect();
+            let probe = query(parts.len(), &first);
+            let Some(ix) = class.index(idx) else {
+                // Not an index of the class: a field's name without its
+                // own index is `IndexState::None`.
+                let field_named = idx < OWN_INDEXES && class.field(parts[0].0).is_some();
+                match db.index_state(ns, name, iname) {
+                    Ok(IndexState::None) if field_named => {}
+                    Err(Error::UnknownIndex { .. }) if !field_named => {}
+                    other => self.fail(format_args!(
+                        "{when}: index_state of {name}.{iname} (no such index): {other:?}"
+                    )),
+                }
+                match db.find_all(ns, name, iname, &probe) {
                     Err(Error::UnknownIndex { .. }) => {}
                     other => self.fail(format_args!(
-                        "{when}: find_all on unindexed {name}.{fname}: {other:?}"
+                        "{when}: find_all on {name}.{iname} (no such index): {other:?}"
                     )),
                 }
                 continue;
-            }
-            let state = self.index_state(db, slot, f.pool);
-            match (f.ready, state) {
-                (true, IndexState::Ready) => self.check_index(db, slot, f, when),
+            };
+            let state = self.index_state(db, slot, idx);
+            match (ix.ready, state) {
+                (true, IndexState::Ready) => self.check_index(db, slot, ix, when),
                 (false, IndexState::Ready) if self.maybe_built => {
-                    self.check_index(db, slot, f, when)
+                    self.check_index(db, slot, ix, when)
                 }
                 (false, IndexState::Building(TaskState::Pending | TaskState::InProgress)) => {}
                 // An interrupted settle may have run the build already.
                 (false, IndexState::Building(TaskState::Failed))
-                    if f.index.is_unique() && m.has_duplicates(slot, f.pool) => {}
+                    if ix.kind.is_unique() && m.has_duplicates(slot, idx) => {}
                 (ready, state) => self.fail(format_args!(
-                    "{when}: index {name}.{fname} is {state:?}, the model has it {}",
+                    "{when}: index {name}.{iname} is {state:?}, the model has it {}",
                     if ready { "ready" } else { "building" }
                 )),
             }
             if state != IndexState::Ready {
-                match db.find_all(ns, name, fname, &probe) {
+                match db.find_all(ns, name, iname, &probe) {
                     Err(Error::IndexNotReady { .. }) => {}
                     other => self.fail(format_args!(
-                        "{when}: find_all on building {name}.{fname}: {other:?}"
+                        "{when}: find_all on building {name}.{iname}: {other:?}"
                     )),
                 }
             }
         }
     }
 
-    /// Every lookup and scan of a ready index, over the field's value pool.
-    fn check_index(&self, db: &Db, slot: usize, f: &FieldM, when: &str) {
+    /// Every lookup and scan of a ready index: lookups of every tuple the
+    /// model's objects hold and one more, queries of the wrong shape, and
+    /// for an ordered index scans whole, reversed, paged, bounded (by the
+    /// leading part alone, or whole tuples) and by prefix.
+    fn check_index(&self, db: &Db, slot: usize, ix: &IndexM, when: &str) {
         let (ns, name) = SLOTS[slot];
-        let fname = FIELDS[f.pool].0;
+        let (iname, parts) = INDEXES[ix.idx];
+        let n = parts.len();
+        let unique = ix.kind.is_unique();
         let m = &self.model;
         let bad = |what: &str, got: &dyn std::fmt::Debug, want: &dyn std::fmt::Debug| -> ! {
             self.fail(format_args!(
-                "{when}: {what} on {name}.{fname}: {got:?}, the model expects {want:?}"
+                "{when}: {what} on {name}.{iname}: {got:?}, the model expects {want:?}"
             ))
         };
-        for i in 0..4 {
-            let v = pool_value(f.pool, i);
-            let want = m.holders(slot, f.pool, &v);
-            match db.find_all(ns, name, fname, &v) {
+        for (i, t) in m.probes(slot, ix.idx).iter().enumerate() {
+            let v = query(n, t);
+            let want = m.holders(slot, ix.idx, t);
+            match db.find_all(ns, name, iname, &v) {
                 Ok(got) if got == want => {}
                 other => bad(&format!("find_all {v:?}"), &other, &want),
             }
+            if !unique && want.len() >= 2 {
+                // One holder per page.
+                let mut paged = Vec::new();
+                let mut find = FindAll::first(1);
+                loop {
+                    let page = db
+                        .find_page(ns, name, iname, &v, &find)
+                        .unwrap_or_else(|e| bad(&format!("find_page {v:?}"), &e, &want));
+                    paged.extend(page.ids);
+                    match page.cursor {
+                        Some(c) if paged.len() <= want.len() => find = FindAll::first(1).after(c),
+                        _ => break,
+                    }
+                }
+                if paged != want {
+                    bad(&format!("paged find_page {v:?}"), &paged, &want);
+                }
+            }
             // A non-unique index refuses find_unique (asked once).
-            if !f.index.is_unique() && i > 0 {
+            if !unique && i > 0 {
                 continue;
             }
-            let unique = db.find_unique(ns, name, fname, &v);
-            match (&unique, f.index.is_unique()) {
+            let got = db.find_unique(ns, name, iname, &v);
+            match (&got, unique) {
                 (Ok(got), true) if want.len() <= 1 && *got == want.first().copied() => {}
                 (Err(Error::NotIndexed { .. }), false) => {}
-                _ => bad(&format!("find_unique {v:?}"), &unique, &want),
+                _ => bad(&format!("find_unique {v:?}"), &got, &want),
             }
         }
-        let ordered = matches!(f.index, FieldIndex::Ordered { .. });
-        if !ordered {
-            match db.scan(ns, name, fname, &RangeScan::all()) {
+        // Queries of the wrong type or shape.
+        let first: Vec<Value> = parts.iter().map(|p| part_probes(*p)[0].clone()).collect();
+        let mut typo = first.clone();
+        typo[0] = Value::Bool(true);
+        let mut wrong = vec![(query(n, &typo), Kind::WrongType)];
+        if n == 1 && parts[0].0 == LIST_FIELD {
+            // A list index is asked for an element, not a list.
+            wrong.push((Value::List(first.clone()), Kind::WrongType));
+        }
+        if n > 1 {
+            wrong.push((first[0].clone(), Kind::WrongType));
+            wrong.push((Value::List(first[..1].to_vec()), Kind::InvalidRequest));
+        }
+        for (v, k) in wrong {
+            match db.find_all(ns, name, iname, &v) {
+                Err(e) if kind(&e) == k => {}
+                other => bad(&format!("find_all {v:?}"), &other, &k),
+            }
+        }
+        if !ix.kind.is_ordered() {
+            match db.scan(ns, name, iname, &RangeScan::all()) {
                 Err(Error::NotIndexed { .. }) => {}
                 other => bad("scan", &other, &"NotIndexed"),
             }
             return;
         }
-        let mut entries: Vec<(Value, ObjectId)> = m
-            .objects
-            .iter()
-            .filter(|(_, o)| o.slot == slot)
-            .filter_map(|(id, o)| o.values.get(&f.pool).map(|v| (v.clone(), *id)))
-            .collect();
-        entries.sort();
+        let hit = |(t, id): &(Tuple, ObjectId)| (query(n, t), *id);
+        let entries: Vec<(Value, ObjectId)> = m.entries(slot, ix.idx).iter().map(hit).collect();
         let scan = |q: &RangeScan| {
-            db.scan(ns, name, fname, q).unwrap_or_else(|e| {
-                self.fail(format_args!("{when}: scan {q:?} on {name}.{fname}: {e:?}"))
+            db.scan(ns, name, iname, q).unwrap_or_else(|e| {
+                self.fail(format_args!("{when}: scan {q:?} on {name}.{iname}: {e:?}"))
             })
         };
         let all = scan(&RangeScan::all());
@@ -2027,37 +2382,99 @@ impl Run {
                 bad(&format!("paged scan (reverse {reverse})"), &paged, want);
             }
         }
-        let (low, high) = (pool_value(f.pool, 1), pool_value(f.pool, 3));
-        let want: Vec<_> = entries
-            .iter()
-            .filter(|(v, _)| *v >= low && *v < high)
-            .cloned()
-            .collect();
-        let got = scan(&RangeScan::between(
-            Bound::Included(low),
-            Bound::Excluded(high),
-        ));
-        if got.hits != want {
-            bad("bounded scan", &got.hits, &want);
-        }
-        let prefix = match FIELDS[f.pool].1 {
-            FieldType::String => Some(Value::from("x")),
-            FieldType::Bytes => Some(Value::Bytes(vec![0])),
-            _ => None,
+        // Bounds: the leading part's probes alone (a leading subset of a
+        // compound index), and whole tuples of probes.
+        let lead = |k: usize| vec![part_probes(parts[0])[k].clone()];
+        let full =
+            |k: usize| -> Tuple { parts.iter().map(|p| part_probes(*p)[k].clone()).collect() };
+        let bounds: [(Bound<Tuple>, Bound<Tuple>); 5] = [
+            (Bound::Included(lead(0)), Bound::Excluded(lead(1))),
+            (Bound::Excluded(lead(0)), Bound::Included(lead(1))),
+            (Bound::Unbounded, Bound::Included(lead(2))),
+            (Bound::Included(full(2)), Bound::Unbounded),
+            (Bound::Excluded(full(0)), Bound::Excluded(full(1))),
+        ];
+        let as_value = |b: &Bound<Tuple>| match b {
+            Bound::Included(t) => Bound::Included(query(n, t)),
+            Bound::Excluded(t) => Bound::Excluded(query(n, t)),
+            Bound::Unbounded => Bound::Unbounded,
         };
-        if let Some(p) = prefix {
-            let want: Vec<_> = entries
+        let all_entries = m.entries(slot, ix.idx);
+        for (lower, upper) in &bounds {
+            let want: Vec<_> = all_entries
                 .iter()
-                .filter(|(v, _)| match (v, &p) {
-                    (Value::String(s), Value::String(x)) => s.starts_with(x.as_str()),
-                    (Value::Bytes(b), Value::Bytes(x)) => b.starts_with(x),
-                    _ => false,
-                })
-                .cloned()
+                .filter(|(t, _)| in_bounds(t, lower, upper))
+                .map(hit)
                 .collect();
-            let got = scan(&RangeScan::prefix(p));
+            let q = RangeScan::between(as_value(lower), as_value(upper));
+            let got = scan(&q);
             if got.hits != want {
-                bad("prefix scan", &got.hits, &want);
+                bad(&format!("scan {q:?}"), &got.hits, &want);
+            }
+            // Reversed, and in pages of 2 both ways (cursor and bounds).
+            let reversed: Vec<_> = want.iter().rev().cloned().collect();
+            let q = q.reverse();
+            let got = scan(&q);
+            if got.hits != reversed {
+                bad(&format!("scan {q:?}"), &got.hits, &reversed);
+            }
+            for reverse in [false, true] {
+                let mut q = RangeScan::between(as_value(lower), as_value(upper)).limit(2);
+                if reverse {
+                    q = q.reverse();
+                }
+                let mut paged = Vec::new();
+                loop {
+                    let page = scan(&q);
+                    paged.extend(page.hits);
+                    match page.cursor {
+                        Some(c) if paged.len() <= want.len() => q = q.after(c),
+                        _ => break,
+                    }
+                }
+                let expected = if reverse { &reversed } else { &want };
+                if paged != *expected {
+                    bad(&format!("paged scan {q:?}"), &paged, expected);
+                }
+            }
+        }
+        // Prefix scans: the leading parts given exactly, the last (a string
+        // or bytes) as a prefix; a prefix on a part of another type is refused.
+        let last = parts[n - 1];
+        if let Some(text) = part_is_text(last) {
+            for k in 0..2 {
+                let mut values = full(k);
+                let prefix = match (text, k) {
+                    (true, 0) => Value::from("x"),
+                    (true, _) => Value::from(""),
+                    (false, 0) => Value::Bytes(vec![0]),
+                    (false, _) => Value::Bytes(Vec::new()),
+                };
+                values[n - 1] = prefix.clone();
+                let want: Vec<_> = all_entries
+                    .iter()
+                    .filter(|(t, _)| {
+                        t[..n - 1] == values[..n - 1]
+                            && match (&t[n - 1], &prefix) {
+                                (Value::String(s), Value::String(p)) => s.starts_with(p.as_str()),
+                                (Value::Bytes(b), Value::Bytes(p)) => b.starts_with(p),
+                                _ => false,
+                            }
+                    })
+                    .map(hit)
+                    .collect();
+                let q = RangeScan::prefix(query(n, &values));
+                let got = scan(&q);
+                if got.hits != want {
+                    bad(&format!("scan {q:?}"), &got.hits, &want);
+                }
+            }
+        }
+        if part_is_text(parts[0]).is_none() {
+            let q = RangeScan::prefix(query(n, &lead(0)));
+            match db.scan(ns, name, iname, &q) {
+                Err(Error::InvalidRequest(_)) => {}
+                other => bad(&format!("scan {q:?}"), &other, &"InvalidRequest"),
             }
         }
     }
@@ -2082,19 +2499,15 @@ impl Run {
                     "{when}: scan_class {name}: {other:?}, the model had {ids:?}"
                 )),
             }
-            for f in class
-                .fields
-                .iter()
-                .filter(|f| f.ready && f.index.is_indexed())
-            {
-                let fname = FIELDS[f.pool].0;
-                for i in 0..4 {
-                    let v = pool_value(f.pool, i);
-                    let want = before.holders(slot, f.pool, &v);
-                    match snap.find_all(ns, name, fname, &v) {
+            for ix in class.indexes.iter().filter(|i| i.ready) {
+                let (iname, parts) = INDEXES[ix.idx];
+                for t in before.probes(slot, ix.idx) {
+                    let v = query(parts.len(), &t);
+                    let want = before.holders(slot, ix.idx, &t);
+                    match snap.find_all(ns, name, iname, &v) {
                         Ok(got) if got == want => {}
                         other => self.fail(format_args!(
-                            "{when}: find_all {v:?} on {name}.{fname}: {other:?}, the model had {want:?}"
+                            "{when}: find_all {v:?} on {name}.{iname}: {other:?}, the model had {want:?}"
                         )),
                     }
                 }
@@ -2118,7 +2531,6 @@ impl Run {
     fn recover(&mut self) {
         self.injected = false;
         self.touched = [true; 3];
-        self.force_verify = true;
         self.store.clear_failure();
         self.note("  (failure cleared)");
         if self.db.is_none() {
@@ -2130,7 +2542,6 @@ impl Run {
         self.touched = [true; 3];
         self.check("reopened after an injected failure");
         self.touched = [true; 3];
-        self.force_verify = true;
         self.settle();
         if self.injected {
             self.fail("a failure was injected after clear_failure");
@@ -2157,9 +2568,6 @@ pub fn run_program(program: &Program) {
         model: Model::default(),
         last_id: None,
         injected: false,
-        unverified: 0,
-        wrote: false,
-        force_verify: false,
         maybe_built: false,
         touched: [true; 3],
         program: program.clone(),
@@ -2196,7 +2604,6 @@ pub fn run_program(program: &Program) {
     run.touched = [true; 3];
     run.check("reopened at the end");
     run.touched = [true; 3];
-    run.force_verify = true;
     run.settle();
     if run.injected {
         run.recover();
