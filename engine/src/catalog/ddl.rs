@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rockhold_format::{
     check_name, ClassDef, ClassId, ClassKey, Family, FieldDef, FieldId, FieldType, FullScanKey,
     HashKey, IndexDef, IndexKind, Key, MetaKey, MetaValue, NameEntry, NameKey, NameKind,
-    NamespaceId, OrderedKey, Record, TaskKey, TaskRecord, TaskState, Value, MAX_DEPTH,
+    NamespaceId, OrderedKey, Record, TaskKey, TaskRecord, TaskState, Value, VariantDef, MAX_DEPTH,
 };
 
 use crate::catalog::{take_task_revision, ClassEntry, DEFAULT_NAMESPACE};
@@ -229,6 +229,57 @@ pub(crate) fn check_field_value(def: &ClassDef, f: &FieldDef, value: &Value) -> 
         expected: m.expected,
         found: m.found,
     })
+}
+
+/// A checked value in the one form it is stored in: a struct member given
+/// as `Absent` is the member missing (`{city: "x", zip: absent}` and
+/// `{city: "x"}` are one value), at every depth the type describes. Map
+/// entries (`FieldType::Map`) and `Any` values are kept as given: an absent
+/// map value is data.
+pub(crate) fn canonical_value(ty: &FieldType, value: Value) -> Value {
+    match (ty, value) {
+        (FieldType::Struct(members), Value::Map(entries)) => Value::Map(
+            entries
+                .into_iter()
+                .filter(|(_, v)| !matches!(v, Value::Absent))
+                .map(|(k, v)| {
+                    let v = match members.iter().find(|m| m.name == k) {
+                        Some(m) => canonical_value(&m.ty, v),
+                        None => v,
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        (FieldType::List(t), Value::List(items)) if !t.is_scalar() => {
+            Value::List(items.into_iter().map(|v| canonical_value(t, v)).collect())
+        }
+        (FieldType::Optional(t), v) => canonical_value(t, v),
+        (FieldType::Tuple(ts), Value::List(items)) => Value::List(
+            items
+                .into_iter()
+                .zip(ts)
+                .map(|(v, t)| canonical_value(t, v))
+                .collect(),
+        ),
+        (FieldType::Map(t), Value::Map(entries)) if !t.is_scalar() => Value::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k, canonical_value(t, v)))
+                .collect(),
+        ),
+        (FieldType::Enum(variants), Value::Variant(v)) => {
+            let (name, payload) = *v;
+            let payload = match variants.iter().find(|d| d.name == name) {
+                Some(VariantDef {
+                    payload: Some(t), ..
+                }) => canonical_value(t, payload),
+                _ => payload,
+            };
+            Value::variant(name, payload)
+        }
+        (_, v) => v,
+    }
 }
 
 /// The definitions of a spec's indexes over `fields` (the class's new

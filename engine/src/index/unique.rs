@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use std::collections::BTreeMap;
 
-use rockhold_format::{ClassId, Family, IndexId, IndexKind, NamespaceId, ObjectId};
+use rockhold_format::{ClassId, Family, IndexId, NamespaceId, ObjectId};
 
 use super::entries::tuple_value;
 use super::plan::{Plan, UniqueValue};
@@ -173,12 +173,10 @@ pub(crate) fn point_writes_with(
         for u in claims {
             if u.new {
                 for &h in &kept {
-                    let same = match u.index.kind {
-                        // The key is the tuple.
-                        IndexKind::Ordered { .. } => true,
-                        IndexKind::Hash { .. } => committed.tuples(u, h)?.contains(&u.tuple),
-                    };
-                    if same {
+                    // Compared on the holder's record: a hash key's holders
+                    // may hold other tuples (a collision), and no stored
+                    // holder is trusted without its record.
+                    if committed.tuples(u, h)?.contains(&u.tuple) {
                         on_conflict.conflict(u, h)?;
                     }
                 }

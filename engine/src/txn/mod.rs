@@ -22,11 +22,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use rockhold_format::{
-    encode_holders, ClassDef, ClassId, Family, FieldId, IndexId, Key, NamespaceId, ObjectId,
-    ObjectKey, ObjectRecord, Record, Value,
+    encode_holders, ClassDef, ClassId, Family, FieldId, FieldType, IndexId, Key, NamespaceId,
+    ObjectId, ObjectKey, ObjectRecord, Record, Value,
 };
 
-use crate::catalog::ddl::check_field_value;
+use crate::catalog::ddl::{canonical_value, check_field_value};
 use crate::catalog::{Catalog, ClassEntry, FieldLookup};
 use crate::db::{Db, UniqueCacheKey};
 use crate::error::{Error, Result};
@@ -380,7 +380,7 @@ fn set_fields(
     fields: &[(String, Value)],
 ) -> Result<()> {
     let mut seen = HashSet::with_capacity(fields.len());
-    let mut updates: Vec<(FieldId, &Value)> = Vec::with_capacity(fields.len());
+    let mut updates: Vec<(FieldId, &Value, &FieldType)> = Vec::with_capacity(fields.len());
     for (name, value) in fields {
         if !seen.insert(name.as_str()) {
             return Err(Error::DuplicateName {
@@ -402,19 +402,19 @@ fn set_fields(
         } else {
             check_field_value(def, f, value)?;
         }
-        updates.push((f.id, value));
+        updates.push((f.id, value, &f.ty));
     }
     // Names are unique, so ids are too.
-    updates.sort_unstable_by_key(|(id, _)| *id);
+    updates.sort_unstable_by_key(|(id, _, _)| *id);
     let mut old = std::mem::take(&mut rec.fields).into_iter().peekable();
     let mut merged = Vec::with_capacity(old.len() + updates.len());
-    for (id, value) in updates {
+    for (id, value, ty) in updates {
         while let Some(kept) = old.next_if(|(f, _)| *f < id) {
             merged.push(kept);
         }
         old.next_if(|(f, _)| *f == id); // replaced (or cleared)
         if !matches!(value, Value::Absent) {
-            merged.push((id, value.clone()));
+            merged.push((id, canonical_value(ty, value.clone())));
         }
     }
     merged.extend(old);
