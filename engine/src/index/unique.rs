@@ -155,10 +155,15 @@ pub(crate) fn point_writes_with(
             on_conflict.conflict(u, other)?;
         }
     }
-    // The point keys that change, each with its namespace.
+    // The point keys that change, each with its namespace, and every final
+    // claim by key (one pass: a batch of N inserts stays linear).
     let mut keys: BTreeMap<&(Family, Vec<u8>), NamespaceId> = BTreeMap::new();
     for u in plan.changed_unique() {
         keys.insert(&u.key, u.ns);
+    }
+    let mut claims_at: HashMap<&(Family, Vec<u8>), Vec<&UniqueValue<'_>>> = HashMap::new();
+    for u in plan.unique.iter().filter(|u| keys.contains_key(&u.key)) {
+        claims_at.entry(&u.key).or_default().push(u);
     }
     let mut out = Vec::with_capacity(keys.len());
     for (key, ns) in keys {
@@ -168,7 +173,7 @@ pub(crate) fn point_writes_with(
             .copied()
             .filter(|h| !plan.touches(ns, *h))
             .collect();
-        let claims = plan.unique.iter().filter(|u| u.key == *key);
+        let claims = claims_at.remove(key).unwrap_or_default();
         let mut holders = kept.clone();
         for u in claims {
             if u.new {
