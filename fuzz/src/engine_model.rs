@@ -1169,7 +1169,19 @@ impl Model {
             } else if !valid {
                 return Err(Kind::WrongType);
             } else {
-                values.insert(*pool, v.clone());
+                // Stored as the engine stores it: a struct member given as
+                // absent is the member missing.
+                let v = match v {
+                    Value::Map(entries) if *pool == STRUCT_FIELD => Value::Map(
+                        entries
+                            .iter()
+                            .filter(|(_, m)| *m != Value::Absent)
+                            .cloned()
+                            .collect(),
+                    ),
+                    other => other.clone(),
+                };
+                values.insert(*pool, v);
             }
         }
         match class
