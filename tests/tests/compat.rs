@@ -124,8 +124,8 @@ fn v1_copy(dir: &Path) -> PathBuf {
     path
 }
 
-/// Checked to fail: with the version check of `db/meta.rs` accepting
-/// version 1, the open goes on and fails on the first v1 record instead.
+/// Checked to fail: with `db/meta.rs` not telling version 1 apart, the open
+/// answers `UnsupportedVersion`, which names no way out.
 #[test]
 fn the_format_v1_fixture_is_refused_naming_the_migration() {
     let dir = tempfile::tempdir().expect("dir");
@@ -172,9 +172,9 @@ fn the_format_v1_fixture_migrates_and_reads_as_written() {
 
 /// A migration that a storage failure stops after any number of writes
 /// is finished by running it again: the result reads as written.
-/// Checked to fail: with step 2's batch (index and task deletes, new tasks)
-/// split in two writes, a stop between them leaves v1 tasks that the
-/// rerun does not replace.
+/// Checked to fail: with the format version set to 2 before step 2 (the
+/// index and task rewrite), a run stopped between the two is no longer
+/// refused at open.
 #[test]
 fn a_migration_stopped_at_any_write_finishes_when_run_again() {
     let dir = tempfile::tempdir().expect("dir");

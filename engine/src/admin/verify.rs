@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::catalog::ClassEntry;
 use crate::db::{Db, Inner};
 use crate::error::{escape_key, Result};
-use crate::index::entries::{index_keys, index_tuples};
+use crate::index::entries::{entry_id, index_keys, index_tuples};
 use crate::index::plan::{expected_entries, Change};
 use crate::index::unique::UniqueCheck;
 use crate::kv::{KeyRange, KvRead, Space};
@@ -238,7 +238,7 @@ impl Verifier<'_> {
             if !v.is_empty() {
                 return Ok(Some("index entry has a non-empty value".into()));
             }
-            match key_id(k) {
+            match entry_id(k) {
                 Some(id) => vec![id],
                 None => return Ok(Some("index entry without an object id".into())),
             }
@@ -309,12 +309,6 @@ impl Verifier<'_> {
         }
         Ok(Ok(Some(rec)))
     }
-}
-
-/// The object id that ends a non-unique index entry.
-fn key_id(key: &[u8]) -> Option<ObjectId> {
-    let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
-    Some(ObjectId(u64::from_be_bytes(tail)))
 }
 
 /// Whether a missing entry is allowed because its index is being built.

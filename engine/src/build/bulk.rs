@@ -427,18 +427,19 @@ fn point_keys<'k>(
 
 /// The entries of one family in key order: empty-valued entries and
 /// point keys with their holders.
-fn with_points<'k>(keys: &[&'k [u8]], points: &[(&'k [u8], Vec<u8>)]) -> Vec<(&'k [u8], Vec<u8>)> {
+fn with_points<'k>(
+    keys: &[&'k [u8]],
+    points: Vec<(&'k [u8], Vec<u8>)>,
+) -> Vec<(&'k [u8], Vec<u8>)> {
     let mut out = Vec::with_capacity(keys.len() + points.len());
-    let (mut i, mut j) = (0, 0);
-    while i < keys.len() || j < points.len() {
-        if j == points.len() || (i < keys.len() && keys[i] < points[j].0) {
-            out.push((keys[i], Vec::new()));
-            i += 1;
-        } else {
-            out.push((points[j].0, points[j].1.clone()));
-            j += 1;
+    let mut keys = keys.iter().copied().peekable();
+    for point in points {
+        while let Some(k) = keys.next_if(|k| *k < point.0) {
+            out.push((k, Vec::new()));
         }
+        out.push(point);
     }
+    out.extend(keys.map(|k| (k, Vec::new())));
     out
 }
 
@@ -582,7 +583,7 @@ pub(crate) fn build_by_ingest(
             claims = merge_slices(&claims, &merge(&[fresh_claims]));
         }
         let points = point_keys(&latest, ns, def, &claims, &mut conflicts)?;
-        finals.push((family, with_points(&keys, &points)));
+        finals.push((family, with_points(&keys, points)));
     }
     if !conflicts.is_empty() {
         return Ok(Some(Outcome::Conflict(conflicts.objects())));

@@ -32,7 +32,7 @@ use crate::catalog::ddl::now_ms;
 use crate::catalog::{Catalog, Change as CatalogChange, ClassEntry};
 use crate::db::Inner;
 use crate::error::{Error, Result};
-use crate::index::entries::index_keys;
+use crate::index::entries::{entry_id, index_keys};
 use crate::index::plan::{plan, Change, Scope};
 use crate::index::unique::{point_writes_with, Conflicts};
 use crate::kv::{KeyRange, Space, WriteBatch};
@@ -513,21 +513,9 @@ fn remove_stale_chunk(
             owners.push(if index.is_unique() {
                 view.point_holders(family, k)?
             } else {
-                let id = k
-                    .len()
-                    .checked_sub(8)
-                    .filter(|n| *n > head)
-                    .map(|n| {
-                        let mut b = [0u8; 8];
-                        b.copy_from_slice(&k[n..]);
-                        ObjectId(u64::from_be_bytes(b))
-                    })
-                    .ok_or_else(|| {
-                        Error::corruption(
-                            k,
-                            rockhold_format::Error::Truncated { what: "index key" },
-                        )
-                    })?;
+                let id = entry_id(k).filter(|_| k.len() > head + 8).ok_or_else(|| {
+                    Error::corruption(k, rockhold_format::Error::Truncated { what: "index key" })
+                })?;
                 vec![id]
             });
         }

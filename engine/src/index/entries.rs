@@ -123,6 +123,13 @@ pub(crate) fn entry_key(
     (family, key)
 }
 
+/// The object id that ends an entry of a non-unique index (its last eight
+/// bytes, big endian); `None` for a key too short to hold one.
+pub(crate) fn entry_id(key: &[u8]) -> Option<ObjectId> {
+    let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(ObjectId(u64::from_be_bytes(tail)))
+}
+
 /// The key every entry of `tuple` starts with: in a unique index, its
 /// point key (the holders in its value); in a non-unique one, the prefix
 /// of its holders' entries.

@@ -19,7 +19,7 @@ use rockhold_format::{
 use crate::catalog::{Catalog, ClassEntry};
 use crate::db::{Db, Inner};
 use crate::error::{Error, Result};
-use crate::index::entries::{encode_tuple, index_tuples_in, point_key};
+use crate::index::entries::{encode_tuple, entry_id, index_tuples_in, point_key};
 use crate::index::paths::part_type;
 use crate::kv::{KeyRange, KvRead, Space};
 
@@ -174,11 +174,6 @@ pub(crate) struct View<'a> {
     pub live: bool,
     /// The catalog as of the snapshot; `None` reads the current version.
     pub catalog: Option<&'a Catalog>,
-}
-
-fn object_id_suffix(key: &[u8]) -> Option<ObjectId> {
-    let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
-    Some(ObjectId(u64::from_be_bytes(tail)))
 }
 
 impl<'a> View<'a> {
@@ -376,7 +371,7 @@ impl<'a> View<'a> {
         it.seek(&start);
         while let Some(key) = it.key() {
             // The tuple is prefix-free: a longer key of the prefix holds it.
-            let id = object_id_suffix(key)
+            let id = entry_id(key)
                 .filter(|_| key.len() == prefix.len() + 8)
                 .ok_or_else(|| {
                     Error::corruption(key, rockhold_format::Error::Truncated { what: "index key" })
