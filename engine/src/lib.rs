@@ -36,6 +36,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// The derives name `::rockhold::...`, in this crate's own tests too.
+#[allow(unused_extern_crates)]
+extern crate self as rockhold;
+
 mod admin;
 mod build;
 mod catalog;
@@ -62,6 +66,16 @@ pub use kv::{column_family, MemStore, COLUMN_FAMILIES};
 pub use options::{BuildStage, Options};
 pub use read::{Cursor, FindAll, FindPage, Object, RangeScan, ScanPage, Snapshot};
 pub use txn::Transaction;
+pub use typed::model::{
+    kind, Id, IndexKindOf, IndexRef, Key, KeyedModel, Model, Range, Schema, Unique,
+};
+
+/// What `#[derive(Model)]` and `#[derive(Schema)]` expand to refers to;
+/// not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::typed::model::element;
+}
 
 pub use rockhold_format::{
     ClassDef, Family, FieldDef, FieldPath, FieldType, IndexDef, IndexId, IndexKind, MemberDef,

@@ -24,6 +24,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 
 mod de;
+pub(crate) mod model;
 mod path;
 mod ser;
 #[cfg(test)]
