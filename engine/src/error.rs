@@ -240,6 +240,17 @@ pub enum Error {
         /// What changed meanwhile.
         reason: String,
     },
+    /// A [`crate::Db::write`] closure met a conflict on each of its
+    /// attempts; nothing was written. `last` is the last attempt's
+    /// conflict.
+    #[error("gave up after {attempts} conflicting attempts: {last}")]
+    ConflictRetriesExhausted {
+        /// How many times the closure ran.
+        attempts: u32,
+        /// The conflict of the last attempt.
+        #[source]
+        last: Box<Error>,
+    },
     /// The index is being built (or failed to build) and cannot answer yet.
     #[error("index {class}.{index} is not ready ({state})")]
     IndexNotReady {

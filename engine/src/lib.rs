@@ -66,6 +66,7 @@ pub use kv::{column_family, MemStore, COLUMN_FAMILIES};
 pub use options::{BuildStage, Options};
 pub use read::{Cursor, FindAll, FindPage, Object, RangeScan, ScanPage, Snapshot};
 pub use txn::Transaction;
+pub use typed::collection::{Collection, RangeIter, TxCollection};
 pub use typed::model::{
     kind, Id, IndexKindOf, IndexRef, Key, KeyedModel, Model, Range, Schema, Unique,
 };

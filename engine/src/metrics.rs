@@ -19,6 +19,7 @@ pub(crate) struct Metrics {
     pub batch_ops: Histogram,
     /// Refused unique values.
     pub unique_violations: IntCounter,
+    pub write_conflicts: IntCounter,
     /// Unique-lookup cache lookups by result, resolved once (hot path).
     pub cache_hit: IntCounter,
     pub cache_miss: IntCounter,
@@ -59,6 +60,11 @@ impl Metrics {
         let unique_violations = IntCounter::new(
             "unique_violations_total",
             "Writes refused by a unique index",
+        )
+        .map_err(metric_error)?;
+        let write_conflicts = IntCounter::new(
+            "write_conflicts_total",
+            "Read-write transaction attempts that met a conflict and were retried",
         )
         .map_err(metric_error)?;
         let cache = IntCounterVec::new(
@@ -108,6 +114,7 @@ impl Metrics {
             Box::new(batch_ops.clone()),
             Box::new(objects.clone()),
             Box::new(unique_violations.clone()),
+            Box::new(write_conflicts.clone()),
             Box::new(cache.clone()),
         ] {
             registry.register(c).map_err(metric_error)?;
@@ -123,6 +130,7 @@ impl Metrics {
             updated: objects.with_label_values(&["update"]),
             deleted: objects.with_label_values(&["delete"]),
             unique_violations,
+            write_conflicts,
             reindex_runs,
             reindex_seconds,
             reindex_entries,

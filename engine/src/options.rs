@@ -17,6 +17,7 @@ pub struct Options {
     pub(crate) reindex_chunk: usize,
     pub(crate) runner_tick: Duration,
     pub(crate) max_attempts: u32,
+    pub(crate) write_attempts: u32,
     pub(crate) retry_backoff: Duration,
     pub(crate) self_check_interval: Option<Duration>,
     pub(crate) fixed_hash_seed: Option<(u64, u64)>,
@@ -69,6 +70,7 @@ impl Default for Options {
             reindex_chunk: 1000,
             runner_tick: Duration::from_secs(1),
             max_attempts: 5,
+            write_attempts: 16,
             retry_backoff: Duration::from_millis(200),
             self_check_interval: None,
             fixed_hash_seed: None,
@@ -148,6 +150,14 @@ impl Options {
     /// (default 1 s): retries after backoff and self-checks are found this way.
     pub fn runner_tick(mut self, tick: Duration) -> Self {
         self.runner_tick = tick.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Attempts of a [`crate::Db::write`] closure that meets conflicts
+    /// before the call gives up with `Error::ConflictRetriesExhausted`
+    /// (default 16; at least 1).
+    pub fn write_attempts(mut self, attempts: u32) -> Self {
+        self.write_attempts = attempts.max(1);
         self
     }
 

@@ -11,9 +11,13 @@
 //! The whole lock order of the engine, outermost first:
 //! 1. the catalog gate (`CatalogCell::pin`, shared, for object writers and
 //!    build chunks; exclusive for catalog changes and a bulk build's ingest);
-//! 2. object stripes (`lock_objects`), all at once;
-//! 3. value stripes (`lock_values`), all at once;
-//! 4. short internal mutexes (the id allocator, the build log, caches),
+//! 2. the range-validation lock (`lock_ranges`), for read-write
+//!    transactions that read index ranges (see txn/reads.rs);
+//! 3. object stripes (`lock_objects`), all at once (a transaction's read
+//!    objects with the ones it writes);
+//! 4. value stripes (`lock_values`), all at once (with the unique keys a
+//!    transaction read);
+//! 5. short internal mutexes (the id allocator, the build log, caches),
 //!    never held while taking any of the above.
 
 use std::hash::{BuildHasher, Hash};
@@ -24,6 +28,7 @@ use rockhold_format::{ClassId, IndexId, NamespaceId, ObjectId};
 pub(crate) struct LockTable {
     objects: Vec<Mutex<()>>,
     values: Vec<Mutex<()>>,
+    ranges: Mutex<()>,
     hasher: std::collections::hash_map::RandomState,
 }
 
@@ -42,12 +47,20 @@ impl LockTable {
         LockTable {
             objects: make(),
             values: make(),
+            ranges: Mutex::new(()),
             hasher: Default::default(),
         }
     }
 
     fn stripe(&self, key: impl Hash, n: usize) -> usize {
         (self.hasher.hash_one(key) % n as u64) as usize
+    }
+
+    /// Takes the one lock under which read-write transactions that read
+    /// index ranges validate and commit: two of them never validate at the
+    /// same time, so neither misses the other's write (see txn/reads.rs).
+    pub fn lock_ranges(&self) -> MutexGuard<'_, ()> {
+        self.ranges.lock()
     }
 
     /// Takes the stripes of these objects (a writer's first step, before

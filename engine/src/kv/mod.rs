@@ -31,6 +31,7 @@ use crate::error::Result;
 mod batch;
 pub(crate) mod dirlock;
 pub(crate) mod mem;
+pub(crate) mod overlay;
 #[cfg(feature = "rocksdb")]
 pub(crate) mod rocks;
 

@@ -12,8 +12,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use rockhold_format::{
-    decode_holders, ClassDef, ClassId, Family, FullScanKey, IndexDef, IndexShape, Key, NamespaceId,
-    ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, RecordView, Value,
+    decode_holders, ClassDef, ClassId, Family, FullScanKey, IndexDef, IndexId, IndexShape, Key,
+    NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, RecordView, Value,
 };
 
 use crate::catalog::{Catalog, ClassEntry};
@@ -134,6 +134,10 @@ pub struct FindAll {
 }
 
 impl FindAll {
+    pub(crate) fn after_cursor(&self) -> Option<&Cursor> {
+        self.after.as_ref()
+    }
+
     /// Every holder in one page (what [`Db::find_all`] returns): for values
     /// that few objects hold.
     pub fn all() -> Self {
@@ -163,6 +167,13 @@ pub struct FindPage {
     /// Set when the page is full: more holders may follow; pass it to
     /// [`FindAll::after`] for the next page.
     pub cursor: Option<Cursor>,
+}
+
+/// The point key of a unique lookup, and the value stripe of its writers.
+pub(crate) struct UniquePoint {
+    pub stripe: (ClassId, IndexId, u64),
+    pub family: Family,
+    pub key: Vec<u8>,
 }
 
 /// Reads at one point: the latest state (with caches) or a snapshot.
@@ -512,6 +523,65 @@ impl<'a> View<'a> {
             .holders(entry.ns, &entry.def, index, &tuple)?
             .into_iter()
             .next())
+    }
+
+    /// The point key a unique lookup of `value` in `index` reads, with the
+    /// value stripe its writers lock (see `txn::unique_stripes`).
+    pub fn unique_point(
+        &self,
+        ns: &str,
+        class: &str,
+        index: &str,
+        value: &Value,
+    ) -> Result<UniquePoint> {
+        let entry = self.class(ns, class)?;
+        let index = self.indexed(&entry, index, "unique")?;
+        let tuple = query_tuple(&entry.def, index, value, false)?;
+        let (family, key) = point_key(&self.inner.seed, entry.ns, entry.def.id, index, &tuple);
+        Ok(UniquePoint {
+            stripe: (entry.def.id, index.id, self.inner.seed.hash_bytes(&tuple)),
+            family,
+            key,
+        })
+    }
+
+    /// The holder of `value` in a unique index, with `f` run on its record
+    /// read in place: one point-key read and one record read (the record
+    /// both confirms the holder, for a hash index, and is what `f` reads).
+    pub fn unique_record<R>(
+        &self,
+        ns: &str,
+        class: &str,
+        index: &str,
+        value: &Value,
+        mut f: impl FnMut(&ClassDef, &[u8], RecordView<'_>) -> Result<R>,
+    ) -> Result<Option<(ObjectId, R)>> {
+        let entry = self.class(ns, class)?;
+        let index = self.indexed(&entry, index, "unique")?;
+        let tuple = query_tuple(&entry.def, index, value, false)?;
+        let (family, key) = point_key(&self.inner.seed, entry.ns, entry.def.id, index, &tuple);
+        for id in self.point_holders(family, &key)? {
+            let found = self.with_record(entry.ns, id, |key, rec| {
+                if rec.class() != entry.def.id {
+                    return Ok(None);
+                }
+                let tuples = index_tuples_in(&entry.def, index, &rec)
+                    .map_err(|e| Error::corruption(key, e))?;
+                if tuples.binary_search(&tuple).is_err() {
+                    return Ok(None); // another tuple of the same hash
+                }
+                f(&entry.def, key, rec).map(Some)
+            })?;
+            if let Some(Some(r)) = found {
+                return Ok(Some((id, r)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether `index` of `class` is unique.
+    pub fn is_unique(&self, ns: &str, class: &str, index: &str) -> Result<bool> {
+        Ok(self.class(ns, class)?.index_named(index)?.is_unique())
     }
 
     pub fn find_all(
@@ -917,6 +987,35 @@ macro_rules! read_methods {
             self.view().find_unique(namespace, class, field, value)
         }
 
+        /// The object holding `value` in a unique index, or `None`: the
+        /// lookup and the object in one read of the record (unlike
+        /// [`Db::find_unique`] followed by [`Db::get`], which reads it twice).
+        pub fn get_unique(
+            &self,
+            namespace: &str,
+            class: &str,
+            index: &str,
+            value: &Value,
+        ) -> Result<Option<Object>> {
+            Ok(self
+                .view()
+                .unique_record(namespace, class, index, value, |def, key, rec| {
+                    let fields = rec
+                        .field_ids()
+                        .map(|f| Ok((f, rec.field(f)?.to_value())))
+                        .collect::<std::result::Result<Vec<_>, rockhold_format::Error>>()
+                        .map_err(|e| Error::corruption(key, e))?;
+                    Ok((
+                        def.clone(),
+                        ObjectRecord {
+                            class: rec.class(),
+                            fields,
+                        },
+                    ))
+                })?
+                .map(|(id, (def, rec))| into_object(id, &def, rec)))
+        }
+
         /// Every object holding `value` in an indexed field (hash or ordered),
         /// in id order, in one `Vec`: as many ids as objects hold the value.
         /// For values many objects may hold, read pages with
@@ -1014,6 +1113,14 @@ pub struct Snapshot<'db> {
 }
 
 impl Snapshot<'_> {
+    pub(crate) fn kv(&self) -> &dyn KvRead {
+        &*self.snap
+    }
+
+    pub(crate) fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
     fn view(&self) -> View<'_> {
         View::at(&self.db.inner, &*self.snap, Some(&self.catalog))
     }

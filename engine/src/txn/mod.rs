@@ -37,6 +37,9 @@ use crate::kv::WriteBatch;
 use crate::read::View;
 
 pub(crate) mod ingest;
+mod reads;
+
+use reads::ReadState;
 
 enum Op {
     Insert {
@@ -71,6 +74,8 @@ pub struct Transaction<'db> {
     db: &'db Db,
     ops: Vec<Op>,
     sync: Option<bool>,
+    /// Set by the first read (see `reads`).
+    reads: Option<Box<ReadState<'db>>>,
 }
 
 fn collect_fields<I, K, V>(fields: I) -> Vec<(String, Value)>
@@ -134,6 +139,11 @@ impl<'db> Transaction<'db> {
         });
     }
 
+    /// The database this transaction writes to.
+    pub fn db(&self) -> &'db Db {
+        self.db
+    }
+
     /// Whether this commit fsyncs the WAL (default: the database's option).
     pub fn sync(&mut self, sync: bool) -> &mut Self {
         self.sync = Some(sync);
@@ -160,9 +170,19 @@ impl<'db> Transaction<'db> {
         inner.writable()?;
         let cat = inner.catalog.pin();
         let view = View::latest(inner);
+        let reads = self.reads.as_deref().map(|r| &r.set);
+        let _range_lock = self
+            .reads
+            .as_deref()
+            .filter(|r| r.reads_ranges())
+            .map(|_| inner.locks.lock_ranges());
 
-        // Objects that are updated or deleted are locked before they are read.
-        let mut objects = Vec::new();
+        // Objects that are updated or deleted are locked before they are
+        // read; so are the objects the transaction read.
+        let mut objects: Vec<(NamespaceId, ObjectId)> = reads
+            .iter()
+            .flat_map(|r| r.objects.keys().copied())
+            .collect();
         for op in &self.ops {
             if let Op::Update { ns, id, .. } | Op::Delete { ns, id } | Op::Put { ns, id, .. } = op {
                 objects.push((cat.namespace_id(ns)?, *id));
@@ -187,7 +207,13 @@ impl<'db> Transaction<'db> {
         )?;
 
         // Unique point keys the batch rewrites are locked before they are read.
-        let _value_locks = inner.locks.lock_values(unique_stripes(&inner.seed, &plan));
+        let _value_locks = inner.locks.lock_values(
+            unique_stripes(&inner.seed, &plan).chain(reads.iter().flat_map(|r| r.stripes())),
+        );
+        // Under every lock: what the transaction read is still so.
+        if let Some(reads) = reads {
+            reads.validate(&View::at(inner, inner.kv.latest(), None))?;
+        }
         let points = point_writes(&plan, &mut CommittedView(&view)).inspect_err(|e| {
             if matches!(e, Error::UniqueViolation { .. }) {
                 inner.metrics.unique_violations.inc();
@@ -196,27 +222,8 @@ impl<'db> Transaction<'db> {
 
         let mut batch = WriteBatch::new();
         write_plan(&mut batch, &plan, &points);
-        let mut deleted = Vec::new();
-        let (mut inserts, mut updates, mut deletes) = (0u64, 0u64, 0u64);
-        for ((ns, id), t) in &touched {
-            let key = ObjectKey { ns: *ns, id: *id }.encode();
-            match (&t.original, &t.current) {
-                (_, Some(rec)) => {
-                    batch.put(Family::Object, &key, &encode_record(&t.class.def, rec)?);
-                    if t.original.is_some() {
-                        updates += 1
-                    } else {
-                        inserts += 1
-                    }
-                }
-                (Some(_), None) => {
-                    batch.delete(Family::Object, &key);
-                    deleted.push((*ns, *id));
-                    deletes += 1;
-                }
-                (None, None) => {}
-            }
-        }
+        let (inserts, updates, deleted) = write_records(&mut batch, &touched)?;
+        let deletes = deleted.len() as u64;
         let invalidate: Vec<UniqueCacheKey> = plan.released_keys();
         let ops = batch.len();
         // A bulk index build reading these classes from a snapshot repairs
@@ -239,6 +246,35 @@ impl<'db> Transaction<'db> {
         m.deleted.inc_by(deletes);
         Ok(())
     }
+}
+
+/// Puts the touched objects' records into `batch` (or their deletes);
+/// returns the numbers of inserts and updates, and the objects deleted.
+fn write_records(
+    batch: &mut WriteBatch,
+    touched: &BTreeMap<(NamespaceId, ObjectId), Touched>,
+) -> Result<(u64, u64, Vec<(NamespaceId, ObjectId)>)> {
+    let mut deleted = Vec::new();
+    let (mut inserts, mut updates) = (0u64, 0u64);
+    for ((ns, id), t) in touched {
+        let key = ObjectKey { ns: *ns, id: *id }.encode();
+        match (&t.original, &t.current) {
+            (_, Some(rec)) => {
+                batch.put(Family::Object, &key, &encode_record(&t.class.def, rec)?);
+                if t.original.is_some() {
+                    updates += 1
+                } else {
+                    inserts += 1
+                }
+            }
+            (Some(_), None) => {
+                batch.delete(Family::Object, &key);
+                deleted.push((*ns, *id));
+            }
+            (None, None) => {}
+        }
+    }
+    Ok((inserts, updates, deleted))
 }
 
 /// Applies one operation to the batch's view of the objects it touches.
@@ -484,6 +520,17 @@ pub(crate) fn write_plan(batch: &mut WriteBatch, plan: &Plan<'_>, points: &[Poin
     }
 }
 
+/// The pause before attempt `attempt + 1` of a conflicting write: up to
+/// 50 µs × 2^attempt (capped at 10 ms), a random part of it, so colliding
+/// writers spread out.
+fn backoff(attempt: u32) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let cap = (50u64 << attempt.min(8)).min(10_000);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(attempt);
+    std::time::Duration::from_micros(cap / 2 + h.finish() % (cap / 2 + 1))
+}
+
 /// What the uniqueness rule reads of committed data, through a view.
 pub(crate) struct CommittedView<'v, 'a>(pub &'v View<'a>);
 
@@ -498,12 +545,78 @@ impl Committed for CommittedView<'_, '_> {
 }
 
 impl Db {
-    /// Starts a transaction.
+    /// Starts a transaction (the same as [`Db::begin`]).
     pub fn transaction(&self) -> Transaction<'_> {
         Transaction {
             db: self,
             ops: Vec::new(),
             sync: None,
+            reads: None,
+        }
+    }
+
+    /// Starts a read-write transaction: its reads see its own writes, and
+    /// [`Transaction::commit`] fails with the retryable `Error::Conflict`
+    /// if anything it read changed meanwhile (see [`Db::write`], which
+    /// retries). Committing consumes it, so it cannot be used afterwards.
+    pub fn begin(&self) -> Transaction<'_> {
+        self.transaction()
+    }
+
+    /// Runs `f` in a read-write transaction and commits it, running `f`
+    /// again on a conflict, up to `Options::write_attempts` times with a
+    /// growing randomized pause between attempts; then fails with
+    /// `ConflictRetriesExhausted`. Any other error of `f` or of the commit
+    /// is returned as it is, with nothing written. The isolation is
+    /// serializable (see the crate documentation); `f` may run more than
+    /// once, so what it does outside the transaction must be idempotent.
+    ///
+    /// ```
+    /// use rockhold::{ClassSpec, Db, FieldSpec, FieldType, MemStore, Options, Value};
+    ///
+    /// let db = Db::open_memory(&MemStore::new(), Options::default())?;
+    /// db.create_class("default", &ClassSpec::new("counter")
+    ///     .field(FieldSpec::new("n", FieldType::U64)))?;
+    /// let id = db.insert("default", "counter", [("n", Value::U64(0))])?;
+    /// let threads: Vec<_> = (0..4).map(|_| {
+    ///     let db = db.clone();
+    ///     std::thread::spawn(move || {
+    ///         for _ in 0..25 {
+    ///             db.write(|tx| {
+    ///                 let n = match tx.get("default", id)?.and_then(|o| o.get("n").cloned()) {
+    ///                     Some(Value::U64(n)) => n,
+    ///                     _ => 0,
+    ///                 };
+    ///                 tx.update("default", id, [("n", Value::U64(n + 1))]);
+    ///                 Ok(())
+    ///             }).expect("committed");
+    ///         }
+    ///     })
+    /// }).collect();
+    /// for t in threads { t.join().expect("thread"); }
+    /// assert_eq!(db.get("default", id)?.and_then(|o| o.get("n").cloned()), Some(Value::U64(100)));
+    /// # Ok::<(), rockhold::Error>(())
+    /// ```
+    pub fn write<R>(&self, mut f: impl FnMut(&mut Transaction<'_>) -> Result<R>) -> Result<R> {
+        let attempts = self.inner.opts.write_attempts;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut tx = self.begin();
+            let out = f(&mut tx).and_then(|r| tx.commit().map(|()| r));
+            match out {
+                Err(e @ Error::Conflict { .. }) => {
+                    if attempt >= attempts {
+                        return Err(Error::ConflictRetriesExhausted {
+                            attempts: attempt,
+                            last: Box::new(e),
+                        });
+                    }
+                    self.inner.metrics.write_conflicts.inc();
+                    std::thread::sleep(backoff(attempt));
+                }
+                other => return other,
+            }
         }
     }
 

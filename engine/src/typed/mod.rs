@@ -23,6 +23,7 @@ use rockhold_format::{ClassDef, FieldId, ObjectId, Value};
 use crate::db::Db;
 use crate::error::{Error, Result};
 
+pub(crate) mod collection;
 mod de;
 pub(crate) mod model;
 mod path;

@@ -1,0 +1,474 @@
+//! Typed collections: a [`Model`]'s objects, through handles that take no
+//! strings, outside a transaction ([`Collection`]) and inside one
+//! ([`TxCollection`]).
+
+use std::collections::VecDeque;
+use std::marker::PhantomData;
+use std::ops::{Bound, RangeBounds};
+
+use rockhold_format::{ClassDef, FieldId, ObjectId, RecordView, Value};
+
+use super::model::{Id, IndexRef, Key, KeyedModel, Model, Range, Unique};
+use super::{de, named, reading, ser};
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::read::{RangeScan, ScanPage};
+use crate::txn::Transaction;
+
+/// The objects of model `M`. Made by [`Db::collection`], which creates the
+/// class or checks the stored one fits the model; cheap to clone.
+pub struct Collection<M> {
+    db: Db,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Collection<M> {
+    fn clone(&self) -> Self {
+        Collection {
+            db: self.db.clone(),
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for Collection<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collection")
+            .field("model", &std::any::type_name::<M>())
+            .finish()
+    }
+}
+
+impl Db {
+    /// The collection of model `M`: creates its class on first use, or
+    /// checks that the stored class fits the model and applies an additive
+    /// change (a new optional field, a new index, which the runner builds).
+    /// A change the stored class cannot take (a field's type, a new
+    /// required field on a class with objects) is `Error::ModelMismatch`
+    /// naming the field.
+    pub fn collection<M: Model>(&self) -> Result<Collection<M>> {
+        ensure(self, M::NAMESPACE, &M::class_spec())?;
+        Ok(Collection {
+            db: self.clone(),
+            _model: PhantomData,
+        })
+    }
+}
+
+/// Interim until the schema diff lands: create the class if missing.
+fn ensure(db: &Db, ns: &str, spec: &crate::ClassSpec) -> Result<()> {
+    match db.create_class(ns, spec) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The class definition of `M` as the current catalog has it.
+fn class_def<M: Model>(db: &Db) -> Result<std::sync::Arc<crate::catalog::ClassEntry>> {
+    Ok(db
+        .inner
+        .catalog
+        .peek()
+        .class(M::NAMESPACE, M::CLASS)?
+        .clone())
+}
+
+/// The fields of `item` by name, checked against its class.
+fn fields_of<M: Model>(db: &Db, item: &M) -> Result<Vec<(String, Value)>> {
+    let entry = class_def::<M>(db)?;
+    let fields: Vec<(FieldId, Value)> = ser::to_fields(&entry.def, item)?;
+    Ok(named(&entry.def, fields))
+}
+
+/// Reads a model out of a record, refusing one of another class.
+fn decode<M: Model>(def: &ClassDef, key: &[u8], rec: RecordView<'_>, id: ObjectId) -> Result<M> {
+    if def.name != M::CLASS {
+        return Err(Error::ClassMismatch {
+            id,
+            class: M::CLASS.to_string(),
+            found: def.name.clone(),
+        });
+    }
+    de::from_view(def, rec, key).map_err(|e| reading(id, e))
+}
+
+/// The key value of a range bound.
+fn bound<K: Key>(b: Bound<&K::Ref<'_>>) -> Bound<Value> {
+    match b {
+        Bound::Included(k) => Bound::Included(K::to_value(k)),
+        Bound::Excluded(k) => Bound::Excluded(K::to_value(k)),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+impl<M: Model> Collection<M> {
+    /// Inserts an object; returns its id.
+    pub fn insert(&self, item: &M) -> Result<Id<M>> {
+        let fields = fields_of(&self.db, item)?;
+        self.db
+            .insert(M::NAMESPACE, M::CLASS, fields)
+            .map(Id::from_raw)
+    }
+
+    /// The object `id`, or `None` (read in place: only the fields the
+    /// struct has are decoded).
+    pub fn get(&self, id: Id<M>) -> Result<Option<M>> {
+        let view = self.db.view();
+        let ns = view.namespace(M::NAMESPACE)?;
+        let catalog = self.db.inner.catalog.peek();
+        view.with_record(ns, id.raw(), |key, rec| {
+            let entry = catalog.class_of_record(ns, id.raw(), rec.class())?;
+            decode(&entry.def, key, rec, id.raw())
+        })
+    }
+
+    /// Replaces object `id` with `item` (a field `item` gives as `None` is
+    /// cleared).
+    pub fn update(&self, id: Id<M>, item: &M) -> Result<()> {
+        let fields = fields_of(&self.db, item)?;
+        self.db.update(M::NAMESPACE, id.raw(), fields)
+    }
+
+    /// Deletes object `id` and its index entries.
+    pub fn delete(&self, id: Id<M>) -> Result<()> {
+        self.db.delete(M::NAMESPACE, id.raw())
+    }
+
+    /// The object holding `key` in unique index `index`, or `None`.
+    pub fn find_unique<K: Key, I: Unique>(
+        &self,
+        index: IndexRef<M, K, I>,
+        key: K::Ref<'_>,
+    ) -> Result<Option<Id<M>>> {
+        Ok(self
+            .db
+            .find_unique(M::NAMESPACE, M::CLASS, index.name(), &K::to_value(&key))?
+            .map(Id::from_raw))
+    }
+
+    /// The object holding `key` in unique index `index`, with its id, in
+    /// one read of its record.
+    pub fn get_unique<K: Key, I: Unique>(
+        &self,
+        index: IndexRef<M, K, I>,
+        key: K::Ref<'_>,
+    ) -> Result<Option<(Id<M>, M)>> {
+        let found = self.db.view().unique_record(
+            M::NAMESPACE,
+            M::CLASS,
+            index.name(),
+            &K::to_value(&key),
+            |def, k, rec| de::from_view::<M>(def, rec, k),
+        )?;
+        Ok(found.map(|(id, m)| (Id::from_raw(id), m)))
+    }
+
+    /// Every object holding `key` in `index`, in id order.
+    pub fn find_all<K: Key, I>(
+        &self,
+        index: IndexRef<M, K, I>,
+        key: K::Ref<'_>,
+    ) -> Result<Vec<Id<M>>> {
+        Ok(self
+            .db
+            .find_all(M::NAMESPACE, M::CLASS, index.name(), &K::to_value(&key))?
+            .into_iter()
+            .map(Id::from_raw)
+            .collect())
+    }
+
+    /// The objects whose key in ordered index `index` is within `range`,
+    /// in key order, streamed a page at a time (bounded memory).
+    pub fn range<'k, K: Key + 'k, I: Range>(
+        &self,
+        index: IndexRef<M, K, I>,
+        range: impl RangeBounds<K::Ref<'k>>,
+    ) -> Result<RangeIter<M>> {
+        let scan = RangeScan::between(
+            bound::<K>(range.start_bound()),
+            bound::<K>(range.end_bound()),
+        );
+        Ok(RangeIter {
+            coll: self.clone(),
+            index: index.name(),
+            scan: Some(scan.limit(RANGE_PAGE)),
+            page: VecDeque::new(),
+        })
+    }
+
+    /// Runs `f` on this collection inside a read-write transaction, retried
+    /// on conflict (see [`Db::write`]).
+    pub fn write<R>(
+        &self,
+        mut f: impl FnMut(&mut TxCollection<'_, '_, M>) -> Result<R>,
+    ) -> Result<R> {
+        self.db.write(|tx| f(&mut tx.of::<M>()))
+    }
+
+    /// Subscribes to the committed changes of this collection.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+impl<M: KeyedModel> Collection<M> {
+    /// The object whose natural key is `key`, with its id.
+    pub fn get_by_key(&self, key: <M::Key as Key>::Ref<'_>) -> Result<Option<(Id<M>, M)>> {
+        self.get_unique(M::KEY, key)
+    }
+
+    /// Replaces the object whose natural key is `key` with `item`; returns
+    /// its id, or `None` (nothing written) when no object has the key.
+    pub fn update_by_key(&self, key: <M::Key as Key>::Ref<'_>, item: &M) -> Result<Option<Id<M>>> {
+        let value = M::Key::to_value(&key);
+        self.write(|c| {
+            match c
+                .tx
+                .find_unique(M::NAMESPACE, M::CLASS, M::KEY.name(), &value)?
+            {
+                Some(id) => c
+                    .update(Id::from_raw(id), item)
+                    .map(|()| Some(Id::from_raw(id))),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Deletes the object whose natural key is `key`; returns its id, or
+    /// `None` when no object has the key.
+    pub fn delete_by_key(&self, key: <M::Key as Key>::Ref<'_>) -> Result<Option<Id<M>>> {
+        let value = M::Key::to_value(&key);
+        self.write(|c| {
+            match c
+                .tx
+                .find_unique(M::NAMESPACE, M::CLASS, M::KEY.name(), &value)?
+            {
+                Some(id) => {
+                    c.delete(Id::from_raw(id))?;
+                    Ok(Some(Id::from_raw(id)))
+                }
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Inserts `item`, or replaces the object that has its natural key;
+    /// returns the id. Atomic: two upserts of one key never make two
+    /// objects.
+    pub fn upsert(&self, item: &M) -> Result<Id<M>> {
+        self.write(|c| c.upsert(item))
+    }
+}
+
+const RANGE_PAGE: usize = 256;
+
+/// The objects of a [`Collection::range`], in key order: each item is read
+/// when reached (a page of index entries at a time).
+pub struct RangeIter<M> {
+    coll: Collection<M>,
+    index: &'static str,
+    /// The next page's scan; `None` when the last page was read.
+    scan: Option<RangeScan>,
+    page: VecDeque<ObjectId>,
+}
+
+impl<M: Model> Iterator for RangeIter<M> {
+    type Item = Result<(Id<M>, M)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(id) = self.page.pop_front() {
+                let id = Id::from_raw(id);
+                match self.coll.get(id) {
+                    // Deleted since its entry was read: skipped.
+                    Ok(None) => continue,
+                    Ok(Some(m)) => return Some(Ok((id, m))),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            let scan = self.scan.take()?;
+            let page: ScanPage = match self.coll.db.scan(M::NAMESPACE, M::CLASS, self.index, &scan)
+            {
+                Ok(p) => p,
+                Err(e) => return Some(Err(e)),
+            };
+            self.page.extend(page.hits.into_iter().map(|(_, id)| id));
+            self.scan = page.cursor.map(|c| scan.clone().after(c));
+            if self.page.is_empty() {
+                return None;
+            }
+        }
+    }
+}
+
+/// Model `M`'s objects inside a transaction: the calls of [`Collection`],
+/// seeing the transaction's own writes, validated at commit. Made by
+/// [`Transaction::of`].
+pub struct TxCollection<'t, 'db, M> {
+    tx: &'t mut Transaction<'db>,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<'db> Transaction<'db> {
+    /// Model `M`'s objects in this transaction.
+    ///
+    /// ```
+    /// use rockhold::{Db, MemStore, Model, Options};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Serialize, Deserialize, Model)]
+    /// struct Counter { n: u64 }
+    ///
+    /// let db = Db::open_memory(&MemStore::new(), Options::default())?;
+    /// let counters = db.collection::<Counter>()?;
+    /// let id = counters.insert(&Counter { n: 0 })?;
+    /// db.write(|tx| {
+    ///     let mut c = tx.of::<Counter>().get(id)?.expect("exists");
+    ///     c.n += 1;
+    ///     tx.of::<Counter>().update(id, &c)
+    /// })?;
+    /// assert_eq!(counters.get(id)?.map(|c| c.n), Some(1));
+    /// # Ok::<(), rockhold::Error>(())
+    /// ```
+    pub fn of<M: Model>(&mut self) -> TxCollection<'_, 'db, M> {
+        TxCollection {
+            tx: self,
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M: Model> TxCollection<'_, '_, M> {
+    /// Stages an insert; returns the id the object will have.
+    pub fn insert(&mut self, item: &M) -> Result<Id<M>> {
+        let fields = fields_of(self.tx.db(), item)?;
+        self.tx
+            .insert(M::NAMESPACE, M::CLASS, fields)
+            .map(Id::from_raw)
+    }
+
+    /// The object `id` as this transaction sees it.
+    pub fn get(&mut self, id: Id<M>) -> Result<Option<M>> {
+        let ns = self.tx.db().view().namespace(M::NAMESPACE)?;
+        self.tx.with_record(ns, id.raw(), |def, key, rec| {
+            decode(def, key, rec, id.raw())
+        })
+    }
+
+    /// Stages replacing object `id` with `item`.
+    pub fn update(&mut self, id: Id<M>, item: &M) -> Result<()> {
+        let fields = fields_of(self.tx.db(), item)?;
+        self.tx.update(M::NAMESPACE, id.raw(), fields);
+        Ok(())
+    }
+
+    /// Stages deleting object `id`.
+    pub fn delete(&mut self, id: Id<M>) -> Result<()> {
+        self.tx.delete(M::NAMESPACE, id.raw());
+        Ok(())
+    }
+
+    /// The object holding `key` in a unique index, as this transaction
+    /// sees it.
+    pub fn find_unique<K: Key, I: Unique>(
+        &mut self,
+        index: IndexRef<M, K, I>,
+        key: K::Ref<'_>,
+    ) -> Result<Option<Id<M>>> {
+        Ok(self
+            .tx
+            .find_unique(M::NAMESPACE, M::CLASS, index.name(), &K::to_value(&key))?
+            .map(Id::from_raw))
+    }
+
+    /// The object holding `key` in a unique index, with its id.
+    pub fn get_unique<K: Key, I: Unique>(
+        &mut self,
+        index: IndexRef<M, K, I>,
+        key: K::Ref<'_>,
+    ) -> Result<Option<(Id<M>, M)>> {
+        match self.find_unique(index, key)? {
+            Some(id) => Ok(self.get(id)?.map(|m| (id, m))),
+            None => Ok(None),
+        }
+    }
+
+    /// Every object holding `key` in `index`, as this transaction sees it.
+    pub fn find_all<K: Key, I>(
+        &mut self,
+        index: IndexRef<M, K, I>,
+        key: K::Ref<'_>,
+    ) -> Result<Vec<Id<M>>> {
+        Ok(self
+            .tx
+            .find_all(M::NAMESPACE, M::CLASS, index.name(), &K::to_value(&key))?
+            .into_iter()
+            .map(Id::from_raw)
+            .collect())
+    }
+
+    /// The ids of up to `limit` objects within `range` of an ordered index,
+    /// in key order, as this transaction sees them.
+    pub fn range<'k, K: Key + 'k, I: Range>(
+        &mut self,
+        index: IndexRef<M, K, I>,
+        range: impl RangeBounds<K::Ref<'k>>,
+        limit: usize,
+    ) -> Result<Vec<Id<M>>> {
+        let scan = RangeScan::between(
+            bound::<K>(range.start_bound()),
+            bound::<K>(range.end_bound()),
+        )
+        .limit(limit);
+        Ok(self
+            .tx
+            .scan(M::NAMESPACE, M::CLASS, index.name(), &scan)?
+            .hits
+            .into_iter()
+            .map(|(_, id)| Id::from_raw(id))
+            .collect())
+    }
+}
+
+impl<M: KeyedModel> TxCollection<'_, '_, M> {
+    /// Stages inserting `item`, or replacing the object that has its
+    /// natural key; returns the id.
+    pub fn upsert(&mut self, item: &M) -> Result<Id<M>> {
+        let entry = class_def::<M>(self.tx.db())?;
+        let fields = ser::to_fields(&entry.def, item)?;
+        let index = entry.index_named(M::KEY.name())?;
+        let mut parts = Vec::with_capacity(index.parts.len());
+        for part in &index.parts {
+            if !part.members.is_empty() {
+                return Err(Error::InvalidRequest(format!(
+                    "upsert: the key {}.{} has a nested part; give its value with update_by_key",
+                    M::CLASS,
+                    M::KEY.name()
+                )));
+            }
+            let v = fields
+                .iter()
+                .find(|(f, _)| *f == part.field)
+                .map_or(Value::Absent, |(_, v)| v.clone());
+            parts.push(v);
+        }
+        let value = if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Value::List(parts)
+        };
+        match self
+            .tx
+            .find_unique(M::NAMESPACE, M::CLASS, M::KEY.name(), &value)?
+        {
+            Some(id) => {
+                self.tx.update(M::NAMESPACE, id, named(&entry.def, fields));
+                Ok(Id::from_raw(id))
+            }
+            None => self
+                .tx
+                .insert(M::NAMESPACE, M::CLASS, named(&entry.def, fields))
+                .map(Id::from_raw),
+        }
+    }
+}
