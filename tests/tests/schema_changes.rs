@@ -61,8 +61,8 @@ fn entries(db: &Db) -> u64 {
 }
 
 /// A spec that leaves out a field and an index is refused, naming both,
-/// and changes nothing. Checked: with the `Removals::Refuse` test removed
-/// from `change_class`, the call succeeds and the fingerprint differs.
+/// and changes nothing. Checked: with the `Removals::Refuse` test disabled
+/// in `change_class`, the `expect_err` failed (the call succeeded).
 #[test]
 fn update_class_refuses_an_implicit_removal() {
     let db = with_users(no_runner());
@@ -97,8 +97,8 @@ fn update_class_refuses_an_implicit_removal() {
 }
 
 /// `replace_class` removes what the spec leaves out, with the index
-/// entries. Checked: with `delete_index_range` skipped, verify reports the
-/// entries of the dropped indexes.
+/// entries. Checked: with `delete_index_range` made a no-op, verify
+/// reported "entry of unknown index" for the dropped indexes.
 #[test]
 fn replace_class_removes_what_the_spec_leaves_out() {
     let db = with_users(no_runner());
@@ -118,7 +118,8 @@ fn replace_class_removes_what_the_spec_leaves_out() {
 }
 
 /// The required-field rules are typed errors naming class and field.
-/// Checked: with the `has_objects` test removed, both calls succeed.
+/// Checked: with the `has_objects` rule disabled in `change_class`, the
+/// first assertion failed (the field was made required).
 #[test]
 fn required_fields_on_a_class_with_objects_are_typed_errors() {
     let db = with_users(no_runner());
@@ -147,9 +148,9 @@ fn required_fields_on_a_class_with_objects_are_typed_errors() {
 }
 
 /// add_field: refuses an existing name; an optional field (with its own
-/// index) is added, complete at once. Checked: without the name test in
-/// `add_field`, the duplicate is refused only as `DuplicateName` of the
-/// index, and with a field without index it succeeded (seen in a run).
+/// index) is added, complete at once. Checked: with the duplicate-field
+/// test of `validate_spec` disabled, the first assertion failed (the
+/// class got a second `age`).
 #[test]
 fn add_field_adds_and_refuses_an_existing_name() {
     let db = with_users(no_runner());
@@ -188,7 +189,7 @@ fn add_field_adds_and_refuses_an_existing_name() {
 
 /// add_index on a class with objects answers `IndexNotReady` until the
 /// task is run, then the right objects. Checked: with the task write
-/// skipped for added indexes, the query answered (empty) at once.
+/// for added indexes disabled, the index was `Ready` at once (and empty).
 #[test]
 fn add_index_on_a_class_with_objects_builds_it() {
     let db = with_users(no_runner());
@@ -229,7 +230,8 @@ fn add_index_on_a_class_with_objects_builds_it() {
 
 /// drop_index removes one index and its entries, keeps the field; an
 /// unknown name is `UnknownIndex`. Checked: with the `retain` in
-/// `drop_index` removed, the index stayed and the entry count did not drop.
+/// `drop_index` removed, the index stayed (assertion failed); with
+/// `delete_index_range` a no-op, verify reported its entries.
 #[test]
 fn drop_index_removes_the_index_and_its_entries() {
     let db = with_users(no_runner());
@@ -249,8 +251,8 @@ fn drop_index_removes_the_index_and_its_entries() {
 
 /// drop_field removes the field and every index reading it (its own and a
 /// compound one), with their entries; an unknown name is `UnknownField`.
-/// Checked: without the `reading` filter in `drop_field`, the call failed
-/// with `InvalidIndex` (the compound index's part has no field).
+/// Checked: with the `reading` filter in `drop_field` matching nothing,
+/// the call failed with `InvalidIndex` (the indexes' field is gone).
 #[test]
 fn drop_field_drops_the_indexes_that_read_it() {
     let db = with_users(no_runner());
@@ -284,10 +286,9 @@ fn drop_field_drops_the_indexes_that_read_it() {
 }
 
 /// ensure_class creates a class (and a namespace), then returns it
-/// unchanged without writing. Checked: with the `Ok(None)` early return
-/// of `model_change` removed, the second call still returned an equal
-/// definition (the no-change check of `change_class` held), and with both
-/// removed, the revision advanced.
+/// unchanged without writing. Checked: with the three no-change returns
+/// disabled (`model_change`'s `Ok(None)`, `change_class`'s `is_empty` and
+/// equal-definition checks), the second call advanced the revision.
 #[test]
 fn ensure_class_creates_then_changes_nothing() {
     let db = TempDb::in_memory(no_runner());
@@ -305,7 +306,7 @@ fn ensure_class_creates_then_changes_nothing() {
 /// An additive model change (a new optional field, a new index on an
 /// existing field) is applied, and the runner builds the index; what the
 /// model leaves out (an optional field, an index) is kept. Checked: with
-/// the `merged.indexes.extend` line removed, `by_age` did not exist.
+/// `merged.indexes.extend` adding nothing, the `age` index did not exist.
 #[test]
 fn ensure_class_applies_an_additive_change() {
     let db = with_users(Options::default());
@@ -333,8 +334,9 @@ fn ensure_class_applies_an_additive_change() {
 
 /// What an additive change cannot do is `ModelMismatch` naming the field,
 /// nothing changed. Checked: with the `retyped_fields` test in
-/// `model_change` removed, the error was `FieldTypeChange` instead; with
-/// the `added_required` test removed, `RequiredFieldOnNonEmptyClass`.
+/// `model_change` disabled, the call returned the stored class as if it
+/// fit; with the `added_required` test disabled, the error was
+/// `RequiredFieldOnNonEmptyClass` (not the model's error).
 #[test]
 fn ensure_class_names_the_field_that_does_not_fit() {
     let db = with_users(no_runner());
@@ -363,7 +365,7 @@ fn ensure_class_names_the_field_that_does_not_fit() {
 
 /// Four threads ensuring the same new class all get the one class.
 /// Checked: without the `DuplicateName` arm in `ensure_class`, the losers
-/// failed with `DuplicateName` (seen in repeated runs).
+/// failed with `DuplicateName`.
 #[test]
 fn concurrent_ensure_class_agrees_on_one_class() {
     for _ in 0..20 {

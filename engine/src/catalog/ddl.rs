@@ -836,13 +836,8 @@ impl Db {
     /// # Ok::<(), rockhold::Error>(())
     /// ```
     pub fn add_field(&self, namespace: &str, class: &str, field: FieldSpec) -> Result<ClassDef> {
+        // A name the class has is a field declared twice: `validate_spec`.
         self.change_class(namespace, class, Removals::Refuse, |old, _| {
-            if old.field(&field.name).is_some() {
-                return Err(Error::DuplicateName {
-                    kind: "field",
-                    name: field.name,
-                });
-            }
             Ok(Some(ClassSpec::from_def(old).field(field)))
         })
     }
