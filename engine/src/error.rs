@@ -204,6 +204,52 @@ pub enum Error {
         /// Why it is refused.
         reason: String,
     },
+    /// A class update whose spec leaves out fields or indexes the stored
+    /// class has: `update_class` never removes implicitly. Nothing was
+    /// changed. Remove them with [`crate::Db::drop_field`] /
+    /// [`crate::Db::drop_index`], or pass the spec to
+    /// [`crate::Db::replace_class`], which removes what it leaves out.
+    #[error(
+        "class {class:?}: the spec leaves out fields {fields:?} and indexes {indexes:?}, which \
+         update_class does not remove: use drop_field / drop_index, or replace_class to remove \
+         everything the spec leaves out (with its index entries)"
+    )]
+    ImplicitRemoval {
+        /// The class.
+        class: String,
+        /// Stored fields the spec leaves out.
+        fields: Vec<String>,
+        /// Stored indexes the spec leaves out (including those of the fields).
+        indexes: Vec<String>,
+    },
+    /// A schema change that makes a field required (a new required field,
+    /// or an optional one made required) on a class that has objects:
+    /// they may have no value for it. Nothing was changed.
+    #[error(
+        "field {class}.{field} cannot be required while class {class:?} has objects \
+         (they may have no value for it): declare it optional"
+    )]
+    RequiredFieldOnNonEmptyClass {
+        /// The class.
+        class: String,
+        /// The field.
+        field: String,
+    },
+    /// A model (a spec given to [`crate::Db::ensure_class`]) that the
+    /// stored class cannot take by an additive change: a field's type
+    /// differs, a new required field on a class with objects, a stored
+    /// required field the model lacks, an index of the same name with
+    /// another kind or parts. Nothing was changed.
+    #[error("class {class:?} does not fit the model at {field:?}: {reason}")]
+    ModelMismatch {
+        /// The class.
+        class: String,
+        /// The field (or, for an index that differs, the index) the model
+        /// and the stored class disagree on.
+        field: String,
+        /// How they disagree, and what to do about it.
+        reason: String,
+    },
 
     // ---- constraints and state ----
     /// A unique value already held by another object. Nothing was written.

@@ -349,7 +349,7 @@ pub enum Op {
         /// Each index's kind, an index into [`KINDS`].
         indexes: [u8; NINDEXES],
     },
-    /// `update_class` giving an index of [`INDEXES`] another kind (or
+    /// `replace_class` giving an index of [`INDEXES`] another kind (or
     /// none). A field's own index on a field the class lacks is a no-op; a
     /// class index over a field the class lacks is refused
     /// (`InvalidIndex`). The build runs at once unless `defer`.
@@ -363,7 +363,7 @@ pub enum Op {
         /// Leave the build pending.
         defer: bool,
     },
-    /// `update_class` removing the field (and every index that reads it),
+    /// `replace_class` removing the field (and every index that reads it),
     /// or adding it (at the end, with its own index of kind `kind`).
     ToggleField {
         /// The class slot.
@@ -375,7 +375,7 @@ pub enum Op {
         /// An added field's own index kind, an index into [`KINDS`].
         kind: u8,
     },
-    /// `update_class` making a field optional or required.
+    /// `replace_class` making a field optional or required.
     SetOptional {
         /// The class slot.
         slot: u8,
@@ -996,6 +996,7 @@ enum Kind {
     InvalidIndex,
     DuplicateName,
     InvalidRequest,
+    RequiredOnNonEmpty,
     NotIndexed,
     IndexNotReady,
     ReindexFailed,
@@ -1019,6 +1020,7 @@ fn kind(e: &Error) -> Kind {
         Error::InvalidIndex { .. } => Kind::InvalidIndex,
         Error::DuplicateName { .. } => Kind::DuplicateName,
         Error::InvalidRequest(_) => Kind::InvalidRequest,
+        Error::RequiredFieldOnNonEmptyClass { .. } => Kind::RequiredOnNonEmpty,
         Error::NotIndexed { .. } => Kind::NotIndexed,
         Error::IndexNotReady { .. } => Kind::IndexNotReady,
         Error::ReindexFailed { .. } => Kind::ReindexFailed,
@@ -1622,7 +1624,7 @@ impl Run {
                     removed = Some(pool);
                 } else {
                     if !optional && has_objects {
-                        want = want.and(Err(Kind::InvalidRequest));
+                        want = want.and(Err(Kind::RequiredOnNonEmpty));
                     }
                     class.fields.push(FieldM {
                         pool,
@@ -1653,7 +1655,7 @@ impl Run {
                 let mut class = self.model.classes[slot].clone().unwrap_or_default();
                 if let Some(f) = class.field_mut(pool) {
                     if f.optional && !optional && has_objects {
-                        want = want.and(Err(Kind::InvalidRequest));
+                        want = want.and(Err(Kind::RequiredOnNonEmpty));
                     }
                     f.optional = *optional;
                 }
@@ -1672,7 +1674,7 @@ impl Run {
         }
     }
 
-    /// `update_class` of `slot` to `class`, expecting `want`; on success
+    /// `replace_class` of `slot` to `class`, expecting `want`; on success
     /// the model takes `class`, and the objects lose their values of the
     /// field `removed`. Whether it succeeded.
     fn update_class(
@@ -1684,8 +1686,9 @@ impl Run {
     ) -> bool {
         let spec = class.spec(slot);
         let db = self.db();
-        let c = self.call("update_class", || db.update_class(SLOTS[slot].0, &spec));
-        if self.judge("update_class", c, want).is_none() {
+        // The whole spec, removals included (`update_class` refuses those).
+        let c = self.call("replace_class", || db.replace_class(SLOTS[slot].0, &spec));
+        if self.judge("replace_class", c, want).is_none() {
             return false;
         }
         self.model.classes[slot] = Some(class);

@@ -141,11 +141,7 @@ fn field_ids_are_never_reused() {
     let a = db
         .insert("default", "c", [("x", Value::I64(1)), ("y", Value::I64(5))])
         .expect("a");
-    db.update_class(
-        "default",
-        &ClassSpec::new("c").field(FieldSpec::new("x", FieldType::I64)),
-    )
-    .expect("remove y");
+    db.drop_field("default", "c", "y").expect("remove y");
     db.reopen();
     let def = db.update_class("default", &two).expect("re-add y");
     let y_new = def.field("y").expect("y").id;

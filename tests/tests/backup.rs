@@ -81,7 +81,7 @@ fn backups_and_checkpoints_during_index_builds_restore_consistent() {
             let mut on = false;
             while !stop.load(Ordering::Relaxed) {
                 on = !on;
-                db.update_class("default", &with_age_index(on))
+                db.replace_class("default", &with_age_index(on))
                     .expect("toggle the age index");
                 thread::sleep(Duration::from_millis(150));
             }

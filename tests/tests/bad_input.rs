@@ -473,7 +473,7 @@ fn bad_names_and_schema_changes() {
     refused(
         &db,
         "new required field on a class with objects",
-        |e| matches!(e, Error::InvalidRequest(why) if why.contains("user.extra must be optional")),
+        |e| matches!(e, Error::RequiredFieldOnNonEmptyClass { class, field } if class == "user" && field == "extra"),
         &["user.extra", "optional"],
         |db| db.update_class("default", &required_new).map(drop),
     );
@@ -485,7 +485,7 @@ fn bad_names_and_schema_changes() {
     refused(
         &db,
         "an optional field made required on a class with objects",
-        |e| matches!(e, Error::InvalidRequest(why) if why.contains("user.note cannot become required")),
+        |e| matches!(e, Error::RequiredFieldOnNonEmptyClass { class, field } if class == "user" && field == "note"),
         &["user.note", "required"],
         |db| db.update_class("default", &required_note).map(drop),
     );

@@ -79,7 +79,7 @@ fn crash_loop_child() {
                 tag_index = !tag_index;
                 writeln!(out, "@@ I {seq} schema").expect("log");
                 out.flush().expect("flush");
-                db.update_class("default", &spec(tag_index))
+                db.replace_class("default", &spec(tag_index))
                     .expect("schema change");
                 // A backup while the new index builds (a kill may cut it
                 // short: BackupEngine then drops the unfinished one).

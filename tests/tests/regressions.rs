@@ -190,14 +190,8 @@ fn removing_an_index_deletes_its_entries() {
     let db = users();
     db.insert("default", "user", user("a@x", "a", "paris"))
         .expect("a");
-    db.update_class(
-        "default",
-        &ClassSpec::new("user")
-            .field(FieldSpec::new("email", FieldType::String).unique_hash())
-            .field(FieldSpec::new("handle", FieldType::String).unique_ordered())
-            .field(FieldSpec::new("city", FieldType::String)),
-    )
-    .expect("drop the city index");
+    db.drop_index("default", "user", "city")
+        .expect("drop the city index");
     assert_eq!(
         db.index_state("default", "user", "city").expect("state"),
         IndexState::None

@@ -289,13 +289,7 @@ fn duplicates_fail_the_unique_index_then_removal_and_readding_work() {
         .index("email")
         .expect("email")
         .id;
-    db.update_class(
-        "default",
-        &ClassSpec::new("user")
-            .field(FieldSpec::new("email", FieldType::String))
-            .field(FieldSpec::new("age", FieldType::U64).ordered()),
-    )
-    .expect("remove");
+    db.drop_index("default", "user", "email").expect("remove");
     let removed = task(&db, &format!("#{email_id}"));
     assert_eq!(removed.state, TaskState::Remove);
     let report = db.verify().expect("verify");

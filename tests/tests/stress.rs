@@ -138,7 +138,7 @@ fn writers_readers_and_runner_under_contention() {
     let mut backup_ids = Vec::new();
     while Instant::now() < deadline {
         thread::sleep(Duration::from_millis(300));
-        db.update_class("default", &spec(false))
+        db.replace_class("default", &spec(false))
             .expect("drop tag index");
         db.update_class("default", &spec(true))
             .expect("add tag index");

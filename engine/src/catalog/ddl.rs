@@ -161,6 +161,259 @@ impl ClassSpec {
             .chain(self.indexes.iter().cloned())
             .collect()
     }
+
+    /// The spec of a stored class: its fields in order, and every index
+    /// (a field's own index included) as a declared [`IndexSpec`] whose
+    /// parts are the field names and dotted paths it covers. Applying it
+    /// with [`Db::update_class`] changes nothing; it is the starting point
+    /// of an edit (add a field, leave out an index, then
+    /// [`Db::replace_class`]).
+    ///
+    /// ```
+    /// use rockhold::{ClassSpec, Db, FieldSpec, FieldType, MemStore, Options};
+    /// let db = Db::open_memory(&MemStore::new(), Options::default())?;
+    /// let def = db.create_class("default", &ClassSpec::new("user")
+    ///     .field(FieldSpec::new("email", FieldType::String).unique_hash()))?;
+    /// let spec = ClassSpec::from_def(&def);
+    /// assert_eq!(db.update_class("default", &spec)?, def); // nothing changed
+    /// # Ok::<(), rockhold::Error>(())
+    /// ```
+    pub fn from_def(def: &ClassDef) -> ClassSpec {
+        ClassSpec {
+            name: def.name.clone(),
+            fields: def
+                .fields
+                .iter()
+                .map(|f| FieldSpec {
+                    name: f.name.clone(),
+                    ty: f.ty.clone(),
+                    optional: f.optional,
+                    index: None,
+                })
+                .collect(),
+            indexes: def
+                .indexes
+                .iter()
+                .map(|i| IndexSpec {
+                    name: i.name.clone(),
+                    kind: i.kind,
+                    parts: part_names(def, &i.parts),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// An index's parts as a spec names them (`field` or `field.member…`),
+/// against the fields of `def`. A part whose field `def` lacks (only a
+/// damaged definition has one) is named `#<id>`, which names no field.
+fn part_names(def: &ClassDef, parts: &[rockhold_format::FieldPath]) -> Vec<String> {
+    parts
+        .iter()
+        .map(|p| {
+            let field = def
+                .field_by_id(p.field)
+                .map_or_else(|| format!("#{}", p.field.0), |f| f.name.clone());
+            std::iter::once(field)
+                .chain(p.members.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(".")
+        })
+        .collect()
+}
+
+/// What applying a spec to a stored class would change: the one place
+/// that compares a [`ClassDef`] with a [`ClassSpec`] (`update_class`,
+/// `replace_class`, the explicit operations and `ensure_class` all decide
+/// from it). Fields are matched by name, indexes by name: an index of the
+/// spec whose stored namesake has another kind or other parts is
+/// *changed* (applied, it is rebuilt under a new id: its old entries are
+/// deleted); it is neither added nor removed. Names are in spec order
+/// (added, changed) or stored order (removed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ClassDiff {
+    /// Fields of the spec the class lacks.
+    pub added_fields: Vec<String>,
+    /// Those of `added_fields` that are required.
+    pub added_required: Vec<String>,
+    /// Stored fields the spec leaves out.
+    pub removed_fields: Vec<String>,
+    /// Fields of both whose type differs.
+    pub retyped_fields: Vec<String>,
+    /// Stored required fields the spec declares optional.
+    pub made_optional: Vec<String>,
+    /// Stored optional fields the spec declares required.
+    pub made_required: Vec<String>,
+    /// Indexes of the spec the class lacks.
+    pub added_indexes: Vec<String>,
+    /// Stored indexes the spec leaves out.
+    pub removed_indexes: Vec<String>,
+    /// Indexes of both whose kind or parts differ.
+    pub changed_indexes: Vec<String>,
+}
+
+impl ClassDiff {
+    /// Whether applying the spec would change nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == ClassDiff::default()
+    }
+
+    /// Whether the spec leaves out something the class has.
+    pub fn removes(&self) -> bool {
+        !self.removed_fields.is_empty() || !self.removed_indexes.is_empty()
+    }
+}
+
+/// Compares a stored class with a spec (see [`ClassDiff`]). Pure: the spec
+/// is not validated here.
+pub(crate) fn diff(old: &ClassDef, spec: &ClassSpec) -> ClassDiff {
+    let mut d = ClassDiff::default();
+    // By name, built once: matching N fields stays linear.
+    let old_by_name: HashMap<&str, &FieldDef> =
+        old.fields.iter().map(|f| (f.name.as_str(), f)).collect();
+    for f in &spec.fields {
+        match old_by_name.get(f.name.as_str()) {
+            None => {
+                d.added_fields.push(f.name.clone());
+                if !f.optional {
+                    d.added_required.push(f.name.clone());
+                }
+            }
+            Some(current) => {
+                if current.ty != f.ty {
+                    d.retyped_fields.push(f.name.clone());
+                }
+                match (current.optional, f.optional) {
+                    (true, false) => d.made_required.push(f.name.clone()),
+                    (false, true) => d.made_optional.push(f.name.clone()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let spec_fields: HashSet<&str> = spec.fields.iter().map(|f| f.name.as_str()).collect();
+    d.removed_fields = old
+        .fields
+        .iter()
+        .filter(|f| !spec_fields.contains(f.name.as_str()))
+        .map(|f| f.name.clone())
+        .collect();
+    let spec_indexes = spec.all_indexes();
+    for i in &spec_indexes {
+        match old.index(&i.name) {
+            None => d.added_indexes.push(i.name.clone()),
+            Some(o) => {
+                if o.kind != i.kind || part_names(old, &o.parts) != i.parts {
+                    d.changed_indexes.push(i.name.clone());
+                }
+            }
+        }
+    }
+    let names: HashSet<&str> = spec_indexes.iter().map(|i| i.name.as_str()).collect();
+    d.removed_indexes = old
+        .indexes
+        .iter()
+        .filter(|o| !names.contains(o.name.as_str()))
+        .map(|o| o.name.clone())
+        .collect();
+    d
+}
+
+/// The plan of `ensure_class` for a stored class and a model's spec: the
+/// spec to apply (the stored class plus the model's additions), `None`
+/// when the class fits already, `ModelMismatch` when the model needs more
+/// than an additive change (see [`Db::ensure_class`]).
+fn model_change(old: &ClassDef, spec: &ClassSpec, has_objects: bool) -> Result<Option<ClassSpec>> {
+    let d = diff(old, spec);
+    let mismatch = |field: &str, reason: String| Error::ModelMismatch {
+        class: old.name.clone(),
+        field: field.to_string(),
+        reason,
+    };
+    let declared = |name: &str| spec.fields.iter().find(|f| f.name == name);
+    if let Some(name) = d.retyped_fields.first() {
+        let stored = old.field(name).map(|f| f.ty.name()).unwrap_or_default();
+        let wanted = declared(name).map(|f| f.ty.name()).unwrap_or_default();
+        return Err(mismatch(
+            name,
+            format!(
+                "stored as {stored}, the model says {wanted}: a type cannot change; \
+                 add a field under a new name"
+            ),
+        ));
+    }
+    if has_objects {
+        if let Some(name) = d.added_required.first() {
+            return Err(mismatch(
+                name,
+                "a new required field, and the class has objects without it: \
+                 declare it optional in the model"
+                    .into(),
+            ));
+        }
+        if let Some(name) = d.made_required.first() {
+            return Err(mismatch(
+                name,
+                "optional in the stored class, required in the model, and the class has \
+                 objects: declare it optional in the model"
+                    .into(),
+            ));
+        }
+    }
+    if let Some(name) = d
+        .removed_fields
+        .iter()
+        .find(|n| old.field(n).is_some_and(|f| !f.optional))
+    {
+        return Err(mismatch(
+            name,
+            "a required field of the stored class that the model lacks: objects written \
+             through the model would have no value for it (drop_field removes it)"
+                .into(),
+        ));
+    }
+    if let Some(name) = d.changed_indexes.first() {
+        return Err(mismatch(
+            name,
+            "an index of this name has another kind or other parts in the stored class: \
+             change it explicitly (drop_index, then add_index)"
+                .into(),
+        ));
+    }
+    if d.added_fields.is_empty()
+        && d.added_indexes.is_empty()
+        && d.made_optional.is_empty()
+        && d.made_required.is_empty()
+    {
+        return Ok(None);
+    }
+    // The stored class, with the model's additions: nothing is left out.
+    let mut merged = ClassSpec::from_def(old);
+    for f in &spec.fields {
+        match merged.fields.iter_mut().find(|m| m.name == f.name) {
+            Some(m) => m.optional = f.optional,
+            // Its own index, if any, comes with the other added indexes.
+            None => merged.fields.push(FieldSpec {
+                index: None,
+                ..f.clone()
+            }),
+        }
+    }
+    merged.indexes.extend(
+        spec.all_indexes()
+            .into_iter()
+            .filter(|i| d.added_indexes.contains(&i.name)),
+    );
+    Ok(Some(merged))
+}
+
+/// Whether a class change may remove what its spec leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Removals {
+    /// A removal is `ImplicitRemoval` (`update_class`, the additive operations).
+    Refuse,
+    /// What the spec leaves out is removed (`replace_class`, the drops).
+    Allow,
 }
 
 /// Whether an index answers queries.
@@ -283,21 +536,20 @@ pub(crate) fn canonical_value(ty: &FieldType, value: Value) -> Value {
 }
 
 /// The definitions of a spec's indexes over `fields` (the class's new
-/// field definitions): existing indexes of `old` with the same name, kind
-/// and parts keep their id; others get a fresh id from `ids`.
+/// field definitions): an index named like one of `kept` keeps its id;
+/// others get a fresh id from `ids`. `kept` is what [`diff`] found
+/// unchanged (the stored indexes neither changed nor removed); empty for a
+/// new definition.
 pub(crate) fn index_defs(
     spec: &ClassSpec,
     fields: &[FieldDef],
-    old: &[IndexDef],
+    kept: &[IndexDef],
     ids: &mut ClassDef,
 ) -> Result<Vec<IndexDef>> {
     let mut out = Vec::new();
     for i in spec.all_indexes() {
         let parts = crate::index::paths::resolve(&spec.name, &i, fields)?;
-        let id = match old
-            .iter()
-            .find(|o| o.name == i.name && o.kind == i.kind && o.parts == parts)
-        {
+        let id = match kept.iter().find(|o| o.name == i.name) {
             Some(o) => o.id,
             None => ids.allocate_index_id().map_err(Error::counter)?,
         };
@@ -516,21 +768,314 @@ impl Db {
         Ok(def)
     }
 
-    /// Changes a class to match `spec` (same name): fields are matched by
-    /// name; new fields are added with fresh ids, missing ones removed (their
-    /// index entries deleted), and index kinds changed. A field's type cannot
-    /// change (`FieldTypeChange`). An index added to a class that has objects
-    /// gets a `Pending` reindex task in the same batch and answers
-    /// `IndexNotReady` until it is built; writes maintain it from this commit on.
+    /// Changes a class to match `spec` (same name), adding and changing
+    /// but never removing: fields are matched by name, new ones added with
+    /// fresh ids; a field may become optional, and required only while the
+    /// class has no objects (`RequiredFieldOnNonEmptyClass`, also for a new
+    /// required field); its type cannot change (`FieldTypeChange`). Indexes
+    /// are matched by name: new ones are added, and one whose kind or parts
+    /// differ from the stored one is rebuilt under a new id (its old entries
+    /// deleted). A field or index the class has and the spec leaves out is
+    /// refused with `ImplicitRemoval`, nothing changed: remove it with
+    /// [`Db::drop_field`] / [`Db::drop_index`], or give the spec to
+    /// [`Db::replace_class`].
+    ///
+    /// An index added to a class that has objects gets a `Pending` reindex
+    /// task in the same batch and answers `IndexNotReady` until it is built;
+    /// writes maintain it from this commit on. A spec that changes nothing
+    /// writes nothing and returns the stored definition.
     pub fn update_class(&self, namespace: &str, spec: &ClassSpec) -> Result<ClassDef> {
+        self.change_class(namespace, &spec.name, Removals::Refuse, |_, _| {
+            Ok(Some(spec.clone()))
+        })
+    }
+
+    /// Changes a class to match `spec` exactly, as [`Db::update_class`]
+    /// does, except that it **removes what the spec leaves out**: every
+    /// field the spec does not name, with its values (they are no longer
+    /// read; a field added again later gets a fresh id and starts empty),
+    /// and every index the spec does not declare, with its index entries.
+    ///
+    /// ```
+    /// use rockhold::{ClassSpec, Db, FieldSpec, FieldType, MemStore, Options};
+    /// let db = Db::open_memory(&MemStore::new(), Options::default())?;
+    /// let full = ClassSpec::new("user")
+    ///     .field(FieldSpec::new("email", FieldType::String).unique_hash())
+    ///     .field(FieldSpec::new("nick", FieldType::String).optional());
+    /// db.create_class("default", &full)?;
+    /// let email_only = ClassSpec::new("user")
+    ///     .field(FieldSpec::new("email", FieldType::String).unique_hash());
+    /// // update_class refuses to drop `nick` implicitly; replace_class drops it.
+    /// assert!(matches!(db.update_class("default", &email_only),
+    ///                  Err(rockhold::Error::ImplicitRemoval { .. })));
+    /// let def = db.replace_class("default", &email_only)?;
+    /// assert!(def.field("nick").is_none());
+    /// # Ok::<(), rockhold::Error>(())
+    /// ```
+    pub fn replace_class(&self, namespace: &str, spec: &ClassSpec) -> Result<ClassDef> {
+        self.change_class(namespace, &spec.name, Removals::Allow, |_, _| {
+            Ok(Some(spec.clone()))
+        })
+    }
+
+    /// Adds a field to a class. Refuses a name the class already has
+    /// (`DuplicateName`), and a required field while the class has objects
+    /// (`RequiredFieldOnNonEmptyClass`: they have no value for it). A field
+    /// declared with its own index (`FieldSpec::hash` …) gets it too; it is
+    /// complete at once (no object holds a value yet).
+    ///
+    /// ```
+    /// use rockhold::{ClassSpec, Db, FieldSpec, FieldType, MemStore, Options};
+    /// let db = Db::open_memory(&MemStore::new(), Options::default())?;
+    /// db.create_class("default", &ClassSpec::new("user")
+    ///     .field(FieldSpec::new("email", FieldType::String)))?;
+    /// db.insert("default", "user", [("email", "a@x")])?;
+    /// let def = db.add_field("default", "user",
+    ///     FieldSpec::new("nick", FieldType::String).optional().hash())?;
+    /// assert!(def.field("nick").is_some() && def.index("nick").is_some());
+    /// # Ok::<(), rockhold::Error>(())
+    /// ```
+    pub fn add_field(&self, namespace: &str, class: &str, field: FieldSpec) -> Result<ClassDef> {
+        // A name the class has is a field declared twice: `validate_spec`.
+        self.change_class(namespace, class, Removals::Refuse, |old, _| {
+            Ok(Some(ClassSpec::from_def(old).field(field)))
+        })
+    }
+
+    /// Adds an index to a class. Refuses a name the class already has
+    /// (`DuplicateName`) and parts that do not resolve (`InvalidIndex`).
+    /// On a class with objects, a `Pending` reindex task is queued in the
+    /// same batch: queries on the index answer `IndexNotReady` until the
+    /// runner (or [`Db::check_reindex_tasks`]) has built it; writes
+    /// maintain it from this commit on.
+    ///
+    /// ```
+    /// use rockhold::{ClassSpec, Db, FieldSpec, FieldType, IndexKind, IndexSpec, MemStore,
+    ///                Options};
+    /// let db = Db::open_memory(&MemStore::new(), Options::default())?;
+    /// db.create_class("default", &ClassSpec::new("user")
+    ///     .field(FieldSpec::new("email", FieldType::String)))?;
+    /// let a = db.insert("default", "user", [("email", "a@x")])?;
+    /// db.add_index("default", "user",
+    ///     IndexSpec::new("by_email", IndexKind::Hash { unique: true }, ["email"]))?;
+    /// db.check_reindex_tasks()?; // wait for the build
+    /// assert_eq!(db.find_unique("default", "user", "by_email", &"a@x".into())?, Some(a));
+    /// # Ok::<(), rockhold::Error>(())
+    /// ```
+    pub fn add_index(&self, namespace: &str, class: &str, index: IndexSpec) -> Result<ClassDef> {
+        self.change_class(namespace, class, Removals::Refuse, |old, _| {
+            Ok(Some(ClassSpec::from_def(old).index(index)))
+        })
+    }
+
+    /// **Destructive**: drops an index of a class and deletes its entries
+    /// (a build task of it is marked `Remove`). `index` is the index's name
+    /// (a field's own index is named after the field; the field stays).
+    /// An unknown name is `UnknownIndex`.
+    ///
+    /// ```
+    /// use rockhold::{ClassSpec, Db, FieldSpec, FieldType, MemStore, Options};
+    /// let db = Db::open_memory(&MemStore::new(), Options::default())?;
+    /// db.create_class("default", &ClassSpec::new("user")
+    ///     .field(FieldSpec::new("email", FieldType::String).unique_hash()))?;
+    /// let def = db.drop_index("default", "user", "email")?;
+    /// assert!(def.index("email").is_none() && def.field("email").is_some());
+    /// # Ok::<(), rockhold::Error>(())
+    /// ```
+    pub fn drop_index(&self, namespace: &str, class: &str, index: &str) -> Result<ClassDef> {
+        self.change_class(namespace, class, Removals::Allow, |old, _| {
+            if old.index(index).is_none() {
+                return Err(Error::UnknownIndex {
+                    class: old.name.clone(),
+                    index: index.to_string(),
+                });
+            }
+            let mut spec = ClassSpec::from_def(old);
+            spec.indexes.retain(|i| i.name != index);
+            Ok(Some(spec))
+        })
+    }
+
+    /// **Destructive**: drops a field of a class, and with it **every index
+    /// that reads the field** (its own, and any compound or nested-path
+    /// index with a part in it), their entries deleted. The objects' values
+    /// of the field are no longer read; a field added again under the same
+    /// name gets a fresh id and starts empty. An unknown name is
+    /// `UnknownField`. The definition returned lists what is left.
+    ///
+    /// ```
+    /// use rockhold::{ClassSpec, Db, FieldSpec, FieldType, IndexKind, IndexSpec, MemStore,
+    ///                Options};
+    /// let db = Db::open_memory(&MemStore::new(), Options::default())?;
+    /// db.create_class("default", &ClassSpec::new("user")
+    ///     .field(FieldSpec::new("email", FieldType::String).unique_hash())
+    ///     .field(FieldSpec::new("age", FieldType::U64).optional())
+    ///     .index(IndexSpec::new("by_age_email", IndexKind::Ordered { unique: false },
+    ///                           ["age", "email"])))?;
+    /// let def = db.drop_field("default", "user", "age")?;
+    /// assert!(def.field("age").is_none());
+    /// assert!(def.index("by_age_email").is_none()); // it read `age`
+    /// assert!(def.index("email").is_some());
+    /// # Ok::<(), rockhold::Error>(())
+    /// ```
+    pub fn drop_field(&self, namespace: &str, class: &str, field: &str) -> Result<ClassDef> {
+        self.change_class(namespace, class, Removals::Allow, |old, _| {
+            let Some(gone) = old.field(field) else {
+                return Err(Error::UnknownField {
+                    class: old.name.clone(),
+                    field: field.to_string(),
+                });
+            };
+            let reading: HashSet<&str> = old
+                .indexes
+                .iter()
+                .filter(|i| i.reads(gone.id))
+                .map(|i| i.name.as_str())
+                .collect();
+            let mut spec = ClassSpec::from_def(old);
+            spec.fields.retain(|f| f.name != field);
+            spec.indexes.retain(|i| !reading.contains(i.name.as_str()));
+            Ok(Some(spec))
+        })
+    }
+
+    /// Makes sure a class fits `spec` (a model's schema), changing it only
+    /// by additions, and returns its definition:
+    ///
+    /// - a namespace that does not exist is created, then the class;
+    /// - a class that does not exist is created from `spec` (a class made
+    ///   by ingest, still provisional, adopts `spec` as `create_class` does);
+    /// - otherwise the stored class is compared with `spec`: new fields
+    ///   (optional ones, or required ones while the class has no objects),
+    ///   new indexes (built by the runner when the class has objects), a
+    ///   stored required field the spec declares optional, and an optional
+    ///   one it declares required while the class has no objects are
+    ///   applied in one change, through the same path as `update_class`.
+    ///   What the spec leaves out is kept: a stored optional field, a
+    ///   stored index. Nothing else is changed: a field whose type differs,
+    ///   a new required field (or an optional one made required) on a class
+    ///   with objects, a stored required field the spec lacks (objects
+    ///   written by the model would have no value for it) and an index of
+    ///   the same name with another kind or parts are `ModelMismatch`
+    ///   naming the field (or index), nothing written.
+    ///
+    /// A spec the class already fits writes nothing (the revision stays).
+    /// Callers racing to create the same class all succeed with the one
+    /// created.
+    ///
+    /// ```
+    /// use rockhold::{ClassSpec, Db, FieldSpec, FieldType, MemStore, Options};
+    /// let db = Db::open_memory(&MemStore::new(), Options::default())?;
+    /// let v1 = ClassSpec::new("user").field(FieldSpec::new("email", FieldType::String));
+    /// let def = db.ensure_class("default", &v1)?;          // created
+    /// assert_eq!(db.ensure_class("default", &v1)?, def);    // unchanged
+    /// db.insert("default", "user", [("email", "a@x")])?;
+    /// let v2 = v1.clone().field(FieldSpec::new("nick", FieldType::String).optional().hash());
+    /// let def2 = db.ensure_class("default", &v2)?;          // an additive change
+    /// assert_eq!(def2.revision, def.revision + 1);
+    /// let retyped = ClassSpec::new("user").field(FieldSpec::new("email", FieldType::I64));
+    /// assert!(matches!(db.ensure_class("default", &retyped),
+    ///                  Err(rockhold::Error::ModelMismatch { field, .. }) if field == "email"));
+    /// # Ok::<(), rockhold::Error>(())
+    /// ```
+    pub fn ensure_class(&self, namespace: &str, spec: &ClassSpec) -> Result<ClassDef> {
         self.inner.writable()?;
         validate_spec(spec)?;
+        if self.inner.catalog.load().namespace_id(namespace).is_err() {
+            match self.create_namespace(namespace) {
+                // Another caller created it meanwhile.
+                Ok(()) | Err(Error::DuplicateName { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let stored = self
+            .inner
+            .catalog
+            .load()
+            .class(namespace, &spec.name)
+            .ok()
+            .map(|e| e.provisional());
+        if stored != Some(false) {
+            match self.create_class(namespace, spec) {
+                Ok(def) => return Ok(def),
+                // Another caller created it meanwhile: compare with theirs.
+                Err(Error::DuplicateName { kind: "class", .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.change_class(
+            namespace,
+            &spec.name,
+            Removals::Refuse,
+            |old, has_objects| model_change(old, spec, has_objects),
+        )
+    }
+
+    /// The one path of every change to an existing class: under a catalog
+    /// change (writers held off), `plan` gets the stored definition and
+    /// whether the class has objects, and returns the whole spec to apply
+    /// (`None`: nothing to do). The spec is validated and compared with
+    /// the stored class ([`diff`]); the schema rules are checked on the
+    /// diff; then the new definition, the deletions of removed indexes and
+    /// the tasks of added ones are written in one batch.
+    fn change_class(
+        &self,
+        namespace: &str,
+        class: &str,
+        removals: Removals,
+        plan: impl FnOnce(&ClassDef, bool) -> Result<Option<ClassSpec>>,
+    ) -> Result<ClassDef> {
+        self.inner.writable()?;
         let inner = &self.inner;
         let mut cat = inner.catalog.change();
-        let entry = cat.class(namespace, &spec.name)?.clone();
+        let entry = cat.class(namespace, class)?.clone();
         let ns = entry.ns;
         let old = &entry.def;
         let has_objects = inner.class_has_objects(ns, old.id)?;
+        let Some(spec) = plan(old, has_objects)? else {
+            return Ok(old.clone());
+        };
+        validate_spec(&spec)?;
+        if spec.name != old.name {
+            return Err(Error::InvalidRequest(format!(
+                "a spec of class {:?} applied to class {:?}",
+                spec.name, old.name
+            )));
+        }
+        let d = diff(old, &spec);
+        if let Some(name) = d.retyped_fields.first() {
+            let (from, to) = match (
+                old.field(name),
+                spec.fields.iter().find(|f| &f.name == name),
+            ) {
+                (Some(a), Some(b)) => (a.ty.name(), b.ty.name()),
+                _ => (String::new(), String::new()),
+            };
+            return Err(Error::FieldTypeChange {
+                class: old.name.clone(),
+                field: name.clone(),
+                from,
+                to,
+            });
+        }
+        if has_objects {
+            if let Some(name) = d.made_required.iter().chain(&d.added_required).next() {
+                return Err(Error::RequiredFieldOnNonEmptyClass {
+                    class: old.name.clone(),
+                    field: name.clone(),
+                });
+            }
+        }
+        if removals == Removals::Refuse && d.removes() {
+            return Err(Error::ImplicitRemoval {
+                class: old.name.clone(),
+                fields: d.removed_fields,
+                indexes: d.removed_indexes,
+            });
+        }
+        if d.is_empty() {
+            return Ok(old.clone());
+        }
         let mut batch = WriteBatch::new();
         // Field and index ids and revisions come from disk: every step is checked.
         let mut ids = ClassDef {
@@ -541,43 +1086,24 @@ impl Db {
         };
         let mut tasks = entry.tasks.clone();
         let mut next_rev = cat.counters.next_task_revision;
-        let mut fields = Vec::with_capacity(spec.fields.len());
         let mut task_writes = Vec::new();
-        // By name, built once: matching N fields stays linear.
-        let old_by_name: HashMap<&str, &FieldDef> =
-            old.fields.iter().map(|f| (f.name.as_str(), f)).collect();
+        let mut fields = Vec::with_capacity(spec.fields.len());
         for f in &spec.fields {
-            match old_by_name.get(f.name.as_str()).copied() {
-                Some(current) => {
-                    if current.ty != f.ty {
-                        return Err(Error::FieldTypeChange {
-                            class: old.name.clone(),
-                            field: f.name.clone(),
-                            from: current.ty.name(),
-                            to: f.ty.name(),
-                        });
-                    }
-                    if current.optional && !f.optional && has_objects {
-                        return Err(Error::InvalidRequest(format!(
-                            "field {}.{} cannot become required while the class has objects",
-                            old.name, f.name
-                        )));
-                    }
-                    fields.push(f.to_def(current.id));
-                }
-                None => {
-                    if !f.optional && has_objects {
-                        return Err(Error::InvalidRequest(format!(
-                            "new field {}.{} must be optional: the class has objects without it",
-                            old.name, f.name
-                        )));
-                    }
-                    let id = ids.allocate_field_id().map_err(Error::counter)?;
-                    fields.push(f.to_def(id));
-                }
-            }
+            let id = match old.field(&f.name) {
+                Some(current) => current.id,
+                None => ids.allocate_field_id().map_err(Error::counter)?,
+            };
+            fields.push(f.to_def(id));
         }
-        let indexes = index_defs(spec, &fields, &old.indexes, &mut ids)?;
+        let kept: Vec<IndexDef> = old
+            .indexes
+            .iter()
+            .filter(|o| {
+                !d.changed_indexes.contains(&o.name) && !d.removed_indexes.contains(&o.name)
+            })
+            .cloned()
+            .collect();
+        let indexes = index_defs(&spec, &fields, &kept, &mut ids)?;
         for gone in old
             .indexes
             .iter()
