@@ -229,7 +229,7 @@ fn field_index(field: &syn::Field) -> syn::Result<Option<(Span, KindAttr)>> {
     for attr in field.attrs.iter().filter(|a| a.path().is_ident("index")) {
         if found.is_some() {
             return Err(syn::Error::new(
-                attr.span(),
+                attr.path().span(),
                 "a field has at most one #[index(...)]; declare more with \
                  #[model(index(name = \"..\", fields(\"..\")))] on the struct",
             ));
@@ -260,7 +260,7 @@ fn field_index(field: &syn::Field) -> syn::Result<Option<(Span, KindAttr)>> {
                 ));
             }
         }
-        found = Some((attr.span(), kind));
+        found = Some((attr.path().span(), kind));
     }
     Ok(found)
 }
