@@ -133,7 +133,7 @@ fn role_type() -> FieldType {
 #[test]
 fn schema_of_nested_types() {
     assert_eq!(Address::field_type(), address_type());
-    assert!(!Address::OPTIONAL);
+    const { assert!(!Address::OPTIONAL) };
     assert_eq!(Role::field_type(), role_type());
     assert_eq!(Email::field_type(), FieldType::String);
     assert_eq!(
