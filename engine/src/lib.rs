@@ -65,6 +65,9 @@ pub use error::{BackendError, Error, Result};
 pub use kv::{column_family, MemStore, COLUMN_FAMILIES};
 pub use options::{BuildStage, Options};
 pub use read::{Cursor, FindAll, FindPage, Object, RangeScan, ScanPage, Snapshot};
+/// `#[derive(Model)]` and `#[derive(Schema)]`: see the macros' docs for
+/// the attributes they take.
+pub use rockhold_derive::{Model, Schema};
 pub use txn::Transaction;
 pub use typed::collection::{Collection, RangeIter, TxCollection};
 pub use typed::model::{

@@ -136,6 +136,7 @@ pub trait Range: IndexKindOf {}
 /// [`Model::class_spec`].
 pub struct IndexRef<M, K, I> {
     name: &'static str,
+    #[allow(clippy::type_complexity)] // a variance marker, never named
     _types: PhantomData<fn() -> (M, K, I)>,
 }
 

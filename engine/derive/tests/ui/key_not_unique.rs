@@ -1,0 +1,11 @@
+use rockhold::Model;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Model)]
+#[model(key = "email")]
+struct User {
+    #[index(hash)]
+    email: String,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use rockhold::Model;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Model)]
+enum User {
+    A,
+}
+
+fn main() {}

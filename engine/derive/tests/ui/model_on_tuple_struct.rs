@@ -1,0 +1,7 @@
+use rockhold::Model;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Model)]
+struct User(String);
+
+fn main() {}
