@@ -232,8 +232,9 @@ impl Feed {
     }
 
     fn push(&self, changes: Vec<ChangeData>) {
-        let seq = self.next_seq.fetch_add(1, Ordering::AcqRel);
         let mut ring = self.ring.lock();
+        // Taken under the ring's lock: the ring is in sequence order.
+        let seq = self.next_seq.fetch_add(1, Ordering::AcqRel);
         if ring.entries.is_empty() {
             ring.first_seq = seq;
         }
