@@ -323,6 +323,20 @@ pub enum Error {
         /// The database directory.
         path: std::path::PathBuf,
     },
+    /// A [`crate::Watch`] fell further behind than the feed retains
+    /// (`Options::feed_capacity`): the changes of `missed` commits (whole
+    /// commits, counted whether or not they match the watch) are lost to
+    /// it. Reported once; the watch continues with the oldest commit the
+    /// feed still holds.
+    #[error("the watch fell behind: the changes of {missed} commit(s) were dropped from the feed")]
+    Lagged {
+        /// Commits whose changes the watch missed.
+        missed: u64,
+    },
+    /// The database of a [`crate::Watch`] is closed, and every change
+    /// committed before was delivered.
+    #[error("the database of this watch is closed")]
+    WatchClosed,
 
     // ---- data on disk ----
     /// Bytes read from disk do not decode. Names the key (escaped), and

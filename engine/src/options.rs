@@ -27,6 +27,7 @@ pub struct Options {
     pub(crate) dir_mode: u32,
     pub(crate) durable_mark_interval: Duration,
     pub(crate) accept_lost_writes: bool,
+    pub(crate) feed_capacity: usize,
 }
 
 /// A named point of a bulk index build (sort and ingest), where
@@ -80,6 +81,7 @@ impl Default for Options {
             dir_mode: 0o700,
             durable_mark_interval: Duration::from_secs(1),
             accept_lost_writes: false,
+            feed_capacity: 65_536,
         }
     }
 }
@@ -122,6 +124,17 @@ impl Options {
     /// Entries of the object → class cache (default 65,536; 0 disables it).
     pub fn class_cache_entries(mut self, entries: usize) -> Self {
         self.class_cache_entries = entries;
+        self
+    }
+
+    /// Changes the change feed retains for its watches ([`crate::Db::watch`]),
+    /// shared by all of them (default 65,536; at least 1, and the newest
+    /// commit is always retained whatever its size). A watch further behind
+    /// gets [`crate::Error::Lagged`]. Each retained change holds its encoded
+    /// record plus about 100 bytes, so the feed's memory is about this many
+    /// times (record size + 100 B); it is held only while a watch exists.
+    pub fn feed_capacity(mut self, changes: usize) -> Self {
+        self.feed_capacity = changes.max(1);
         self
     }
 

@@ -4,7 +4,8 @@
 //! every layer shares (`Inner`), and closing. The layers below are, from
 //! the bottom: `kv` (storage seam), `catalog`, `index` (what entries a
 //! record implies, uniqueness, locks), `read`, `txn` (the write path),
-//! `build` (reindex tasks, bulk builds, the runner), `admin` (verify,
+//! `feed` (the in-memory change feed), `build` (reindex tasks, bulk
+//! builds, the runner), `admin` (verify,
 //! backups, operator functions) and `typed`.
 //!
 //! May call: every layer, to wire them together.
@@ -22,6 +23,7 @@ use crate::build::bulk::BuildLog;
 use crate::build::runner::RunnerControl;
 use crate::catalog::{read_counter_or, Catalog, CatalogCell};
 use crate::error::{Error, Result};
+use crate::feed::Feed;
 use crate::index::entries::ValueHasher;
 use crate::index::locks::LockTable;
 use crate::kv::{Kv, MemStore, WriteBatch};
@@ -66,6 +68,8 @@ impl Drop for Handle {
     /// Dropping the last `Db` without `close` still stops and joins the runner.
     fn drop(&mut self) {
         self.inner.runner.stop();
+        // Watches deliver what was committed, then report the close.
+        self.inner.feed.close();
     }
 }
 
@@ -80,6 +84,8 @@ pub(crate) struct Inner {
     pub metrics: Metrics,
     pub runner: RunnerControl,
     pub builds: BuildLog,
+    /// The change feed (in memory; see feed/).
+    pub feed: Arc<Feed>,
     ids: Mutex<IdAllocator>,
 }
 
@@ -130,6 +136,7 @@ impl Db {
             metrics: Metrics::new()?,
             runner: RunnerControl::default(),
             builds: BuildLog::default(),
+            feed: Arc::new(Feed::new(opts.feed_capacity)),
             kv,
             seed,
             catalog: CatalogCell::new(catalog),

@@ -12,11 +12,13 @@
 //!    batch and against the committed holders, which also gives the point
 //!    keys' new holders;
 //! 6. log the objects for a bulk build in progress, open the caches'
-//!    invalidation, write the one batch (records and index entries), close
-//!    the invalidation; release everything.
+//!    invalidation, write the one batch (records and index entries) through
+//!    the change feed (`feed`: it publishes the commit's changes after the
+//!    write, while a watch exists), close the invalidation; release
+//!    everything.
 //!
 //! May call: `catalog`, `index`, `read` (committed records and holders),
-//! `kv`.
+//! `feed`, `kv`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -30,6 +32,7 @@ use crate::catalog::ddl::{canonical_value, check_field_value};
 use crate::catalog::{Catalog, ClassEntry, FieldLookup};
 use crate::db::{Db, UniqueCacheKey};
 use crate::error::{Error, Result};
+use crate::feed::{ChangeData, ChangeKind};
 use crate::index::entries::ValueHasher;
 use crate::index::plan::{plan, Change, Plan, Scope, UniqueValue};
 use crate::index::unique::{point_writes, Committed, PointWrite};
@@ -222,7 +225,16 @@ impl<'db> Transaction<'db> {
 
         let mut batch = WriteBatch::new();
         write_plan(&mut batch, &plan, &points);
-        let (inserts, updates, deleted) = write_records(&mut batch, &touched)?;
+        // From here to the write no watch starts; watched, the commit lists its changes.
+        let feed = inner.feed.enter();
+        let mut changes = Vec::new();
+        let watched = feed.active();
+        let (inserts, updates, deleted) =
+            write_records(&mut batch, &touched, |ns, id, t, kind, bytes| {
+                if watched {
+                    changes.push(change(&cat, ns, id, t, kind, bytes));
+                }
+            })?;
         let deletes = deleted.len() as u64;
         let invalidate: Vec<UniqueCacheKey> = plan.released_keys();
         let ops = batch.len();
@@ -234,9 +246,8 @@ impl<'db> Transaction<'db> {
         // Caches are invalidated around the commit, under the locks (see read/cache.rs).
         let unique_inv = inner.unique_cache.begin_invalidation(invalidate);
         let class_inv = inner.class_cache.begin_invalidation(deleted);
-        inner
-            .kv
-            .write(&batch, self.sync.unwrap_or_else(|| inner.sync_default()))?;
+        let sync = self.sync.unwrap_or_else(|| inner.sync_default());
+        feed.publish(changes, || inner.kv.write(&batch, sync))?;
         drop((unique_inv, class_inv));
         let m = &inner.metrics;
         m.writes.inc();
@@ -250,9 +261,11 @@ impl<'db> Transaction<'db> {
 
 /// Puts the touched objects' records into `batch` (or their deletes);
 /// returns the numbers of inserts and updates, and the objects deleted.
+/// `changed` sees each change with the new record's bytes (for the feed).
 fn write_records(
     batch: &mut WriteBatch,
     touched: &BTreeMap<(NamespaceId, ObjectId), Touched>,
+    mut changed: impl FnMut(NamespaceId, ObjectId, &Touched, ChangeKind, Option<Vec<u8>>),
 ) -> Result<(u64, u64, Vec<(NamespaceId, ObjectId)>)> {
     let mut deleted = Vec::new();
     let (mut inserts, mut updates) = (0u64, 0u64);
@@ -260,21 +273,45 @@ fn write_records(
         let key = ObjectKey { ns: *ns, id: *id }.encode();
         match (&t.original, &t.current) {
             (_, Some(rec)) => {
-                batch.put(Family::Object, &key, &encode_record(&t.class.def, rec)?);
-                if t.original.is_some() {
-                    updates += 1
+                let bytes = encode_record(&t.class.def, rec)?;
+                batch.put(Family::Object, &key, &bytes);
+                let kind = if t.original.is_some() {
+                    updates += 1;
+                    ChangeKind::Update
                 } else {
-                    inserts += 1
-                }
+                    inserts += 1;
+                    ChangeKind::Insert
+                };
+                changed(*ns, *id, t, kind, Some(bytes));
             }
             (Some(_), None) => {
                 batch.delete(Family::Object, &key);
                 deleted.push((*ns, *id));
+                changed(*ns, *id, t, ChangeKind::Delete, None);
             }
             (None, None) => {}
         }
     }
     Ok((inserts, updates, deleted))
+}
+
+/// An object's change as the feed holds it.
+fn change(
+    cat: &Catalog,
+    ns: NamespaceId,
+    id: ObjectId,
+    t: &Touched,
+    kind: ChangeKind,
+    record: Option<Vec<u8>>,
+) -> ChangeData {
+    ChangeData {
+        ns,
+        namespace: cat.namespace_name(ns).to_string(),
+        class: t.class.clone(),
+        id,
+        kind,
+        record,
+    }
 }
 
 /// Applies one operation to the batch's view of the objects it touches.

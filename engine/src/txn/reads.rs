@@ -298,7 +298,7 @@ fn stage(db: &crate::Db, st: &ReadState<'_>, op: &Op) -> Result<WriteBatch> {
     let points = point_writes(&plan, &mut CommittedView(&view))?;
     let mut batch = WriteBatch::new();
     write_plan(&mut batch, &plan, &points);
-    write_records(&mut batch, &touched)?;
+    write_records(&mut batch, &touched, |_, _, _, _, _| {})?;
     Ok(batch)
 }
 

@@ -47,19 +47,11 @@ impl Db {
     /// required field on a class with objects) is `Error::ModelMismatch`
     /// naming the field.
     pub fn collection<M: Model>(&self) -> Result<Collection<M>> {
-        ensure(self, M::NAMESPACE, &M::class_spec())?;
+        self.ensure_class(M::NAMESPACE, &M::class_spec())?;
         Ok(Collection {
             db: self.clone(),
             _model: PhantomData,
         })
-    }
-}
-
-/// Interim until the schema diff lands: create the class if missing.
-fn ensure(db: &Db, ns: &str, spec: &crate::ClassSpec) -> Result<()> {
-    match db.create_class(ns, spec) {
-        Ok(_) => Ok(()),
-        Err(e) => Err(e),
     }
 }
 
