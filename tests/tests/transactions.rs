@@ -426,6 +426,34 @@ fn typed_collections_end_to_end() {
     }
 }
 
+/// `collection.watch()` delivers the collection's changes decoded, in
+/// commit order.
+#[test]
+fn a_typed_watch_decodes_changes() {
+    let t = TempDb::in_memory(Options::default());
+    let counters = t.db().collection::<Counter>().expect("collection");
+    let mut watch = counters.watch().expect("watch");
+    let id = counters.insert(&Counter { n: 1 }).expect("insert");
+    counters.update(id, &Counter { n: 2 }).expect("update");
+    counters.delete(id).expect("delete");
+    let got: Vec<_> = (0..3)
+        .map(|_| {
+            let c = watch.recv().expect("change");
+            (c.kind, c.id, c.object)
+        })
+        .collect();
+    use rockhold::ChangeKind::*;
+    assert_eq!(
+        got,
+        vec![
+            (Insert, id, Some(Counter { n: 1 })),
+            (Update, id, Some(Counter { n: 2 })),
+            (Delete, id, None)
+        ]
+    );
+    assert!(watch.try_recv().expect("nothing more").is_none());
+}
+
 /// Concurrent upserts of one key make one object.
 #[test]
 fn concurrent_upserts_of_one_key_make_one_object() {

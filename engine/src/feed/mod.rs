@@ -148,14 +148,12 @@ impl Change {
     /// The class definition (as of the commit) and the new record's
     /// encoded bytes, `None` for a delete: for typed watches decoding into
     /// a user's struct.
-    #[allow(dead_code)] // used by the typed watch (typed/)
     pub(crate) fn raw(&self) -> (&ClassDef, Option<&[u8]>) {
         let d = self.data();
         (&d.class.def, d.record.as_deref())
     }
 
     /// The class id and namespace id of the object.
-    #[allow(dead_code)] // used by the typed watch (typed/)
     pub(crate) fn ids(&self) -> (NamespaceId, ClassId) {
         let d = self.data();
         (d.ns, d.class.def.id)

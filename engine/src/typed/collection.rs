@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 
-use rockhold_format::{ClassDef, FieldId, ObjectId, RecordView, Value};
+use rockhold_format::{ClassDef, FieldId, Key as _, ObjectId, RecordView, Value};
 
 use super::model::{Id, IndexRef, Key, KeyedModel, Model, Range, Unique};
 use super::{de, named, reading, ser};
@@ -197,9 +197,19 @@ impl<M: Model> Collection<M> {
         self.db.write(|tx| f(&mut tx.of::<M>()))
     }
 
-    /// Subscribes to the committed changes of this collection.
+    /// The database this collection is of.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The committed changes of this collection's objects, from the next
+    /// commit on, in commit order, each with the new object decoded (see
+    /// [`Db::watch`] for the sequence numbers and the `Lagged` signal).
+    pub fn watch(&self) -> Result<TypedWatch<M>> {
+        Ok(TypedWatch {
+            watch: self.db.watch(M::NAMESPACE, Some(M::CLASS))?,
+            _model: PhantomData,
+        })
     }
 }
 
@@ -461,6 +471,78 @@ impl<M: KeyedModel> TxCollection<'_, '_, M> {
                 .tx
                 .insert(M::NAMESPACE, M::CLASS, named(&entry.def, fields))
                 .map(Id::from_raw),
+        }
+    }
+}
+
+/// A change of a [`TypedWatch`]: the feed's change with the new object
+/// decoded (`None` for a delete).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypedChange<M> {
+    /// The commit's sequence number.
+    pub seq: u64,
+    /// Insert, update or delete.
+    pub kind: crate::ChangeKind,
+    /// The object's id.
+    pub id: Id<M>,
+    /// The object as committed; `None` for a delete.
+    pub object: Option<M>,
+}
+
+/// The committed changes of one collection, decoded. Made by
+/// [`Collection::watch`]; an iterator that blocks for the next change.
+pub struct TypedWatch<M> {
+    watch: crate::Watch,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> TypedWatch<M> {
+    /// The next change, waiting for it; `Err(Lagged)` when changes were
+    /// dropped because this watch fell behind.
+    pub fn recv(&mut self) -> Result<TypedChange<M>> {
+        self.watch.recv().and_then(decode_change)
+    }
+
+    /// The next change if one is waiting.
+    pub fn try_recv(&mut self) -> Result<Option<TypedChange<M>>> {
+        self.watch.try_recv()?.map(decode_change).transpose()
+    }
+
+    /// The next change, waiting at most `timeout`.
+    pub fn recv_timeout(&mut self, timeout: std::time::Duration) -> Result<Option<TypedChange<M>>> {
+        self.watch
+            .recv_timeout(timeout)?
+            .map(decode_change)
+            .transpose()
+    }
+}
+
+fn decode_change<M: Model>(c: crate::Change) -> Result<TypedChange<M>> {
+    let (def, bytes) = c.raw();
+    let (ns, _) = c.ids();
+    let object = match bytes {
+        None => None,
+        Some(bytes) => {
+            let key = rockhold_format::ObjectKey { ns, id: c.id }.encode();
+            let view = RecordView::new(bytes).map_err(|e| Error::corruption(&key, e))?;
+            Some(decode::<M>(def, &key, view, c.id)?)
+        }
+    };
+    Ok(TypedChange {
+        seq: c.seq,
+        kind: c.kind,
+        id: Id::from_raw(c.id),
+        object,
+    })
+}
+
+impl<M: Model> Iterator for TypedWatch<M> {
+    type Item = Result<TypedChange<M>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.recv() {
+            Err(Error::WatchClosed) => None,
+            other => Some(other),
         }
     }
 }
