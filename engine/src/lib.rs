@@ -8,6 +8,71 @@
 //! data, after a crash or under concurrent writers. Unique constraints hold
 //! across threads and inside one transaction.
 //!
+//! ## Typed models
+//!
+//! ```
+//! use rockhold::{Db, MemStore, Model, Options, Schema};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, PartialEq, Serialize, Deserialize, Schema)]
+//! struct Address { city: String }
+//!
+//! #[derive(Debug, PartialEq, Serialize, Deserialize, Model)]
+//! #[model(class = "user", key = "email")]
+//! #[model(index(name = "by_city", hash, fields("address.city"), key = String))]
+//! struct User {
+//!     #[index(unique)]  email: String,
+//!     #[index(ordered)] age: u32,
+//!     #[index(hash)]    tags: Vec<String>,
+//!     address: Option<Address>,
+//! }
+//!
+//! let db = Db::open_memory(&MemStore::new(), Options::default())?;
+//! let users = db.collection::<User>()?;
+//! let ada = User { email: "ada@x.org".into(), age: 36, tags: vec!["math".into()],
+//!                  address: Some(Address { city: "London".into() }) };
+//! let id = users.insert(&ada)?;
+//!
+//! // Unique lookups return the object in one read; ranges stream.
+//! assert_eq!(users.get_unique(User::EMAIL, "ada@x.org")?.map(|(i, _)| i), Some(id));
+//! assert_eq!(users.find_all(User::BY_CITY, "London")?, vec![id]);
+//! assert_eq!(users.find_all(User::TAGS, "math")?, vec![id]);
+//! let in_30s: Vec<_> = users.range(User::AGE, 30..40)?.collect::<Result<_, _>>()?;
+//! assert_eq!(in_30s.len(), 1);
+//!
+//! // Natural keys.
+//! assert_eq!(users.get_by_key("ada@x.org")?.map(|(i, _)| i), Some(id));
+//!
+//! // A read-write transaction: serializable, retried on conflict.
+//! let mut feed = users.watch()?;
+//! db.write(|tx| {
+//!     let mut u = tx.of::<User>().get(id)?.expect("exists");
+//!     u.age += 1;
+//!     tx.of::<User>().update(id, &u)
+//! })?;
+//! assert_eq!(feed.recv()?.object.map(|u| u.age), Some(37));
+//! # Ok::<(), rockhold::Error>(())
+//! ```
+//!
+//! ## Transactions and isolation
+//!
+//! [`Db::write`] (or [`Db::begin`] … [`Transaction::commit`]) runs a
+//! read-write transaction. Its reads ([`Transaction::get`],
+//! [`Transaction::find_unique`], [`Transaction::find_all`],
+//! [`Transaction::scan`], and the typed [`TxCollection`]) see its own
+//! staged writes over a snapshot taken at its first read. At commit, under
+//! the commit's locks, every read is run again against the latest state: if
+//! any answer changed (an object, a unique value's holder, the ids a lookup
+//! or a scan returned: phantoms included), the commit is the retryable
+//! [`Error::Conflict`] and nothing is written. The isolation level is
+//! therefore **serializable** for every read a transaction makes, scans
+//! included (transactions that scanned serialize their commits on one
+//! lock). Not covered: reads made outside the transaction, and side effects
+//! of a [`Db::write`] closure, which may run more than once. Read-only work
+//! needs no transaction: [`Db::snapshot`] is a consistent point.
+//!
+//! ## The dynamic API
+//!
 //! ```
 //! use rockhold::{ClassSpec, Db, Error, FieldSpec, FieldType, Options, RangeScan, Value};
 //! use std::ops::Bound;

@@ -197,17 +197,7 @@ impl<'db> Transaction<'db> {
         for op in &self.ops {
             apply(&cat, &view, &mut touched, op)?;
         }
-        let plan = plan(
-            &inner.seed,
-            touched.iter().map(|((ns, id), t)| Change {
-                ns: *ns,
-                id: *id,
-                class: &t.class.def,
-                before: t.original.as_ref(),
-                after: t.current.as_ref(),
-            }),
-            Scope::Record,
-        )?;
+        let plan = plan_touched(&inner.seed, &touched)?;
 
         // Unique point keys the batch rewrites are locked before they are read.
         let _value_locks = inner.locks.lock_values(
@@ -257,6 +247,25 @@ impl<'db> Transaction<'db> {
         m.deleted.inc_by(deletes);
         Ok(())
     }
+}
+
+/// The index changes of the touched objects (every writer of records
+/// plans them here: the commit, and a transaction's overlay).
+fn plan_touched<'t>(
+    seed: &'t ValueHasher,
+    touched: &'t BTreeMap<(NamespaceId, ObjectId), Touched>,
+) -> Result<Plan<'t>> {
+    Ok(plan(
+        seed,
+        touched.iter().map(|((ns, id), t)| Change {
+            ns: *ns,
+            id: *id,
+            class: &t.class.def,
+            before: t.original.as_ref(),
+            after: t.current.as_ref(),
+        }),
+        Scope::Record,
+    )?)
 }
 
 /// Puts the touched objects' records into `batch` (or their deletes);

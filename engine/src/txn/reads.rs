@@ -37,13 +37,12 @@ use std::collections::BTreeMap;
 use rockhold_format::{ClassId, Family, IndexId, Key, NamespaceId, ObjectId, ObjectKey, Value};
 
 use crate::error::{Error, Result};
-use crate::index::plan::{plan, Change, Scope};
 use crate::index::unique::point_writes;
 use crate::kv::overlay::Staged;
 use crate::kv::{Space, WriteBatch};
 use crate::read::{FindAll, FindPage, Object, RangeScan, ScanPage, Snapshot, View};
 
-use super::{apply, write_plan, write_records, CommittedView, Op, Transaction};
+use super::{apply, plan_touched, write_plan, write_records, CommittedView, Op, Transaction};
 
 /// What a transaction's reads use: its snapshot, its writes staged over
 /// it, and what it saw.
@@ -284,17 +283,7 @@ fn stage(db: &crate::Db, st: &ReadState<'_>, op: &Op) -> Result<WriteBatch> {
     let view = View::at(inner, &overlay, Some(cat));
     let mut touched = BTreeMap::new();
     apply(cat, &view, &mut touched, op)?;
-    let plan = plan(
-        &inner.seed,
-        touched.iter().map(|((ns, id), t)| Change {
-            ns: *ns,
-            id: *id,
-            class: &t.class.def,
-            before: t.original.as_ref(),
-            after: t.current.as_ref(),
-        }),
-        Scope::Record,
-    )?;
+    let plan = plan_touched(&inner.seed, &touched)?;
     let points = point_writes(&plan, &mut CommittedView(&view))?;
     let mut batch = WriteBatch::new();
     write_plan(&mut batch, &plan, &points);
