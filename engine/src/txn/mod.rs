@@ -219,12 +219,15 @@ impl<'db> Transaction<'db> {
         let feed = inner.feed.enter();
         let mut changes = Vec::new();
         let watched = feed.active();
-        let (inserts, updates, deleted) =
-            write_records(&mut batch, &touched, |ns, id, t, kind, bytes| {
-                if watched {
-                    changes.push(change(&cat, ns, id, t, kind, bytes));
-                }
-            })?;
+        let Written {
+            inserts,
+            updates,
+            deleted,
+        } = write_records(&mut batch, &touched, |ns, id, t, kind, bytes| {
+            if watched {
+                changes.push(change(&cat, ns, id, t, kind, bytes));
+            }
+        })?;
         let deletes = deleted.len() as u64;
         let invalidate: Vec<UniqueCacheKey> = plan.released_keys();
         let ops = batch.len();
@@ -275,7 +278,7 @@ fn write_records(
     batch: &mut WriteBatch,
     touched: &BTreeMap<(NamespaceId, ObjectId), Touched>,
     mut changed: impl FnMut(NamespaceId, ObjectId, &Touched, ChangeKind, Option<Vec<u8>>),
-) -> Result<(u64, u64, Vec<(NamespaceId, ObjectId)>)> {
+) -> Result<Written> {
     let mut deleted = Vec::new();
     let (mut inserts, mut updates) = (0u64, 0u64);
     for ((ns, id), t) in touched {
@@ -301,7 +304,18 @@ fn write_records(
             (None, None) => {}
         }
     }
-    Ok((inserts, updates, deleted))
+    Ok(Written {
+        inserts,
+        updates,
+        deleted,
+    })
+}
+
+/// What `write_records` put into a batch.
+struct Written {
+    inserts: u64,
+    updates: u64,
+    deleted: Vec<(NamespaceId, ObjectId)>,
 }
 
 /// An object's change as the feed holds it.
