@@ -995,7 +995,19 @@ impl Db {
             .class(namespace, &spec.name)
             .ok()
             .map(|e| e.provisional());
-        if stored != Some(false) {
+        if stored == Some(false) {
+            // Lock-free first: a model that fits the current version, even
+            // assuming the class has objects (the strictest case), needs no
+            // change, so a collection handle for a fitting class holds off
+            // no writer.
+            // (An error or a change is decided under the lock, with the
+            // real answer to whether the class has objects.)
+            let cat = self.inner.catalog.load();
+            let current = &cat.class(namespace, &spec.name)?.def;
+            if matches!(model_change(current, spec, true), Ok(None)) {
+                return Ok(current.clone());
+            }
+        } else {
             match self.create_class(namespace, spec) {
                 Ok(def) => return Ok(def),
                 // Another caller created it meanwhile: compare with theirs.

@@ -300,18 +300,6 @@ impl KvRead for MemReader {
         Ok(self.get_into(space, key, f))
     }
 
-    fn multi_get_with(
-        &self,
-        space: Space,
-        keys: &[&[u8]],
-        f: &mut dyn FnMut(usize, &[u8]),
-    ) -> Result<()> {
-        for (i, key) in keys.iter().enumerate() {
-            self.get_into(space, key, &mut |v| f(i, v));
-        }
-        Ok(())
-    }
-
     /// The iterator sees the state as of its creation: the snapshot's, or
     /// the latest one pinned now.
     fn iter(&self, space: Space, range: KeyRange) -> Result<Box<dyn KvIter + '_>> {

@@ -183,13 +183,19 @@ pub(crate) trait KvRead: Send + Sync {
     fn get_with(&self, space: Space, key: &[u8], f: &mut dyn FnMut(&[u8])) -> Result<bool>;
 
     /// Calls `f(i, value)` for every `keys[i]` that exists, borrowed as in
-    /// `get_with`; one batched lookup on RocksDB.
+    /// `get_with`; one batched lookup on RocksDB (by default, one
+    /// `get_with` per key).
     fn multi_get_with(
         &self,
         space: Space,
         keys: &[&[u8]],
         f: &mut dyn FnMut(usize, &[u8]),
-    ) -> Result<()>;
+    ) -> Result<()> {
+        for (i, key) in keys.iter().enumerate() {
+            self.get_with(space, key, &mut |v| f(i, v))?;
+        }
+        Ok(())
+    }
 
     /// An iterator over `range` of `space`.
     fn iter(&self, space: Space, range: KeyRange) -> Result<Box<dyn KvIter + '_>>;

@@ -88,18 +88,6 @@ impl KvRead for Overlay<'_> {
         }
     }
 
-    fn multi_get_with(
-        &self,
-        space: Space,
-        keys: &[&[u8]],
-        f: &mut dyn FnMut(usize, &[u8]),
-    ) -> Result<()> {
-        for (i, key) in keys.iter().enumerate() {
-            self.get_with(space, key, &mut |v| f(i, v))?;
-        }
-        Ok(())
-    }
-
     fn iter(&self, space: Space, range: KeyRange) -> Result<Box<dyn KvIter + '_>> {
         let lower = (space, range.lower.clone());
         let staged: Vec<(Vec<u8>, Option<Vec<u8>>)> = match &range.upper {

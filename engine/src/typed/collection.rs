@@ -72,8 +72,8 @@ fn fields_of<M: Model>(db: &Db, item: &M) -> Result<Vec<(String, Value)>> {
     Ok(named(&entry.def, fields))
 }
 
-/// Reads a model out of a record, refusing one of another class.
-fn decode<M: Model>(def: &ClassDef, key: &[u8], rec: RecordView<'_>, id: ObjectId) -> Result<M> {
+/// Refuses a record of another class than `M`'s.
+fn of_class<M: Model>(def: &ClassDef, id: ObjectId) -> Result<()> {
     if def.name != M::CLASS {
         return Err(Error::ClassMismatch {
             id,
@@ -81,6 +81,12 @@ fn decode<M: Model>(def: &ClassDef, key: &[u8], rec: RecordView<'_>, id: ObjectI
             found: def.name.clone(),
         });
     }
+    Ok(())
+}
+
+/// Reads a model out of a record, refusing one of another class.
+fn decode<M: Model>(def: &ClassDef, key: &[u8], rec: RecordView<'_>, id: ObjectId) -> Result<M> {
+    of_class::<M>(def, id)?;
     de::from_view(def, rec, key).map_err(|e| reading(id, e))
 }
 
@@ -105,13 +111,8 @@ impl<M: Model> Collection<M> {
     /// The object `id`, or `None` (read in place: only the fields the
     /// struct has are decoded).
     pub fn get(&self, id: Id<M>) -> Result<Option<M>> {
-        let view = self.db.view();
-        let ns = view.namespace(M::NAMESPACE)?;
-        let catalog = self.db.inner.catalog.peek();
-        view.with_record(ns, id.raw(), |key, rec| {
-            let entry = catalog.class_of_record(ns, id.raw(), rec.class())?;
-            decode(&entry.def, key, rec, id.raw())
-        })
+        self.db
+            .load_typed(M::NAMESPACE, id.raw(), |def| of_class::<M>(def, id.raw()))
     }
 
     /// Replaces object `id` with `item` (a field `item` gives as `None` is

@@ -97,12 +97,24 @@ impl Db {
         namespace: &str,
         id: ObjectId,
     ) -> Result<Option<T>> {
+        self.load_typed(namespace, id, |_| Ok(()))
+    }
+
+    /// Reads object `id` of `namespace` as a `T` in place (nothing is
+    /// decoded but the fields the struct asks for), after `check` accepts
+    /// its class: the one typed point read.
+    pub(crate) fn load_typed<T: DeserializeOwned>(
+        &self,
+        namespace: &str,
+        id: ObjectId,
+        check: impl FnOnce(&ClassDef) -> Result<()>,
+    ) -> Result<Option<T>> {
         let view = self.view();
         let ns = view.namespace(namespace)?;
         let catalog = self.inner.catalog.peek();
-        // Read in place: nothing is decoded but the fields the struct asks for.
         view.with_record(ns, id, |key, record| {
             let entry = catalog.class_of_record(ns, id, record.class())?;
+            check(&entry.def)?;
             de::from_view(&entry.def, record, key)
         })
         .map_err(|e| reading(id, e))
