@@ -126,6 +126,7 @@ pub use admin::migrate::MigrationReport;
 pub use admin::verify::{Problem, VerifyReport};
 pub use build::runner::TaskInfo;
 pub use catalog::ddl::{ClassSpec, FieldSpec, IndexSpec, IndexState, MAX_INDEX_PARTS};
+pub use db::class::Class;
 pub use db::Db;
 pub use error::{BackendError, Error, Result};
 pub use feed::{Change, ChangeKind, Watch};

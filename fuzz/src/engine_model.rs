@@ -2129,7 +2129,7 @@ impl Run {
         let m = &self.model;
         let class = match m.class(slot) {
             Err(k) => {
-                match db.class(ns, name) {
+                match db.class(ns, name).and_then(|c| c.def()) {
                     Err(e) if kind(&e) == k => {}
                     other => self.fail(format_args!(
                         "{when}: class {name}: {other:?}, the model expects {k:?}"
@@ -2141,6 +2141,7 @@ impl Run {
         };
         let def = db
             .class(ns, name)
+            .and_then(|c| c.def())
             .unwrap_or_else(|e| self.fail(format_args!("{when}: class {name}: {e:?}")));
         let fields: Vec<(&str, &FieldType, bool)> = def
             .fields

@@ -21,7 +21,11 @@ fn no_runner() -> Options {
 
 /// Rewrites the stored class definition of `user` with `edit`.
 fn edit_class(db: &mut TempDb, edit: impl FnOnce(&mut ClassDef)) {
-    let id = db.class("default", "user").expect("class").id;
+    let id = db
+        .class("default", "user")
+        .and_then(|c| c.def())
+        .expect("class")
+        .id;
     let path = db.close().to_path_buf();
     with_raw_db(&path, |raw| {
         let cf = raw_cf(raw, rockhold::Family::Class);
@@ -73,7 +77,10 @@ fn a_task_whose_attempts_are_at_the_maximum_ends_failed_and_is_reported() {
     db.create_class("default", &plain()).expect("class");
     fill(&db, 20);
     db.update_class("default", &indexed()).expect("add indexes");
-    let def = db.class("default", "user").expect("class");
+    let def = db
+        .class("default", "user")
+        .and_then(|c| c.def())
+        .expect("class");
     let (class, email) = (def.id, def.index("email").expect("email index").id);
     let path = db.close().to_path_buf();
     with_raw_db(&path, |raw| {

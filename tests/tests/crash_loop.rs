@@ -64,6 +64,7 @@ fn crash_loop_child() {
         .expect("ids");
     let mut tag_index = db
         .class("default", "item")
+        .and_then(|c| c.def())
         .expect("class")
         .index("tag")
         .is_some();

@@ -68,7 +68,10 @@ fn verify_finds_two_holders_of_a_value_whose_entries_are_not_neighbours() {
     let b = insert(&db, "b@x");
     let c = insert(&db, "c@x");
     assert_invariant(&db);
-    let class = db.class("default", "user").expect("class");
+    let class = db
+        .class("default", "user")
+        .and_then(|c| c.def())
+        .expect("class");
     let email = class.field("email").expect("email").id;
     let ns = rockhold::NamespaceId::DEFAULT;
     let path = db.close().to_path_buf();

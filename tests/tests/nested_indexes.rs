@@ -296,7 +296,10 @@ fn bad_index_definitions_and_bad_values_are_refused_by_name() {
     invalid(bad(&["tags", "homes.city"]), "two multi-valued parts");
     invalid(bad(&[]), "no part");
     assert_eq!(
-        db.class("default", "person").expect("class").revision,
+        db.class("default", "person")
+            .and_then(|c| c.def())
+            .expect("class")
+            .revision,
         1,
         "nothing changed"
     );
@@ -370,7 +373,10 @@ fn verify_checks_every_kind_of_entry() {
     )
     .expect("ada");
     assert_invariant(&db);
-    let def = db.class("default", "person").expect("class");
+    let def = db
+        .class("default", "person")
+        .and_then(|c| c.def())
+        .expect("class");
     let index = |name: &str| def.index(name).expect(name).id;
     let (tags, name, emails): (IndexId, IndexId, IndexId) =
         (index("tags"), index("name"), index("emails"));

@@ -285,6 +285,7 @@ fn duplicates_fail_the_unique_index_then_removal_and_readding_work() {
     // (listed under the removed index's id: no index has its name any more).
     let email_id = db
         .class("default", "user")
+        .and_then(|c| c.def())
         .expect("class")
         .index("email")
         .expect("email")
@@ -473,6 +474,7 @@ fn objects_ingested_before_their_class_are_all_indexed_when_it_arrives() {
     );
     assert!(
         db.class("default", "user")
+            .and_then(|c| c.def())
             .expect("provisional class")
             .provisional
     );

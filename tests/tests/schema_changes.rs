@@ -51,7 +51,9 @@ fn with_users(opts: Options) -> TempDb {
 }
 
 fn class(db: &Db) -> ClassDef {
-    db.class("default", "user").expect("class")
+    db.class("default", "user")
+        .and_then(|c| c.def())
+        .expect("class")
 }
 
 fn entries(db: &Db) -> u64 {

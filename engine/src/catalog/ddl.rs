@@ -10,7 +10,7 @@ use rockhold_format::{
     NamespaceId, OrderedKey, Record, TaskKey, TaskRecord, TaskState, Value, VariantDef, MAX_DEPTH,
 };
 
-use crate::catalog::{take_task_revision, ClassEntry, DEFAULT_NAMESPACE};
+use crate::catalog::{take_task_revision, ClassAt, ClassEntry, DEFAULT_NAMESPACE};
 use crate::db::{Db, Inner};
 use crate::error::{Error, Result};
 use crate::kv::{KeyRange, Space, WriteBatch};
@@ -979,7 +979,9 @@ impl Db {
     /// # Ok::<(), rockhold::Error>(())
     /// ```
     pub fn ensure_class(&self, namespace: &str, spec: &ClassSpec) -> Result<ClassDef> {
-        self.inner.writable()?;
+        // No `writable` check here: a class that fits needs no write, so a
+        // read-only database opens its collections; every path below that
+        // writes checks it.
         validate_spec(spec)?;
         if self.inner.catalog.load().namespace_id(namespace).is_err() {
             match self.create_namespace(namespace) {
@@ -1185,17 +1187,6 @@ impl Db {
         Ok(def)
     }
 
-    /// The definition of a class.
-    pub fn class(&self, namespace: &str, class: &str) -> Result<ClassDef> {
-        Ok(self
-            .inner
-            .catalog
-            .load()
-            .class(namespace, class)?
-            .def
-            .clone())
-    }
-
     /// Every class of a namespace, sorted by name.
     pub fn classes(&self, namespace: &str) -> Result<Vec<ClassDef>> {
         let cat = self.inner.catalog.load();
@@ -1211,8 +1202,13 @@ impl Db {
     /// index declared on a field is named after the field). A name that is
     /// a field without an index is `IndexState::None`.
     pub fn index_state(&self, namespace: &str, class: &str, index: &str) -> Result<IndexState> {
+        self.index_state_at(ClassAt::Named(namespace, class), index)
+    }
+
+    /// `index_state` of the class `at` names.
+    pub(crate) fn index_state_at(&self, at: ClassAt<'_>, index: &str) -> Result<IndexState> {
         let cat = self.inner.catalog.load();
-        let entry = cat.class(namespace, class)?;
+        let entry = cat.class_at(at)?;
         match entry.def.index(index) {
             Some(i) => Ok(entry
                 .not_ready(i.id)

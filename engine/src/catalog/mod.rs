@@ -267,10 +267,25 @@ impl FieldLookup {
         self.by_name.get(name).and_then(|i| def.fields.get(*i))
     }
 
+    /// The field of `def` with id `id`.
+    pub fn field_by_id<'d>(&self, def: &'d ClassDef, id: FieldId) -> Option<&'d FieldDef> {
+        self.by_id.get(&id).and_then(|i| def.fields.get(*i))
+    }
+
     /// Whether `def` has a field with id `id`.
     pub fn has_id(&self, id: FieldId) -> bool {
         self.by_id.contains_key(&id)
     }
+}
+
+/// How a caller names a class: by namespace and class name, resolved
+/// against the catalog version in use (the dynamic API, on every call), or
+/// by the ids a handle resolved once (`Collection`, `Class`), with the
+/// class's name for errors.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ClassAt<'a> {
+    Named(&'a str, &'a str),
+    Id(NamespaceId, ClassId, &'a str),
 }
 
 /// Ids handed out by catalog changes; persisted in meta with every change.
@@ -427,6 +442,23 @@ impl Catalog {
 
     pub fn class_by_id(&self, id: ClassId) -> Option<&Arc<ClassEntry>> {
         self.by_id.get(&id)
+    }
+
+    /// The class `at` names. A class named by id that is gone (dropped,
+    /// even if one of the same name was created since: ids are never
+    /// reused) is `UnknownClass` with the name the handle knew.
+    pub fn class_at(&self, at: ClassAt<'_>) -> Result<&Arc<ClassEntry>> {
+        match at {
+            ClassAt::Named(ns, class) => self.class(ns, class),
+            ClassAt::Id(ns, class, name) => self
+                .by_id
+                .get(&class)
+                .filter(|c| c.ns == ns)
+                .ok_or_else(|| Error::UnknownClass {
+                    namespace: self.namespace_name(ns).to_string(),
+                    class: name.to_string(),
+                }),
+        }
     }
 
     /// The class of a stored record of object `id` in namespace `ns`;

@@ -31,6 +31,7 @@ use crate::metrics::Metrics;
 use crate::options::Options;
 use crate::read::cache::GuardedLru;
 
+pub(crate) mod class;
 mod ids;
 pub(crate) mod meta;
 

@@ -33,7 +33,7 @@ use rockhold_format::{
     ClassDef, ClassId, Key, NamespaceId, ObjectId, ObjectKey, ObjectRecord, Record,
 };
 
-use crate::catalog::ClassEntry;
+use crate::catalog::{ClassAt, ClassEntry};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::read::{into_object, Object};
@@ -572,6 +572,16 @@ impl Db {
         Ok(self.subscribe(Filter {
             ns: Some(ns),
             class,
+        }))
+    }
+
+    /// Watches the changes of the class a handle resolved.
+    pub(crate) fn watch_class(&self, at: ClassAt<'_>) -> Result<Watch> {
+        let cat = self.inner.catalog.load();
+        let entry = cat.class_at(at)?;
+        Ok(self.subscribe(Filter {
+            ns: Some(entry.ns),
+            class: Some(entry.def.id),
         }))
     }
 

@@ -16,7 +16,7 @@ use rockhold_format::{
     NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, RecordView, Value,
 };
 
-use crate::catalog::{Catalog, ClassEntry};
+use crate::catalog::{Catalog, ClassAt, ClassEntry};
 use crate::db::{Db, Inner};
 use crate::error::{Error, Result};
 use crate::index::entries::{encode_tuple, entry_id, index_tuples_in, point_key};
@@ -217,8 +217,8 @@ impl<'a> View<'a> {
         }
     }
 
-    fn class(&self, ns: &str, class: &str) -> Result<Arc<ClassEntry>> {
-        self.with_catalog(|cat| Ok(cat.class(ns, class)?.clone()))
+    fn class(&self, at: ClassAt<'_>) -> Result<Arc<ClassEntry>> {
+        self.with_catalog(|cat| Ok(cat.class_at(at)?.clone()))
     }
 
     pub fn namespace(&self, ns: &str) -> Result<NamespaceId> {
@@ -481,12 +481,11 @@ impl<'a> View<'a> {
 
     pub fn find_unique(
         &self,
-        ns: &str,
-        class: &str,
+        at: ClassAt<'_>,
         index: &str,
         value: &Value,
     ) -> Result<Option<ObjectId>> {
-        let entry = self.class(ns, class)?;
+        let entry = self.class(at)?;
         let index = self.indexed(&entry, index, "unique")?;
         let tuple = query_tuple(&entry.def, index, value, false)?;
         let live = self.live;
@@ -527,14 +526,8 @@ impl<'a> View<'a> {
 
     /// The point key a unique lookup of `value` in `index` reads, with the
     /// value stripe its writers lock (see `txn::unique_stripes`).
-    pub fn unique_point(
-        &self,
-        ns: &str,
-        class: &str,
-        index: &str,
-        value: &Value,
-    ) -> Result<UniquePoint> {
-        let entry = self.class(ns, class)?;
+    pub fn unique_point(&self, at: ClassAt<'_>, index: &str, value: &Value) -> Result<UniquePoint> {
+        let entry = self.class(at)?;
         let index = self.indexed(&entry, index, "unique")?;
         let tuple = query_tuple(&entry.def, index, value, false)?;
         let (family, key) = point_key(&self.inner.seed, entry.ns, entry.def.id, index, &tuple);
@@ -550,13 +543,12 @@ impl<'a> View<'a> {
     /// both confirms the holder, for a hash index, and is what `f` reads).
     pub fn unique_record<R>(
         &self,
-        ns: &str,
-        class: &str,
+        at: ClassAt<'_>,
         index: &str,
         value: &Value,
         mut f: impl FnMut(&ClassDef, &[u8], RecordView<'_>) -> Result<R>,
     ) -> Result<Option<(ObjectId, R)>> {
-        let entry = self.class(ns, class)?;
+        let entry = self.class(at)?;
         let index = self.indexed(&entry, index, "unique")?;
         let tuple = query_tuple(&entry.def, index, value, false)?;
         let (family, key) = point_key(&self.inner.seed, entry.ns, entry.def.id, index, &tuple);
@@ -579,32 +571,49 @@ impl<'a> View<'a> {
         Ok(None)
     }
 
-    /// Whether `index` of `class` is unique.
-    pub fn is_unique(&self, ns: &str, class: &str, index: &str) -> Result<bool> {
-        Ok(self.class(ns, class)?.index_named(index)?.is_unique())
-    }
-
-    pub fn find_all(
+    /// The object holding `value` in a unique index, in one read of its
+    /// record.
+    pub fn get_unique(
         &self,
-        ns: &str,
-        class: &str,
+        at: ClassAt<'_>,
         index: &str,
         value: &Value,
-    ) -> Result<Vec<ObjectId>> {
+    ) -> Result<Option<Object>> {
         Ok(self
-            .find_page(ns, class, index, value, &FindAll::all())?
-            .ids)
+            .unique_record(at, index, value, |def, key, rec| {
+                let fields = rec
+                    .field_ids()
+                    .map(|f| Ok((f, rec.field(f)?.to_value())))
+                    .collect::<std::result::Result<Vec<_>, rockhold_format::Error>>()
+                    .map_err(|e| Error::corruption(key, e))?;
+                Ok((
+                    def.clone(),
+                    ObjectRecord {
+                        class: rec.class(),
+                        fields,
+                    },
+                ))
+            })?
+            .map(|(id, (def, rec))| into_object(id, &def, rec)))
+    }
+
+    /// Whether `index` of `class` is unique.
+    pub fn is_unique(&self, at: ClassAt<'_>, index: &str) -> Result<bool> {
+        Ok(self.class(at)?.index_named(index)?.is_unique())
+    }
+
+    pub fn find_all(&self, at: ClassAt<'_>, index: &str, value: &Value) -> Result<Vec<ObjectId>> {
+        Ok(self.find_page(at, index, value, &FindAll::all())?.ids)
     }
 
     pub fn find_page(
         &self,
-        ns: &str,
-        class: &str,
+        at: ClassAt<'_>,
         index: &str,
         value: &Value,
         find: &FindAll,
     ) -> Result<FindPage> {
-        let entry = self.class(ns, class)?;
+        let entry = self.class(at)?;
         let index = self.indexed(&entry, index, "hash or ordered")?;
         let tuple = query_tuple(&entry.def, index, value, false)?;
         self.holders_page(
@@ -617,8 +626,8 @@ impl<'a> View<'a> {
         )
     }
 
-    pub fn scan(&self, ns: &str, class: &str, index: &str, scan: &RangeScan) -> Result<ScanPage> {
-        let entry = self.class(ns, class)?;
+    pub fn scan(&self, at: ClassAt<'_>, index: &str, scan: &RangeScan) -> Result<ScanPage> {
+        let entry = self.class(at)?;
         let index = self.indexed(&entry, index, "ordered")?;
         let index_prefix = OrderedKey::index_prefix(entry.ns, entry.def.id, index.id);
         let bound_key = |v: &Value| -> Result<Vec<u8>> {
@@ -724,12 +733,11 @@ impl<'a> View<'a> {
 
     pub fn scan_objects(
         &self,
-        ns: &str,
-        class: &str,
+        at: ClassAt<'_>,
         after: Option<ObjectId>,
         limit: usize,
     ) -> Result<Vec<Object>> {
-        let entry = self.class(ns, class)?;
+        let entry = self.class(at)?;
         let first = match after {
             None => ObjectId(0),
             Some(id) => match id.0.checked_add(1) {
@@ -819,12 +827,11 @@ impl<'a> View<'a> {
 
     pub fn scan_class(
         &self,
-        ns: &str,
-        class: &str,
+        at: ClassAt<'_>,
         after: Option<ObjectId>,
         limit: usize,
     ) -> Result<Vec<ObjectId>> {
-        let entry = self.class(ns, class)?;
+        let entry = self.class(at)?;
         let prefix = FullScanKey::class_prefix(entry.ns, entry.def.id);
         let lower = match after {
             None => prefix.clone(),
@@ -984,7 +991,8 @@ macro_rules! read_methods {
             field: &str,
             value: &Value,
         ) -> Result<Option<ObjectId>> {
-            self.view().find_unique(namespace, class, field, value)
+            self.view()
+                .find_unique(ClassAt::Named(namespace, class), field, value)
         }
 
         /// The object holding `value` in a unique index, or `None`: the
@@ -997,23 +1005,8 @@ macro_rules! read_methods {
             index: &str,
             value: &Value,
         ) -> Result<Option<Object>> {
-            Ok(self
-                .view()
-                .unique_record(namespace, class, index, value, |def, key, rec| {
-                    let fields = rec
-                        .field_ids()
-                        .map(|f| Ok((f, rec.field(f)?.to_value())))
-                        .collect::<std::result::Result<Vec<_>, rockhold_format::Error>>()
-                        .map_err(|e| Error::corruption(key, e))?;
-                    Ok((
-                        def.clone(),
-                        ObjectRecord {
-                            class: rec.class(),
-                            fields,
-                        },
-                    ))
-                })?
-                .map(|(id, (def, rec))| into_object(id, &def, rec)))
+            self.view()
+                .get_unique(ClassAt::Named(namespace, class), index, value)
         }
 
         /// Every object holding `value` in an indexed field (hash or ordered),
@@ -1028,7 +1021,8 @@ macro_rules! read_methods {
             field: &str,
             value: &Value,
         ) -> Result<Vec<ObjectId>> {
-            self.view().find_all(namespace, class, field, value)
+            self.view()
+                .find_all(ClassAt::Named(namespace, class), field, value)
         }
 
         /// Up to `find`'s limit of the objects holding `value` in an indexed
@@ -1044,7 +1038,8 @@ macro_rules! read_methods {
             value: &Value,
             find: &FindAll,
         ) -> Result<FindPage> {
-            self.view().find_page(namespace, class, field, value, find)
+            self.view()
+                .find_page(ClassAt::Named(namespace, class), field, value, find)
         }
 
         /// A page of an ordered index scan.
@@ -1055,7 +1050,8 @@ macro_rules! read_methods {
             field: &str,
             scan: &RangeScan,
         ) -> Result<ScanPage> {
-            self.view().scan(namespace, class, field, scan)
+            self.view()
+                .scan(ClassAt::Named(namespace, class), field, scan)
         }
 
         /// Up to `limit` objects of a class in id order, after `after`,
@@ -1067,7 +1063,8 @@ macro_rules! read_methods {
             after: Option<ObjectId>,
             limit: usize,
         ) -> Result<Vec<Object>> {
-            self.view().scan_objects(namespace, class, after, limit)
+            self.view()
+                .scan_objects(ClassAt::Named(namespace, class), after, limit)
         }
 
         /// Up to `limit` object ids of a class in id order, after `after`.
@@ -1078,7 +1075,8 @@ macro_rules! read_methods {
             after: Option<ObjectId>,
             limit: usize,
         ) -> Result<Vec<ObjectId>> {
-            self.view().scan_class(namespace, class, after, limit)
+            self.view()
+                .scan_class(ClassAt::Named(namespace, class), after, limit)
         }
     };
 }

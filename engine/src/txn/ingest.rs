@@ -25,6 +25,7 @@ use crate::catalog::ddl::{
 use crate::catalog::{take_task_revision, Change as CatalogChange, ClassEntry};
 use crate::db::{Db, Inner};
 use crate::error::{Error, Result};
+use crate::feed::{ChangeData, ChangeKind};
 use crate::index::plan::{plan, Change, Scope};
 use crate::kv::WriteBatch;
 
@@ -236,13 +237,34 @@ fn ingest_provisional(
     for (family, key) in &plan.put {
         batch.put(*family, key, &[]);
     }
-    batch.put(
-        Family::Object,
-        &ObjectKey { ns, id }.encode(),
-        &crate::txn::encode_record(&def, &rec)?,
-    );
+    let bytes = crate::txn::encode_record(&def, &rec)?;
+    batch.put(Family::Object, &ObjectKey { ns, id }.encode(), &bytes);
+    let class_id = def.id;
     cat.put_class(ClassEntry { ns, def, tasks });
-    cat.commit(&*inner.kv, &batch, inner.sync_default())?;
+    // Through the change feed like every object write (the catalog lock
+    // held here keeps every other commit out meanwhile).
+    let feed = inner.feed.enter();
+    let mut changes = Vec::new();
+    if feed.active() {
+        let entry = cat
+            .class_by_id(class_id)
+            .cloned()
+            .ok_or_else(|| Error::Inconsistent(format!("class {class} vanished in its ingest")))?;
+        changes.push(ChangeData {
+            ns,
+            namespace: namespace.to_string(),
+            class: entry,
+            id,
+            kind: if old.is_some() {
+                ChangeKind::Update
+            } else {
+                ChangeKind::Insert
+            },
+            record: Some(bytes),
+        });
+    }
+    let sync = inner.sync_default();
+    feed.publish(changes, || cat.commit(&*inner.kv, &batch, sync))?;
     inner.metrics.refresh_task_states(&cat);
     Ok(())
 }

@@ -20,16 +20,17 @@
 //! May call: `catalog`, `index`, `read` (committed records and holders),
 //! `feed`, `kv`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rockhold_format::{
-    encode_holders, ClassDef, ClassId, Family, FieldId, FieldType, IndexId, Key, NamespaceId,
+    encode_holders, ClassDef, ClassId, Family, FieldDef, FieldId, IndexId, Key, NamespaceId,
     ObjectId, ObjectKey, ObjectRecord, Record, Value,
 };
 
 use crate::catalog::ddl::{canonical_value, check_field_value};
-use crate::catalog::{Catalog, ClassEntry, FieldLookup};
+use crate::catalog::{Catalog, ClassAt, ClassEntry, FieldLookup};
 use crate::db::{Db, UniqueCacheKey};
 use crate::error::{Error, Result};
 use crate::feed::{ChangeData, ChangeKind};
@@ -44,28 +45,91 @@ mod reads;
 
 use reads::ReadState;
 
+/// A class as a handle resolved it once: its namespace's and its own ids,
+/// with its name for errors. Ids are never reused, so a handle whose class
+/// is dropped fails (`UnknownClass`) instead of writing into another.
+#[derive(Clone, Debug)]
+pub(crate) struct ClassIds {
+    pub ns: NamespaceId,
+    pub class: ClassId,
+    pub name: Cow<'static, str>,
+}
+
+impl ClassIds {
+    pub fn at(&self) -> ClassAt<'_> {
+        ClassAt::Id(self.ns, self.class, &self.name)
+    }
+}
+
+/// The class an insert (or ingest) creates an object of.
+enum ClassOf {
+    /// By name, resolved at commit (the dynamic API).
+    Named { ns: String, class: String },
+    /// As a handle resolved it.
+    Ids(ClassIds),
+}
+
+impl ClassOf {
+    fn at(&self) -> ClassAt<'_> {
+        match self {
+            ClassOf::Named { ns, class } => ClassAt::Named(ns, class),
+            ClassOf::Ids(ids) => ids.at(),
+        }
+    }
+}
+
+/// The object an update or delete names.
+enum At {
+    /// An object of any class, its namespace by name (the dynamic API).
+    Ns(String),
+    /// An object that must be of the handle's class (else `ClassMismatch`).
+    Class(ClassIds),
+}
+
+impl At {
+    fn ns(&self, cat: &Catalog) -> Result<NamespaceId> {
+        match self {
+            At::Ns(ns) => cat.namespace_id(ns),
+            At::Class(ids) => Ok(ids.ns),
+        }
+    }
+
+    fn namespace<'c>(&'c self, cat: &'c Catalog) -> &'c str {
+        match self {
+            At::Ns(ns) => ns,
+            At::Class(ids) => cat.namespace_name(ids.ns),
+        }
+    }
+}
+
+/// The values an operation sets: by field name (the dynamic API, looked
+/// up at commit), or by field id (the typed API, whose serializer looked
+/// each name up once). Field ids are never reused.
+pub(crate) enum FieldValues {
+    Named(Vec<(String, Value)>),
+    Ids(Vec<(FieldId, Value)>),
+}
+
 enum Op {
     Insert {
-        ns: String,
-        class: String,
+        class: ClassOf,
         id: ObjectId,
-        fields: Vec<(String, Value)>,
+        fields: FieldValues,
     },
     Update {
-        ns: String,
+        at: At,
         id: ObjectId,
-        fields: Vec<(String, Value)>,
+        fields: FieldValues,
     },
     Delete {
-        ns: String,
+        at: At,
         id: ObjectId,
     },
     /// Ingest: the whole object under a given id, created or replaced.
     Put {
-        ns: String,
-        class: String,
+        class: ClassOf,
         id: ObjectId,
-        fields: Vec<(String, Value)>,
+        fields: FieldValues,
     },
 }
 
@@ -81,16 +145,19 @@ pub struct Transaction<'db> {
     reads: Option<Box<ReadState<'db>>>,
 }
 
-fn collect_fields<I, K, V>(fields: I) -> Vec<(String, Value)>
+/// Named values as the dynamic API takes them.
+pub(crate) fn collect_fields<I, K, V>(fields: I) -> FieldValues
 where
     I: IntoIterator<Item = (K, V)>,
     K: Into<String>,
     V: Into<Value>,
 {
-    fields
-        .into_iter()
-        .map(|(k, v)| (k.into(), v.into()))
-        .collect()
+    FieldValues::Named(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect(),
+    )
 }
 
 /// An object touched by the batch: its committed and its final state.
@@ -109,14 +176,39 @@ impl<'db> Transaction<'db> {
         K: Into<String>,
         V: Into<Value>,
     {
-        let id = self.db.inner.allocate_object_id()?;
-        self.ops.push(Op::Insert {
+        let class = ClassOf::Named {
             ns: namespace.to_string(),
             class: class.to_string(),
-            id,
-            fields: collect_fields(fields),
-        });
+        };
+        self.push_insert(class, collect_fields(fields))
+    }
+
+    fn push_insert(&mut self, class: ClassOf, fields: FieldValues) -> Result<ObjectId> {
+        let id = self.db.inner.allocate_object_id()?;
+        self.ops.push(Op::Insert { class, id, fields });
         Ok(id)
+    }
+
+    /// Adds an insert of an object of the handle's class.
+    pub(crate) fn insert_in(&mut self, class: ClassIds, fields: FieldValues) -> Result<ObjectId> {
+        self.push_insert(ClassOf::Ids(class), fields)
+    }
+
+    /// Adds an update of object `id`, which must be of the handle's class.
+    pub(crate) fn update_in(&mut self, class: ClassIds, id: ObjectId, fields: FieldValues) {
+        self.ops.push(Op::Update {
+            at: At::Class(class),
+            id,
+            fields,
+        });
+    }
+
+    /// Adds a delete of object `id`, which must be of the handle's class.
+    pub(crate) fn delete_in(&mut self, class: ClassIds, id: ObjectId) {
+        self.ops.push(Op::Delete {
+            at: At::Class(class),
+            id,
+        });
     }
 
     /// Adds a partial update: the given fields get the given values
@@ -128,7 +220,7 @@ impl<'db> Transaction<'db> {
         V: Into<Value>,
     {
         self.ops.push(Op::Update {
-            ns: namespace.to_string(),
+            at: At::Ns(namespace.to_string()),
             id,
             fields: collect_fields(fields),
         });
@@ -137,7 +229,7 @@ impl<'db> Transaction<'db> {
     /// Adds a delete of the object and all its index entries.
     pub fn delete(&mut self, namespace: &str, id: ObjectId) {
         self.ops.push(Op::Delete {
-            ns: namespace.to_string(),
+            at: At::Ns(namespace.to_string()),
             id,
         });
     }
@@ -187,8 +279,12 @@ impl<'db> Transaction<'db> {
             .flat_map(|r| r.objects.keys().copied())
             .collect();
         for op in &self.ops {
-            if let Op::Update { ns, id, .. } | Op::Delete { ns, id } | Op::Put { ns, id, .. } = op {
-                objects.push((cat.namespace_id(ns)?, *id));
+            match op {
+                Op::Update { at, id, .. } | Op::Delete { at, id } => {
+                    objects.push((at.ns(&cat)?, *id));
+                }
+                Op::Put { class, id, .. } => objects.push((cat.class_at(class.at())?.ns, *id)),
+                Op::Insert { .. } => {}
             }
         }
         let _object_locks = inner.locks.lock_objects(objects);
@@ -345,13 +441,8 @@ fn apply(
     op: &Op,
 ) -> Result<()> {
     match op {
-        Op::Insert {
-            ns,
-            class,
-            id,
-            fields,
-        } => {
-            let (entry, rec) = new_record(cat, ns, class, fields)?;
+        Op::Insert { class, id, fields } => {
+            let (entry, rec) = new_record(cat, class, fields)?;
             let ns_id = entry.ns;
             touched.insert(
                 (ns_id, *id),
@@ -362,35 +453,24 @@ fn apply(
                 },
             );
         }
-        Op::Update { ns, id, fields } => {
-            let t = load(cat, view, touched, ns, *id)?;
+        Op::Update { at, id, fields } => {
+            let t = load(cat, view, touched, at, *id)?;
             let rec = t.current.as_mut().ok_or_else(|| Error::UnknownObject {
-                namespace: ns.clone(),
+                namespace: at.namespace(cat).to_string(),
                 id: *id,
             })?;
             set_fields(&t.class.def, &cat.field_lookup(t.class.def.id), rec, fields)?;
             check_required(&t.class.def, rec)?;
         }
-        Op::Put {
-            ns,
-            class,
-            id,
-            fields,
-        } => {
-            let (entry, rec) = new_record(cat, ns, class, fields)?;
+        Op::Put { class, id, fields } => {
+            let (entry, rec) = new_record(cat, class, fields)?;
             let key = (entry.ns, *id);
             let original = match touched.get(&key) {
                 Some(t) => t.original.clone(),
                 None => view.record(entry.ns, *id)?,
             };
             if let Some(o) = original.as_ref().filter(|o| o.class != entry.def.id) {
-                return Err(Error::ClassMismatch {
-                    id: *id,
-                    class: class.clone(),
-                    found: cat
-                        .class_by_id(o.class)
-                        .map_or_else(|| format!("#{}", o.class), |c| c.def.name.clone()),
-                });
+                return Err(class_mismatch(cat, *id, &entry.def.name, o.class));
             }
             touched.insert(
                 key,
@@ -401,11 +481,11 @@ fn apply(
                 },
             );
         }
-        Op::Delete { ns, id } => {
-            let t = load(cat, view, touched, ns, *id)?;
+        Op::Delete { at, id } => {
+            let t = load(cat, view, touched, at, *id)?;
             if t.current.take().is_none() {
                 return Err(Error::UnknownObject {
-                    namespace: ns.clone(),
+                    namespace: at.namespace(cat).to_string(),
                     id: *id,
                 });
             }
@@ -414,22 +494,34 @@ fn apply(
     Ok(())
 }
 
-/// The batch's entry for an object, reading its committed record on first use.
+/// Object `id` is of class `found`, not of `expected` (the class named).
+fn class_mismatch(cat: &Catalog, id: ObjectId, expected: &str, found: ClassId) -> Error {
+    Error::ClassMismatch {
+        id,
+        class: expected.to_string(),
+        found: cat
+            .class_by_id(found)
+            .map_or_else(|| format!("#{found}"), |c| c.def.name.clone()),
+    }
+}
+
+/// The batch's entry for an object, reading its committed record on first
+/// use; an object not of the class `at` expects is `ClassMismatch`.
 fn load<'t>(
     cat: &Catalog,
     view: &View<'_>,
     touched: &'t mut BTreeMap<(NamespaceId, ObjectId), Touched>,
-    ns: &str,
+    at: &At,
     id: ObjectId,
 ) -> Result<&'t mut Touched> {
-    let ns_id = cat.namespace_id(ns)?;
-    match touched.entry((ns_id, id)) {
-        std::collections::btree_map::Entry::Occupied(e) => Ok(e.into_mut()),
+    let ns_id = at.ns(cat)?;
+    let t = match touched.entry((ns_id, id)) {
+        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
         std::collections::btree_map::Entry::Vacant(e) => {
             let rec = view
                 .record(ns_id, id)?
                 .ok_or_else(|| Error::UnknownObject {
-                    namespace: ns.to_string(),
+                    namespace: at.namespace(cat).to_string(),
                     id,
                 })?;
             let class = cat.class_of_record(ns_id, id, rec.class)?.clone();
@@ -437,24 +529,29 @@ fn load<'t>(
             let lookup = cat.field_lookup(class.def.id);
             let mut current = rec.clone();
             current.fields.retain(|(f, _)| lookup.has_id(*f));
-            Ok(e.insert(Touched {
+            e.insert(Touched {
                 class,
                 original: Some(rec),
                 current: Some(current),
-            }))
+            })
+        }
+    };
+    if let At::Class(ids) = at {
+        if t.class.def.id != ids.class {
+            return Err(class_mismatch(cat, id, &ids.name, t.class.def.id));
         }
     }
+    Ok(t)
 }
 
-/// A whole new record of `class` (in namespace `ns`) from named values,
-/// validated, with the class it is of.
+/// A whole new record of `class` from the given values, validated, with
+/// the class it is of.
 fn new_record(
     cat: &Catalog,
-    ns: &str,
-    class: &str,
-    fields: &[(String, Value)],
+    class: &ClassOf,
+    fields: &FieldValues,
 ) -> Result<(Arc<ClassEntry>, ObjectRecord)> {
-    let entry = cat.class(ns, class)?.clone();
+    let entry = cat.class_at(class.at())?.clone();
     let def = &entry.def;
     let mut rec = ObjectRecord {
         class: def.id,
@@ -465,52 +562,70 @@ fn new_record(
     Ok((entry, rec))
 }
 
-/// Validates named values and sets them in `rec`. Linear in the number of
-/// fields given plus the record's: each name is found through `lookup`
-/// (built once per class version), and the sorted values are merged into
-/// the record's sorted field list in one pass.
+/// Validates the values and sets them in `rec`. Linear in the number of
+/// fields given plus the record's: each name or id is found through
+/// `lookup` (built once per class version), and the sorted values are
+/// merged into the record's sorted field list in one pass.
 fn set_fields(
     def: &ClassDef,
     lookup: &FieldLookup,
     rec: &mut ObjectRecord,
-    fields: &[(String, Value)],
+    fields: &FieldValues,
 ) -> Result<()> {
-    let mut seen = HashSet::with_capacity(fields.len());
-    let mut updates: Vec<(FieldId, &Value, &FieldType)> = Vec::with_capacity(fields.len());
-    for (name, value) in fields {
-        if !seen.insert(name.as_str()) {
-            return Err(Error::DuplicateName {
-                kind: "field",
-                name: name.clone(),
-            });
+    let unknown = |field: String| Error::UnknownField {
+        class: def.name.clone(),
+        field,
+    };
+    let mut updates: Vec<(&FieldDef, &Value)> = Vec::new();
+    match fields {
+        FieldValues::Named(fields) => {
+            updates.reserve(fields.len());
+            for (name, value) in fields {
+                let f = lookup
+                    .field(def, name)
+                    .ok_or_else(|| unknown(name.clone()))?;
+                updates.push((f, value));
+            }
         }
-        let f = lookup.field(def, name).ok_or_else(|| Error::UnknownField {
-            class: def.name.clone(),
-            field: name.clone(),
-        })?;
+        FieldValues::Ids(fields) => {
+            updates.reserve(fields.len());
+            for (id, value) in fields {
+                let f = lookup
+                    .field_by_id(def, *id)
+                    .ok_or_else(|| unknown(format!("#{id}")))?;
+                updates.push((f, value));
+            }
+        }
+    }
+    for (f, value) in &updates {
         if matches!(value, Value::Absent) {
             if !f.optional {
                 return Err(Error::MissingField {
                     class: def.name.clone(),
-                    field: name.clone(),
+                    field: f.name.clone(),
                 });
             }
         } else {
             check_field_value(def, f, value)?;
         }
-        updates.push((f.id, value, &f.ty));
     }
-    // Names are unique, so ids are too.
-    updates.sort_unstable_by_key(|(id, _, _)| *id);
+    updates.sort_unstable_by_key(|(f, _)| f.id);
+    // A field given twice (by name or by id) is refused.
+    if let Some(w) = updates.windows(2).find(|w| w[0].0.id == w[1].0.id) {
+        return Err(Error::DuplicateName {
+            kind: "field",
+            name: w[0].0.name.clone(),
+        });
+    }
     let mut old = std::mem::take(&mut rec.fields).into_iter().peekable();
     let mut merged = Vec::with_capacity(old.len() + updates.len());
-    for (id, value, ty) in updates {
-        while let Some(kept) = old.next_if(|(f, _)| *f < id) {
+    for (f, value) in updates {
+        while let Some(kept) = old.next_if(|(id, _)| *id < f.id) {
             merged.push(kept);
         }
-        old.next_if(|(f, _)| *f == id); // replaced (or cleared)
+        old.next_if(|(id, _)| *id == f.id); // replaced (or cleared)
         if !matches!(value, Value::Absent) {
-            merged.push((id, canonical_value(ty, value.clone())));
+            merged.push((f.id, canonical_value(&f.ty, value.clone())));
         }
     }
     merged.extend(old);
@@ -680,6 +795,18 @@ impl Db {
         }
     }
 
+    /// Runs `f` on a new transaction and commits it: one blind write
+    /// (no reads to validate, nothing retried).
+    pub(crate) fn commit_one<R>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let mut tx = self.transaction();
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// Inserts one object and returns its id.
     pub fn insert<I, K, V>(&self, namespace: &str, class: &str, fields: I) -> Result<ObjectId>
     where
@@ -687,10 +814,7 @@ impl Db {
         K: Into<String>,
         V: Into<Value>,
     {
-        let mut tx = self.transaction();
-        let id = tx.insert(namespace, class, fields)?;
-        tx.commit()?;
-        Ok(id)
+        self.commit_one(|tx| tx.insert(namespace, class, fields))
     }
 
     /// Updates some fields of one object.
@@ -700,9 +824,10 @@ impl Db {
         K: Into<String>,
         V: Into<Value>,
     {
-        let mut tx = self.transaction();
-        tx.update(namespace, id, fields);
-        tx.commit()
+        self.commit_one(|tx| {
+            tx.update(namespace, id, fields);
+            Ok(())
+        })
     }
 
     /// Writes an object received from elsewhere under its own id, creating
@@ -718,18 +843,21 @@ impl Db {
         self.inner.reserve_ids_through(id)?;
         let mut tx = self.transaction();
         tx.ops.push(Op::Put {
-            ns: namespace.to_string(),
-            class: class.to_string(),
+            class: ClassOf::Named {
+                ns: namespace.to_string(),
+                class: class.to_string(),
+            },
             id,
-            fields,
+            fields: FieldValues::Named(fields),
         });
         tx.commit()
     }
 
     /// Deletes one object and all its index entries.
     pub fn delete(&self, namespace: &str, id: ObjectId) -> Result<()> {
-        let mut tx = self.transaction();
-        tx.delete(namespace, id);
-        tx.commit()
+        self.commit_one(|tx| {
+            tx.delete(namespace, id);
+            Ok(())
+        })
     }
 }

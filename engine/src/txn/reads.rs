@@ -36,6 +36,7 @@ use std::collections::BTreeMap;
 
 use rockhold_format::{ClassId, Family, IndexId, Key, NamespaceId, ObjectId, ObjectKey, Value};
 
+use crate::catalog::{Catalog, ClassAt};
 use crate::error::{Error, Result};
 use crate::index::unique::point_writes;
 use crate::kv::overlay::Staged;
@@ -73,10 +74,32 @@ pub(crate) struct PointRead {
 }
 
 pub(crate) struct RangeRead {
-    ns: String,
-    class: String,
+    class: RangeClass,
     index: String,
     query: RangeQuery,
+}
+
+/// The class a recorded range read was of, by the ids its snapshot
+/// resolved: validation re-runs the read on exactly that class.
+struct RangeClass {
+    ns: NamespaceId,
+    id: ClassId,
+    name: String,
+}
+
+impl RangeClass {
+    fn of(cat: &Catalog, at: ClassAt<'_>) -> Result<Self> {
+        let entry = cat.class_at(at)?;
+        Ok(RangeClass {
+            ns: entry.ns,
+            id: entry.def.id,
+            name: entry.def.name.clone(),
+        })
+    }
+
+    fn at(&self) -> ClassAt<'_> {
+        ClassAt::Id(self.ns, self.id, &self.name)
+    }
 }
 
 enum RangeQuery {
@@ -106,18 +129,18 @@ impl ReadSet {
         for r in &self.ranges {
             let same = match &r.query {
                 RangeQuery::Find(value, find, seen) => {
-                    let now = latest.find_page(&r.ns, &r.class, &r.index, value, find)?;
+                    let now = latest.find_page(r.class.at(), &r.index, value, find)?;
                     now.ids == seen.ids
                 }
                 RangeQuery::Scan(scan, seen) => {
-                    latest.scan(&r.ns, &r.class, &r.index, scan)?.hits == seen.hits
+                    latest.scan(r.class.at(), &r.index, scan)?.hits == seen.hits
                 }
             };
             if !same {
                 return Err(Error::Conflict {
                     reason: format!(
                         "index {}.{} answers differently than when the transaction read it",
-                        r.class, r.index
+                        r.class.name, r.index
                     ),
                 });
             }
@@ -192,14 +215,23 @@ impl<'db> Transaction<'db> {
         index: &str,
         value: &Value,
     ) -> Result<Option<ObjectId>> {
+        self.find_unique_at(ClassAt::Named(namespace, class), index, value)
+    }
+
+    /// `find_unique` of the class `at` names.
+    pub(crate) fn find_unique_at(
+        &mut self,
+        at: ClassAt<'_>,
+        index: &str,
+        value: &Value,
+    ) -> Result<Option<ObjectId>> {
         let inner = &self.db.inner;
         let st = self.reader()?;
         let base = View::at(inner, st.snap.kv(), Some(st.snap.catalog()));
-        let point = base.unique_point(namespace, class, index, value)?;
+        let point = base.unique_point(at, index, value)?;
         st.note_point(point)?;
         let overlay = st.staged.over(st.snap.kv());
-        View::at(inner, &overlay, Some(st.snap.catalog()))
-            .find_unique(namespace, class, index, value)
+        View::at(inner, &overlay, Some(st.snap.catalog())).find_unique(at, index, value)
     }
 
     /// Every object holding `value` in an index, in id order, as this
@@ -212,7 +244,12 @@ impl<'db> Transaction<'db> {
         value: &Value,
     ) -> Result<Vec<ObjectId>> {
         Ok(self
-            .find_page(namespace, class, index, value, &FindAll::all())?
+            .find_page_at(
+                ClassAt::Named(namespace, class),
+                index,
+                value,
+                &FindAll::all(),
+            )?
             .ids)
     }
 
@@ -228,25 +265,35 @@ impl<'db> Transaction<'db> {
         value: &Value,
         find: &FindAll,
     ) -> Result<FindPage> {
+        self.find_page_at(ClassAt::Named(namespace, class), index, value, find)
+    }
+
+    /// `find_page` of the class `at` names.
+    pub(crate) fn find_page_at(
+        &mut self,
+        at: ClassAt<'_>,
+        index: &str,
+        value: &Value,
+        find: &FindAll,
+    ) -> Result<FindPage> {
         let inner = &self.db.inner;
         let st = self.reader()?;
         let base = View::at(inner, st.snap.kv(), Some(st.snap.catalog()));
-        if base.is_unique(namespace, class, index)? && find.after_cursor().is_none() {
+        if base.is_unique(at, index)? && find.after_cursor().is_none() {
             // One point key answers it: validated as a unique lookup.
-            let point = base.unique_point(namespace, class, index, value)?;
+            let point = base.unique_point(at, index, value)?;
             st.note_point(point)?;
         } else {
-            let seen = base.find_page(namespace, class, index, value, find)?;
+            let seen = base.find_page(at, index, value, find)?;
+            let class = RangeClass::of(st.snap.catalog(), at)?;
             st.set.ranges.push(RangeRead {
-                ns: namespace.to_string(),
-                class: class.to_string(),
+                class,
                 index: index.to_string(),
                 query: RangeQuery::Find(value.clone(), find.clone(), seen),
             });
         }
         let overlay = st.staged.over(st.snap.kv());
-        View::at(inner, &overlay, Some(st.snap.catalog()))
-            .find_page(namespace, class, index, value, find)
+        View::at(inner, &overlay, Some(st.snap.catalog())).find_page(at, index, value, find)
     }
 
     /// A page of an ordered index scan, as this transaction sees it. The
@@ -259,18 +306,28 @@ impl<'db> Transaction<'db> {
         index: &str,
         scan: &RangeScan,
     ) -> Result<ScanPage> {
+        self.scan_at(ClassAt::Named(namespace, class), index, scan)
+    }
+
+    /// `scan` of the class `at` names.
+    pub(crate) fn scan_at(
+        &mut self,
+        at: ClassAt<'_>,
+        index: &str,
+        scan: &RangeScan,
+    ) -> Result<ScanPage> {
         let inner = &self.db.inner;
         let st = self.reader()?;
         let base = View::at(inner, st.snap.kv(), Some(st.snap.catalog()));
-        let seen = base.scan(namespace, class, index, scan)?;
+        let seen = base.scan(at, index, scan)?;
+        let class = RangeClass::of(st.snap.catalog(), at)?;
         st.set.ranges.push(RangeRead {
-            ns: namespace.to_string(),
-            class: class.to_string(),
+            class,
             index: index.to_string(),
             query: RangeQuery::Scan(scan.clone(), seen),
         });
         let overlay = st.staged.over(st.snap.kv());
-        View::at(inner, &overlay, Some(st.snap.catalog())).scan(namespace, class, index, scan)
+        View::at(inner, &overlay, Some(st.snap.catalog())).scan(at, index, scan)
     }
 }
 

@@ -2,23 +2,30 @@
 //! strings, outside a transaction ([`Collection`]) and inside one
 //! ([`TxCollection`]).
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
 
-use rockhold_format::{ClassDef, FieldId, Key as _, ObjectId, RecordView, Value};
+use rockhold_format::{ClassDef, Key as _, ObjectId, RecordView, Value};
 
 use super::model::{Id, IndexRef, Key, KeyedModel, Model, Range, Unique};
-use super::{de, named, reading, ser};
+use super::{de, reading, ser};
+use crate::catalog::ClassEntry;
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::read::{RangeScan, ScanPage};
-use crate::txn::Transaction;
+use crate::read::{FindAll, RangeScan, ScanPage};
+use crate::txn::{ClassIds, FieldValues, Transaction};
 
 /// The objects of model `M`. Made by [`Db::collection`], which creates the
-/// class or checks the stored one fits the model; cheap to clone.
+/// class or checks the stored one fits the model, and resolves the class
+/// once: the handle's calls take no strings and look no name up. Cheap to
+/// clone. If the class is dropped, its calls fail with `UnknownClass`
+/// (even when a class of the same name is created since).
 pub struct Collection<M> {
     db: Db,
+    ids: ClassIds,
     _model: PhantomData<fn() -> M>,
 }
 
@@ -26,6 +33,7 @@ impl<M> Clone for Collection<M> {
     fn clone(&self) -> Self {
         Collection {
             db: self.db.clone(),
+            ids: self.ids.clone(),
             _model: PhantomData,
         }
     }
@@ -35,6 +43,7 @@ impl<M> std::fmt::Debug for Collection<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Collection")
             .field("model", &std::any::type_name::<M>())
+            .field("class", &self.ids)
             .finish()
     }
 }
@@ -47,37 +56,37 @@ impl Db {
     /// required field on a class with objects) is `Error::ModelMismatch`
     /// naming the field.
     pub fn collection<M: Model>(&self) -> Result<Collection<M>> {
-        self.ensure_class(M::NAMESPACE, &M::class_spec())?;
+        let def = self.ensure_class(M::NAMESPACE, &M::class_spec())?;
+        let ns = self.view().namespace(M::NAMESPACE)?;
         Ok(Collection {
             db: self.clone(),
+            ids: ClassIds {
+                ns,
+                class: def.id,
+                name: Cow::Borrowed(M::CLASS),
+            },
             _model: PhantomData,
         })
     }
 }
 
-/// The class definition of `M` as the current catalog has it.
-fn class_def<M: Model>(db: &Db) -> Result<std::sync::Arc<crate::catalog::ClassEntry>> {
-    Ok(db
-        .inner
-        .catalog
-        .peek()
-        .class(M::NAMESPACE, M::CLASS)?
-        .clone())
+/// The current definition of the class `ids` names.
+fn entry_of(db: &Db, ids: &ClassIds) -> Result<Arc<ClassEntry>> {
+    Ok(db.inner.catalog.peek().class_at(ids.at())?.clone())
 }
 
-/// The fields of `item` by name, checked against its class.
-fn fields_of<M: Model>(db: &Db, item: &M) -> Result<Vec<(String, Value)>> {
-    let entry = class_def::<M>(db)?;
-    let fields: Vec<(FieldId, Value)> = ser::to_fields(&entry.def, item)?;
-    Ok(named(&entry.def, fields))
+/// The values of `item` by field id, checked against its class.
+fn fields_of<M: Model>(db: &Db, ids: &ClassIds, item: &M) -> Result<FieldValues> {
+    let entry = entry_of(db, ids)?;
+    Ok(FieldValues::Ids(ser::to_fields(&entry.def, item)?))
 }
 
-/// Refuses a record of another class than `M`'s.
-fn of_class<M: Model>(def: &ClassDef, id: ObjectId) -> Result<()> {
-    if def.name != M::CLASS {
+/// Refuses a record of another class than the handle's.
+fn of_class(ids: &ClassIds, def: &ClassDef, id: ObjectId) -> Result<()> {
+    if def.id != ids.class {
         return Err(Error::ClassMismatch {
             id,
-            class: M::CLASS.to_string(),
+            class: ids.name.to_string(),
             found: def.name.clone(),
         });
     }
@@ -85,8 +94,14 @@ fn of_class<M: Model>(def: &ClassDef, id: ObjectId) -> Result<()> {
 }
 
 /// Reads a model out of a record, refusing one of another class.
-fn decode<M: Model>(def: &ClassDef, key: &[u8], rec: RecordView<'_>, id: ObjectId) -> Result<M> {
-    of_class::<M>(def, id)?;
+fn decode<M: Model>(
+    ids: &ClassIds,
+    def: &ClassDef,
+    key: &[u8],
+    rec: RecordView<'_>,
+    id: ObjectId,
+) -> Result<M> {
+    of_class(ids, def, id)?;
     de::from_view(def, rec, key).map_err(|e| reading(id, e))
 }
 
@@ -102,29 +117,36 @@ fn bound<K: Key>(b: Bound<&K::Ref<'_>>) -> Bound<Value> {
 impl<M: Model> Collection<M> {
     /// Inserts an object; returns its id.
     pub fn insert(&self, item: &M) -> Result<Id<M>> {
-        let fields = fields_of(&self.db, item)?;
+        let fields = fields_of(&self.db, &self.ids, item)?;
         self.db
-            .insert(M::NAMESPACE, M::CLASS, fields)
+            .commit_one(|tx| tx.insert_in(self.ids.clone(), fields))
             .map(Id::from_raw)
     }
 
     /// The object `id`, or `None` (read in place: only the fields the
     /// struct has are decoded).
     pub fn get(&self, id: Id<M>) -> Result<Option<M>> {
-        self.db
-            .load_typed(M::NAMESPACE, id.raw(), |def| of_class::<M>(def, id.raw()))
+        self.db.load_typed(self.ids.ns, id.raw(), |def| {
+            of_class(&self.ids, def, id.raw())
+        })
     }
 
     /// Replaces object `id` with `item` (a field `item` gives as `None` is
     /// cleared).
     pub fn update(&self, id: Id<M>, item: &M) -> Result<()> {
-        let fields = fields_of(&self.db, item)?;
-        self.db.update(M::NAMESPACE, id.raw(), fields)
+        let fields = fields_of(&self.db, &self.ids, item)?;
+        self.db.commit_one(|tx| {
+            tx.update_in(self.ids.clone(), id.raw(), fields);
+            Ok(())
+        })
     }
 
     /// Deletes object `id` and its index entries.
     pub fn delete(&self, id: Id<M>) -> Result<()> {
-        self.db.delete(M::NAMESPACE, id.raw())
+        self.db.commit_one(|tx| {
+            tx.delete_in(self.ids.clone(), id.raw());
+            Ok(())
+        })
     }
 
     /// The object holding `key` in unique index `index`, or `None`.
@@ -135,7 +157,8 @@ impl<M: Model> Collection<M> {
     ) -> Result<Option<Id<M>>> {
         Ok(self
             .db
-            .find_unique(M::NAMESPACE, M::CLASS, index.name(), &K::to_value(&key))?
+            .view()
+            .find_unique(self.ids.at(), index.name(), &K::to_value(&key))?
             .map(Id::from_raw))
     }
 
@@ -147,8 +170,7 @@ impl<M: Model> Collection<M> {
         key: K::Ref<'_>,
     ) -> Result<Option<(Id<M>, M)>> {
         let found = self.db.view().unique_record(
-            M::NAMESPACE,
-            M::CLASS,
+            self.ids.at(),
             index.name(),
             &K::to_value(&key),
             |def, k, rec| de::from_view::<M>(def, rec, k),
@@ -164,7 +186,8 @@ impl<M: Model> Collection<M> {
     ) -> Result<Vec<Id<M>>> {
         Ok(self
             .db
-            .find_all(M::NAMESPACE, M::CLASS, index.name(), &K::to_value(&key))?
+            .view()
+            .find_all(self.ids.at(), index.name(), &K::to_value(&key))?
             .into_iter()
             .map(Id::from_raw)
             .collect())
@@ -195,7 +218,13 @@ impl<M: Model> Collection<M> {
         &self,
         mut f: impl FnMut(&mut TxCollection<'_, '_, M>) -> Result<R>,
     ) -> Result<R> {
-        self.db.write(|tx| f(&mut tx.of::<M>()))
+        self.db.write(|tx| {
+            f(&mut TxCollection {
+                tx,
+                ids: Some(self.ids.clone()),
+                _model: PhantomData,
+            })
+        })
     }
 
     /// The database this collection is of.
@@ -208,7 +237,7 @@ impl<M: Model> Collection<M> {
     /// [`Db::watch`] for the sequence numbers and the `Lagged` signal).
     pub fn watch(&self) -> Result<TypedWatch<M>> {
         Ok(TypedWatch {
-            watch: self.db.watch(M::NAMESPACE, Some(M::CLASS))?,
+            watch: self.db.watch_class(self.ids.at())?,
             _model: PhantomData,
         })
     }
@@ -224,16 +253,11 @@ impl<M: KeyedModel> Collection<M> {
     /// its id, or `None` (nothing written) when no object has the key.
     pub fn update_by_key(&self, key: <M::Key as Key>::Ref<'_>, item: &M) -> Result<Option<Id<M>>> {
         let value = M::Key::to_value(&key);
-        self.write(|c| {
-            match c
-                .tx
-                .find_unique(M::NAMESPACE, M::CLASS, M::KEY.name(), &value)?
-            {
-                Some(id) => c
-                    .update(Id::from_raw(id), item)
-                    .map(|()| Some(Id::from_raw(id))),
-                None => Ok(None),
-            }
+        self.write(|c| match c.find_unique_value(M::KEY.name(), &value)? {
+            Some(id) => c
+                .update(Id::from_raw(id), item)
+                .map(|()| Some(Id::from_raw(id))),
+            None => Ok(None),
         })
     }
 
@@ -241,17 +265,12 @@ impl<M: KeyedModel> Collection<M> {
     /// `None` when no object has the key.
     pub fn delete_by_key(&self, key: <M::Key as Key>::Ref<'_>) -> Result<Option<Id<M>>> {
         let value = M::Key::to_value(&key);
-        self.write(|c| {
-            match c
-                .tx
-                .find_unique(M::NAMESPACE, M::CLASS, M::KEY.name(), &value)?
-            {
-                Some(id) => {
-                    c.delete(Id::from_raw(id))?;
-                    Ok(Some(Id::from_raw(id)))
-                }
-                None => Ok(None),
+        self.write(|c| match c.find_unique_value(M::KEY.name(), &value)? {
+            Some(id) => {
+                c.delete(Id::from_raw(id))?;
+                Ok(Some(Id::from_raw(id)))
             }
+            None => Ok(None),
         })
     }
 
@@ -290,11 +309,16 @@ impl<M: Model> Iterator for RangeIter<M> {
                 }
             }
             let scan = self.scan.take()?;
-            let page: ScanPage = match self.coll.db.scan(M::NAMESPACE, M::CLASS, self.index, &scan)
-            {
-                Ok(p) => p,
-                Err(e) => return Some(Err(e)),
-            };
+            let page: ScanPage =
+                match self
+                    .coll
+                    .db
+                    .view()
+                    .scan(self.coll.ids.at(), self.index, &scan)
+                {
+                    Ok(p) => p,
+                    Err(e) => return Some(Err(e)),
+                };
             self.page.extend(page.hits.into_iter().map(|(_, id)| id));
             self.scan = page.cursor.map(|c| scan.clone().after(c));
             if self.page.is_empty() {
@@ -306,9 +330,11 @@ impl<M: Model> Iterator for RangeIter<M> {
 
 /// Model `M`'s objects inside a transaction: the calls of [`Collection`],
 /// seeing the transaction's own writes, validated at commit. Made by
-/// [`Transaction::of`].
+/// [`Transaction::of`] (which finds the class by the model's names at each
+/// call) or by [`Collection::write`] (with the collection's resolved class).
 pub struct TxCollection<'t, 'db, M> {
     tx: &'t mut Transaction<'db>,
+    ids: Option<ClassIds>,
     _model: PhantomData<fn() -> M>,
 }
 
@@ -336,39 +362,70 @@ impl<'db> Transaction<'db> {
     pub fn of<M: Model>(&mut self) -> TxCollection<'_, 'db, M> {
         TxCollection {
             tx: self,
+            ids: None,
             _model: PhantomData,
         }
     }
 }
 
 impl<M: Model> TxCollection<'_, '_, M> {
+    /// The class: the collection's, or the model's by name now.
+    fn class(&self) -> Result<(Arc<ClassEntry>, ClassIds)> {
+        let db = self.tx.db();
+        match &self.ids {
+            Some(ids) => Ok((entry_of(db, ids)?, ids.clone())),
+            None => {
+                let entry = db
+                    .inner
+                    .catalog
+                    .peek()
+                    .class(M::NAMESPACE, M::CLASS)?
+                    .clone();
+                let ids = ClassIds {
+                    ns: entry.ns,
+                    class: entry.def.id,
+                    name: Cow::Borrowed(M::CLASS),
+                };
+                Ok((entry, ids))
+            }
+        }
+    }
+
     /// Stages an insert; returns the id the object will have.
     pub fn insert(&mut self, item: &M) -> Result<Id<M>> {
-        let fields = fields_of(self.tx.db(), item)?;
-        self.tx
-            .insert(M::NAMESPACE, M::CLASS, fields)
-            .map(Id::from_raw)
+        let (entry, ids) = self.class()?;
+        let fields = FieldValues::Ids(ser::to_fields(&entry.def, item)?);
+        self.tx.insert_in(ids, fields).map(Id::from_raw)
     }
 
     /// The object `id` as this transaction sees it.
     pub fn get(&mut self, id: Id<M>) -> Result<Option<M>> {
-        let ns = self.tx.db().view().namespace(M::NAMESPACE)?;
-        self.tx.with_record(ns, id.raw(), |def, key, rec| {
-            decode(def, key, rec, id.raw())
+        let (_, ids) = self.class()?;
+        self.tx.with_record(ids.ns, id.raw(), |def, key, rec| {
+            decode(&ids, def, key, rec, id.raw())
         })
     }
 
     /// Stages replacing object `id` with `item`.
     pub fn update(&mut self, id: Id<M>, item: &M) -> Result<()> {
-        let fields = fields_of(self.tx.db(), item)?;
-        self.tx.update(M::NAMESPACE, id.raw(), fields);
+        let (entry, ids) = self.class()?;
+        let fields = FieldValues::Ids(ser::to_fields(&entry.def, item)?);
+        self.tx.update_in(ids, id.raw(), fields);
         Ok(())
     }
 
     /// Stages deleting object `id`.
     pub fn delete(&mut self, id: Id<M>) -> Result<()> {
-        self.tx.delete(M::NAMESPACE, id.raw());
+        let (_, ids) = self.class()?;
+        self.tx.delete_in(ids, id.raw());
         Ok(())
+    }
+
+    /// The holder of `value` in unique index `index` (its values as
+    /// stored), as this transaction sees it.
+    fn find_unique_value(&mut self, index: &str, value: &Value) -> Result<Option<ObjectId>> {
+        let (_, ids) = self.class()?;
+        self.tx.find_unique_at(ids.at(), index, value)
     }
 
     /// The object holding `key` in a unique index, as this transaction
@@ -379,8 +436,7 @@ impl<M: Model> TxCollection<'_, '_, M> {
         key: K::Ref<'_>,
     ) -> Result<Option<Id<M>>> {
         Ok(self
-            .tx
-            .find_unique(M::NAMESPACE, M::CLASS, index.name(), &K::to_value(&key))?
+            .find_unique_value(index.name(), &K::to_value(&key))?
             .map(Id::from_raw))
     }
 
@@ -402,9 +458,11 @@ impl<M: Model> TxCollection<'_, '_, M> {
         index: IndexRef<M, K, I>,
         key: K::Ref<'_>,
     ) -> Result<Vec<Id<M>>> {
+        let (_, ids) = self.class()?;
         Ok(self
             .tx
-            .find_all(M::NAMESPACE, M::CLASS, index.name(), &K::to_value(&key))?
+            .find_page_at(ids.at(), index.name(), &K::to_value(&key), &FindAll::all())?
+            .ids
             .into_iter()
             .map(Id::from_raw)
             .collect())
@@ -423,9 +481,10 @@ impl<M: Model> TxCollection<'_, '_, M> {
             bound::<K>(range.end_bound()),
         )
         .limit(limit);
+        let (_, ids) = self.class()?;
         Ok(self
             .tx
-            .scan(M::NAMESPACE, M::CLASS, index.name(), &scan)?
+            .scan_at(ids.at(), index.name(), &scan)?
             .hits
             .into_iter()
             .map(|(_, id)| Id::from_raw(id))
@@ -437,7 +496,7 @@ impl<M: KeyedModel> TxCollection<'_, '_, M> {
     /// Stages inserting `item`, or replacing the object that has its
     /// natural key; returns the id.
     pub fn upsert(&mut self, item: &M) -> Result<Id<M>> {
-        let entry = class_def::<M>(self.tx.db())?;
+        let (entry, ids) = self.class()?;
         let fields = ser::to_fields(&entry.def, item)?;
         let index = entry.index_named(M::KEY.name())?;
         let mut parts = Vec::with_capacity(index.parts.len());
@@ -460,18 +519,13 @@ impl<M: KeyedModel> TxCollection<'_, '_, M> {
         } else {
             Value::List(parts)
         };
-        match self
-            .tx
-            .find_unique(M::NAMESPACE, M::CLASS, M::KEY.name(), &value)?
-        {
+        let fields = FieldValues::Ids(fields);
+        match self.tx.find_unique_at(ids.at(), M::KEY.name(), &value)? {
             Some(id) => {
-                self.tx.update(M::NAMESPACE, id, named(&entry.def, fields));
+                self.tx.update_in(ids, id, fields);
                 Ok(Id::from_raw(id))
             }
-            None => self
-                .tx
-                .insert(M::NAMESPACE, M::CLASS, named(&entry.def, fields))
-                .map(Id::from_raw),
+            None => self.tx.insert_in(ids, fields).map(Id::from_raw),
         }
     }
 }
@@ -526,7 +580,12 @@ fn decode_change<M: Model>(c: crate::Change) -> Result<TypedChange<M>> {
         Some(bytes) => {
             let key = rockhold_format::ObjectKey { ns, id: c.id }.encode();
             let view = RecordView::new(bytes).map_err(|e| Error::corruption(&key, e))?;
-            Some(decode::<M>(def, &key, view, c.id)?)
+            let ids = ClassIds {
+                ns,
+                class: def.id,
+                name: Cow::Borrowed(M::CLASS),
+            };
+            Some(decode::<M>(&ids, def, &key, view, c.id)?)
         }
     };
     Ok(TypedChange {

@@ -18,10 +18,14 @@
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use rockhold_format::{ClassDef, FieldId, ObjectId, Value};
+use std::borrow::Cow;
 
+use rockhold_format::{ClassDef, NamespaceId, ObjectId};
+
+use crate::catalog::ClassEntry;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::txn::{ClassIds, FieldValues};
 
 pub(crate) mod collection;
 mod de;
@@ -47,15 +51,13 @@ fn reading(id: ObjectId, e: Error) -> Error {
     }
 }
 
-/// The values by field name, as `Db::insert`/`Db::update` take them.
-///
-/// Interim, until the write path takes values by field id: `to_fields`
-/// already looked each name up and checked each value against its type.
-fn named(def: &ClassDef, fields: Vec<(FieldId, Value)>) -> Vec<(String, Value)> {
-    fields
-        .into_iter()
-        .filter_map(|(id, v)| def.field_by_id(id).map(|f| (f.name.clone(), v)))
-        .collect()
+/// The ids of a class as the catalog names it now, for a write by field id.
+fn class_ids(entry: &ClassEntry, name: impl Into<Cow<'static, str>>) -> ClassIds {
+    ClassIds {
+        ns: entry.ns,
+        class: entry.def.id,
+        name: name.into(),
+    }
 }
 
 impl Db {
@@ -66,9 +68,10 @@ impl Db {
         class: &str,
         item: &T,
     ) -> Result<ObjectId> {
-        let def = self.class(namespace, class)?;
-        let fields = ser::to_fields(&def, item)?;
-        self.insert(namespace, class, named(&def, fields))
+        let entry = self.inner.catalog.peek().class(namespace, class)?.clone();
+        let fields = FieldValues::Ids(ser::to_fields(&entry.def, item)?);
+        let ids = class_ids(&entry, class.to_string());
+        self.commit_one(|tx| tx.insert_in(ids, fields))
     }
 
     /// Replaces every field of an object with the struct's values (a field
@@ -86,9 +89,14 @@ impl Db {
                 id,
             });
         };
-        let def = self.class(namespace, &class)?;
-        let fields = ser::to_fields(&def, item)?;
-        self.update(namespace, id, named(&def, fields))
+        let entry = self.inner.catalog.peek().class(namespace, &class)?.clone();
+        let fields = FieldValues::Ids(ser::to_fields(&entry.def, item)?);
+        // Written only if the object is still of the class serialized for.
+        let ids = class_ids(&entry, class);
+        self.commit_one(|tx| {
+            tx.update_in(ids, id, fields);
+            Ok(())
+        })
     }
 
     /// Loads an object as a struct, or `None` if it does not exist.
@@ -97,20 +105,20 @@ impl Db {
         namespace: &str,
         id: ObjectId,
     ) -> Result<Option<T>> {
-        self.load_typed(namespace, id, |_| Ok(()))
+        let ns = self.view().namespace(namespace)?;
+        self.load_typed(ns, id, |_| Ok(()))
     }
 
-    /// Reads object `id` of `namespace` as a `T` in place (nothing is
+    /// Reads object `id` of namespace `ns` as a `T` in place (nothing is
     /// decoded but the fields the struct asks for), after `check` accepts
     /// its class: the one typed point read.
     pub(crate) fn load_typed<T: DeserializeOwned>(
         &self,
-        namespace: &str,
+        ns: NamespaceId,
         id: ObjectId,
         check: impl FnOnce(&ClassDef) -> Result<()>,
     ) -> Result<Option<T>> {
         let view = self.view();
-        let ns = view.namespace(namespace)?;
         let catalog = self.inner.catalog.peek();
         view.with_record(ns, id, |key, record| {
             let entry = catalog.class_of_record(ns, id, record.class())?;
