@@ -16,22 +16,23 @@
 //! read transaction per lookup or query, as a user's code would. The cache
 //! is redb's default (1 GiB): the data fits in it.
 //!
-//! **Durability.** The others write a WAL without fsync per commit (rockhold,
-//! raw RocksDB) or fsync only at WAL checkpoints (SQLite,
+//! **Durability.** The others write a WAL without fsync per commit
+//! (rockhold, raw RocksDB) or fsync only at WAL checkpoints (SQLite,
 //! `synchronous=NORMAL`): a commit survives a process crash; an OS crash or
 //! power loss may lose the last ones. redb offers `Immediate` (an fsync per
-//! commit: durable against power loss, and ~1,000 times slower per small
-//! commit on this machine's disk) and `None` (the commit stays in the
-//! process's memory until a later `Immediate` commit writes it: lost on a
-//! process crash). Closest to the others is `None` with a durable commit at
-//! a bounded interval, as SQLite checkpoints its WAL: here every commit that
-//! brings the objects written since the last durable commit to
-//! [`DURABLE_EVERY`] is `Immediate`, and so are the commits before a
-//! reopen, a settle or a compaction. Caveat: between two durable commits
-//! redb can lose up to that many objects to a process crash, where the
-//! others lose none; its commits are therefore somewhat cheaper than theirs.
-//! redb frees pages only at durable commits, so the interval also bounds
-//! its file growth.
+//! commit: durable against power loss; on the project machine's disk 412 µs
+//! per one-row commit, against 16 µs with `None`) and `None` (the commit
+//! stays in the process's memory until a later `Immediate` commit writes
+//! it: lost on a process crash). Closest to the others is `None` with a
+//! durable commit at a bounded interval, as SQLite checkpoints its WAL:
+//! here every commit that brings the objects written since the last
+//! durable commit to [`DURABLE_EVERY`] is `Immediate`, and so are the
+//! commits before a reopen, a settle or a compaction. Caveat: between two
+//! durable commits redb can lose up to that many objects to a process
+//! crash, where the others lose none, so its commits promise less than
+//! theirs; an fsync per commit would promise more and cost about 25 times
+//! as much. redb frees pages only at durable commits, so the interval also
+//! bounds its file growth.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
