@@ -2,8 +2,10 @@
 //! typed API), on raw RocksDB writing exactly rockhold's keys (the floor),
 //! and on the peers a user would pick instead, SQLite and redb, in one run,
 //! printed as ops/s with ratios against the best peer and the floor, peak
-//! RSS and on-disk sizes. Each system runs in a child process of its own (a
-//! fresh `rockhold bench --system ...`), so its peak RSS is its own; the
+//! RSS and on-disk sizes. Each repetition of each system runs in a child
+//! process of its own (a fresh `rockhold bench --system ... --reps 1`), so
+//! its peak RSS is its own, and the repetitions run in rounds of every
+//! system, so that load from elsewhere on the machine is shared out; the
 //! data is generated before any clock starts, and every store lives in a
 //! fresh directory. The build profile is printed first: a benchmark built
 //! with debug assertions or overflow checks does not measure what users
@@ -422,6 +424,14 @@ fn run_rep<S: Store>(
     Ok(())
 }
 
+/// The 1-minute load average, as /proc/loadavg gives it ("?" if unreadable).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -564,50 +574,41 @@ fn run_bench(args: BenchArgs) -> Result<ExitCode> {
     outln!("Background work on the loaded data settles before W3 and W5 are timed.\n");
     let mut results = Results::default();
     let exe = std::env::current_exe()?;
-    for (system, name) in SYSTEMS {
-        eprintln!("running {name} ...");
-        let out = Command::new(&exe)
-            .args([
-                "bench",
-                "--system",
-                system,
-                "--n",
-                &plan.n.to_string(),
-                "--reps",
-                &args.reps.to_string(),
-            ])
-            .args(["--workloads", &plan.workloads.join(",")])
-            .arg("--dir")
-            .arg(&root)
-            .output()?;
-        if !out.status.success() {
-            return Err(format!("{name} failed: {}", String::from_utf8_lossy(&out.stderr)).into());
-        }
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let parts: Vec<&str> = line.split_whitespace().collect();
-            match parts.as_slice() {
-                ["SAMPLE", w, ops, secs] => {
-                    let (ops, secs): (f64, f64) = (ops.parse()?, secs.parse()?);
-                    results
-                        .ops
-                        .entry((system, w.to_string()))
-                        .or_default()
-                        .push(ops / secs.max(1e-9));
-                }
-                ["DISK", at, bytes] => {
-                    results
-                        .disk
-                        .entry((system, at.to_string()))
-                        .or_default()
-                        .push(bytes.parse::<f64>()?);
-                }
-                ["PEAK_RSS_KB", kb] => {
-                    results.rss.insert(system, kb.parse::<u64>()?);
-                }
-                _ => {}
+    let reps = args.reps.max(1);
+    let load_at_start = load_average();
+    // Repetition-major: every system runs once per round, in a child of
+    // its own, so that other work on the shared machine that comes and
+    // goes lands on a round of every system, not on all rounds of one.
+    for rep in 0..reps {
+        for (system, name) in SYSTEMS {
+            eprintln!("rep {}/{reps}: {name} ...", rep + 1);
+            let out = Command::new(&exe)
+                .args([
+                    "bench",
+                    "--system",
+                    system,
+                    "--n",
+                    &plan.n.to_string(),
+                    "--reps",
+                    "1",
+                ])
+                .args(["--workloads", &plan.workloads.join(",")])
+                .arg("--dir")
+                .arg(&root)
+                .output()?;
+            if !out.status.success() {
+                return Err(
+                    format!("{name} failed: {}", String::from_utf8_lossy(&out.stderr)).into(),
+                );
             }
+            results.parse(system, &String::from_utf8_lossy(&out.stdout))?;
         }
     }
+    outln!(
+        "load average (1 min): {load_at_start} at the start, {} at the end, on {} cores\n",
+        load_average(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     print_tables(&plan, args.reps, &results)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -619,11 +620,40 @@ struct Results {
     ops: BTreeMap<(&'static str, String), Vec<f64>>,
     /// Bytes on disk of each repetition, by (system, point).
     disk: BTreeMap<(&'static str, String), Vec<f64>>,
-    /// Peak RSS in KiB, by system.
+    /// Peak RSS in KiB, by system: the highest of its children's.
     rss: BTreeMap<&'static str, u64>,
 }
 
 impl Results {
+    /// Takes in the lines a child printed for `system`.
+    fn parse(&mut self, system: &'static str, stdout: &str) -> Result<()> {
+        for line in stdout.lines() {
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            match parts.as_slice() {
+                ["SAMPLE", w, ops, secs] => {
+                    let (ops, secs): (f64, f64) = (ops.parse()?, secs.parse()?);
+                    self.ops
+                        .entry((system, w.to_string()))
+                        .or_default()
+                        .push(ops / secs.max(1e-9));
+                }
+                ["DISK", at, bytes] => {
+                    self.disk
+                        .entry((system, at.to_string()))
+                        .or_default()
+                        .push(bytes.parse::<f64>()?);
+                }
+                ["PEAK_RSS_KB", kb] => {
+                    let kb = kb.parse::<u64>()?;
+                    let peak = self.rss.entry(system).or_default();
+                    *peak = (*peak).max(kb);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     fn median(&self, system: &'static str, w: &str) -> Option<f64> {
         self.ops
             .get(&(system, w.to_string()))
@@ -755,7 +785,10 @@ fn print_tables(plan: &Plan, reps: usize, results: &Results) -> Result<()> {
                 }
                 format!("{}: {}", parts.join(", "), verdicts.join(", "))
             }
-            None if *w == "w9" => format!(">= {W9_SCALING_TARGET}x own W1: see below"),
+            None if *w == "w9" && plan.wants("w1") => {
+                format!(">= {W9_SCALING_TARGET}x own W1: see below")
+            }
+            None if *w == "w9" => format!(">= {W9_SCALING_TARGET}x own W1: run w1 too"),
             None => String::new(),
         };
         outln!(
@@ -789,7 +822,7 @@ fn print_tables(plan: &Plan, reps: usize, results: &Results) -> Result<()> {
         }
     }
 
-    outln!("\nmemory and disk (medians over the reps)");
+    outln!("\nmemory and disk (disk: medians over the reps)");
     outln!(
         "  {:<15} {:>10} {:>15} {:>28}",
         "",
@@ -809,8 +842,8 @@ fn print_tables(plan: &Plan, reps: usize, results: &Results) -> Result<()> {
         );
     }
     outln!(
-        "  (peak RSS is the child process's, the generated data included; disk: every file of \
-         the store)"
+        "  (peak RSS: the highest of the system's child processes, one per rep, the generated \
+         data included; disk: every file of the store)"
     );
 
     outln!();
