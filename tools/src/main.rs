@@ -125,7 +125,7 @@ enum Command {
         /// Where to write it (must not exist).
         dir: PathBuf,
     },
-    /// Measures rockhold against raw RocksDB (same keys) and SQLite, as ratios.
+    /// Measures rockhold (dynamic and typed API) against raw RocksDB (same keys), SQLite and redb.
     Bench {
         /// Objects per workload.
         #[arg(long, default_value_t = 200_000)]
@@ -133,7 +133,7 @@ enum Command {
         /// Repetitions; the table shows the median and the min–max.
         #[arg(long, default_value_t = 3)]
         reps: usize,
-        /// Comma-separated workloads (w1,w2,w3,w3w,w4,w5,w6,w7,w8); default all.
+        /// Comma-separated workloads (w1,w2,w3,w3w,w4,w5,w6,w7,w8,w9); default all.
         #[arg(long, value_delimiter = ',')]
         workloads: Option<Vec<String>>,
         /// Where the stores are created (default: a fresh folder under /var/tmp).

@@ -4,9 +4,15 @@
 //! uniqueness reads (a point get of the email's key, and the candidate's
 //! record), in the same column families with the
 //! same table options — and nothing else: no catalog, locks, caches or checks.
+//! The unique email is the best layout RocksDB offers it: one point key
+//! (field + hash → holder id), read with a `Get` and a whole-key bloom
+//! filter. W9's four writers share the `DB` (it is `Sync`) and take ids from
+//! an atomic counter; their uniqueness check and write are not atomic
+//! together (no lock), which is the floor's cost, not a usable design.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rockhold::{column_family, Family, COLUMN_FAMILIES};
 use rockhold_format::{
@@ -15,8 +21,9 @@ use rockhold_format::{
     Record, TaskKey, TaskRecord, Value,
 };
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, IngestExternalFileOptions,
-    ReadOptions, SstFileWriter, WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamilyDescriptor, CompactOptions,
+    DBCompressionType, DBRecoveryMode, IngestExternalFileOptions, ReadOptions, SstFileWriter,
+    WriteBatch, WriteOptions, DB,
 };
 
 use super::data::Person;
@@ -24,9 +31,9 @@ use super::{Result, Store};
 
 const NS: NamespaceId = NamespaceId(0);
 const CLASS: ClassId = ClassId(1);
-const EMAIL: FieldId = FieldId(1);
+pub(super) const EMAIL: FieldId = FieldId(1);
 const NAME: FieldId = FieldId(2);
-const AGE: FieldId = FieldId(3);
+pub(super) const AGE: FieldId = FieldId(3);
 const PAYLOAD: FieldId = FieldId(4);
 const EMAIL_INDEX: IndexId = IndexId(1);
 const AGE_INDEX: IndexId = IndexId(2);
@@ -78,14 +85,50 @@ fn open(dir: &Path, cache: &Cache) -> Result<DB> {
     Ok(DB::open_cf_descriptors(&o, dir, cfs)?)
 }
 
-fn record(p: &Person) -> ObjectRecord {
+/// Compacts every column family fully (the bottommost level included, so
+/// every tombstone and overwritten value is dropped).
+fn compact_all(db: &DB) -> Result<()> {
+    let mut opts = CompactOptions::default();
+    opts.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
+    for name in DB::list_cf(&rocksdb::Options::default(), db.path())? {
+        let cf = db.cf_handle(&name).ok_or("missing column family")?;
+        db.compact_range_cf_opt(cf, None::<&[u8]>, None::<&[u8]>, &opts);
+    }
+    Ok(())
+}
+
+/// Fully compacts the closed rockhold database in `dir`, which has no
+/// compaction call of its own: opened with the rocksdb crate, with
+/// rockhold's column families and options (this module's are the same,
+/// plus rockhold's WAL checks), compacted as [`RawStore`] is, closed.
+pub(crate) fn compact_dir(dir: &Path) -> Result<()> {
+    let cache = Cache::new_lru_cache(64 << 20);
+    let mut o = rocksdb::Options::default();
+    o.set_paranoid_checks(true);
+    o.set_wal_recovery_mode(DBRecoveryMode::TolerateCorruptedTailRecords);
+    o.set_track_and_verify_wals_in_manifest(true);
+    o.set_atomic_flush(true);
+    o.increase_parallelism(2);
+    o.set_max_background_jobs(4);
+    let names = DB::list_cf(&o, dir)?;
+    let cfs = names
+        .iter()
+        .map(|name| ColumnFamilyDescriptor::new(name, cf_options(name, &cache)));
+    let db = DB::open_cf_descriptors(&o, dir, cfs)?;
+    compact_all(&db)?;
+    drop(db);
+    Ok(())
+}
+
+/// The record of `p`, as rockhold encodes it (redb stores the same bytes).
+pub(super) fn record(p: &Person) -> ObjectRecord {
     ObjectRecord {
         class: CLASS,
         fields: vec![
             (EMAIL, Value::from(p.email.as_str())),
             (NAME, Value::from(p.name.as_str())),
             (AGE, Value::U64(p.age)),
-            (PAYLOAD, Value::Bytes(p.payload.clone())),
+            (PAYLOAD, Value::Bytes(p.payload.0.clone())),
         ],
     }
 }
@@ -161,6 +204,18 @@ impl RawStore {
         Ok(None)
     }
 
+    /// Inserts `p` as object `id` in a batch of its own, after the
+    /// uniqueness read.
+    fn insert_as(&self, id: ObjectId, p: &Person) -> Result<()> {
+        let rec = record(p);
+        if self.email_index && self.holder(rec.value(EMAIL))?.is_some() {
+            return Err("duplicate email".into());
+        }
+        let mut batch = WriteBatch::default();
+        self.put_object(&mut batch, id, &rec)?;
+        self.write(batch)
+    }
+
     fn put_object(&self, batch: &mut WriteBatch, id: ObjectId, rec: &ObjectRecord) -> Result<()> {
         batch.put_cf(
             self.cf(Family::Object)?,
@@ -225,16 +280,23 @@ impl Store for RawStore {
     }
 
     fn insert_one(&mut self, p: &Person) -> Result<u64> {
-        let rec = record(p);
-        if self.email_index && self.holder(rec.value(EMAIL))?.is_some() {
-            return Err("duplicate email".into());
-        }
         let id = ObjectId(self.next_id);
         self.next_id += 1;
-        let mut batch = WriteBatch::default();
-        self.put_object(&mut batch, id, &rec)?;
-        self.write(batch)?;
+        self.insert_as(id, p)?;
         Ok(id.0)
+    }
+
+    fn insert_concurrently(&mut self, parts: &[&[Person]]) -> Result<()> {
+        let next = AtomicU64::new(self.next_id);
+        let this = &*self;
+        super::on_threads(parts, |part| {
+            for p in part {
+                this.insert_as(ObjectId(next.fetch_add(1, Ordering::Relaxed)), p)?;
+            }
+            Ok(())
+        })?;
+        self.next_id = next.into_inner();
+        Ok(())
     }
 
     fn insert_batch(&mut self, ps: &[Person]) -> Result<Vec<u64>> {
@@ -427,5 +489,10 @@ impl Store for RawStore {
         }
         it.status()?;
         Ok(n)
+    }
+
+    fn compact(self, _dir: &Path) -> Result<Self> {
+        compact_all(&self.db)?;
+        Ok(self)
     }
 }

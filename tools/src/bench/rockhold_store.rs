@@ -1,4 +1,8 @@
-//! The benchmark's workloads on rockhold, through its public API.
+//! The benchmark's workloads on rockhold, through its dynamic API (class
+//! specs and `Value`s, the API a schemaless caller uses): WAL on, no fsync
+//! per commit (rockhold's default), the runner off so no thread competes
+//! with a workload (W5 builds the index with `check_reindex_tasks` on the
+//! caller's thread).
 
 use std::ops::Bound;
 use std::path::Path;
@@ -28,7 +32,8 @@ fn spec(email_index: bool) -> ClassSpec {
         .field(FieldSpec::new("payload", FieldType::Bytes))
 }
 
-fn options() -> Options {
+/// The options of both rockhold systems (this one and `typed_store.rs`).
+pub(super) fn options() -> Options {
     // Tasks run through check_reindex_tasks in W5; no thread competes in the others.
     // The unique-lookup cache is sized to hold the W3w working set (100,000
     // lookups): an LRU smaller than a cyclic working set never hits.
@@ -43,7 +48,7 @@ fn fields(p: &Person) -> [(&'static str, Value); 4] {
         ("email", Value::from(p.email.as_str())),
         ("name", Value::from(p.name.as_str())),
         ("age", Value::U64(p.age)),
-        ("payload", Value::Bytes(p.payload.clone())),
+        ("payload", Value::Bytes(p.payload.0.clone())),
     ]
 }
 
@@ -79,6 +84,16 @@ impl Store for RockholdStore {
             .collect::<rockhold::Result<Vec<_>>>()?;
         tx.commit()?;
         Ok(ids)
+    }
+
+    fn insert_concurrently(&mut self, parts: &[&[Person]]) -> Result<()> {
+        let db = &self.db;
+        super::on_threads(parts, |part| {
+            for p in part {
+                db.insert(NS, CLASS, fields(p))?;
+            }
+            Ok(())
+        })
     }
 
     fn lookup(&mut self, email: &str) -> Result<Option<u64>> {
@@ -117,5 +132,15 @@ impl Store for RockholdStore {
     fn range(&mut self, lower: u64) -> Result<usize> {
         let q = RangeScan::between(Bound::Included(Value::U64(lower)), Bound::Unbounded).limit(100);
         Ok(self.db.scan(NS, CLASS, "age", &q)?.hits.len())
+    }
+
+    fn compact(self, dir: &Path) -> Result<Self> {
+        // rockhold has no compaction call: closed, its directory is
+        // compacted as raw RocksDB's is (every column family, fully).
+        self.db.close()?;
+        super::raw::compact_dir(dir)?;
+        Ok(RockholdStore {
+            db: Db::open(dir, options())?,
+        })
     }
 }
