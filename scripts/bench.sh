@@ -29,7 +29,9 @@ else
 fi
 if [ -z "$lib" ]; then
     echo "bench: no release build of RocksDB in $CARGO_TARGET_DIR yet; building it (about 15 minutes)" >&2
-    cargo build --release -p rockhold-tools
+    # The whole workspace, as the tests build it: a `-p` build may resolve
+    # build-dependency features differently and compile the C++ again.
+    cargo build --release --workspace
     lib=$(newest_lib)
 fi
 if [ -z "$lib" ]; then

@@ -137,7 +137,9 @@ pub use read::{Cursor, FindAll, FindPage, Object, RangeScan, ScanPage, Snapshot}
 /// the attributes they take.
 pub use rockhold_derive::{Model, Schema};
 pub use txn::Transaction;
-pub use typed::collection::{Collection, RangeIter, TxCollection, TypedChange, TypedWatch};
+pub use typed::collection::{
+    Collection, ObjectIter, RangeIter, TxCollection, TypedChange, TypedWatch,
+};
 pub use typed::model::{
     kind, Id, IndexKindOf, IndexRef, Key, KeyedModel, Model, Range, Schema, Unique,
 };

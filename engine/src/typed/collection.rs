@@ -207,9 +207,35 @@ impl<M: Model> Collection<M> {
         Ok(RangeIter {
             coll: self.clone(),
             index: index.name(),
-            scan: Some(scan.limit(RANGE_PAGE)),
+            scan: Some(scan),
+            page_size: RANGE_FIRST_PAGE,
             page: VecDeque::new(),
         })
+    }
+
+    /// Every object of the collection, in id order, streamed a page at a
+    /// time (bounded memory), each record decoded in place.
+    ///
+    /// ```
+    /// use rockhold::{Db, MemStore, Model, Options};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Serialize, Deserialize, Model)]
+    /// struct Point { x: i64 }
+    ///
+    /// let db = Db::open_memory(&MemStore::new(), Options::default())?;
+    /// let points = db.collection::<Point>()?;
+    /// for x in 0..1000 { points.insert(&Point { x })?; }
+    /// let sum: i64 = points.iter().map(|r| r.map(|(_, p)| p.x)).sum::<Result<_, _>>()?;
+    /// assert_eq!(sum, 499_500);
+    /// # Ok::<(), rockhold::Error>(())
+    /// ```
+    pub fn iter(&self) -> ObjectIter<M> {
+        ObjectIter {
+            coll: self.clone(),
+            next: Some(ObjectId(0)),
+            page: VecDeque::new(),
+        }
     }
 
     /// Runs `f` on this collection inside a read-write transaction, retried
@@ -282,16 +308,49 @@ impl<M: KeyedModel> Collection<M> {
     }
 }
 
-const RANGE_PAGE: usize = 256;
+/// The first page a range reads, and the largest: pages double in
+/// between, so a range that is stopped early (`.take(n)`) reads at most
+/// about twice the entries it yields, and a long one reads few pages.
+const RANGE_FIRST_PAGE: usize = 16;
+const RANGE_MAX_PAGE: usize = 1024;
 
-/// The objects of a [`Collection::range`], in key order: each item is read
-/// when reached (a page of index entries at a time).
+/// The objects of a [`Collection::range`], in key order: read a page of
+/// index entries at a time, and each page's objects in one batched lookup.
+/// Every page reads the latest committed state, so an object deleted
+/// since its entry was read is skipped.
 pub struct RangeIter<M> {
     coll: Collection<M>,
     index: &'static str,
     /// The next page's scan; `None` when the last page was read.
     scan: Option<RangeScan>,
-    page: VecDeque<ObjectId>,
+    page_size: usize,
+    page: VecDeque<(ObjectId, Option<M>)>,
+}
+
+impl<M: Model> RangeIter<M> {
+    /// Reads the next page of entries and their objects.
+    fn fill(&mut self) -> Result<bool> {
+        let Some(scan) = self.scan.take() else {
+            return Ok(false);
+        };
+        let scan = scan.limit(self.page_size);
+        self.page_size = (self.page_size * 2).min(RANGE_MAX_PAGE);
+        let page: ScanPage = self
+            .coll
+            .db
+            .view()
+            .scan(self.coll.ids.at(), self.index, &scan)?;
+        let ids: Vec<ObjectId> = page.hits.iter().map(|(_, id)| *id).collect();
+        let objects = self
+            .coll
+            .db
+            .load_many_typed(self.coll.ids.ns, &ids, |def, id| {
+                of_class(&self.coll.ids, def, id)
+            })?;
+        self.page.extend(ids.into_iter().zip(objects));
+        self.scan = page.cursor.map(|c| scan.after(c));
+        Ok(true)
+    }
 }
 
 impl<M: Model> Iterator for RangeIter<M> {
@@ -299,32 +358,79 @@ impl<M: Model> Iterator for RangeIter<M> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(id) = self.page.pop_front() {
-                let id = Id::from_raw(id);
-                match self.coll.get(id) {
-                    // Deleted since its entry was read: skipped.
-                    Ok(None) => continue,
-                    Ok(Some(m)) => return Some(Ok((id, m))),
-                    Err(e) => return Some(Err(e)),
-                }
-            }
-            let scan = self.scan.take()?;
-            let page: ScanPage =
-                match self
-                    .coll
-                    .db
-                    .view()
-                    .scan(self.coll.ids.at(), self.index, &scan)
-                {
-                    Ok(p) => p,
-                    Err(e) => return Some(Err(e)),
-                };
-            self.page.extend(page.hits.into_iter().map(|(_, id)| id));
-            self.scan = page.cursor.map(|c| scan.clone().after(c));
-            if self.page.is_empty() {
-                return None;
+            match self.page.pop_front() {
+                // Deleted since its entry was read: skipped.
+                Some((_, None)) => continue,
+                Some((id, Some(m))) => return Some(Ok((Id::from_raw(id), m))),
+                None => match self.fill() {
+                    Ok(true) => continue,
+                    Ok(false) => return None,
+                    Err(e) => {
+                        self.scan = None;
+                        return Some(Err(e));
+                    }
+                },
             }
         }
+    }
+}
+
+/// Every object of a [`Collection`], in id order: [`Collection::iter`].
+/// Read a page of records at a time, each decoded in place; every page
+/// reads the latest committed state.
+pub struct ObjectIter<M> {
+    coll: Collection<M>,
+    /// The first id of the next page; `None` when the last page was read.
+    next: Option<ObjectId>,
+    page: VecDeque<(ObjectId, M)>,
+}
+
+const SCAN_PAGE: usize = 256;
+
+impl<M: Model> ObjectIter<M> {
+    fn fill(&mut self) -> Result<bool> {
+        let Some(first) = self.next.take() else {
+            return Ok(false);
+        };
+        let ids = &self.coll.ids;
+        let catalog = self.coll.db.inner.catalog.peek();
+        let entry = catalog.class_at(ids.at())?;
+        let mut last = None;
+        let page = &mut self.page;
+        self.coll
+            .db
+            .view()
+            .for_each_record(ids.ns, ids.class, first, None, |id, bytes| {
+                let key = rockhold_format::ObjectKey { ns: ids.ns, id }.encode();
+                let rec = RecordView::new(bytes).map_err(|e| Error::corruption(&key, e))?;
+                page.push_back((id, decode(ids, &entry.def, &key, rec, id)?));
+                last = Some(id);
+                Ok(page.len() < SCAN_PAGE)
+            })?;
+        if self.page.len() == SCAN_PAGE {
+            self.next = last.and_then(|id| id.0.checked_add(1)).map(ObjectId);
+        }
+        Ok(!self.page.is_empty())
+    }
+}
+
+impl<M: Model> Iterator for ObjectIter<M> {
+    type Item = Result<(Id<M>, M)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.page.is_empty() {
+            match self.fill() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    self.next = None;
+                    return Some(Err(e));
+                }
+            }
+        }
+        self.page
+            .pop_front()
+            .map(|(id, m)| Ok((Id::from_raw(id), m)))
     }
 }
 

@@ -20,7 +20,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use std::borrow::Cow;
 
-use rockhold_format::{ClassDef, NamespaceId, ObjectId};
+use rockhold_format::{ClassDef, Key as _, NamespaceId, ObjectId, ObjectKey, RecordView};
 
 use crate::catalog::ClassEntry;
 use crate::db::Db;
@@ -126,5 +126,48 @@ impl Db {
             de::from_view(&entry.def, record, key)
         })
         .map_err(|e| reading(id, e))
+    }
+
+    /// Reads the objects `ids` of namespace `ns` as `T`s in place, in one
+    /// batched lookup, in the order asked (`None` where there is none),
+    /// after `check` accepts each one's class.
+    pub(crate) fn load_many_typed<T: DeserializeOwned>(
+        &self,
+        ns: NamespaceId,
+        ids: &[ObjectId],
+        check: impl Fn(&ClassDef, ObjectId) -> Result<()>,
+    ) -> Result<Vec<Option<T>>> {
+        let keys: Vec<Vec<u8>> = ids
+            .iter()
+            .map(|id| ObjectKey { ns, id: *id }.encode())
+            .collect();
+        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let catalog = self.inner.catalog.peek();
+        let mut out: Vec<Option<T>> = Vec::with_capacity(ids.len());
+        out.resize_with(ids.len(), || None);
+        let mut failed = None;
+        self.view()
+            .kv
+            .multi_get_with(crate::kv::Space::Objects, &refs, &mut |i, bytes| {
+                if failed.is_some() {
+                    return;
+                }
+                let (id, key) = (ids[i], &keys[i]);
+                let read = RecordView::new(bytes)
+                    .map_err(|e| Error::corruption(key, e))
+                    .and_then(|record| {
+                        let entry = catalog.class_of_record(ns, id, record.class())?;
+                        check(&entry.def, id)?;
+                        de::from_view(&entry.def, record, key).map_err(|e| reading(id, e))
+                    });
+                match read {
+                    Ok(t) => out[i] = Some(t),
+                    Err(e) => failed = Some(e),
+                }
+            })?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
 }
