@@ -141,7 +141,7 @@ pub use typed::collection::{
     Collection, ObjectIter, RangeIter, TxCollection, TypedChange, TypedWatch,
 };
 pub use typed::model::{
-    kind, Id, IndexKindOf, IndexRef, Key, KeyedModel, Model, Range, Schema, Unique,
+    kind, Bytes, Id, IndexKindOf, IndexRef, Key, KeyedModel, Model, Range, Schema, Unique,
 };
 
 /// What `#[derive(Model)]` and `#[derive(Schema)]` expand to refers to;

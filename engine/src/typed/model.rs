@@ -431,3 +431,101 @@ impl<T: Schema, const N: usize> Schema for [T; N] {
     }
     type Key = Value;
 }
+
+/// Opaque bytes for a model field, stored as one `FieldType::Bytes` value.
+/// (A bare `Vec<u8>` is a list of integers to serde, and so to the
+/// derive.) Derefs to the bytes; indexable with a `&[u8]` key.
+///
+/// ```
+/// use rockhold::{Bytes, Db, MemStore, Model, Options};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, PartialEq, Serialize, Deserialize, Model)]
+/// struct Blob { #[index(unique)] digest: Bytes, body: Bytes }
+///
+/// let db = Db::open_memory(&MemStore::new(), Options::default())?;
+/// let blobs = db.collection::<Blob>()?;
+/// let id = blobs.insert(&Blob { digest: Bytes(vec![1, 2]), body: Bytes(b"hello".to_vec()) })?;
+/// let (found, blob) = blobs.get_unique(Blob::DIGEST, &[1, 2])?.expect("stored");
+/// assert_eq!((found, &blob.body[..]), (id, &b"hello"[..]));
+/// assert_eq!(db.get("default", id.raw())?.and_then(|o| o.get("body").cloned()),
+///            Some(rockhold::Value::Bytes(b"hello".to_vec())));
+/// # Ok::<(), rockhold::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Bytes(pub Vec<u8>);
+
+impl std::ops::Deref for Bytes {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Bytes {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
+impl From<Vec<u8>> for Bytes {
+    fn from(v: Vec<u8>) -> Bytes {
+        Bytes(v)
+    }
+}
+
+impl From<Bytes> for Vec<u8> {
+    fn from(b: Bytes) -> Vec<u8> {
+        b.0
+    }
+}
+
+impl Serialize for Bytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Bytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Bytes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Bytes, E> {
+                Ok(Bytes(v.to_vec()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Bytes, E> {
+                Ok(Bytes(v))
+            }
+            // Formats without a bytes type (JSON) give a list of numbers.
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Bytes, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+                while let Some(b) = seq.next_element::<u8>()? {
+                    out.push(b);
+                }
+                Ok(Bytes(out))
+            }
+        }
+        d.deserialize_byte_buf(Visit)
+    }
+}
+
+impl Schema for Bytes {
+    fn field_type() -> FieldType {
+        FieldType::Bytes
+    }
+    type Key = Bytes;
+}
+
+impl Key for Bytes {
+    type Ref<'a> = &'a [u8];
+    fn to_value(key: &&[u8]) -> Value {
+        Value::Bytes(key.to_vec())
+    }
+}

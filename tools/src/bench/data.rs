@@ -4,8 +4,8 @@
 //! the typed API takes the struct as a user's code has it, while the other
 //! systems read its fields.
 
-use rockhold::{FieldType, Model, Schema, Value};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use rockhold::{Bytes, Model};
+use serde::{Deserialize, Serialize};
 
 /// One object of the benchmark's shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
@@ -16,48 +16,7 @@ pub struct Person {
     pub name: String,
     #[index(ordered)]
     pub age: u64,
-    pub payload: Payload,
-}
-
-/// Opaque bytes, stored as one `bytes` value. rockhold's typed API maps a
-/// bare `Vec<u8>` to a list of integers (serde sees a sequence) and ships
-/// no bytes type, so a model with a blob field declares one like this.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Payload(pub Vec<u8>);
-
-impl Schema for Payload {
-    fn field_type() -> FieldType {
-        FieldType::Bytes
-    }
-    type Key = Value;
-}
-
-impl Serialize for Payload {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Payload {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct Bytes;
-        impl<'de> serde::de::Visitor<'de> for Bytes {
-            type Value = Payload;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("bytes")
-            }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> std::result::Result<Payload, E> {
-                Ok(Payload(v.to_vec()))
-            }
-            fn visit_byte_buf<E: serde::de::Error>(
-                self,
-                v: Vec<u8>,
-            ) -> std::result::Result<Payload, E> {
-                Ok(Payload(v))
-            }
-        }
-        d.deserialize_byte_buf(Bytes)
-    }
+    pub payload: Bytes,
 }
 
 /// A small deterministic generator (xorshift64*), so every system gets the
@@ -102,7 +61,7 @@ pub fn generate(n: usize, lookups: usize, range_queries: usize) -> Data {
                 email: format!("user{i:08}@example.com"),
                 name: format!("Name {}", rng.next() % 100_000),
                 age: rng.next() % AGES,
-                payload: Payload(payload),
+                payload: Bytes(payload),
             }
         })
         .collect();

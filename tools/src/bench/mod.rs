@@ -851,7 +851,7 @@ fn print_tables(plan: &Plan, reps: usize, results: &Results) -> Result<()> {
         outln!("  {w:<4} {what}");
     }
     outln!(
-        "\nnotes: typed W4 reads each object by id (no typed class scan); typed W6 is a \
+        "\nnotes: typed W4 is Collection::iter (records decoded in place); typed W6 is a \
          read-modify-write in a transaction;\n  typed W8 returns the 100 decoded objects (no \
          index-only typed range), the others (age, id) pairs."
     );

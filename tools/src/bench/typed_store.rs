@@ -30,7 +30,7 @@ use std::path::Path;
 use rockhold::{Collection, Db, Id, Model, ObjectId};
 use serde::{Deserialize, Serialize};
 
-use super::data::{Payload, Person};
+use super::data::Person;
 use super::rockhold_store::options;
 use super::{Result, Store};
 
@@ -43,7 +43,7 @@ pub struct PersonLoad {
     name: String,
     #[index(ordered)]
     age: u64,
-    payload: Payload,
+    payload: rockhold::Bytes,
 }
 
 /// The collection the store writes through: the indexed model, or (before
