@@ -273,6 +273,38 @@ pub fn checkpoint(path: &Path, dir: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `compact`: a full compaction, with the store's size before and after.
+pub fn compact(path: &Path) -> Result<ExitCode> {
+    let db = writable(path)?;
+    let before = dir_size(path)?;
+    db.compact()?;
+    db.close()?;
+    let after = dir_size(path)?;
+    let mib = |b: u64| b as f64 / f64::from(1 << 20);
+    outln!(
+        "{}: compacted, {:.1} MiB -> {:.1} MiB on disk",
+        path.display(),
+        mib(before),
+        mib(after)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The bytes of every file below `dir`.
+fn dir_size(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        total += if meta.is_dir() {
+            dir_size(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
+}
+
 /// `migrate`: rewrites a v1 database in the current format, then rebuilds
 /// every index (the whole-class tasks the migration queued) before it exits.
 pub fn migrate(path: &Path) -> Result<ExitCode> {

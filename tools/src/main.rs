@@ -125,6 +125,13 @@ enum Command {
         /// Where to write it (must not exist).
         dir: PathBuf,
     },
+    /// Compacts the database fully, giving back the space of deleted and
+    /// replaced objects and removed index entries; prints the size before
+    /// and after.
+    Compact {
+        /// The database directory (must not be open elsewhere).
+        db: PathBuf,
+    },
     /// Measures rockhold (dynamic and typed API) against raw RocksDB (same keys), SQLite and redb.
     Bench {
         /// Objects per workload.
@@ -226,6 +233,7 @@ fn main() -> ExitCode {
             BackupCommand::Purge { dir, keep } => admin::BackupCmd::Purge { dir, keep },
         }),
         Command::Checkpoint { db, dir } => admin::checkpoint(&db, &dir),
+        Command::Compact { db } => admin::compact(&db),
         Command::Bench {
             n,
             reps,

@@ -109,6 +109,30 @@ impl Db {
         })
     }
 
+    /// Compacts the whole database now: every column family is rewritten
+    /// through its last level, so the space of deleted objects, replaced
+    /// records and removed index entries is given back (RocksDB otherwise
+    /// does this in the background, when levels fill up). Reads and writes
+    /// go on meanwhile; it takes as long as rewriting the database once.
+    /// A no-op in memory; `ReadOnly` on a follower.
+    ///
+    /// ```
+    /// use rockhold::{ClassSpec, Db, FieldSpec, FieldType, Family, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.create_class("default", &ClassSpec::new("n").field(FieldSpec::new("v", FieldType::U64)))?;
+    /// let ids: Vec<_> = (0..1000u64).map(|v| db.insert("default", "n", [("v", v)])).collect::<Result<_, _>>()?;
+    /// for id in ids { db.delete("default", id)?; }
+    /// db.compact()?;
+    /// assert_eq!(db.rocksdb_property(Family::Object, "rocksdb.estimate-num-keys")?, Some(0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn compact(&self) -> Result<()> {
+        self.inner.writable()?;
+        self.inner.kv.compact()
+    }
+
     /// A RocksDB integer property (e.g. `rocksdb.estimate-num-keys`,
     /// `rocksdb.total-sst-files-size`) of the column family holding
     /// `family`; `None` where the backend does not know it (in memory,

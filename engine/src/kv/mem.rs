@@ -492,6 +492,10 @@ impl Kv for MemKv {
         })
     }
 
+    fn compact(&self) -> Result<()> {
+        Ok(())
+    }
+
     fn is_read_only(&self) -> bool {
         false
     }

@@ -280,6 +280,12 @@ pub(crate) trait Kv: Send + Sync {
     /// `rocksdb.estimate-num-keys`) for one space; `None` when unknown.
     fn property(&self, space: Space, name: &str) -> Result<Option<u64>>;
 
+    /// Rewrites every space's files in full, so deleted and overwritten
+    /// entries take no room (RocksDB: a manual compaction of every column
+    /// family through its last level); a no-op in memory. Reads and writes
+    /// go on meanwhile.
+    fn compact(&self) -> Result<()>;
+
     /// Whether writes are refused (a read-only follower).
     fn is_read_only(&self) -> bool;
 

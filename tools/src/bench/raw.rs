@@ -22,8 +22,8 @@ use rockhold_format::{
 };
 use rocksdb::{
     BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamilyDescriptor, CompactOptions,
-    DBCompressionType, DBRecoveryMode, IngestExternalFileOptions, ReadOptions, SstFileWriter,
-    WriteBatch, WriteOptions, DB,
+    DBCompressionType, IngestExternalFileOptions, ReadOptions, SstFileWriter, WriteBatch,
+    WriteOptions, DB,
 };
 
 use super::data::Person;
@@ -94,29 +94,6 @@ fn compact_all(db: &DB) -> Result<()> {
         let cf = db.cf_handle(&name).ok_or("missing column family")?;
         db.compact_range_cf_opt(cf, None::<&[u8]>, None::<&[u8]>, &opts);
     }
-    Ok(())
-}
-
-/// Fully compacts the closed rockhold database in `dir`, which has no
-/// compaction call of its own: opened with the rocksdb crate, with
-/// rockhold's column families and options (this module's are the same,
-/// plus rockhold's WAL checks), compacted as [`RawStore`] is, closed.
-pub(crate) fn compact_dir(dir: &Path) -> Result<()> {
-    let cache = Cache::new_lru_cache(64 << 20);
-    let mut o = rocksdb::Options::default();
-    o.set_paranoid_checks(true);
-    o.set_wal_recovery_mode(DBRecoveryMode::TolerateCorruptedTailRecords);
-    o.set_track_and_verify_wals_in_manifest(true);
-    o.set_atomic_flush(true);
-    o.increase_parallelism(2);
-    o.set_max_background_jobs(4);
-    let names = DB::list_cf(&o, dir)?;
-    let cfs = names
-        .iter()
-        .map(|name| ColumnFamilyDescriptor::new(name, cf_options(name, &cache)));
-    let db = DB::open_cf_descriptors(&o, dir, cfs)?;
-    compact_all(&db)?;
-    drop(db);
     Ok(())
 }
 

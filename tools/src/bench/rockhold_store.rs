@@ -134,13 +134,8 @@ impl Store for RockholdStore {
         Ok(self.db.scan(NS, CLASS, "age", &q)?.hits.len())
     }
 
-    fn compact(self, dir: &Path) -> Result<Self> {
-        // rockhold has no compaction call: closed, its directory is
-        // compacted as raw RocksDB's is (every column family, fully).
-        self.db.close()?;
-        super::raw::compact_dir(dir)?;
-        Ok(RockholdStore {
-            db: Db::open(dir, options())?,
-        })
+    fn compact(self, _dir: &Path) -> Result<Self> {
+        self.db.compact()?;
+        Ok(self)
     }
 }

@@ -450,6 +450,17 @@ impl Kv for RocksKv {
         Ok(self.db.property_int_value_cf(self.cf(space)?, name)?)
     }
 
+    fn compact(&self) -> Result<()> {
+        let mut opts = rocksdb::CompactOptions::default();
+        // Through the last level: that is where tombstones are dropped.
+        opts.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+        for space in Space::ALL {
+            self.db
+                .compact_range_cf_opt(self.cf(space)?, None::<&[u8]>, None::<&[u8]>, &opts);
+        }
+        Ok(())
+    }
+
     fn is_read_only(&self) -> bool {
         self.read_only
     }
