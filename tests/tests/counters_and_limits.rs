@@ -5,8 +5,8 @@
 //! writes or builds; `find_page` bounds what one lookup returns.
 
 use rockhold::{
-    BuildStage, ClassSpec, Error, FieldSpec, FieldType, FindAll, IndexState, NamespaceId, ObjectId,
-    Options, TaskState, Value,
+    BuildStage, ClassSpec, Db, Error, FieldSpec, FieldType, FindAll, IndexState, NamespaceId,
+    ObjectId, Options, TaskState, Value,
 };
 use rockhold_format::{
     ClassDef, ClassKey, GenerationKey, Key, MetaKey, MetaValue, Record, TaskKey, TaskRecord,
@@ -121,6 +121,29 @@ fn a_task_whose_attempts_are_at_the_maximum_ends_failed_and_is_reported() {
     assert_invariant(&db);
 }
 
+/// `check_reindex_tasks` returns (it does not wait forever on a claim),
+/// and both tasks end `Failed` with the panic's message. The call names
+/// the failed tasks it ran or waited for: with a runner thread, one that
+/// failed before the call is not among them (a race seen in CI, where the
+/// test used to expect both in the error every time).
+fn both_builds_failed(db: &Db, threads: usize) {
+    match db.check_reindex_tasks() {
+        Err(Error::ReindexFailed { tasks }) => {
+            assert!(!tasks.is_empty(), "an error names its tasks");
+            assert!(threads > 0 || tasks.len() == 2, "{tasks:?}");
+        }
+        Ok(()) if threads > 0 => {}
+        other => panic!("expected ReindexFailed, got {other:?}"),
+    }
+    let tasks = db.tasks().expect("tasks");
+    assert_eq!(tasks.len(), 2, "{tasks:?}");
+    for t in tasks {
+        assert_eq!(t.record.state, TaskState::Failed, "{t:?}");
+        let reason = t.record.last_error.clone().unwrap_or_default();
+        assert!(reason.contains("hook panics on purpose"), "{reason}");
+    }
+}
+
 /// Bug: a task run that panicked killed the runner thread with the task
 /// still claimed, so `check_reindex_tasks` waited forever (or, run in the
 /// caller, the panic escaped it: seen without the fix).
@@ -137,21 +160,10 @@ fn a_panicking_task_run_ends_failed_releases_its_claim_and_the_runner_lives_on()
         db.create_class("default", &plain()).expect("class");
         fill(&db, 50);
         db.update_class("default", &indexed()).expect("add indexes");
-        let err = db.check_reindex_tasks().expect_err("both builds panicked");
-        match &err {
-            Error::ReindexFailed { tasks } => assert_eq!(tasks.len(), 2, "{tasks:?}"),
-            other => panic!("expected ReindexFailed, got {other:?}"),
-        }
-        assert!(err.to_string().contains("hook panics on purpose"), "{err}");
-        for t in db.tasks().expect("tasks") {
-            assert_eq!(t.record.state, TaskState::Failed, "{t:?}");
-        }
-        // Nothing is left claimed: a new task still runs to its end.
+        both_builds_failed(&db, threads);
+        // Nothing is left claimed: requeued, both run to their end again.
         assert!(db.retry_failed_tasks().expect("retry") == 2);
-        assert!(matches!(
-            db.check_reindex_tasks(),
-            Err(Error::ReindexFailed { .. })
-        ));
+        both_builds_failed(&db, threads);
         let _ = db.close();
     }
 }
