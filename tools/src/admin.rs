@@ -7,7 +7,7 @@ use std::time::Duration;
 use rockhold::TaskState;
 use serde_json::json;
 
-use crate::open::{progress, read_only, writable, writable_for_copy, Result};
+use crate::open::{dir_size, progress, read_only, writable, writable_for_copy, Result};
 
 pub fn verify(path: &Path, json_out: bool) -> Result<ExitCode> {
     let ro = read_only(path)?;
@@ -288,21 +288,6 @@ pub fn compact(path: &Path) -> Result<ExitCode> {
         mib(after)
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// The bytes of every file below `dir`.
-fn dir_size(dir: &Path) -> Result<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        total += if meta.is_dir() {
-            dir_size(&entry.path())?
-        } else {
-            meta.len()
-        };
-    }
-    Ok(total)
 }
 
 /// `migrate`: rewrites a v1 database in the current format, then rebuilds

@@ -89,6 +89,22 @@ pub fn writable_for_copy(path: &Path) -> Result<Db> {
     }
 }
 
+/// The bytes of every file below `dir` (the `compact` command's sizes, the
+/// benchmark's disk figures).
+pub fn dir_size(dir: &Path) -> std::io::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        total += if meta.is_dir() {
+            dir_size(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
+}
+
 /// A progress bar on stderr when it is a terminal, hidden otherwise.
 pub fn progress(len: Option<u64>, what: &str) -> indicatif::ProgressBar {
     use std::io::IsTerminal;

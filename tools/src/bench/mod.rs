@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+use crate::open::dir_size;
 use data::{generate, Data, Person};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -236,21 +237,6 @@ fn check(cond: bool, what: &str) -> Result<()> {
     } else {
         Err(format!("benchmark self-check failed: {what}").into())
     }
-}
-
-/// The bytes of every file under `dir`.
-fn dir_size(dir: &Path) -> Result<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        total += if meta.is_dir() {
-            dir_size(&entry.path())?
-        } else {
-            meta.len()
-        };
-    }
-    Ok(total)
 }
 
 /// What a repetition measures.
