@@ -393,7 +393,8 @@ impl<M: Model> ObjectIter<M> {
             return Ok(false);
         };
         let ids = &self.coll.ids;
-        let catalog = self.coll.db.inner.catalog.peek();
+        // Held for a page's scan: a counted version, not a short `peek`.
+        let catalog = self.coll.db.inner.catalog.load();
         let entry = catalog.class_at(ids.at())?;
         let mut last = None;
         let page = &mut self.page;
@@ -686,12 +687,8 @@ fn decode_change<M: Model>(c: crate::Change) -> Result<TypedChange<M>> {
         Some(bytes) => {
             let key = rockhold_format::ObjectKey { ns, id: c.id }.encode();
             let view = RecordView::new(bytes).map_err(|e| Error::corruption(&key, e))?;
-            let ids = ClassIds {
-                ns,
-                class: def.id,
-                name: Cow::Borrowed(M::CLASS),
-            };
-            Some(decode::<M>(&ids, def, &key, view, c.id)?)
+            // The watch is of this collection's class id: no class to check.
+            Some(de::from_view::<M>(def, view, &key).map_err(|e| reading(c.id, e))?)
         }
     };
     Ok(TypedChange {
