@@ -1,12 +1,13 @@
 //! The floor: raw RocksDB writing exactly the keys rockhold writes (record,
 //! full-scan entry, the unique email's point key and the ordered age entry,
 //! encoded by `rockhold-format`), in the same batch shapes, with the same
-//! uniqueness reads (a point get of the email's key, and the candidate's
-//! record), in the same column families with the
-//! same table options — and nothing else: no catalog, locks, caches or checks.
-//! The unique email is the best layout RocksDB offers it: one point key
-//! (field + hash → holder id), read with a `Get` and a whole-key bloom
-//! filter. W9's four writers share the `DB` (it is `Sync`) and take ids from
+//! uniqueness read (a point get of the email's key), in the same column
+//! families with the same table options — and nothing else: no catalog,
+//! locks, caches or checks. The unique email is the best layout RocksDB
+//! offers it, the one rockhold's unique *ordered* index has: one point key
+//! (`IR` + the email → holder id), read with a `Get` and a whole-key bloom
+//! filter, with nothing to verify (a hash key would need the record read to
+//! rule out a collision). W9's four writers share the `DB` (it is `Sync`) and take ids from
 //! an atomic counter; their uniqueness check and write are not atomic
 //! together (no lock), which is the floor's cost, not a usable design.
 
@@ -16,9 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rockhold::{column_family, Family, COLUMN_FAMILIES};
 use rockhold_format::{
-    decode_holders, encode_holders, prefix_successor, ClassId, FieldId, FullScanKey, HashKey,
-    HashSeed, IndexId, IndexShape, Key, NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey,
-    Record, TaskKey, TaskRecord, Value,
+    decode_holders, encode_holders, prefix_successor, ClassId, FieldId, FullScanKey, IndexId,
+    IndexShape, Key, NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, TaskKey,
+    TaskRecord, Value,
 };
 use rocksdb::{
     BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamilyDescriptor, CompactOptions,
@@ -37,10 +38,6 @@ pub(super) const AGE: FieldId = FieldId(3);
 const PAYLOAD: FieldId = FieldId(4);
 const EMAIL_INDEX: IndexId = IndexId(1);
 const AGE_INDEX: IndexId = IndexId(2);
-const SEED: HashSeed = HashSeed {
-    k0: 0x1234,
-    k1: 0x5678,
-};
 
 pub struct RawStore {
     db: DB,
@@ -111,12 +108,15 @@ pub(super) fn record(p: &Person) -> ObjectRecord {
 }
 
 /// The point key of a unique email (its value: the holder's id).
-fn hash_key(email: &Value) -> Vec<u8> {
-    HashKey {
+/// The unique email index's point key: `IR` + the email's ordered
+/// encoding, as rockhold keys a unique ordered index (the value itself is
+/// the key, so a lookup is one `Get` with nothing to verify).
+fn email_key(email: &Value) -> Vec<u8> {
+    OrderedKey {
         ns: NS,
         class: CLASS,
         index: EMAIL_INDEX,
-        hash: SEED.hash_value(email),
+        values: vec![email.clone()],
         id: None,
     }
     .encode()
@@ -167,18 +167,11 @@ impl RawStore {
     fn holder(&self, email: &Value) -> Result<Option<ObjectId>> {
         let Some(holders) = self
             .db
-            .get_pinned_cf(self.cf(Family::Hash)?, hash_key(email))?
+            .get_pinned_cf(self.cf(Family::Ordered)?, email_key(email))?
         else {
             return Ok(None);
         };
-        for id in decode_holders(&holders)? {
-            if let Some(rec) = self.get_record(id)? {
-                if rec.value(EMAIL) == email {
-                    return Ok(Some(id));
-                }
-            }
-        }
-        Ok(None)
+        Ok(decode_holders(&holders)?.first().copied())
     }
 
     /// Inserts `p` as object `id` in a batch of its own, after the
@@ -211,8 +204,8 @@ impl RawStore {
         );
         if self.email_index {
             batch.put_cf(
-                self.cf(Family::Hash)?,
-                hash_key(rec.value(EMAIL)),
+                self.cf(Family::Ordered)?,
+                email_key(rec.value(EMAIL)),
                 holder_value(id),
             );
         }
@@ -352,27 +345,18 @@ impl Store for RawStore {
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
             let id = ObjectKey::decode(k)?.id;
             let rec = ObjectRecord::decode(v)?;
-            keys.push((hash_key(rec.value(EMAIL)), id));
+            keys.push((email_key(rec.value(EMAIL)), id));
             it.next();
         }
         it.status()?;
         drop(it);
         keys.sort_unstable();
-        // The data has distinct emails and no hash collides: one holder per key.
-        for pair in keys.windows(2) {
-            if pair[0].0 == pair[1].0 {
-                let a = self.get_record(pair[0].1)?;
-                let b = self.get_record(pair[1].1)?;
-                if a.zip(b)
-                    .is_some_and(|(a, b)| a.value(EMAIL) == b.value(EMAIL))
-                {
-                    return Err("duplicate email".into());
-                }
-                return Err("hash collision in the benchmark data".into());
-            }
+        // One holder per key: the key is the email.
+        if keys.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+            return Err("duplicate email".into());
         }
         let path = self.dir.join("email.sst");
-        let opts = cf_options("index_hash", &self.cache);
+        let opts = cf_options("index_ordered", &self.cache);
         let mut writer = SstFileWriter::create(&opts);
         writer.open(&path)?;
         for (k, id) in &keys {
@@ -382,7 +366,7 @@ impl Store for RawStore {
         let mut ingest = IngestExternalFileOptions::default();
         ingest.set_move_files(true);
         self.db
-            .ingest_external_file_cf_opts(self.cf(Family::Hash)?, &ingest, vec![&path])?;
+            .ingest_external_file_cf_opts(self.cf(Family::Ordered)?, &ingest, vec![&path])?;
         let task_key = TaskKey {
             ns: NS,
             class: CLASS,
@@ -406,8 +390,8 @@ impl Store for RawStore {
             return Err("duplicate email".into());
         }
         let mut batch = WriteBatch::default();
-        batch.delete_cf(self.cf(Family::Hash)?, hash_key(rec.value(EMAIL)));
-        batch.put_cf(self.cf(Family::Hash)?, hash_key(&new), holder_value(id));
+        batch.delete_cf(self.cf(Family::Ordered)?, email_key(rec.value(EMAIL)));
+        batch.put_cf(self.cf(Family::Ordered)?, email_key(&new), holder_value(id));
         rec.fields[0].1 = new;
         batch.put_cf(
             self.cf(Family::Object)?,
@@ -431,7 +415,7 @@ impl Store for RawStore {
             }
             .encode(),
         );
-        batch.delete_cf(self.cf(Family::Hash)?, hash_key(rec.value(EMAIL)));
+        batch.delete_cf(self.cf(Family::Ordered)?, email_key(rec.value(EMAIL)));
         if let Value::U64(age) = rec.value(AGE) {
             batch.delete_cf(self.cf(Family::Ordered)?, ordered_key(*age, id));
         }

@@ -22,8 +22,10 @@ const CLASS: &str = "person";
 fn spec(email_index: bool) -> ClassSpec {
     let email = FieldSpec::new("email", FieldType::String);
     ClassSpec::new(CLASS)
+        // Unique *ordered*: the email is the point key, as SQLite's UNIQUE
+        // B-tree and redb's table are keyed by it; a lookup is one read.
         .field(if email_index {
-            email.unique_hash()
+            email.unique_ordered()
         } else {
             email
         })
