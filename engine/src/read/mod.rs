@@ -12,8 +12,9 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use rockhold_format::{
-    decode_holders, ClassDef, ClassId, Family, FullScanKey, IndexDef, IndexId, IndexShape, Key,
-    NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, RecordView, Value,
+    decode_holders, ClassDef, ClassId, Family, FullScanKey, IndexDef, IndexId, IndexKind,
+    IndexShape, Key, NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record,
+    RecordView, Value,
 };
 
 use crate::catalog::{Catalog, ClassAt, ClassEntry};
@@ -488,8 +489,12 @@ impl<'a> View<'a> {
         let entry = self.class(at)?;
         let index = self.indexed(&entry, index, "unique")?;
         let tuple = query_tuple(&entry.def, index, value, false)?;
-        let live = self.live;
-        if live {
+        // The cache serves hash indexes only: a cached id is verified by
+        // reading its record, which for an ordered unique index costs as
+        // much as the lookup itself (one read of the point key, which is
+        // the value: nothing to verify).
+        let cached = self.live && matches!(index.kind, IndexKind::Hash { .. });
+        if cached {
             let cache_key = (entry.def.id, index.id, tuple);
             let hit = self.inner.unique_cache.get(&cache_key);
             let tuple = cache_key.2;
