@@ -4,16 +4,14 @@
 //! May call: `read` (the views), `txn` (staging and committing), `feed`,
 //! `catalog`.
 
-use std::borrow::Cow;
-
 use rockhold_format::{ClassDef, ObjectId, Value};
 
 use crate::catalog::ddl::IndexState;
 use crate::db::Db;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::feed::Watch;
 use crate::read::{FindAll, FindPage, Object, RangeScan, ScanPage};
-use crate::txn::{collect_fields, ClassIds};
+use crate::txn::{class_mismatch, collect_fields, ClassIds};
 
 /// A class of the dynamic API, resolved once: its calls take field and
 /// index names and [`Value`]s, but look neither the namespace nor the
@@ -59,11 +57,7 @@ impl Db {
         Ok(Class {
             db: self.clone(),
             namespace: namespace.to_string(),
-            ids: ClassIds {
-                ns: entry.ns,
-                class: entry.def.id,
-                name: Cow::Owned(entry.def.name.clone()),
-            },
+            ids: ClassIds::of(entry, entry.def.name.clone()),
         })
     }
 }
@@ -112,17 +106,12 @@ impl Class {
                 let def = self.def()?;
                 Ok(Some(crate::read::into_object(id, &def, rec)))
             }
-            Some(rec) => Err(Error::ClassMismatch {
+            Some(rec) => Err(class_mismatch(
+                &self.db.inner.catalog.load(),
                 id,
-                class: self.ids.name.to_string(),
-                found: self
-                    .db
-                    .inner
-                    .catalog
-                    .load()
-                    .class_by_id(rec.class)
-                    .map_or_else(|| format!("#{}", rec.class), |c| c.def.name.clone()),
-            }),
+                &self.ids.name,
+                rec.class,
+            )),
         }
     }
 

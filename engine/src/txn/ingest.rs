@@ -25,7 +25,7 @@ use crate::catalog::ddl::{
 use crate::catalog::{take_task_revision, Change as CatalogChange, ClassEntry};
 use crate::db::{Db, Inner};
 use crate::error::{Error, Result};
-use crate::feed::{ChangeData, ChangeKind};
+use crate::feed::ChangeKind;
 use crate::index::plan::{plan, Change, Scope};
 use crate::kv::WriteBatch;
 
@@ -250,18 +250,12 @@ fn ingest_provisional(
             .class_by_id(class_id)
             .cloned()
             .ok_or_else(|| Error::Inconsistent(format!("class {class} vanished in its ingest")))?;
-        changes.push(ChangeData {
-            ns,
-            namespace: namespace.to_string(),
-            class: entry,
-            id,
-            kind: if old.is_some() {
-                ChangeKind::Update
-            } else {
-                ChangeKind::Insert
-            },
-            record: Some(bytes),
-        });
+        let kind = if old.is_some() {
+            ChangeKind::Update
+        } else {
+            ChangeKind::Insert
+        };
+        changes.push(super::change(&cat, ns, id, &entry, kind, Some(bytes)));
     }
     let sync = inner.sync_default();
     feed.publish(changes, || cat.commit(&*inner.kv, &batch, sync))?;

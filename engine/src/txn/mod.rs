@@ -56,6 +56,15 @@ pub(crate) struct ClassIds {
 }
 
 impl ClassIds {
+    /// The ids of `entry`'s class, named `name` in errors.
+    pub fn of(entry: &ClassEntry, name: impl Into<Cow<'static, str>>) -> Self {
+        ClassIds {
+            ns: entry.ns,
+            class: entry.def.id,
+            name: name.into(),
+        }
+    }
+
     pub fn at(&self) -> ClassAt<'_> {
         ClassAt::Id(self.ns, self.class, &self.name)
     }
@@ -321,7 +330,7 @@ impl<'db> Transaction<'db> {
             deleted,
         } = write_records(&mut batch, &touched, |ns, id, t, kind, bytes| {
             if watched {
-                changes.push(change(&cat, ns, id, t, kind, bytes));
+                changes.push(change(&cat, ns, id, &t.class, kind, bytes));
             }
         })?;
         let deletes = deleted.len() as u64;
@@ -419,14 +428,14 @@ fn change(
     cat: &Catalog,
     ns: NamespaceId,
     id: ObjectId,
-    t: &Touched,
+    class: &Arc<ClassEntry>,
     kind: ChangeKind,
     record: Option<Vec<u8>>,
 ) -> ChangeData {
     ChangeData {
         ns,
         namespace: cat.namespace_name(ns).to_string(),
-        class: t.class.clone(),
+        class: class.clone(),
         id,
         kind,
         record,
@@ -495,7 +504,7 @@ fn apply(
 }
 
 /// Object `id` is of class `found`, not of `expected` (the class named).
-fn class_mismatch(cat: &Catalog, id: ObjectId, expected: &str, found: ClassId) -> Error {
+pub(crate) fn class_mismatch(cat: &Catalog, id: ObjectId, expected: &str, found: ClassId) -> Error {
     Error::ClassMismatch {
         id,
         class: expected.to_string(),

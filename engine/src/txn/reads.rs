@@ -285,12 +285,11 @@ impl<'db> Transaction<'db> {
             st.note_point(point)?;
         } else {
             let seen = base.find_page(at, index, value, find)?;
-            let class = RangeClass::of(st.snap.catalog(), at)?;
-            st.set.ranges.push(RangeRead {
-                class,
-                index: index.to_string(),
-                query: RangeQuery::Find(value.clone(), find.clone(), seen),
-            });
+            st.note_range(
+                at,
+                index,
+                RangeQuery::Find(value.clone(), find.clone(), seen),
+            )?;
         }
         let overlay = st.staged.over(st.snap.kv());
         View::at(inner, &overlay, Some(st.snap.catalog())).find_page(at, index, value, find)
@@ -320,12 +319,7 @@ impl<'db> Transaction<'db> {
         let st = self.reader()?;
         let base = View::at(inner, st.snap.kv(), Some(st.snap.catalog()));
         let seen = base.scan(at, index, scan)?;
-        let class = RangeClass::of(st.snap.catalog(), at)?;
-        st.set.ranges.push(RangeRead {
-            class,
-            index: index.to_string(),
-            query: RangeQuery::Scan(scan.clone(), seen),
-        });
+        st.note_range(at, index, RangeQuery::Scan(scan.clone(), seen))?;
         let overlay = st.staged.over(st.snap.kv());
         View::at(inner, &overlay, Some(st.snap.catalog())).scan(at, index, scan)
     }
@@ -369,6 +363,18 @@ impl ReadState<'_> {
             family: point.family,
             key: point.key,
             seen,
+        });
+        Ok(())
+    }
+
+    /// Records a non-unique lookup or a scan with its committed answer, of
+    /// the class as the snapshot resolves `at`.
+    fn note_range(&mut self, at: ClassAt<'_>, index: &str, query: RangeQuery) -> Result<()> {
+        let class = RangeClass::of(self.snap.catalog(), at)?;
+        self.set.ranges.push(RangeRead {
+            class,
+            index: index.to_string(),
+            query,
         });
         Ok(())
     }

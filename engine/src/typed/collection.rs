@@ -398,11 +398,14 @@ impl<M: Model> ObjectIter<M> {
         let entry = catalog.class_at(ids.at())?;
         let mut last = None;
         let page = &mut self.page;
+        // The record's key, for errors, in one buffer for the page.
+        let mut key = Vec::new();
         self.coll
             .db
             .view()
             .for_each_record(ids.ns, ids.class, first, None, |id, bytes| {
-                let key = rockhold_format::ObjectKey { ns: ids.ns, id }.encode();
+                key.clear();
+                rockhold_format::ObjectKey { ns: ids.ns, id }.encode_into(&mut key);
                 let rec = RecordView::new(bytes).map_err(|e| Error::corruption(&key, e))?;
                 page.push_back((id, decode(ids, &entry.def, &key, rec, id)?));
                 last = Some(id);
@@ -488,11 +491,7 @@ impl<M: Model> TxCollection<'_, '_, M> {
                     .peek()
                     .class(M::NAMESPACE, M::CLASS)?
                     .clone();
-                let ids = ClassIds {
-                    ns: entry.ns,
-                    class: entry.def.id,
-                    name: Cow::Borrowed(M::CLASS),
-                };
+                let ids = ClassIds::of(&entry, M::CLASS);
                 Ok((entry, ids))
             }
         }

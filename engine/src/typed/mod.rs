@@ -18,11 +18,8 @@
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use std::borrow::Cow;
-
 use rockhold_format::{ClassDef, Key as _, NamespaceId, ObjectId, ObjectKey, RecordView};
 
-use crate::catalog::ClassEntry;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::txn::{ClassIds, FieldValues};
@@ -51,15 +48,6 @@ fn reading(id: ObjectId, e: Error) -> Error {
     }
 }
 
-/// The ids of a class as the catalog names it now, for a write by field id.
-fn class_ids(entry: &ClassEntry, name: impl Into<Cow<'static, str>>) -> ClassIds {
-    ClassIds {
-        ns: entry.ns,
-        class: entry.def.id,
-        name: name.into(),
-    }
-}
-
 impl Db {
     /// Inserts a struct as an object of `class`; returns its id.
     pub fn insert_typed<T: Serialize>(
@@ -70,7 +58,7 @@ impl Db {
     ) -> Result<ObjectId> {
         let entry = self.inner.catalog.peek().class(namespace, class)?.clone();
         let fields = FieldValues::Ids(ser::to_fields(&entry.def, item)?);
-        let ids = class_ids(&entry, class.to_string());
+        let ids = ClassIds::of(&entry, class.to_string());
         self.commit_one(|tx| tx.insert_in(ids, fields))
     }
 
@@ -92,7 +80,7 @@ impl Db {
         let entry = self.inner.catalog.peek().class(namespace, &class)?.clone();
         let fields = FieldValues::Ids(ser::to_fields(&entry.def, item)?);
         // Written only if the object is still of the class serialized for.
-        let ids = class_ids(&entry, class);
+        let ids = ClassIds::of(&entry, class);
         self.commit_one(|tx| {
             tx.update_in(ids, id, fields);
             Ok(())
