@@ -307,3 +307,39 @@ fn a_read_only_database_opens_a_fitting_collection_and_refuses_a_new_one() {
     assert_eq!(notes.get(id).expect("get").map(|n| n.words), Some(1));
     assert!(matches!(ro.collection::<Tag>(), Err(Error::ReadOnly)));
 }
+
+#[test]
+fn a_follower_forgets_its_cached_lookups_when_it_catches_up() {
+    //! A follower's unique and class caches were filled before `catch_up`
+    //! and trusted after it, though the primary's writes reach a follower
+    //! there and not through its commits (its hits, no longer verified by
+    //! a record read, answered the old holder). Checked to fail without
+    //! the caches cleared in `catch_up`.
+    let t = rockhold_tests::TempDb::new();
+    let db = t.db();
+    db.create_class(
+        "default",
+        &ClassSpec::new("u").field(FieldSpec::new("e", FieldType::String).unique_ordered()),
+    )
+    .expect("class");
+    let a = db.insert("default", "u", [("e", "a")]).expect("a");
+    let scratch = tempfile::tempdir().expect("scratch");
+    let ro = Db::open_read_only(t.path(), scratch.path(), Options::default()).expect("follower");
+    let find = |v: &str| {
+        ro.find_unique("default", "u", "e", &v.into())
+            .expect("find")
+    };
+    assert_eq!(find("a"), Some(a));
+    assert_eq!(find("a"), Some(a), "now cached");
+    assert_eq!(
+        ro.class_of("default", a).expect("class_of").as_deref(),
+        Some("u")
+    );
+    db.update("default", a, [("e", "b")]).expect("update");
+    let b = db.insert("default", "u", [("e", "a")]).expect("b");
+    db.delete("default", a).expect("delete");
+    ro.catch_up().expect("catch up");
+    assert_eq!(find("a"), Some(b));
+    assert_eq!(find("b"), None);
+    assert_eq!(ro.class_of("default", a).expect("class_of"), None);
+}

@@ -79,7 +79,12 @@ impl Db {
     /// state; `ViewNotConsistent` if the primary kept changing its files
     /// through every try (retry later).
     pub fn catch_up(&self) -> Result<()> {
-        self.inner.kv.catch_up()
+        self.inner.kv.catch_up()?;
+        // The primary's writes reach a follower here, not through its
+        // commits: nothing cached before is trusted after.
+        self.inner.unique_cache.clear();
+        self.inner.class_cache.clear();
+        Ok(())
     }
 
     /// Calls `f` on every raw (key, value) of a family whose key starts with

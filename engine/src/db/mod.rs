@@ -29,7 +29,7 @@ use crate::index::locks::LockTable;
 use crate::kv::{Kv, MemStore, WriteBatch};
 use crate::metrics::Metrics;
 use crate::options::Options;
-use crate::read::cache::GuardedLru;
+use crate::read::cache::{GuardedLru, Stamp, WriteStamps};
 
 pub(crate) mod class;
 mod ids;
@@ -80,7 +80,10 @@ pub(crate) struct Inner {
     pub seed: ValueHasher,
     pub catalog: CatalogCell,
     pub locks: LockTable,
-    pub unique_cache: GuardedLru<UniqueCacheKey, ObjectId>,
+    /// Unique lookups: the holder, with the stamp taken before its read.
+    pub unique_cache: GuardedLru<UniqueCacheKey, (ObjectId, Stamp)>,
+    /// When each object was last written (the unique cache's second guard).
+    pub stamps: WriteStamps,
     pub class_cache: GuardedLru<(NamespaceId, ObjectId), ClassId>,
     pub metrics: Metrics,
     pub runner: RunnerControl,
@@ -134,6 +137,7 @@ impl Db {
             locks: LockTable::new(opts.lock_stripes),
             unique_cache: GuardedLru::new(opts.unique_cache_entries),
             class_cache: GuardedLru::new(opts.class_cache_entries),
+            stamps: WriteStamps::default(),
             metrics: Metrics::new()?,
             runner: RunnerControl::default(),
             builds: BuildLog::default(),

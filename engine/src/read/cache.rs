@@ -11,15 +11,22 @@
 //! - after the second step, no entry read before the commit can be present:
 //!   it was removed, and any later insert of an old read is refused.
 //!
-//! The unique-lookup read path also verifies each hit against the object
-//! record, so even a missed invalidation could not produce a wrong answer.
+//! The unique-lookup cache has a second, independent guard: every entry
+//! carries the [`Stamp`] taken before its storage read, and a hit is
+//! answered only while its object has not been written since
+//! ([`WriteStamps`]: one atomic load, where verifying against the record
+//! was a read of storage). Every object write passes through the commit,
+//! which stamps the objects it touches, so a missed invalidation of a
+//! unique value could not produce a wrong answer either.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use lru::LruCache;
 use parking_lot::Mutex;
+use rockhold_format::{NamespaceId, ObjectId};
 
 struct State<K: Hash + Eq, V> {
     lru: LruCache<K, V>,
@@ -32,7 +39,7 @@ pub(crate) struct GuardedLru<K: Hash + Eq, V: Clone> {
 }
 
 /// The generation a reader saw before reading storage.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Generation(u64);
 
 /// An invalidation in progress; ends (second step) when dropped, whether the
@@ -74,12 +81,19 @@ impl<K: Hash + Eq + Clone, V: Clone> GuardedLru<K, V> {
         }
     }
 
-    pub fn get(&self, key: &K) -> Option<V> {
-        let mut s = self.inner.as_ref()?.lock();
-        if s.pending.contains_key(key) {
-            return None;
+    /// The cached value of `key`, or (a miss) the generation to insert a
+    /// storage read under: one lock for both.
+    pub fn lookup(&self, key: &K) -> Result<V, Generation> {
+        let Some(m) = &self.inner else {
+            return Err(Generation(0));
+        };
+        let mut s = m.lock();
+        if !s.pending.contains_key(key) {
+            if let Some(v) = s.lru.get(key) {
+                return Ok(v.clone());
+            }
         }
-        s.lru.get(key).cloned()
+        Err(Generation(s.generation))
     }
 
     pub fn generation(&self) -> Generation {
@@ -120,9 +134,110 @@ impl<K: Hash + Eq + Clone, V: Clone> GuardedLru<K, V> {
     }
 }
 
+/// The clock value a reader took before reading storage.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stamp(u64);
+
+/// When each object was last written, by stripe (objects that share a
+/// stripe share a stamp: a write to one makes the others' cached entries
+/// stale too, which costs a storage read, never a wrong answer).
+///
+/// A writer stamps its objects before and after its batch is written
+/// ([`WriteStamps::writing`]); each stamp is a new clock value. A reader
+/// takes [`WriteStamps::now`] before its storage read and keeps it with
+/// what it caches; [`WriteStamps::unchanged_since`] then holds only while
+/// no write to the object has begun since. A read that saw the state
+/// before a commit took its stamp before the commit's second stamp, so the
+/// entry is stale once that commit returns; one taken after the commit
+/// began is stale from the second stamp on.
+pub(crate) struct WriteStamps {
+    clock: AtomicU64,
+    stripes: Box<[AtomicU64]>,
+}
+
+/// Stripes of [`WriteStamps`] (a power of two).
+const STAMP_STRIPES: usize = 4096;
+
+impl Default for WriteStamps {
+    fn default() -> Self {
+        WriteStamps {
+            clock: AtomicU64::new(0),
+            stripes: (0..STAMP_STRIPES).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+impl WriteStamps {
+    fn stripe(&self, ns: NamespaceId, id: ObjectId) -> &AtomicU64 {
+        let mixed = (id.0 ^ u64::from(ns.0).rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        &self.stripes[(mixed >> (64 - STAMP_STRIPES.trailing_zeros())) as usize]
+    }
+
+    /// The clock, taken before a storage read whose result is cached.
+    pub fn now(&self) -> Stamp {
+        Stamp(self.clock.load(Ordering::SeqCst))
+    }
+
+    /// Whether no write to object `id` has begun since `seen`.
+    pub fn unchanged_since(&self, ns: NamespaceId, id: ObjectId, seen: Stamp) -> bool {
+        self.stripe(ns, id).load(Ordering::SeqCst) <= seen.0
+    }
+
+    fn stamp(&self, objects: &[(NamespaceId, ObjectId)]) {
+        let now = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
+        for (ns, id) in objects {
+            self.stripe(*ns, *id).fetch_max(now, Ordering::SeqCst);
+        }
+    }
+
+    /// Stamps `objects` now and again when the returned guard is dropped
+    /// (after the batch that writes them, whether it succeeded or not).
+    pub fn writing(&self, objects: Vec<(NamespaceId, ObjectId)>) -> Writing<'_> {
+        self.stamp(&objects);
+        Writing {
+            stamps: self,
+            objects,
+        }
+    }
+}
+
+/// A write of some objects in progress (see [`WriteStamps::writing`]).
+pub(crate) struct Writing<'s> {
+    stamps: &'s WriteStamps,
+    objects: Vec<(NamespaceId, ObjectId)>,
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.stamps.stamp(&self.objects);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stamp_is_stale_once_its_object_is_written() {
+        let w = WriteStamps::default();
+        let (ns, a, b) = (NamespaceId(1), ObjectId(7), ObjectId(8));
+        let before = w.now();
+        assert!(w.unchanged_since(ns, a, before));
+        let writing = w.writing(vec![(ns, a)]);
+        // A read that starts while the batch is being written (it may see
+        // either state) is stale once the write ends.
+        let during = w.now();
+        assert!(!w.unchanged_since(ns, a, before));
+        assert!(w.unchanged_since(ns, a, during));
+        drop(writing);
+        assert!(!w.unchanged_since(ns, a, during));
+        let after = w.now();
+        assert!(w.unchanged_since(ns, a, after));
+        // Another object keeps its stamp unless it shares the stripe.
+        if !std::ptr::eq(w.stripe(ns, a), w.stripe(ns, b)) {
+            assert!(w.unchanged_since(ns, b, before));
+        }
+    }
 
     #[test]
     fn a_read_that_straddles_a_commit_is_not_cached() {
@@ -131,10 +246,10 @@ mod tests {
         // ... the reader reads storage here; a writer commits:
         drop(c.begin_invalidation(vec![1]));
         c.insert_if_unchanged(seen, 1, 100);
-        assert_eq!(c.get(&1), None);
+        assert!(c.lookup(&1).is_err());
         let seen = c.generation();
         c.insert_if_unchanged(seen, 1, 101);
-        assert_eq!(c.get(&1), Some(101));
+        assert_eq!(c.lookup(&1).ok(), Some(101));
     }
 
     #[test]
@@ -142,18 +257,18 @@ mod tests {
         let c: GuardedLru<u32, u32> = GuardedLru::new(8);
         c.insert_if_unchanged(c.generation(), 1, 1);
         let inv = c.begin_invalidation(vec![1]);
-        assert_eq!(c.get(&1), None);
+        assert!(c.lookup(&1).is_err());
         c.insert_if_unchanged(c.generation(), 1, 2);
-        assert_eq!(c.get(&1), None);
+        assert!(c.lookup(&1).is_err());
         drop(inv);
         c.insert_if_unchanged(c.generation(), 1, 3);
-        assert_eq!(c.get(&1), Some(3));
+        assert_eq!(c.lookup(&1).ok(), Some(3));
     }
 
     #[test]
     fn zero_entries_disables() {
         let c: GuardedLru<u32, u32> = GuardedLru::new(0);
         c.insert_if_unchanged(c.generation(), 1, 1);
-        assert_eq!(c.get(&1), None);
+        assert!(c.lookup(&1).is_err());
     }
 }

@@ -12,9 +12,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use rockhold_format::{
-    decode_holders, ClassDef, ClassId, Family, FullScanKey, IndexDef, IndexId, IndexKind,
-    IndexShape, Key, NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record,
-    RecordView, Value,
+    decode_holders, ClassDef, ClassId, Family, FullScanKey, IndexDef, IndexId, IndexShape, Key,
+    NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, RecordView, Value,
 };
 
 use crate::catalog::{Catalog, ClassAt, ClassEntry};
@@ -489,44 +488,41 @@ impl<'a> View<'a> {
         let entry = self.class(at)?;
         let index = self.indexed(&entry, index, "unique")?;
         let tuple = query_tuple(&entry.def, index, value, false)?;
-        // The cache serves hash indexes only: a cached id is verified by
-        // reading its record, which for an ordered unique index costs as
-        // much as the lookup itself (one read of the point key, which is
-        // the value: nothing to verify).
-        let cached = self.live && matches!(index.kind, IndexKind::Hash { .. });
-        if cached {
-            let cache_key = (entry.def.id, index.id, tuple);
-            let hit = self.inner.unique_cache.get(&cache_key);
-            let tuple = cache_key.2;
-            if let Some(id) = hit {
-                // Verify the hit: a cached id is returned only while its
-                // object still holds the value.
-                if self.holds(entry.ns, &entry.def, index, &tuple, id)? {
-                    self.inner.metrics.cache_hit.inc();
-                    return Ok(Some(id));
-                }
-                self.inner.metrics.cache_stale.inc();
-            } else {
-                self.inner.metrics.cache_miss.inc();
-            }
-            let generation = self.inner.unique_cache.generation();
-            let found = self
+        if !self.live {
+            return Ok(self
                 .holders(entry.ns, &entry.def, index, &tuple)?
                 .into_iter()
-                .next();
-            if let Some(id) = found {
-                self.inner.unique_cache.insert_if_unchanged(
-                    generation,
-                    (entry.def.id, index.id, tuple),
-                    id,
-                );
-            }
-            return Ok(found);
+                .next());
         }
-        Ok(self
-            .holders(entry.ns, &entry.def, index, &tuple)?
+        let inner = self.inner;
+        let cache_key = (entry.def.id, index.id, tuple);
+        let generation = match inner.unique_cache.lookup(&cache_key) {
+            // A hit is answered while its object is unwritten since its read
+            // (see read/cache.rs: the second guard, one atomic load).
+            Ok((id, seen)) if inner.stamps.unchanged_since(entry.ns, id, seen) => {
+                inner.metrics.cache_hit.inc();
+                return Ok(Some(id));
+            }
+            Ok(_) => {
+                inner.metrics.cache_stale.inc();
+                inner.unique_cache.generation()
+            }
+            Err(generation) => {
+                inner.metrics.cache_miss.inc();
+                generation
+            }
+        };
+        let seen = inner.stamps.now();
+        let found = self
+            .holders(entry.ns, &entry.def, index, &cache_key.2)?
             .into_iter()
-            .next())
+            .next();
+        if let Some(id) = found {
+            inner
+                .unique_cache
+                .insert_if_unchanged(generation, cache_key, (id, seen));
+        }
+        Ok(found)
     }
 
     /// The point key a unique lookup of `value` in `index` reads, with the
@@ -1137,10 +1133,9 @@ impl Db {
     pub fn class_of(&self, namespace: &str, id: ObjectId) -> Result<Option<String>> {
         let view = self.view();
         let ns = view.namespace(namespace)?;
-        let class = match self.inner.class_cache.get(&(ns, id)) {
-            Some(class) => class,
-            None => {
-                let generation = self.inner.class_cache.generation();
+        let class = match self.inner.class_cache.lookup(&(ns, id)) {
+            Ok(class) => class,
+            Err(generation) => {
                 let Some(rec) = view.record(ns, id)? else {
                     return Ok(None);
                 };
@@ -1156,5 +1151,48 @@ impl Db {
             .load()
             .class_by_id(class)
             .map(|c| c.def.name.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The unique cache's second guard (read/cache.rs): a hit whose object
+    //! was written after the read that filled it is not answered, even if
+    //! no invalidation removed it. Checked to fail with `unchanged_since`
+    //! always true (the old holder is answered).
+    use super::{query_tuple, View};
+    use crate::catalog::ClassAt;
+    use crate::{ClassSpec, Db, FieldSpec, FieldType, MemStore, Options, Value};
+
+    #[test]
+    fn a_hit_on_an_object_written_since_its_read_is_not_answered() {
+        let store = MemStore::new();
+        let db = Db::open_memory(&store, Options::default()).expect("open");
+        db.create_class(
+            "default",
+            &ClassSpec::new("u").field(FieldSpec::new("e", FieldType::String).unique_ordered()),
+        )
+        .expect("class");
+        let a = db.insert("default", "u", [("e", "a")]).expect("a");
+        let find = |v: &str| {
+            db.find_unique("default", "u", "e", &Value::from(v))
+                .expect("find")
+        };
+        assert_eq!(find("a"), Some(a));
+        let view = View::latest(&db.inner);
+        let entry = view.class(ClassAt::Named("default", "u")).expect("class");
+        let index = view.indexed(&entry, "e", "unique").expect("index");
+        let tuple = query_tuple(&entry.def, index, &Value::from("a"), false).expect("tuple");
+        let key = (entry.def.id, index.id, tuple);
+        let cached = db.inner.unique_cache.lookup(&key).expect("cached");
+        db.update("default", a, [("e", "b")]).expect("update");
+        // A missed invalidation: the entry put back as it was before the update.
+        let generation = db.inner.unique_cache.generation();
+        db.inner
+            .unique_cache
+            .insert_if_unchanged(generation, key.clone(), cached);
+        assert!(db.inner.unique_cache.lookup(&key).is_ok());
+        assert_eq!(find("a"), None);
+        assert_eq!(find("b"), Some(a));
     }
 }

@@ -258,7 +258,10 @@ fn ingest_provisional(
         changes.push(super::change(&cat, ns, id, &entry, kind, Some(bytes)));
     }
     let sync = inner.sync_default();
+    // Stamped like every object write (see read/cache.rs).
+    let writing = inner.stamps.writing(vec![(ns, id)]);
     feed.publish(changes, || cat.commit(&*inner.kv, &batch, sync))?;
+    drop(writing);
     inner.metrics.refresh_task_states(&cat);
     Ok(())
 }

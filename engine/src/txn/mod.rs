@@ -341,12 +341,14 @@ impl<'db> Transaction<'db> {
         inner
             .builds
             .record(touched.iter().map(|((_, id), t)| (t.class.def.id, *id)));
-        // Caches are invalidated around the commit, under the locks (see read/cache.rs).
+        // Caches are invalidated around the commit, under the locks, and
+        // the objects stamped before and after it (see read/cache.rs).
         let unique_inv = inner.unique_cache.begin_invalidation(invalidate);
         let class_inv = inner.class_cache.begin_invalidation(deleted);
+        let writing = inner.stamps.writing(touched.keys().copied().collect());
         let sync = self.sync.unwrap_or_else(|| inner.sync_default());
         feed.publish(changes, || inner.kv.write(&batch, sync))?;
-        drop((unique_inv, class_inv));
+        drop((writing, unique_inv, class_inv));
         let m = &inner.metrics;
         m.writes.inc();
         m.batch_ops.observe(ops as f64);
