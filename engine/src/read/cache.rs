@@ -183,17 +183,20 @@ impl WriteStamps {
         self.stripe(ns, id).load(Ordering::SeqCst) <= seen.0
     }
 
-    fn stamp(&self, objects: &[(NamespaceId, ObjectId)]) {
+    fn stamp(&self, objects: impl IntoIterator<Item = (NamespaceId, ObjectId)>) {
         let now = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
         for (ns, id) in objects {
-            self.stripe(*ns, *id).fetch_max(now, Ordering::SeqCst);
+            self.stripe(ns, id).fetch_max(now, Ordering::SeqCst);
         }
     }
 
     /// Stamps `objects` now and again when the returned guard is dropped
     /// (after the batch that writes them, whether it succeeded or not).
-    pub fn writing(&self, objects: Vec<(NamespaceId, ObjectId)>) -> Writing<'_> {
-        self.stamp(&objects);
+    pub fn writing<I>(&self, objects: I) -> Writing<'_, I>
+    where
+        I: Iterator<Item = (NamespaceId, ObjectId)> + Clone,
+    {
+        self.stamp(objects.clone());
         Writing {
             stamps: self,
             objects,
@@ -202,14 +205,14 @@ impl WriteStamps {
 }
 
 /// A write of some objects in progress (see [`WriteStamps::writing`]).
-pub(crate) struct Writing<'s> {
+pub(crate) struct Writing<'s, I: Iterator<Item = (NamespaceId, ObjectId)> + Clone> {
     stamps: &'s WriteStamps,
-    objects: Vec<(NamespaceId, ObjectId)>,
+    objects: I,
 }
 
-impl Drop for Writing<'_> {
+impl<I: Iterator<Item = (NamespaceId, ObjectId)> + Clone> Drop for Writing<'_, I> {
     fn drop(&mut self) {
-        self.stamps.stamp(&self.objects);
+        self.stamps.stamp(self.objects.clone());
     }
 }
 
@@ -223,7 +226,7 @@ mod tests {
         let (ns, a, b) = (NamespaceId(1), ObjectId(7), ObjectId(8));
         let before = w.now();
         assert!(w.unchanged_since(ns, a, before));
-        let writing = w.writing(vec![(ns, a)]);
+        let writing = w.writing(std::iter::once((ns, a)));
         // A read that starts while the batch is being written (it may see
         // either state) is stale once the write ends.
         let during = w.now();

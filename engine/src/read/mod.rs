@@ -17,11 +17,12 @@ use rockhold_format::{
 };
 
 use crate::catalog::{Catalog, ClassAt, ClassEntry};
-use crate::db::{Db, Inner};
+use crate::db::{Db, Inner, UniqueCacheKey};
 use crate::error::{Error, Result};
 use crate::index::entries::{encode_tuple, entry_id, index_tuples_in, point_key};
 use crate::index::paths::part_type;
 use crate::kv::{KeyRange, KvRead, Space};
+use crate::read::cache::{Generation, Stamp};
 
 pub(crate) mod cache;
 
@@ -175,6 +176,10 @@ pub(crate) struct UniquePoint {
     pub family: Family,
     pub key: Vec<u8>,
 }
+
+/// What a storage read's answer is cached under: the cache's generation
+/// and the write-stamp clock, both taken before the read.
+struct CacheFill(Generation, Stamp);
 
 /// Reads at one point: the latest state (with caches) or a snapshot.
 pub(crate) struct View<'a> {
@@ -488,41 +493,59 @@ impl<'a> View<'a> {
         let entry = self.class(at)?;
         let index = self.indexed(&entry, index, "unique")?;
         let tuple = query_tuple(&entry.def, index, value, false)?;
-        if !self.live {
-            return Ok(self
-                .holders(entry.ns, &entry.def, index, &tuple)?
-                .into_iter()
-                .next());
+        let key = (entry.def.id, index.id, tuple);
+        let fill = match self.cached_holder(entry.ns, &key) {
+            Ok(id) => return Ok(Some(id)),
+            Err(fill) => fill,
+        };
+        let found = self
+            .holders(entry.ns, &entry.def, index, &key.2)?
+            .into_iter()
+            .next();
+        if let (Some(id), Some(fill)) = (found, fill) {
+            self.cache_holder(fill, key, id);
         }
-        let inner = self.inner;
-        let cache_key = (entry.def.id, index.id, tuple);
-        let generation = match inner.unique_cache.lookup(&cache_key) {
-            // A hit is answered while its object is unwritten since its read
-            // (see read/cache.rs: the second guard, one atomic load).
-            Ok((id, seen)) if inner.stamps.unchanged_since(entry.ns, id, seen) => {
-                inner.metrics.cache_hit.inc();
-                return Ok(Some(id));
+        Ok(found)
+    }
+
+    /// The holder of a unique tuple as the unique cache has it, if the
+    /// cache may answer: a live view, and the object unwritten since the
+    /// read that filled the entry (the second guard, one atomic load; see
+    /// read/cache.rs). Otherwise what a storage read's answer is cached
+    /// under (`None` for a snapshot view, which never fills the cache).
+    fn cached_holder(
+        &self,
+        ns: NamespaceId,
+        key: &UniqueCacheKey,
+    ) -> std::result::Result<ObjectId, Option<CacheFill>> {
+        if !self.live {
+            return Err(None);
+        }
+        let (cache, m) = (&self.inner.unique_cache, &self.inner.metrics);
+        let generation = match cache.lookup(key) {
+            Ok((id, seen)) if self.inner.stamps.unchanged_since(ns, id, seen) => {
+                m.cache_hit.inc();
+                return Ok(id);
             }
             Ok(_) => {
-                inner.metrics.cache_stale.inc();
-                inner.unique_cache.generation()
+                m.cache_stale.inc();
+                cache.generation()
             }
             Err(generation) => {
-                inner.metrics.cache_miss.inc();
+                m.cache_miss.inc();
                 generation
             }
         };
-        let seen = inner.stamps.now();
-        let found = self
-            .holders(entry.ns, &entry.def, index, &cache_key.2)?
-            .into_iter()
-            .next();
-        if let Some(id) = found {
-            inner
-                .unique_cache
-                .insert_if_unchanged(generation, cache_key, (id, seen));
-        }
-        Ok(found)
+        // Taken before the storage read whose answer it is kept with.
+        Err(Some(CacheFill(generation, self.inner.stamps.now())))
+    }
+
+    /// Caches `id` as the holder of `key`, read from storage after `fill`.
+    fn cache_holder(&self, fill: CacheFill, key: UniqueCacheKey, id: ObjectId) {
+        let CacheFill(generation, seen) = fill;
+        self.inner
+            .unique_cache
+            .insert_if_unchanged(generation, key, (id, seen));
     }
 
     /// The point key a unique lookup of `value` in `index` reads, with the
@@ -540,8 +563,9 @@ impl<'a> View<'a> {
     }
 
     /// The holder of `value` in a unique index, with `f` run on its record
-    /// read in place: one point-key read and one record read (the record
-    /// both confirms the holder, for a hash index, and is what `f` reads).
+    /// read in place: one point-key read (none on a trusted unique-cache
+    /// hit) and one record read (the record both confirms the holder, for a
+    /// hash index, and is what `f` reads).
     pub fn unique_record<R>(
         &self,
         at: ClassAt<'_>,
@@ -552,20 +576,43 @@ impl<'a> View<'a> {
         let entry = self.class(at)?;
         let index = self.indexed(&entry, index, "unique")?;
         let tuple = query_tuple(&entry.def, index, value, false)?;
-        let (family, key) = point_key(&self.inner.seed, entry.ns, entry.def.id, index, &tuple);
-        for id in self.point_holders(family, &key)? {
-            let found = self.with_record(entry.ns, id, |key, rec| {
+        let key = (entry.def.id, index.id, tuple);
+        let tuple = &key.2;
+        let mut read = |id| {
+            self.with_record(entry.ns, id, |rkey, rec| {
                 if rec.class() != entry.def.id {
                     return Ok(None);
                 }
                 let tuples = index_tuples_in(&entry.def, index, &rec)
-                    .map_err(|e| Error::corruption(key, e))?;
-                if tuples.binary_search(&tuple).is_err() {
+                    .map_err(|e| Error::corruption(rkey, e))?;
+                if tuples.binary_search(tuple).is_err() {
                     return Ok(None); // another tuple of the same hash
                 }
-                f(&entry.def, key, rec).map(Some)
-            })?;
-            if let Some(Some(r)) = found {
+                f(&entry.def, rkey, rec).map(Some)
+            })
+        };
+        // A trusted cache hit saves the point-key read; the record is read
+        // (and checked to hold the tuple) either way.
+        let fill = match self.cached_holder(entry.ns, &key) {
+            Ok(id) => {
+                if let Some(Some(r)) = read(id)? {
+                    return Ok(Some((id, r)));
+                }
+                // Cannot happen while the stamps hold; read storage anyway.
+                self.inner.metrics.cache_stale.inc();
+                Some(CacheFill(
+                    self.inner.unique_cache.generation(),
+                    self.inner.stamps.now(),
+                ))
+            }
+            Err(fill) => fill,
+        };
+        let (family, point) = point_key(&self.inner.seed, entry.ns, entry.def.id, index, tuple);
+        for id in self.point_holders(family, &point)? {
+            if let Some(Some(r)) = read(id)? {
+                if let Some(fill) = fill {
+                    self.cache_holder(fill, key, id);
+                }
                 return Ok(Some((id, r)));
             }
         }

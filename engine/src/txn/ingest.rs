@@ -259,7 +259,7 @@ fn ingest_provisional(
     }
     let sync = inner.sync_default();
     // Stamped like every object write (see read/cache.rs).
-    let writing = inner.stamps.writing(vec![(ns, id)]);
+    let writing = inner.stamps.writing(std::iter::once((ns, id)));
     feed.publish(changes, || cat.commit(&*inner.kv, &batch, sync))?;
     drop(writing);
     inner.metrics.refresh_task_states(&cat);

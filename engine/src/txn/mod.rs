@@ -345,7 +345,7 @@ impl<'db> Transaction<'db> {
         // the objects stamped before and after it (see read/cache.rs).
         let unique_inv = inner.unique_cache.begin_invalidation(invalidate);
         let class_inv = inner.class_cache.begin_invalidation(deleted);
-        let writing = inner.stamps.writing(touched.keys().copied().collect());
+        let writing = inner.stamps.writing(touched.keys().copied());
         let sync = self.sync.unwrap_or_else(|| inner.sync_default());
         feed.publish(changes, || inner.kv.write(&batch, sync))?;
         drop((writing, unique_inv, class_inv));
