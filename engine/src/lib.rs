@@ -138,7 +138,7 @@ pub use read::{Cursor, FindAll, FindPage, Object, RangeScan, ScanPage, Snapshot}
 pub use rockhold_derive::{Model, Schema};
 pub use txn::Transaction;
 pub use typed::collection::{
-    Collection, ObjectIter, RangeIter, TxCollection, TypedChange, TypedWatch,
+    Collection, ObjectIter, RangeIds, RangeIter, TxCollection, TypedChange, TypedWatch,
 };
 pub use typed::model::{
     kind, Bytes, Id, IndexKindOf, IndexRef, Key, KeyedModel, Model, Range, Schema, Unique,

@@ -213,6 +213,44 @@ impl<M: Model> Collection<M> {
         })
     }
 
+    /// The ids of the objects whose key in ordered index `index` is within
+    /// `range`, in key order, from the index alone (no record is read):
+    /// streamed a page of entries at a time.
+    ///
+    /// ```
+    /// use rockhold::{Db, MemStore, Model, Options};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Serialize, Deserialize, Model)]
+    /// struct Reading { #[index(ordered)] at: u64 }
+    ///
+    /// let db = Db::open_memory(&MemStore::new(), Options::default())?;
+    /// let readings = db.collection::<Reading>()?;
+    /// for at in [5, 1, 9, 3] { readings.insert(&Reading { at })?; }
+    /// let ids = readings.range_ids(Reading::AT, 2..)?.take(2).collect::<Result<Vec<_>, _>>()?;
+    /// let ats: Vec<u64> = ids.iter().map(|id| Ok(readings.get(*id)?.expect("there").at))
+    ///     .collect::<Result<_, rockhold::Error>>()?;
+    /// assert_eq!(ats, [3, 5]);
+    /// # Ok::<(), rockhold::Error>(())
+    /// ```
+    pub fn range_ids<'k, K: Key + 'k, I: Range>(
+        &self,
+        index: IndexRef<M, K, I>,
+        range: impl RangeBounds<K::Ref<'k>>,
+    ) -> Result<RangeIds<M>> {
+        let scan = RangeScan::between(
+            bound::<K>(range.start_bound()),
+            bound::<K>(range.end_bound()),
+        );
+        Ok(RangeIds {
+            coll: self.clone(),
+            index: index.name(),
+            scan: Some(scan),
+            page_size: RANGE_IDS_FIRST_PAGE,
+            page: VecDeque::new(),
+        })
+    }
+
     /// Every object of the collection, in id order, streamed a page at a
     /// time (bounded memory), each record decoded in place.
     ///
@@ -370,6 +408,48 @@ impl<M: Model> Iterator for RangeIter<M> {
                         return Some(Err(e));
                     }
                 },
+            }
+        }
+    }
+}
+
+/// The first page of entries a [`RangeIds`] reads: an entry costs much
+/// less than an object, so pages start larger than a [`RangeIter`]'s.
+const RANGE_IDS_FIRST_PAGE: usize = 128;
+
+/// The ids of a [`Collection::range_ids`], in key order, read from the
+/// index a page of entries at a time (pages double up to 1,024 entries);
+/// every page reads the latest committed state.
+pub struct RangeIds<M> {
+    coll: Collection<M>,
+    index: &'static str,
+    /// The next page's scan; `None` when the last page was read.
+    scan: Option<RangeScan>,
+    page_size: usize,
+    page: VecDeque<ObjectId>,
+}
+
+impl<M: Model> Iterator for RangeIds<M> {
+    type Item = Result<Id<M>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(id) = self.page.pop_front() {
+                return Some(Ok(Id::from_raw(id)));
+            }
+            let scan = self.scan.take()?.limit(self.page_size);
+            self.page_size = (self.page_size * 2).min(RANGE_MAX_PAGE);
+            match self
+                .coll
+                .db
+                .view()
+                .scan(self.coll.ids.at(), self.index, &scan)
+            {
+                Ok(page) => {
+                    self.page.extend(page.hits.into_iter().map(|(_, id)| id));
+                    self.scan = page.cursor.map(|c| scan.after(c));
+                }
+                Err(e) => return Some(Err(e)),
             }
         }
     }

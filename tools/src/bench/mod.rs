@@ -838,8 +838,8 @@ fn print_tables(plan: &Plan, reps: usize, results: &Results) -> Result<()> {
     }
     outln!(
         "\nnotes: typed W4 is Collection::iter (records decoded in place); typed W6 is a \
-         read-modify-write in a transaction;\n  typed W8 returns the 100 decoded objects (no \
-         index-only typed range), the others (age, id) pairs."
+         read-modify-write in a transaction;\n  typed W8 is Collection::range_ids (100 ids from \
+         the index), the others return (age, id) pairs."
     );
     Ok(())
 }

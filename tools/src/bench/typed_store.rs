@@ -20,10 +20,10 @@
 //!   serializable transaction (`Collection::write`), as the crate
 //!   documents for a read-modify-write; the dynamic system sets one field
 //!   with `Db::update` and no transaction.
-//! - W8 (100 rows of an age range): `Collection::range(..).take(100)`
-//!   yields the objects decoded (each page's records read in one batched
-//!   lookup), where the other systems return the (age, id) pairs from the
-//!   index alone: the typed API has no index-only range.
+//! - W8 (100 rows of an age range): `Collection::range_ids(..).take(100)`,
+//!   the ids from the index alone, where the other systems return the
+//!   (age, id) pairs (`Collection::range` would read and decode every
+//!   object as well).
 
 use std::path::Path;
 
@@ -194,7 +194,7 @@ impl Store for TypedStore {
 
     fn range(&mut self, lower: u64) -> Result<usize> {
         let mut n = 0;
-        for item in self.indexed()?.range(Person::AGE, lower..)?.take(100) {
+        for item in self.indexed()?.range_ids(Person::AGE, lower..)?.take(100) {
             std::hint::black_box(item?);
             n += 1;
         }
