@@ -75,6 +75,11 @@ pub(crate) struct PointWrite {
 pub(crate) trait Committed {
     /// The holders stored under a point key (none when it is absent).
     fn holders(&mut self, family: Family, key: &[u8]) -> Result<Vec<ObjectId>>;
+    /// `holders` of every key, in order: one batched read where the store
+    /// has one (a batch of inserts checks all its values at once).
+    fn holders_many(&mut self, keys: &[&(Family, Vec<u8>)]) -> Result<Vec<Vec<ObjectId>>> {
+        keys.iter().map(|k| self.holders(k.0, &k.1)).collect()
+    }
     /// The encoded tuples a committed object holds in a unique hash index
     /// (to tell a second holder of a tuple from a hash collision).
     fn tuples(&mut self, u: &UniqueValue<'_>, holder: ObjectId) -> Result<Vec<Vec<u8>>>;
@@ -166,8 +171,9 @@ pub(crate) fn point_writes_with(
         claims_at.entry(&u.key).or_default().push(u);
     }
     let mut out = Vec::with_capacity(keys.len());
-    for (key, ns) in keys {
-        let stored = committed.holders(key.0, &key.1)?;
+    let keys: Vec<(&(Family, Vec<u8>), NamespaceId)> = keys.into_iter().collect();
+    let stored_all = committed.holders_many(&keys.iter().map(|(k, _)| *k).collect::<Vec<_>>())?;
+    for ((key, ns), stored) in keys.into_iter().zip(stored_all) {
         let kept: Vec<ObjectId> = stored
             .iter()
             .copied()

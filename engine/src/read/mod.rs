@@ -331,6 +331,40 @@ impl<'a> View<'a> {
             .unwrap_or_default())
     }
 
+    /// `point_holders` of every key, in order: one batched read per run of
+    /// keys of one family.
+    pub fn point_holders_many(&self, keys: &[&(Family, Vec<u8>)]) -> Result<Vec<Vec<ObjectId>>> {
+        let mut out: Vec<Vec<ObjectId>> = vec![Vec::new(); keys.len()];
+        let mut corrupt = None;
+        let mut start = 0;
+        while start < keys.len() {
+            let family = keys[start].0;
+            let end = start + keys[start..].iter().take_while(|k| k.0 == family).count();
+            if end == start + 1 {
+                // One key (a single write's check): a plain point read.
+                out[start] = self.point_holders(family, &keys[start].1)?;
+                start = end;
+                continue;
+            }
+            let run: Vec<&[u8]> = keys[start..end].iter().map(|k| k.1.as_slice()).collect();
+            self.kv.multi_get_with(
+                Space::of(family),
+                &run,
+                &mut |i, bytes| match decode_holders(bytes) {
+                    Ok(holders) => out[start + i] = holders,
+                    Err(e) => {
+                        corrupt.get_or_insert_with(|| Error::corruption(run[i], e));
+                    }
+                },
+            )?;
+            if let Some(e) = corrupt.take() {
+                return Err(e);
+            }
+            start = end;
+        }
+        Ok(out)
+    }
+
     /// Up to `limit` holders of `tuple` in `index` (as `holders`), in id
     /// order, after the index key `after` (a cursor of an earlier page).
     /// The page's cursor is set when it is full.

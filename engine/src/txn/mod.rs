@@ -725,6 +725,10 @@ impl Committed for CommittedView<'_, '_> {
         self.0.point_holders(family, key)
     }
 
+    fn holders_many(&mut self, keys: &[&(Family, Vec<u8>)]) -> Result<Vec<Vec<ObjectId>>> {
+        self.0.point_holders_many(keys)
+    }
+
     fn tuples(&mut self, u: &UniqueValue<'_>, holder: ObjectId) -> Result<Vec<Vec<u8>>> {
         self.0.committed_tuples(u.ns, u.class, u.index, holder)
     }
