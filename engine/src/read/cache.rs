@@ -51,7 +51,9 @@ pub(crate) struct Invalidation<'c, K: Hash + Eq + Clone, V: Clone> {
 
 impl<K: Hash + Eq + Clone, V: Clone> Drop for Invalidation<'_, K, V> {
     fn drop(&mut self) {
-        if let Some(m) = &self.cache.inner {
+        // An invalidation of no key (an insert's) neither locks nor moves
+        // the generation, so it refuses no concurrent reader's fill.
+        if let (Some(m), false) = (&self.cache.inner, self.keys.is_empty()) {
             let mut s = m.lock();
             for k in &self.keys {
                 s.lru.pop(k);
@@ -266,6 +268,15 @@ mod tests {
         drop(inv);
         c.insert_if_unchanged(c.generation(), 1, 3);
         assert_eq!(c.lookup(&1).ok(), Some(3));
+    }
+
+    #[test]
+    fn an_invalidation_of_no_key_refuses_no_fill() {
+        let c: GuardedLru<u32, u32> = GuardedLru::new(8);
+        let seen = c.generation();
+        drop(c.begin_invalidation(Vec::new()));
+        c.insert_if_unchanged(seen, 1, 1);
+        assert_eq!(c.lookup(&1).ok(), Some(1));
     }
 
     #[test]
