@@ -624,7 +624,7 @@ fn unique_lookups_are_cached_and_never_stale() {
         "default",
         &ClassSpec::new("u")
             .field(FieldSpec::new("e", FieldType::String).unique_ordered())
-            .field(FieldSpec::new("h", FieldType::String).unique()),
+            .field(FieldSpec::new("h", FieldType::String).unique_hash()),
     )
     .expect("class");
     let a = db

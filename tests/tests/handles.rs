@@ -313,8 +313,9 @@ fn a_follower_forgets_its_cached_lookups_when_it_catches_up() {
     //! A follower's unique and class caches were filled before `catch_up`
     //! and trusted after it, though the primary's writes reach a follower
     //! there and not through its commits (its hits, no longer verified by
-    //! a record read, answered the old holder). Checked to fail without
-    //! the caches cleared in `catch_up`.
+    //! a record read, answered the old holder; `class_of` named the class
+    //! of a deleted object). Checked to fail without each of the two
+    //! clears in `catch_up` (the lookup, then `class_of`).
     let t = rockhold_tests::TempDb::new();
     let db = t.db();
     db.create_class(
