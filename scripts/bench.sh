@@ -29,9 +29,10 @@ else
 fi
 if [ -z "$lib" ]; then
     echo "bench: no release build of RocksDB in $CARGO_TARGET_DIR yet; building it (about 15 minutes)" >&2
-    # The whole workspace, as the tests build it: a `-p` build may resolve
+    # The whole workspace, every target, as the tests build it: a `-p` build
+    # or one without the test targets may resolve
     # build-dependency features differently and compile the C++ again.
-    cargo build --release --workspace
+    cargo build --release --workspace --all-targets
     lib=$(newest_lib)
 fi
 if [ -z "$lib" ]; then

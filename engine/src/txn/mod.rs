@@ -318,7 +318,7 @@ impl<'db> Transaction<'db> {
             }
         })?;
 
-        let mut batch = WriteBatch::new();
+        let mut batch = WriteBatch::reused();
         write_plan(&mut batch, &plan, &points);
         // From here to the write no watch starts; watched, the commit lists its changes.
         let feed = inner.feed.enter();
@@ -347,8 +347,10 @@ impl<'db> Transaction<'db> {
         let class_inv = inner.class_cache.begin_invalidation(deleted);
         let writing = inner.stamps.writing(touched.keys().copied());
         let sync = self.sync.unwrap_or_else(|| inner.sync_default());
-        feed.publish(changes, || inner.kv.write(&batch, sync))?;
+        let written = feed.publish(changes, || inner.kv.write(&batch, sync));
         drop((writing, unique_inv, class_inv));
+        written?;
+        batch.recycle();
         let m = &inner.metrics;
         m.writes.inc();
         m.batch_ops.observe(ops as f64);

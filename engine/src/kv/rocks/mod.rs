@@ -43,9 +43,23 @@ pub(crate) struct RocksKv {
     /// When the durable mark was last written (writable instances); held
     /// while writing it, so one writer at a time uses its temporary file.
     last_mark: parking_lot::Mutex<std::time::Instant>,
+    /// The options of every point read of the latest state and of every
+    /// write (without, with fsync), made once: each is a C++ object that a
+    /// per-call `default()` allocates and frees.
+    latest: ReadOptions,
+    writes: [WriteOptions; 2],
     /// Dropped after `db` (field order): the directory counts as held here
     /// until RocksDB has released its lock.
     _claim: DirClaim,
+}
+
+/// [`RocksKv::writes`]: without fsync, then with.
+fn write_options() -> [WriteOptions; 2] {
+    [false, true].map(|sync| {
+        let mut w = WriteOptions::default();
+        w.set_sync(sync);
+        w
+    })
 }
 
 fn descriptors<'a>(
@@ -75,6 +89,8 @@ impl RocksKv {
             cache,
             ingest_gate: Default::default(),
             last_mark: parking_lot::Mutex::new(std::time::Instant::now()),
+            latest: ReadOptions::default(),
+            writes: write_options(),
             _claim: claim,
         };
         kv.record_durable_mark()?;
@@ -100,6 +116,8 @@ impl RocksKv {
             cache,
             ingest_gate: Default::default(),
             last_mark: parking_lot::Mutex::new(std::time::Instant::now()),
+            latest: ReadOptions::default(),
+            writes: write_options(),
             _claim: DirClaim::none(),
         };
         open::catch_up(&kv.db)?;
@@ -171,11 +189,17 @@ impl RocksKv {
         key: &[u8],
         f: &mut dyn FnMut(&[u8]),
     ) -> Result<bool> {
-        let mut read = ReadOptions::default();
-        if let Some(s) = snapshot {
-            read.set_snapshot(s);
-        }
-        match self.db.get_pinned_cf_opt(self.cf(space)?, key, &read)? {
+        let at_snapshot;
+        let read = match snapshot {
+            None => &self.latest,
+            Some(s) => {
+                let mut read = ReadOptions::default();
+                read.set_snapshot(s);
+                at_snapshot = read;
+                &at_snapshot
+            }
+        };
+        match self.db.get_pinned_cf_opt(self.cf(space)?, key, read)? {
             Some(value) => {
                 f(&value);
                 Ok(true)
@@ -191,14 +215,20 @@ impl RocksKv {
         keys: &[&[u8]],
         f: &mut dyn FnMut(usize, &[u8]),
     ) -> Result<()> {
-        let mut read = ReadOptions::default();
-        if let Some(s) = snapshot {
-            read.set_snapshot(s);
-        }
+        let at_snapshot;
+        let read = match snapshot {
+            None => &self.latest,
+            Some(s) => {
+                let mut read = ReadOptions::default();
+                read.set_snapshot(s);
+                at_snapshot = read;
+                &at_snapshot
+            }
+        };
         let cf = self.cf(space)?;
         let found = self
             .db
-            .batched_multi_get_cf_opt(cf, keys.iter().copied(), false, &read);
+            .batched_multi_get_cf_opt(cf, keys.iter().copied(), false, read);
         for (i, value) in found.into_iter().enumerate() {
             if let Some(value) = value? {
                 f(i, &value);
@@ -368,7 +398,8 @@ impl Kv for RocksKv {
         if self.read_only {
             return Err(Error::ReadOnly);
         }
-        let mut wb = rocksdb::WriteBatch::default();
+        // Sized once: RocksDB's batch is a string that each put appends to.
+        let mut wb = rocksdb::WriteBatch::with_capacity_bytes(batch.encoded_len_hint());
         let mut cfs: [Option<&ColumnFamily>; 6] = [None; 6];
         let mut cf = |space: Space| -> Result<&ColumnFamily> {
             let slot = &mut cfs[space as usize];
@@ -386,9 +417,7 @@ impl Kv for RocksKv {
                 }
             }
         }
-        let mut w = WriteOptions::default();
-        w.set_sync(sync);
-        self.db.write_opt(wb, &w)?;
+        self.db.write_opt(wb, &self.writes[usize::from(sync)])?;
         self.after_commit();
         Ok(())
     }
