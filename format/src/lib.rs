@@ -56,11 +56,11 @@ pub use frame::{
 pub use hash::HashSeed;
 pub use ids::{ClassId, FieldId, IndexId, NamespaceId, ObjectId};
 pub use keys::{
-    check_name, decode_holders, encode_holders, prefix_successor, AnyKey, ClassKey, Family,
-    FullScanKey, GenerationKey, HashKey, IndexShape, Key, MetaKey, NameKey, NameKind, ObjectKey,
-    OrderedKey, RawOrderedKey, TaskKey, CLASS_PREFIX, FULL_SCAN_PREFIX, GENERATION_PREFIX,
-    HASH_INDEX_PREFIX, HASH_POINT_KEY_LEN, MAX_NAME_LEN, META_PREFIX, NAME_PREFIX, OBJECT_PREFIX,
-    ORDERED_INDEX_PREFIX, TASK_PREFIX,
+    check_name, decode_holders, decode_tuple_value, encode_holders, prefix_successor, AnyKey,
+    ClassKey, Family, FullScanKey, GenerationKey, HashKey, IndexShape, Key, MetaKey, NameKey,
+    NameKind, ObjectKey, OrderedKey, OrderedKeyRef, RawOrderedKey, TaskKey, CLASS_PREFIX,
+    FULL_SCAN_PREFIX, GENERATION_PREFIX, HASH_INDEX_PREFIX, HASH_POINT_KEY_LEN, MAX_NAME_LEN,
+    META_PREFIX, NAME_PREFIX, OBJECT_PREFIX, ORDERED_INDEX_PREFIX, TASK_PREFIX,
 };
 pub use records::{
     ClassDef, FieldDef, FieldPath, FieldType, Fields, IndexDef, IndexKind, MemberDef, MetaValue,

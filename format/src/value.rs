@@ -400,6 +400,11 @@ pub fn encode_tuple_into(values: &[Value], out: &mut Vec<u8>) {
     }
 }
 
+/// One value of an ordered tuple, read from `r` (see [`decode_tuple`]).
+pub(crate) fn decode_ordered_one(r: &mut Reader<'_>) -> Result<Value> {
+    decode_one(r, 0)
+}
+
 /// Decodes a whole byte string as a tuple of ordered values.
 pub fn decode_tuple(bytes: &[u8]) -> Result<Vec<Value>> {
     let mut r = Reader::new(bytes, "ordered tuple");

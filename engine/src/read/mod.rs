@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use rockhold_format::{
     decode_holders, ClassDef, ClassId, Family, FullScanKey, IndexDef, IndexId, IndexShape, Key,
-    NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, RecordView, Value,
+    NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, OrderedKeyRef, Record, RecordView,
+    Value,
 };
 
 use crate::catalog::{Catalog, ClassAt, ClassEntry};
@@ -176,6 +177,9 @@ pub(crate) struct UniquePoint {
     pub family: Family,
     pub key: Vec<u8>,
 }
+
+/// The most hits a range scan makes room for before its first entry.
+const SCAN_RESERVE: usize = 1024;
 
 /// What a storage read's answer is cached under: the cache's generation
 /// and the write-stamp clock, both taken before the read.
@@ -772,8 +776,11 @@ impl<'a> View<'a> {
         } else {
             it.seek_to_first();
         }
+        page.hits.reserve(scan.limit.min(SCAN_RESERVE));
         while let Some(key) = it.key() {
-            let k = OrderedKey::decode_as(key, shape).map_err(|e| Error::corruption(key, e))?;
+            // Borrowed: the key is not copied, a one-part tuple is no list.
+            let k = OrderedKeyRef::split(key, shape).map_err(|e| Error::corruption(key, e))?;
+            let value = k.value(shape).map_err(|e| Error::corruption(key, e))?;
             let id = match k.id {
                 Some(id) => id,
                 None => {
@@ -791,12 +798,6 @@ impl<'a> View<'a> {
                         }
                     }
                 }
-            };
-            let mut values = k.values;
-            let value = if values.len() == 1 {
-                values.remove(0)
-            } else {
-                Value::List(values)
             };
             page.hits.push((value, id));
             if page.hits.len() == scan.limit {

@@ -207,16 +207,7 @@ impl RawOrderedKey {
 
     /// The whole key, decoded with the shape of its index.
     pub fn decode_as(&self, shape: IndexShape) -> Result<OrderedKey> {
-        let (tuple, id) = if shape.unique {
-            (&self.body[..], None)
-        } else {
-            let split = self.body.len().checked_sub(8).ok_or(Error::Truncated {
-                what: "ordered index key",
-            })?;
-            let mut id = [0u8; 8];
-            id.copy_from_slice(&self.body[split..]);
-            (&self.body[..split], Some(ObjectId(u64::from_be_bytes(id))))
-        };
+        let (tuple, id) = split_body(&self.body, shape)?;
         let values = decode_tuple(tuple)?;
         if values.len() != shape.parts {
             return Err(Error::malformed(format!(
@@ -233,6 +224,90 @@ impl RawOrderedKey {
             id,
         })
     }
+}
+
+/// A key's body (after the head) split into its encoded tuple and, in a
+/// non-unique index, the object id that ends it.
+fn split_body(body: &[u8], shape: IndexShape) -> Result<(&[u8], Option<ObjectId>)> {
+    if shape.unique {
+        return Ok((body, None));
+    }
+    let split = body.len().checked_sub(8).ok_or(Error::Truncated {
+        what: "ordered index key",
+    })?;
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&body[split..]);
+    Ok((&body[..split], Some(ObjectId(u64::from_be_bytes(id)))))
+}
+
+/// An `IR` key of an index of a known shape, borrowed from its bytes: what
+/// a range scan reads of each entry without copying the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderedKeyRef<'a> {
+    /// The namespace.
+    pub ns: NamespaceId,
+    /// The class.
+    pub class: ClassId,
+    /// The index.
+    pub index: IndexId,
+    /// The encoded value tuple (not checked here: [`decode_tuple_value`]).
+    pub tuple: &'a [u8],
+    /// The object holding the tuple; `None` in a unique index's point key.
+    pub id: Option<ObjectId>,
+}
+
+impl<'a> OrderedKeyRef<'a> {
+    /// Splits an `IR` key of an index of this shape.
+    pub fn split(bytes: &'a [u8], shape: IndexShape) -> Result<OrderedKeyRef<'a>> {
+        let rest = bytes
+            .strip_prefix(Family::Ordered.prefix())
+            .ok_or(Error::WrongFamily {
+                expected: Family::Ordered,
+            })?;
+        let mut r = Reader::new(rest, Family::Ordered.name());
+        let (ns, class, index) = head(&mut r)?;
+        let (tuple, id) = split_body(r.rest(), shape)?;
+        Ok(OrderedKeyRef {
+            ns,
+            class,
+            index,
+            tuple,
+            id,
+        })
+    }
+
+    /// The tuple's value as a range scan reports it (see
+    /// [`decode_tuple_value`]).
+    pub fn value(&self, shape: IndexShape) -> Result<Value> {
+        decode_tuple_value(self.tuple, shape.parts)
+    }
+}
+
+/// An encoded tuple of `parts` values as one value: the value itself for
+/// one part (no list is built), a list of them for more. A tuple of
+/// another length is malformed.
+pub fn decode_tuple_value(tuple: &[u8], parts: usize) -> Result<Value> {
+    let mismatch = |found: &str| {
+        Error::malformed(format!(
+            "ordered index key: a tuple of {found} value(s) where the index has {parts}"
+        ))
+    };
+    if parts == 1 {
+        if tuple.is_empty() {
+            return Err(mismatch("0"));
+        }
+        let mut r = Reader::new(tuple, "ordered tuple");
+        let value = crate::value::decode_ordered_one(&mut r)?;
+        if !r.remaining().is_empty() {
+            return Err(mismatch("more than 1"));
+        }
+        return Ok(value);
+    }
+    let values = decode_tuple(tuple)?;
+    if values.len() != parts {
+        return Err(mismatch(&values.len().to_string()));
+    }
+    Ok(Value::List(values))
 }
 
 /// Bytes of an `IH` key up to and including the hash: its point key length.

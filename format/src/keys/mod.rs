@@ -12,8 +12,8 @@ mod task;
 
 pub use generation::GenerationKey;
 pub use index::{
-    decode_holders, encode_holders, HashKey, IndexShape, OrderedKey, RawOrderedKey,
-    HASH_POINT_KEY_LEN,
+    decode_holders, decode_tuple_value, encode_holders, HashKey, IndexShape, OrderedKey,
+    OrderedKeyRef, RawOrderedKey, HASH_POINT_KEY_LEN,
 };
 pub use meta::MetaKey;
 pub use names::{check_name, NameKey, NameKind, MAX_NAME_LEN};

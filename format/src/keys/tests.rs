@@ -177,11 +177,23 @@ proptest! {
                                values: values.clone(), id };
         let bytes = key.encode();
         let shape = IndexShape { parts: values.len(), unique: id.is_none() };
-        prop_assert_eq!(OrderedKey::decode_as(&bytes, shape).expect("decodes"), key);
+        prop_assert_eq!(OrderedKey::decode_as(&bytes, shape).expect("decodes"), key.clone());
         let other_parts = IndexShape { parts: values.len() + 1, ..shape };
         prop_assert!(OrderedKey::decode_as(&bytes, other_parts).is_err());
         for len in 0..bytes.len() {
             prop_assert!(OrderedKey::decode_as(&bytes[..len], shape).is_err(), "len {}", len);
+        }
+        // Borrowed: the same head, id and value (one part alone, more as a list).
+        let split = OrderedKeyRef::split(&bytes, shape).expect("splits");
+        prop_assert_eq!((split.ns, split.class, split.index, split.id),
+                        (key.ns, key.class, key.index, key.id));
+        let want = if values.len() == 1 { values[0].clone() } else { Value::List(values.clone()) };
+        prop_assert_eq!(split.value(shape).expect("value"), want);
+        prop_assert!(OrderedKeyRef::split(&bytes, other_parts)
+            .and_then(|k| k.value(other_parts)).is_err());
+        for len in 0..bytes.len() {
+            prop_assert!(OrderedKeyRef::split(&bytes[..len], shape)
+                .and_then(|k| k.value(shape)).is_err(), "len {}", len);
         }
     }
 
@@ -295,6 +307,8 @@ fn ordered_key_with_junk_between_value_and_id_is_refused() {
         unique: false,
     };
     assert!(OrderedKey::decode_as(&key, shape).is_err());
+    let split = OrderedKeyRef::split(&key, shape).expect("the head and id split");
+    assert!(split.value(shape).is_err());
 }
 
 #[test]
