@@ -6,11 +6,9 @@
 
 use std::collections::HashMap;
 
-use std::collections::BTreeMap;
-
 use rockhold_format::{ClassId, Family, IndexId, NamespaceId, ObjectId};
 
-use super::entries::tuple_value;
+use super::entries::{tuple_value, Entry};
 use super::plan::{Plan, UniqueValue};
 use crate::error::{Error, Result};
 
@@ -62,12 +60,12 @@ impl UniqueCheck {
     }
 }
 
-/// The new value of one unique point key: its holders, sorted (empty:
-/// delete the key).
+/// The new value of one unique point key (borrowed from the plan): its
+/// holders, sorted (empty: delete the key).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PointWrite {
+pub(crate) struct PointWrite<'p> {
     pub family: Family,
-    pub key: Vec<u8>,
+    pub key: &'p [u8],
     pub holders: Vec<ObjectId>,
 }
 
@@ -139,51 +137,55 @@ impl OnConflict for Conflicts {
 /// the plan does not change; otherwise every point key that gains or loses
 /// a holder, with its final holders. Callers hold the stripes of
 /// `plan.changed_unique()`.
-pub(crate) fn point_writes(
-    plan: &Plan<'_>,
+pub(crate) fn point_writes<'p>(
+    plan: &'p Plan<'_>,
     committed: &mut dyn Committed,
-) -> Result<Vec<PointWrite>> {
+) -> Result<Vec<PointWrite<'p>>> {
     point_writes_with(plan, committed, &mut Refuse)
 }
 
 /// `point_writes`, telling each conflict to `on_conflict` (which may let
 /// the check go on: the point keys it returns are then not to be written).
-pub(crate) fn point_writes_with(
-    plan: &Plan<'_>,
+pub(crate) fn point_writes_with<'p>(
+    plan: &'p Plan<'_>,
     committed: &mut dyn Committed,
     on_conflict: &mut dyn OnConflict,
-) -> Result<Vec<PointWrite>> {
-    // Every final holder in the plan, changed or not, claims its tuple.
-    let mut check = UniqueCheck::new();
-    for u in &plan.unique {
-        if let Some(other) = check.claim(u.class.id, u.index.id, &u.tuple, u.id) {
-            on_conflict.conflict(u, other)?;
+) -> Result<Vec<PointWrite<'p>>> {
+    // Every final holder in the plan, changed or not, claims its tuple (a
+    // lone claim has no second holder to meet: a one-object commit skips
+    // the check's map).
+    if plan.unique.len() > 1 {
+        let mut check = UniqueCheck::new();
+        for u in &plan.unique {
+            if let Some(other) = check.claim(u.class.id, u.index.id, &u.tuple, u.id) {
+                on_conflict.conflict(u, other)?;
+            }
         }
     }
-    // The point keys that change, each with its namespace, and every final
-    // claim by key (one pass: a batch of N inserts stays linear).
-    let mut keys: BTreeMap<&(Family, Vec<u8>), NamespaceId> = BTreeMap::new();
-    for u in plan.changed_unique() {
-        keys.insert(&u.key, u.ns);
-    }
-    let mut claims_at: HashMap<&(Family, Vec<u8>), Vec<&UniqueValue<'_>>> = HashMap::new();
-    for u in plan.unique.iter().filter(|u| keys.contains_key(&u.key)) {
-        claims_at.entry(&u.key).or_default().push(u);
-    }
-    let mut out = Vec::with_capacity(keys.len());
-    let keys: Vec<(&(Family, Vec<u8>), NamespaceId)> = keys.into_iter().collect();
+    // The point keys that change, sorted and distinct, each with its
+    // namespace; and every final claim sorted by its key, in plan order
+    // within a key: walked side by side (a batch of N inserts sorts two
+    // vectors and allocates no map).
+    let mut keys: Vec<(&'p Entry, NamespaceId)> =
+        plan.changed_unique().map(|u| (&u.key, u.ns)).collect();
+    keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    keys.dedup_by(|a, b| a.0 == b.0);
+    let mut claims: Vec<&'p UniqueValue<'_>> = plan.unique.iter().collect();
+    claims.sort_by(|a, b| a.key.cmp(&b.key)); // stable: plan order kept
+    let mut claims = claims.into_iter().peekable();
     let stored_all = committed.holders_many(&keys.iter().map(|(k, _)| *k).collect::<Vec<_>>())?;
+    let mut out = Vec::with_capacity(keys.len());
     for ((key, ns), stored) in keys.into_iter().zip(stored_all) {
-        let kept: Vec<ObjectId> = stored
+        while claims.next_if(|u| u.key < *key).is_some() {}
+        let mut holders: Vec<ObjectId> = stored
             .iter()
             .copied()
             .filter(|h| !plan.touches(ns, *h))
             .collect();
-        let claims = claims_at.remove(key).unwrap_or_default();
-        let mut holders = kept.clone();
-        for u in claims {
+        let kept = holders.len();
+        while let Some(u) = claims.next_if(|u| u.key == *key) {
             if u.new {
-                for &h in &kept {
+                for &h in &holders[..kept] {
                     // Compared on the holder's record: a hash key's holders
                     // may hold other tuples (a collision), and no stored
                     // holder is trusted without its record.
@@ -199,7 +201,7 @@ pub(crate) fn point_writes_with(
         if holders != stored {
             out.push(PointWrite {
                 family: key.0,
-                key: key.1.clone(),
+                key: &key.1,
                 holders,
             });
         }

@@ -689,7 +689,7 @@ pub(crate) fn unique_stripes<'p>(
 
 /// Puts a plan's index changes into `batch`: its entries, and the unique
 /// point keys `point_writes` decided.
-pub(crate) fn write_plan(batch: &mut WriteBatch, plan: &Plan<'_>, points: &[PointWrite]) {
+pub(crate) fn write_plan(batch: &mut WriteBatch, plan: &Plan<'_>, points: &[PointWrite<'_>]) {
     for (family, key) in &plan.delete {
         batch.delete(*family, key);
     }
@@ -699,11 +699,11 @@ pub(crate) fn write_plan(batch: &mut WriteBatch, plan: &Plan<'_>, points: &[Poin
     let mut value = Vec::new();
     for p in points {
         if p.holders.is_empty() {
-            batch.delete(p.family, &p.key);
+            batch.delete(p.family, p.key);
         } else {
             value.clear();
             encode_holders(&p.holders, &mut value);
-            batch.put(p.family, &p.key, &value);
+            batch.put(p.family, p.key, &value);
         }
     }
 }
