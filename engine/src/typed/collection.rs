@@ -106,6 +106,14 @@ fn decode<M: Model>(
 }
 
 /// The key value of a range bound.
+/// The scan of an ordered index over `range` of keys.
+fn range_scan<'k, K: Key + 'k>(range: impl RangeBounds<K::Ref<'k>>) -> RangeScan {
+    RangeScan::between(
+        bound::<K>(range.start_bound()),
+        bound::<K>(range.end_bound()),
+    )
+}
+
 fn bound<K: Key>(b: Bound<&K::Ref<'_>>) -> Bound<Value> {
     match b {
         Bound::Included(k) => Bound::Included(K::to_value(k)),
@@ -200,10 +208,7 @@ impl<M: Model> Collection<M> {
         index: IndexRef<M, K, I>,
         range: impl RangeBounds<K::Ref<'k>>,
     ) -> Result<RangeIter<M>> {
-        let scan = RangeScan::between(
-            bound::<K>(range.start_bound()),
-            bound::<K>(range.end_bound()),
-        );
+        let scan = range_scan::<K>(range);
         Ok(RangeIter {
             coll: self.clone(),
             index: index.name(),
@@ -238,10 +243,7 @@ impl<M: Model> Collection<M> {
         index: IndexRef<M, K, I>,
         range: impl RangeBounds<K::Ref<'k>>,
     ) -> Result<RangeIds<M>> {
-        let scan = RangeScan::between(
-            bound::<K>(range.start_bound()),
-            bound::<K>(range.end_bound()),
-        );
+        let scan = range_scan::<K>(range);
         Ok(RangeIds {
             coll: self.clone(),
             index: index.name(),
@@ -662,11 +664,7 @@ impl<M: Model> TxCollection<'_, '_, M> {
         range: impl RangeBounds<K::Ref<'k>>,
         limit: usize,
     ) -> Result<Vec<Id<M>>> {
-        let scan = RangeScan::between(
-            bound::<K>(range.start_bound()),
-            bound::<K>(range.end_bound()),
-        )
-        .limit(limit);
+        let scan = range_scan::<K>(range).limit(limit);
         let (_, ids) = self.class()?;
         Ok(self
             .tx

@@ -182,6 +182,23 @@ impl RocksKv {
         read
     }
 
+    /// The options of a point read: the ones made at open for the latest
+    /// state, or new ones at `snapshot` (kept in `slot`).
+    fn point_read_opts<'r>(
+        &'r self,
+        snapshot: Option<&rocksdb::Snapshot<'_>>,
+        slot: &'r mut Option<ReadOptions>,
+    ) -> &'r ReadOptions {
+        match snapshot {
+            None => &self.latest,
+            Some(s) => slot.insert({
+                let mut read = ReadOptions::default();
+                read.set_snapshot(s);
+                read
+            }),
+        }
+    }
+
     fn get_at(
         &self,
         snapshot: Option<&rocksdb::Snapshot<'_>>,
@@ -189,16 +206,8 @@ impl RocksKv {
         key: &[u8],
         f: &mut dyn FnMut(&[u8]),
     ) -> Result<bool> {
-        let at_snapshot;
-        let read = match snapshot {
-            None => &self.latest,
-            Some(s) => {
-                let mut read = ReadOptions::default();
-                read.set_snapshot(s);
-                at_snapshot = read;
-                &at_snapshot
-            }
-        };
+        let mut at_snapshot = None;
+        let read = self.point_read_opts(snapshot, &mut at_snapshot);
         match self.db.get_pinned_cf_opt(self.cf(space)?, key, read)? {
             Some(value) => {
                 f(&value);
@@ -215,16 +224,8 @@ impl RocksKv {
         keys: &[&[u8]],
         f: &mut dyn FnMut(usize, &[u8]),
     ) -> Result<()> {
-        let at_snapshot;
-        let read = match snapshot {
-            None => &self.latest,
-            Some(s) => {
-                let mut read = ReadOptions::default();
-                read.set_snapshot(s);
-                at_snapshot = read;
-                &at_snapshot
-            }
-        };
+        let mut at_snapshot = None;
+        let read = self.point_read_opts(snapshot, &mut at_snapshot);
         let cf = self.cf(space)?;
         let found = self
             .db
