@@ -47,8 +47,9 @@ thread_local! {
     static SPARE: std::cell::Cell<Option<WriteBatch>> = const { std::cell::Cell::new(None) };
 }
 
-/// A spare batch larger than this is dropped, not kept (a bulk write's
-/// buffers are not held for the thread's lifetime).
+/// A spare batch whose key bytes or operation list is larger than this is
+/// dropped, not kept (a bulk write's buffers are not held for the thread's
+/// lifetime).
 const SPARE_MAX_BYTES: usize = 1 << 20;
 
 impl WriteBatch {
@@ -65,7 +66,8 @@ impl WriteBatch {
 
     /// Empties the batch and keeps it as this thread's spare.
     pub(crate) fn recycle(mut self) {
-        if self.buf.capacity() <= SPARE_MAX_BYTES {
+        let ops_bytes = self.ops.capacity() * std::mem::size_of::<Op>();
+        if self.buf.capacity() <= SPARE_MAX_BYTES && ops_bytes <= SPARE_MAX_BYTES {
             self.buf.clear();
             self.ops.clear();
             SPARE.set(Some(self));
