@@ -29,9 +29,9 @@ else
 fi
 if [ -z "$lib" ]; then
     echo "bench: no release build of RocksDB in $CARGO_TARGET_DIR yet; building it (about 15 minutes)" >&2
-    # The whole workspace, every target, as the tests build it: a `-p` build
-    # or one without the test targets may resolve
-    # build-dependency features differently and compile the C++ again.
+    # The whole workspace, every target, as the tests build it: a `-p`
+    # build, or one without the test targets, resolves build-dependency
+    # features differently and compiles the C++ again.
     cargo build --release --workspace --all-targets
     lib=$(newest_lib)
 fi

@@ -208,14 +208,7 @@ impl RawOrderedKey {
     /// The whole key, decoded with the shape of its index.
     pub fn decode_as(&self, shape: IndexShape) -> Result<OrderedKey> {
         let (tuple, id) = split_body(&self.body, shape)?;
-        let values = decode_tuple(tuple)?;
-        if values.len() != shape.parts {
-            return Err(Error::malformed(format!(
-                "ordered index key: a tuple of {} value(s) where the index has {}",
-                values.len(),
-                shape.parts
-            )));
-        }
+        let values = decode_tuple_of(tuple, shape.parts)?;
         Ok(OrderedKey {
             ns: self.ns,
             class: self.class,
@@ -287,27 +280,34 @@ impl<'a> OrderedKeyRef<'a> {
 /// one part (no list is built), a list of them for more. A tuple of
 /// another length is malformed.
 pub fn decode_tuple_value(tuple: &[u8], parts: usize) -> Result<Value> {
-    let mismatch = |found: &str| {
-        Error::malformed(format!(
-            "ordered index key: a tuple of {found} value(s) where the index has {parts}"
-        ))
-    };
-    if parts == 1 {
-        if tuple.is_empty() {
-            return Err(mismatch("0"));
-        }
-        let mut r = Reader::new(tuple, "ordered tuple");
-        let value = crate::value::decode_ordered_one(&mut r)?;
-        if !r.remaining().is_empty() {
-            return Err(mismatch("more than 1"));
-        }
-        return Ok(value);
+    if parts != 1 {
+        return decode_tuple_of(tuple, parts).map(Value::List);
     }
+    if tuple.is_empty() {
+        return Err(tuple_mismatch("0", parts));
+    }
+    let mut r = Reader::new(tuple, "ordered tuple");
+    let value = crate::value::decode_ordered_one(&mut r)?;
+    if !r.remaining().is_empty() {
+        return Err(tuple_mismatch("more than 1", parts));
+    }
+    Ok(value)
+}
+
+/// An encoded tuple that must hold `parts` values, decoded.
+fn decode_tuple_of(tuple: &[u8], parts: usize) -> Result<Vec<Value>> {
     let values = decode_tuple(tuple)?;
     if values.len() != parts {
-        return Err(mismatch(&values.len().to_string()));
+        return Err(tuple_mismatch(&values.len().to_string(), parts));
     }
-    Ok(Value::List(values))
+    Ok(values)
+}
+
+/// A tuple of `found` values in a key of an index of `parts`.
+fn tuple_mismatch(found: &str, parts: usize) -> Error {
+    Error::malformed(format!(
+        "ordered index key: a tuple of {found} value(s) where the index has {parts}"
+    ))
 }
 
 /// Bytes of an `IH` key up to and including the hash: its point key length.
