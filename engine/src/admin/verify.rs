@@ -70,6 +70,71 @@ struct Verifier<'a> {
     report: VerifyReport,
     /// Holders of the point key being checked: two of one tuple conflict.
     unique: UniqueCheck,
+    /// The keys recently checked objects imply in an index.
+    implied: ImpliedMemo,
+}
+
+/// What an object's record implies in one index, as `check_index_entry`
+/// compares entries with it: its keys (sorted), and for a unique index each
+/// tuple with its point key (sorted by key).
+struct Implied {
+    keys: Vec<Vec<u8>>,
+    points: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Implied {
+    fn bytes(&self) -> usize {
+        let keys: usize = self.keys.iter().map(|k| k.len() + 24).sum();
+        let points: usize = self
+            .points
+            .iter()
+            .map(|(k, t)| k.len() + t.len() + 48)
+            .sum();
+        keys + points + 64
+    }
+}
+
+/// The implied keys of the objects whose entries were checked last, within
+/// a memory budget. A list of L elements has L entries in a multi-valued
+/// index; reading and expanding the record again for each of them made
+/// verify quadratic in L. The verifier reads one snapshot, so a record
+/// seen once does not change.
+struct ImpliedMemo {
+    cache: lru::LruCache<(ClassId, IndexId, ObjectId), Arc<Implied>>,
+    bytes: usize,
+}
+
+/// The memory `ImpliedMemo` may hold.
+const IMPLIED_MEMO_BYTES: usize = 32 << 20;
+
+impl ImpliedMemo {
+    fn new() -> Self {
+        ImpliedMemo {
+            cache: lru::LruCache::unbounded(),
+            bytes: 0,
+        }
+    }
+
+    fn get(&mut self, key: &(ClassId, IndexId, ObjectId)) -> Option<Arc<Implied>> {
+        self.cache.get(key).cloned()
+    }
+
+    fn insert(&mut self, key: (ClassId, IndexId, ObjectId), implied: Arc<Implied>) {
+        let size = implied.bytes();
+        if size > IMPLIED_MEMO_BYTES {
+            return;
+        }
+        self.bytes += size;
+        if let Some(old) = self.cache.put(key, implied) {
+            self.bytes -= old.bytes();
+        }
+        while self.bytes > IMPLIED_MEMO_BYTES {
+            match self.cache.pop_lru() {
+                Some((_, old)) => self.bytes -= old.bytes(),
+                None => break,
+            }
+        }
+    }
 }
 
 impl Verifier<'_> {
@@ -245,12 +310,37 @@ impl Verifier<'_> {
         };
         self.unique.next_group();
         for id in holders {
-            let rec = match self.check_holder(ns, class_id, id)? {
-                Ok(rec) => rec,
-                Err(what) => return Ok(Some(what)),
+            let implied = match self.implied.get(&(class_id, index.id, id)) {
+                Some(implied) => implied,
+                None => {
+                    let rec = match self.check_holder(ns, class_id, id)? {
+                        Ok(rec) => rec,
+                        Err(what) => return Ok(Some(what)),
+                    };
+                    let Some(rec) = rec else { continue };
+                    let keys = index_keys(&self.inner.seed, ns, &class.def, index, &rec, id);
+                    let mut points = Vec::new();
+                    if index.is_unique() {
+                        for tuple in index_tuples(&class.def, index, &rec) {
+                            let (_, key) = crate::index::entries::point_key(
+                                &self.inner.seed,
+                                ns,
+                                class_id,
+                                index,
+                                &tuple,
+                            );
+                            points.push((key, tuple));
+                        }
+                        points.sort_unstable();
+                    }
+                    let implied = Arc::new(Implied { keys, points });
+                    self.implied
+                        .insert((class_id, index.id, id), implied.clone());
+                    implied
+                }
             };
-            let Some(rec) = rec else { continue };
-            if index_keys(&self.inner.seed, ns, &class.def, index, &rec, id)
+            if implied
+                .keys
                 .binary_search_by(|key| key.as_slice().cmp(k))
                 .is_err()
             {
@@ -259,27 +349,21 @@ impl Verifier<'_> {
                     index.name
                 )));
             }
-            if index.is_unique() {
-                // Holders of one hash key hold distinct tuples (a collision)
-                // unless the index is broken.
-                for tuple in index_tuples(&class.def, index, &rec) {
-                    let at_key = crate::index::entries::point_key(
-                        &self.inner.seed,
-                        ns,
-                        class_id,
-                        index,
-                        &tuple,
-                    );
-                    if at_key.1 != k {
-                        continue;
-                    }
-                    if let Some(first) = self.unique.claim(class_id, index.id, &tuple, id) {
-                        return Ok(Some(format!(
-                            "second holder {id} of unique value {} in {} (first: {first})",
-                            crate::index::entries::tuple_value(index, &tuple),
-                            index.name
-                        )));
-                    }
+            // Holders of one hash key hold distinct tuples (a collision)
+            // unless the index is broken.
+            let from = implied
+                .points
+                .partition_point(|(key, _)| key.as_slice() < k);
+            for (_, tuple) in implied.points[from..]
+                .iter()
+                .take_while(|(key, _)| key.as_slice() == k)
+            {
+                if let Some(first) = self.unique.claim(class_id, index.id, tuple, id) {
+                    return Ok(Some(format!(
+                        "second holder {id} of unique value {} in {} (first: {first})",
+                        crate::index::entries::tuple_value(index, tuple),
+                        index.name
+                    )));
                 }
             }
         }
@@ -375,6 +459,7 @@ impl Db {
             classes,
             report: VerifyReport::default(),
             unique: UniqueCheck::new(),
+            implied: ImpliedMemo::new(),
         };
         for family in [Family::Meta, Family::Name, Family::Class, Family::Task] {
             v.scan(family, Verifier::check_catalog_record)?;

@@ -19,6 +19,7 @@
 //! supersedes a running one: every chunk checks the revision on the catalog
 //! version it pins (like a commit) before it commits.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -538,6 +539,10 @@ fn remove_stale_chunk(
     let view = View::latest(inner);
     let mut batch = WriteBatch::new();
     let mut removed = 0;
+    // Each owner's implied keys, computed once per chunk (its lock is held
+    // to the end of the chunk): a list of L elements owns L entries, and
+    // reading and expanding its record once per entry was quadratic in L.
+    let mut implied_of: HashMap<ObjectId, Vec<Vec<u8>>> = HashMap::new();
     for (key, owned) in keys.iter().zip(owners) {
         // Read again under the locks: the point key may have changed.
         let holders = if index.is_unique() {
@@ -547,11 +552,16 @@ fn remove_stale_chunk(
         };
         let mut kept = Vec::with_capacity(holders.len());
         for oid in &holders {
-            let implied = match view.record(ns, *oid)? {
-                Some(rec) if rec.class == entry.def.id => {
-                    index_keys(&inner.seed, ns, &entry.def, index, &rec, *oid)
+            let implied = match implied_of.entry(*oid) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(match view.record(ns, *oid)? {
+                        Some(rec) if rec.class == entry.def.id => {
+                            index_keys(&inner.seed, ns, &entry.def, index, &rec, *oid)
+                        }
+                        _ => Vec::new(),
+                    })
                 }
-                _ => Vec::new(),
             };
             if implied.binary_search(key).is_ok() {
                 kept.push(*oid);

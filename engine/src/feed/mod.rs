@@ -169,6 +169,16 @@ struct Ring {
     /// when empty.
     first_seq: u64,
     closed: bool,
+    /// The watches blocked in a receive: a commit wakes those its changes
+    /// match, not every one (a thousand blocked watchers of other classes
+    /// cost every commit a wake-up each).
+    waiting: Vec<Waiter>,
+}
+
+/// A watch blocked in a receive: what it watches and where to wake it.
+struct Waiter {
+    filter: Filter,
+    wake: Arc<Condvar>,
 }
 
 /// The feed of one database (shared by its `Inner` and its watches).
@@ -183,9 +193,10 @@ pub(crate) struct Feed {
     /// Sequence number of the next successful commit.
     next_seq: AtomicU64,
     ring: Mutex<Ring>,
-    wake: Condvar,
     /// Changes retained at most (the newest commit is always retained).
     capacity: usize,
+    /// Blocked watches woken by a commit, since the open (for tests).
+    woken: AtomicU64,
 }
 
 /// A commit between [`Feed::enter`] and its write: holds the gate.
@@ -207,9 +218,10 @@ impl Feed {
                 held: 0,
                 first_seq: 1,
                 closed: false,
+                waiting: Vec::new(),
             }),
-            wake: Condvar::new(),
             capacity: capacity.max(1),
+            woken: AtomicU64::new(0),
         }
     }
 
@@ -225,8 +237,17 @@ impl Feed {
 
     /// Wakes every watcher for good: the database closed.
     pub fn close(&self) {
-        self.ring.lock().closed = true;
-        self.wake.notify_all();
+        let mut ring = self.ring.lock();
+        ring.closed = true;
+        for w in &ring.waiting {
+            w.wake.notify_one();
+        }
+    }
+
+    /// How many blocked watches commits have woken since the open.
+    #[cfg(test)]
+    pub(crate) fn woken(&self) -> u64 {
+        self.woken.load(Ordering::Relaxed)
     }
 
     fn push(&self, changes: Vec<ChangeData>) {
@@ -245,8 +266,21 @@ impl Feed {
                 ring.first_seq = old.seq + 1;
             }
         }
-        drop(ring);
-        self.wake.notify_all();
+        // Under the ring's lock, which a watch holds from its last look to
+        // its wait: no wake-up is lost.
+        let Some(entry) = ring.entries.back() else {
+            return;
+        };
+        let mut woken = 0;
+        for w in &ring.waiting {
+            if entry.changes.iter().any(|c| w.filter.matches(c)) {
+                w.wake.notify_one();
+                woken += 1;
+            }
+        }
+        if woken > 0 {
+            self.woken.fetch_add(woken, Ordering::Relaxed);
+        }
     }
 
     /// Registers a watch; it starts at the next commit.
@@ -353,6 +387,8 @@ pub struct Watch {
     pos: usize,
     /// Sequence number of the last change delivered (0: none yet).
     last: u64,
+    /// Where a commit wakes this watch while it waits.
+    wake: Arc<Condvar>,
 }
 
 impl std::fmt::Debug for Watch {
@@ -389,6 +425,12 @@ impl Watch {
                 let c = &entry.changes[i];
                 if self.filter.matches(c) {
                     self.last = entry.seq;
+                    if self.pos == entry.changes.len() {
+                        // Delivered to its end: dropping the commit from the
+                        // ring loses this watch nothing.
+                        self.next = entry.seq + 1;
+                        self.pos = 0;
+                    }
                     return Step::Change(Change {
                         seq: entry.seq,
                         kind: c.kind,
@@ -418,20 +460,35 @@ impl Watch {
                 Step::Change(c) => return Ok(Some(c)),
                 Step::Lagged(missed) => return Err(Error::Lagged { missed }),
                 Step::Closed => return Err(Error::WatchClosed),
-                Step::Empty => match deadline {
-                    None => return Ok(None),
-                    Some(None) => feed.wake.wait(&mut ring),
-                    Some(Some(at)) => {
-                        if feed.wake.wait_until(&mut ring, at).timed_out() {
-                            return match self.step(&ring) {
-                                Step::Change(c) => Ok(Some(c)),
-                                Step::Lagged(missed) => Err(Error::Lagged { missed }),
-                                Step::Closed => Err(Error::WatchClosed),
-                                Step::Empty => Ok(None),
-                            };
+                Step::Empty => {
+                    let Some(deadline) = deadline else {
+                        return Ok(None);
+                    };
+                    // Registered and waiting under the ring's lock, which
+                    // a commit holds to wake the matching waiters.
+                    ring.waiting.push(Waiter {
+                        filter: self.filter,
+                        wake: self.wake.clone(),
+                    });
+                    let timed_out = match deadline {
+                        None => {
+                            self.wake.wait(&mut ring);
+                            false
                         }
+                        Some(at) => self.wake.wait_until(&mut ring, at).timed_out(),
+                    };
+                    let me = Arc::as_ptr(&self.wake);
+                    ring.waiting
+                        .retain(|w| !std::ptr::eq(Arc::as_ptr(&w.wake), me));
+                    if timed_out {
+                        return match self.step(&ring) {
+                            Step::Change(c) => Ok(Some(c)),
+                            Step::Lagged(missed) => Err(Error::Lagged { missed }),
+                            Step::Closed => Err(Error::WatchClosed),
+                            Step::Empty => Ok(None),
+                        };
                     }
-                },
+                }
             }
         }
     }
@@ -615,6 +672,7 @@ impl Db {
             next,
             pos: 0,
             last: 0,
+            wake: Arc::new(Condvar::new()),
         }
     }
 }

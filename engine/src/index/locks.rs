@@ -11,8 +11,10 @@
 //! The whole lock order of the engine, outermost first:
 //! 1. the catalog gate (`CatalogCell::pin`, shared, for object writers and
 //!    build chunks; exclusive for catalog changes and a bulk build's ingest);
-//! 2. the range-validation lock (`lock_ranges`), for read-write
-//!    transactions that read index ranges (see txn/reads.rs);
+//! 2. the range-validation lock (`ranges`): exclusive for a read-write
+//!    transaction that read index ranges, from its validation to its
+//!    write; shared for every other object commit, so no write lands
+//!    between such a validation and its write (see txn/reads.rs);
 //! 3. object stripes (`lock_objects`), all at once (a transaction's read
 //!    objects with the ones it writes);
 //! 4. value stripes (`lock_values`), all at once (with the unique keys a
@@ -22,14 +24,20 @@
 
 use std::hash::{BuildHasher, Hash};
 
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use rockhold_format::{ClassId, IndexId, NamespaceId, ObjectId};
 
 pub(crate) struct LockTable {
     objects: Vec<Mutex<()>>,
     values: Vec<Mutex<()>>,
-    ranges: Mutex<()>,
+    ranges: RwLock<()>,
     hasher: std::collections::hash_map::RandomState,
+}
+
+/// The range-validation lock as one commit holds it; dropping it releases it.
+pub(crate) enum RangeGuard<'a> {
+    Exclusive(#[expect(dead_code, reason = "held for its drop")] RwLockWriteGuard<'a, ()>),
+    Shared(#[expect(dead_code, reason = "held for its drop")] RwLockReadGuard<'a, ()>),
 }
 
 /// The guards of one writer; dropping it releases everything.
@@ -47,7 +55,7 @@ impl LockTable {
         LockTable {
             objects: make(),
             values: make(),
-            ranges: Mutex::new(()),
+            ranges: RwLock::new(()),
             hasher: Default::default(),
         }
     }
@@ -56,11 +64,16 @@ impl LockTable {
         (self.hasher.hash_one(key) % n as u64) as usize
     }
 
-    /// Takes the one lock under which read-write transactions that read
-    /// index ranges validate and commit: two of them never validate at the
-    /// same time, so neither misses the other's write (see txn/reads.rs).
-    pub fn lock_ranges(&self) -> MutexGuard<'_, ()> {
-        self.ranges.lock()
+    /// Takes the range-validation lock: exclusively for a read-write
+    /// transaction that read index ranges (it validates and writes alone),
+    /// shared for every other object commit (they run in parallel, but
+    /// never between such a validation and its write; see txn/reads.rs).
+    pub fn ranges(&self, exclusive: bool) -> RangeGuard<'_> {
+        if exclusive {
+            RangeGuard::Exclusive(self.ranges.write())
+        } else {
+            RangeGuard::Shared(self.ranges.read())
+        }
     }
 
     /// Takes the stripes of these objects (a writer's first step, before

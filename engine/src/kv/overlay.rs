@@ -1,25 +1,32 @@
 //! A read view of staged writes over a base store: what a read-write
 //! transaction reads, so its reads see its own writes with every read path
-//! unchanged (records, unique point keys, hash and ordered entries).
+//! unchanged (records, unique point keys, hash and ordered entries); and
+//! [`Recording`], which notes the key intervals a reader's iterators
+//! covered, so a transaction validates what it actually observed.
 //!
 //! The staged writes are the batches the transaction's operations imply
 //! (records and index entries, computed by the same planning code as a
 //! commit); each key's last staged write shadows the base. Iterators merge
-//! the two in key order. Positioning re-seeks the base for every step:
-//! transactions read few keys, and a stateless merge cannot go wrong when
-//! the direction changes.
+//! the two in key order, looking the staged writes up in their ordered map
+//! at each step: making an iterator copies nothing, so a read costs the
+//! same whatever the number of staged writes (it was a copy of every staged
+//! key of the range: n reads over n staged inserts were quadratic).
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
+use parking_lot::Mutex;
+
 use super::{BatchOp, KeyRange, KvIter, KvRead, Space, WriteBatch};
 use crate::error::Result;
 
-/// Staged writes by (space, key): `Some(value)` for a put, `None` for a
-/// delete.
+/// One space's staged writes: `Some(value)` for a put, `None` for a delete.
+type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// Staged writes by space, then key.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Staged {
-    writes: BTreeMap<(Space, Vec<u8>), Option<Vec<u8>>>,
+    writes: [Writes; Space::ALL.len()],
 }
 
 impl Staged {
@@ -30,11 +37,10 @@ impl Staged {
         for op in batch.ops() {
             match op {
                 BatchOp::Put(space, key, value) => {
-                    self.writes
-                        .insert((space, key.to_vec()), Some(value.to_vec()));
+                    self.writes[space.tag() as usize].insert(key.to_vec(), Some(value.to_vec()));
                 }
                 BatchOp::Delete(space, key) => {
-                    self.writes.insert((space, key.to_vec()), None);
+                    self.writes[space.tag() as usize].insert(key.to_vec(), None);
                 }
                 BatchOp::DeleteRange(space, start, end) => {
                     let mut doomed = Vec::new();
@@ -46,11 +52,14 @@ impl Staged {
                             Ok(true)
                         },
                     )?;
-                    let lower = (space, start.to_vec());
-                    let upper = (space, end.to_vec());
-                    doomed.extend(self.writes.range(lower..upper).map(|((_, k), _)| k.clone()));
+                    let writes = &mut self.writes[space.tag() as usize];
+                    doomed.extend(
+                        writes
+                            .range::<[u8], _>((Bound::Included(start), Bound::Excluded(end)))
+                            .map(|(k, _)| k.clone()),
+                    );
                     for k in doomed {
-                        self.writes.insert((space, k), None);
+                        writes.insert(k, None);
                     }
                 }
             }
@@ -62,12 +71,6 @@ impl Staged {
     pub fn over<'a>(&'a self, base: &'a dyn KvRead) -> Overlay<'a> {
         Overlay { base, staged: self }
     }
-
-    fn get(&self, space: Space, key: &[u8]) -> Option<&Option<Vec<u8>>> {
-        // A borrowed lookup key would need a custom Borrow impl; the copy is
-        // one key per read.
-        self.writes.get(&(space, key.to_vec()))
-    }
 }
 
 /// [`Staged`] writes read over a base store.
@@ -78,7 +81,7 @@ pub(crate) struct Overlay<'a> {
 
 impl KvRead for Overlay<'_> {
     fn get_with(&self, space: Space, key: &[u8], f: &mut dyn FnMut(&[u8])) -> Result<bool> {
-        match self.staged.get(space, key) {
+        match self.staged.writes[space.tag() as usize].get(key) {
             Some(Some(value)) => {
                 f(value);
                 Ok(true)
@@ -89,25 +92,12 @@ impl KvRead for Overlay<'_> {
     }
 
     fn iter(&self, space: Space, range: KeyRange) -> Result<Box<dyn KvIter + '_>> {
-        let lower = (space, range.lower.clone());
-        let staged: Vec<(Vec<u8>, Option<Vec<u8>>)> = match &range.upper {
-            Some(upper) => self
-                .staged
-                .writes
-                .range(lower..(space, upper.clone()))
-                .map(|((_, k), v)| (k.clone(), v.clone()))
-                .collect(),
-            None => self
-                .staged
-                .writes
-                .range(lower..)
-                .take_while(|((s, _), _)| *s == space)
-                .map(|((_, k), v)| (k.clone(), v.clone()))
-                .collect(),
-        };
+        let (lower, upper) = (range.lower.clone(), range.upper.clone());
         Ok(Box::new(OverlayIter {
             base: self.base.iter(space, range)?,
-            staged,
+            staged: &self.staged.writes[space.tag() as usize],
+            lower,
+            upper,
             current: None,
         }))
     }
@@ -115,16 +105,47 @@ impl KvRead for Overlay<'_> {
 
 struct OverlayIter<'a> {
     base: Box<dyn KvIter + 'a>,
-    /// The staged writes within the iterator's range, in key order.
-    staged: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The space's staged writes (read within the iterator's range).
+    staged: &'a Writes,
+    /// The range: `[lower, upper)`, `upper = None` to the end of the space.
+    lower: Vec<u8>,
+    upper: Option<Vec<u8>>,
     current: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Whether `[lo, hi]` (as bounds) holds no key: `BTreeMap::range` panics
+/// on such bounds.
+fn empty(lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {
+    match (lo, hi) {
+        (Bound::Unbounded, _) | (_, Bound::Unbounded) => false,
+        (Bound::Included(l), Bound::Included(h)) => l > h,
+        (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(h))
+        | (Bound::Excluded(l), Bound::Included(h)) => l >= h,
+    }
 }
 
 impl OverlayIter<'_> {
     fn shadowed(&self, key: &[u8]) -> bool {
-        self.staged
-            .binary_search_by(|(k, _)| k.as_slice().cmp(key))
-            .is_ok()
+        self.staged.contains_key(key)
+    }
+
+    /// The staged writes between two bounds, clipped to the range.
+    fn staged_between<'s>(
+        &'s self,
+        from: Bound<&'s [u8]>,
+        to: Bound<&'s [u8]>,
+    ) -> impl DoubleEndedIterator<Item = (&'s Vec<u8>, &'s Option<Vec<u8>>)> + 's {
+        let lo = match from {
+            Bound::Included(k) | Bound::Excluded(k) if k >= self.lower.as_slice() => from,
+            _ => Bound::Included(self.lower.as_slice()),
+        };
+        let hi = match (to, self.upper.as_deref()) {
+            (Bound::Unbounded, Some(u)) => Bound::Excluded(u),
+            (Bound::Included(k) | Bound::Excluded(k), Some(u)) if k >= u => Bound::Excluded(u),
+            _ => to,
+        };
+        let range = (!empty(lo, hi)).then(|| self.staged.range::<[u8], _>((lo, hi)));
+        range.into_iter().flatten()
     }
 
     /// The first visible entry at or after `from` (inclusive or not).
@@ -146,20 +167,16 @@ impl OverlayIter<'_> {
             }
             self.base.next();
         }
-        let start = match from {
-            Bound::Unbounded => 0,
-            Bound::Included(k) => self.staged.partition_point(|(s, _)| s.as_slice() < k),
-            Bound::Excluded(k) => self.staged.partition_point(|(s, _)| s.as_slice() <= k),
-        };
-        let staged = self.staged[start..]
-            .iter()
+        let staged = self
+            .staged_between(from, Bound::Unbounded)
             .find_map(|(k, v)| v.as_ref().map(|v| (k, v)));
-        self.current = match (self.base.key(), staged) {
+        let current = match (self.base.key(), staged) {
             (Some(b), Some((s, v))) if s.as_slice() < b => Some((s.clone(), v.clone())),
             (Some(b), _) => Some((b.to_vec(), self.base.value().unwrap_or_default().to_vec())),
             (None, Some((s, v))) => Some((s.clone(), v.clone())),
             (None, None) => None,
         };
+        self.current = current;
     }
 
     /// The last visible entry before `to` (`None`: the last of the range).
@@ -184,20 +201,21 @@ impl OverlayIter<'_> {
             }
             self.base.prev();
         }
-        let end = match to {
-            None => self.staged.len(),
-            Some(k) => self.staged.partition_point(|(s, _)| s.as_slice() < k),
+        let to = match to {
+            None => Bound::Unbounded,
+            Some(k) => Bound::Excluded(k),
         };
-        let staged = self.staged[..end]
-            .iter()
+        let staged = self
+            .staged_between(Bound::Unbounded, to)
             .rev()
             .find_map(|(k, v)| v.as_ref().map(|v| (k, v)));
-        self.current = match (self.base.key(), staged) {
+        let current = match (self.base.key(), staged) {
             (Some(b), Some((s, v))) if s.as_slice() > b => Some((s.clone(), v.clone())),
             (Some(b), _) => Some((b.to_vec(), self.base.value().unwrap_or_default().to_vec())),
             (None, Some((s, v))) => Some((s.clone(), v.clone())),
             (None, None) => None,
         };
+        self.current = current;
     }
 }
 
@@ -236,6 +254,215 @@ impl KvIter for OverlayIter<'_> {
 
     fn status(&self) -> Result<()> {
         self.base.status()
+    }
+}
+
+/// A key interval of one space that a reader's iterator covered: every key
+/// in it that was there, the reader saw (or passed over as shadowed). The
+/// lower end is inclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Covered {
+    pub space: Space,
+    pub lower: Vec<u8>,
+    pub upper: Bound<Vec<u8>>,
+}
+
+impl Covered {
+    /// The interval as an iterator range (an inclusive end `k` is the
+    /// exclusive end `k ++ [0]`, the smallest key after it).
+    pub fn range(&self) -> KeyRange {
+        let upper = match &self.upper {
+            Bound::Included(k) => {
+                let mut u = k.clone();
+                u.push(0);
+                Some(u)
+            }
+            Bound::Excluded(k) => Some(k.clone()),
+            Bound::Unbounded => None,
+        };
+        KeyRange::new(&self.lower, upper)
+    }
+}
+
+/// A store read through, noting the interval each iterator covers from
+/// its seek to where it stopped (to the range's end when it ran off it).
+/// Point reads are not noted: their callers note what they read.
+pub(crate) struct Recording<'a> {
+    base: &'a dyn KvRead,
+    log: Mutex<Vec<Covered>>,
+}
+
+impl<'a> Recording<'a> {
+    pub fn new(base: &'a dyn KvRead) -> Self {
+        Recording {
+            base,
+            log: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The intervals covered so far.
+    pub fn into_covered(self) -> Vec<Covered> {
+        self.log.into_inner()
+    }
+}
+
+impl KvRead for Recording<'_> {
+    fn get_with(&self, space: Space, key: &[u8], f: &mut dyn FnMut(&[u8])) -> Result<bool> {
+        self.base.get_with(space, key, f)
+    }
+
+    fn multi_get_with(
+        &self,
+        space: Space,
+        keys: &[&[u8]],
+        f: &mut dyn FnMut(usize, &[u8]),
+    ) -> Result<()> {
+        self.base.multi_get_with(space, keys, f)
+    }
+
+    fn iter(&self, space: Space, range: KeyRange) -> Result<Box<dyn KvIter + '_>> {
+        Ok(Box::new(RecordingIter {
+            it: self.base.iter(space, range.clone())?,
+            space,
+            range,
+            log: &self.log,
+            span: None,
+        }))
+    }
+}
+
+struct RecordingIter<'a> {
+    it: Box<dyn KvIter + 'a>,
+    space: Space,
+    range: KeyRange,
+    log: &'a Mutex<Vec<Covered>>,
+    /// The interval covered since the last seek: its lower end (`None`:
+    /// nothing below the upper end yet) and upper end.
+    span: Option<(Option<Vec<u8>>, Bound<Vec<u8>>)>,
+}
+
+impl RecordingIter<'_> {
+    fn range_upper(&self) -> Bound<Vec<u8>> {
+        match &self.range.upper {
+            Some(u) => Bound::Excluded(u.clone()),
+            None => Bound::Unbounded,
+        }
+    }
+
+    /// Notes the interval of the last seek and starts a new one at `lower`
+    /// (`None`: at the range's end) ending at `upper`.
+    fn start(&mut self, lower: Option<Vec<u8>>, upper: Bound<Vec<u8>>) {
+        self.flush();
+        self.span = Some((lower, upper));
+    }
+
+    /// Extends the interval to where the iterator is now (moving forward
+    /// or not): its key, or the range's end it ran off.
+    fn observe(&mut self, forward: bool) {
+        let end = match self.it.key() {
+            Some(k) => Some(k.to_vec()),
+            None => None,
+        };
+        let range_upper = self.range_upper();
+        let range_lower = self.range.lower.clone();
+        let Some((lo, hi)) = self.span.as_mut() else {
+            return;
+        };
+        match end {
+            Some(k) => {
+                if lo.as_ref().is_none_or(|l| k < *l) {
+                    *lo = Some(k.clone());
+                }
+                *hi = max_upper(std::mem::replace(hi, Bound::Unbounded), Bound::Included(k));
+            }
+            None if forward => *hi = range_upper,
+            None => *lo = Some(range_lower),
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some((lo, hi)) = self.span.take() {
+            let lower = match lo {
+                Some(l) => l,
+                // Positioned at the end and never moved below it: nothing
+                // was seen but the end itself.
+                None => match &hi {
+                    Bound::Included(k) | Bound::Excluded(k) => k.clone(),
+                    Bound::Unbounded => return,
+                },
+            };
+            self.log.lock().push(Covered {
+                space: self.space,
+                lower,
+                upper: hi,
+            });
+        }
+    }
+}
+
+/// The larger of two upper ends.
+fn max_upper(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
+    match (a, b) {
+        (Bound::Unbounded, _) | (_, Bound::Unbounded) => Bound::Unbounded,
+        (Bound::Included(x), Bound::Included(y)) => Bound::Included(x.max(y)),
+        (Bound::Excluded(x), Bound::Excluded(y)) => Bound::Excluded(x.max(y)),
+        (Bound::Included(i), Bound::Excluded(e)) | (Bound::Excluded(e), Bound::Included(i)) => {
+            if i >= e {
+                Bound::Included(i)
+            } else {
+                Bound::Excluded(e)
+            }
+        }
+    }
+}
+
+impl Drop for RecordingIter<'_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+impl KvIter for RecordingIter<'_> {
+    fn seek(&mut self, key: &[u8]) {
+        self.start(Some(key.to_vec()), Bound::Included(key.to_vec()));
+        self.it.seek(key);
+        self.observe(true);
+    }
+
+    fn seek_to_first(&mut self) {
+        let lower = self.range.lower.clone();
+        self.start(Some(lower.clone()), Bound::Included(lower));
+        self.it.seek_to_first();
+        self.observe(true);
+    }
+
+    fn seek_to_last(&mut self) {
+        let upper = self.range_upper();
+        self.start(None, upper);
+        self.it.seek_to_last();
+        self.observe(false);
+    }
+
+    fn next(&mut self) {
+        self.it.next();
+        self.observe(true);
+    }
+
+    fn prev(&mut self) {
+        self.it.prev();
+        self.observe(false);
+    }
+
+    fn key(&self) -> Option<&[u8]> {
+        self.it.key()
+    }
+
+    fn value(&self) -> Option<&[u8]> {
+        self.it.value()
+    }
+
+    fn status(&self) -> Result<()> {
+        self.it.status()
     }
 }
 

@@ -194,6 +194,10 @@ pub(crate) struct View<'a> {
     pub live: bool,
     /// The catalog as of the snapshot; `None` reads the current version.
     pub catalog: Option<&'a Catalog>,
+    /// A transaction's staged writes over its snapshot: a unique tuple may
+    /// have two holders for a while, and a lookup that meets them is
+    /// `UniqueViolation` (in a store, the first holder answers).
+    staged: bool,
 }
 
 impl<'a> View<'a> {
@@ -203,6 +207,28 @@ impl<'a> View<'a> {
             kv: inner.kv.latest(),
             live: true,
             catalog: None,
+            staged: false,
+        }
+    }
+
+    /// This view of a transaction's staged writes (see `staged`).
+    pub fn staged(mut self) -> Self {
+        self.staged = true;
+        self
+    }
+
+    /// Refuses a lookup of a unique tuple that a transaction's staged
+    /// writes give two holders.
+    fn one_holder(
+        &self,
+        class: &ClassDef,
+        index: &IndexDef,
+        tuple: &[u8],
+        holders: &[ObjectId],
+    ) -> Result<()> {
+        match holders {
+            [first, _, ..] if self.staged => Err(held_twice(class, index, tuple, *first)),
+            _ => Ok(()),
         }
     }
 
@@ -214,6 +240,7 @@ impl<'a> View<'a> {
             kv,
             live: false,
             catalog,
+            staged: false,
         }
     }
 
@@ -536,10 +563,9 @@ impl<'a> View<'a> {
             Ok(id) => return Ok(Some(id)),
             Err(fill) => fill,
         };
-        let found = self
-            .holders(entry.ns, &entry.def, index, &key.2)?
-            .into_iter()
-            .next();
+        let holders = self.holders(entry.ns, &entry.def, index, &key.2)?;
+        self.one_holder(&entry.def, index, &key.2, &holders)?;
+        let found = holders.into_iter().next();
         if let (Some(id), Some(fill)) = (found, fill) {
             self.cache_holder(fill, key, id);
         }
@@ -646,7 +672,12 @@ impl<'a> View<'a> {
             Err(fill) => fill,
         };
         let (family, point) = point_key(&self.inner.seed, entry.ns, entry.def.id, index, tuple);
-        for id in self.point_holders(family, &point)? {
+        let stored = self.point_holders(family, &point)?;
+        if self.staged && stored.len() > 1 {
+            let holders = self.holders(entry.ns, &entry.def, index, tuple)?;
+            self.one_holder(&entry.def, index, tuple, &holders)?;
+        }
+        for id in stored {
             if let Some(Some(r)) = read(id)? {
                 if let Some(fill) = fill {
                     self.cache_holder(fill, key, id);
@@ -788,6 +819,9 @@ impl<'a> View<'a> {
                         .map_err(|e| Error::corruption(key, e))?;
                     match holders.as_slice() {
                         [id] => *id,
+                        [first, _, ..] if self.staged => {
+                            return Err(held_twice(&entry.def, index, k.tuple, *first));
+                        }
                         _ => {
                             return Err(Error::corruption(
                                 key,
@@ -999,6 +1033,16 @@ fn query_parts<'v>(
         })?;
     }
     Ok(parts)
+}
+
+/// A unique tuple with two holders in a transaction's staged writes.
+fn held_twice(class: &ClassDef, index: &IndexDef, tuple: &[u8], first: ObjectId) -> Error {
+    Error::UniqueViolation {
+        class: class.name.clone(),
+        index: index.name.clone(),
+        value: crate::index::entries::tuple_value(index, tuple),
+        existing: first,
+    }
 }
 
 /// The encoded tuple of a query value (see `query_parts`).

@@ -274,12 +274,12 @@ impl<'db> Transaction<'db> {
         inner.writable()?;
         let cat = inner.catalog.pin();
         let view = View::latest(inner);
-        let reads = self.reads.as_deref().map(|r| &r.set);
-        let _range_lock = self
-            .reads
-            .as_deref()
-            .filter(|r| r.reads_ranges())
-            .map(|_| inner.locks.lock_ranges());
+        let state = self.reads.as_deref();
+        let reads = state.map(|r| &r.set);
+        // Exclusive for a transaction that read ranges, shared for every
+        // other commit: no write lands between a range validation and its
+        // write.
+        let _range_lock = inner.locks.ranges(state.is_some_and(|r| r.reads_ranges()));
 
         // Objects that are updated or deleted are locked before they are
         // read; so are the objects the transaction read.
@@ -297,20 +297,38 @@ impl<'db> Transaction<'db> {
             }
         }
         let _object_locks = inner.locks.lock_objects(objects);
-
-        let mut touched: BTreeMap<(NamespaceId, ObjectId), Touched> = BTreeMap::new();
-        for op in &self.ops {
-            apply(&cat, &view, &mut touched, op)?;
+        // The objects read are checked before any operation applies: one
+        // deleted since is a conflict (retried), not `UnknownObject`.
+        if let Some(reads) = reads {
+            reads.validate_objects(inner.kv.latest())?;
         }
-        let plan = plan_touched(&inner.seed, &touched)?;
+
+        let planned = (|| -> Result<BTreeMap<(NamespaceId, ObjectId), Touched>> {
+            let mut touched: BTreeMap<(NamespaceId, ObjectId), Touched> = BTreeMap::new();
+            for op in &self.ops {
+                apply(&cat, &view, &mut touched, op)?;
+            }
+            Ok(touched)
+        })();
+        // A commit that fails while one of its reads changed is a conflict:
+        // its operations were chosen from what it read.
+        let stale = |e: Error| match state {
+            Some(st) => match st.validate(inner.kv.latest()) {
+                Err(conflict @ Error::Conflict { .. }) => conflict,
+                _ => e,
+            },
+            None => e,
+        };
+        let touched = planned.map_err(stale)?;
+        let plan = plan_touched(&inner.seed, &touched).map_err(stale)?;
 
         // Unique point keys the batch rewrites are locked before they are read.
         let _value_locks = inner.locks.lock_values(
             unique_stripes(&inner.seed, &plan).chain(reads.iter().flat_map(|r| r.stripes())),
         );
         // Under every lock: what the transaction read is still so.
-        if let Some(reads) = reads {
-            reads.validate(&View::at(inner, inner.kv.latest(), None))?;
+        if let Some(st) = state {
+            st.validate(inner.kv.latest())?;
         }
         let points = point_writes(&plan, &mut CommittedView(&view)).inspect_err(|e| {
             if matches!(e, Error::UniqueViolation { .. }) {

@@ -8,22 +8,40 @@
 //! overlay, so `get`, unique lookups, `find_all` and scans, with their
 //! limits and cursors, all see the staged state.
 //!
-//! **Isolation: serializable.** Each read also records what it saw of the
-//! *committed* state (the snapshot without the overlay):
+//! **Isolation: serializable.** Each read also records what it observed of
+//! the *committed* state (the snapshot without the overlay):
 //! - an object read: the record's bytes (or that there was none);
 //! - a unique lookup: the bytes of the unique point key;
-//! - a non-unique lookup or a range scan: the query and its answer.
+//! - a non-unique lookup or a range scan: the key intervals its iterators
+//!   covered over the overlay (`kv::overlay::Recording`), from where each
+//!   seeked to where it stopped. That is what the read observed, whatever
+//!   its limit, cursor or direction: a scan with `limit(1)` that passed
+//!   over entries the transaction itself deleted covered them too. (A
+//!   re-run of the call with its limit, as validation once was, stops
+//!   short of them and misses a phantom among them.)
 //!
 //! At commit, under the commit's locks (the stripes of the objects read as
-//! well as written, and of the unique values read as well as written), each
-//! recorded read is run again on the latest committed state; if any answer
-//! differs, the commit fails with the retryable `Error::Conflict` and
-//! nothing is written. A transaction that read a range also holds the
-//! range-validation lock from its validation to its write, so two such
-//! transactions never validate concurrently (neither can miss the other's
-//! write). The transaction therefore commits as if it ran alone at its
-//! commit point. A transaction that only reads commits nothing and needs no
-//! validation: its snapshot is a consistent point.
+//! well as written, and of the unique values read as well as written), the
+//! recorded reads are checked against the latest committed state: each
+//! object and point key has the bytes it had, and each covered interval
+//! holds exactly the entries it held in the snapshot. The objects are
+//! checked before any operation is applied, so an operation on an object
+//! deleted since it was read is a conflict, not `UnknownObject`; and a
+//! commit that fails for any other reason is a conflict whenever one of
+//! its reads changed. If anything changed, the commit fails with the
+//! retryable `Error::Conflict` and nothing is written. A transaction that
+//! read a range holds the range-validation lock exclusively from its
+//! validation to its write, and every other writer holds it shared while
+//! it commits, so no write (a transaction's or a plain insert's) lands
+//! between the validation and the write. The transaction therefore commits
+//! as if it ran alone at its commit point. A transaction that only reads
+//! commits nothing and needs no validation: its snapshot is a consistent
+//! point.
+//!
+//! A staged state may break a unique index for a while (two objects
+//! swapping their values, one update at a time): staging keeps both
+//! holders, reads elsewhere go on, a lookup of that very value is
+//! `UniqueViolation`, and the commit checks the final state.
 //!
 //! What it does not do: reads made outside the transaction (a `db.get`
 //! before `db.write`) are not validated; a closure passed to
@@ -36,11 +54,12 @@ use std::collections::BTreeMap;
 
 use rockhold_format::{ClassId, Family, IndexId, Key, NamespaceId, ObjectId, ObjectKey, Value};
 
-use crate::catalog::{Catalog, ClassAt};
+use crate::catalog::ClassAt;
 use crate::error::{Error, Result};
-use crate::index::unique::point_writes;
-use crate::kv::overlay::Staged;
-use crate::kv::{Space, WriteBatch};
+use crate::index::plan::UniqueValue;
+use crate::index::unique::{point_writes_with, OnConflict};
+use crate::kv::overlay::{Covered, Recording, Staged};
+use crate::kv::{KvRead, Space, WriteBatch};
 use crate::read::{FindAll, FindPage, Object, RangeScan, ScanPage, Snapshot, View};
 
 use super::{apply, plan_touched, write_plan, write_records, CommittedView, Op, Transaction};
@@ -74,74 +93,45 @@ pub(crate) struct PointRead {
 }
 
 pub(crate) struct RangeRead {
-    class: RangeClass,
-    index: String,
-    query: RangeQuery,
-}
-
-/// The class a recorded range read was of, by the ids its snapshot
-/// resolved: validation re-runs the read on exactly that class.
-struct RangeClass {
-    ns: NamespaceId,
-    id: ClassId,
-    name: String,
-}
-
-impl RangeClass {
-    fn of(cat: &Catalog, at: ClassAt<'_>) -> Result<Self> {
-        let entry = cat.class_at(at)?;
-        Ok(RangeClass {
-            ns: entry.ns,
-            id: entry.def.id,
-            name: entry.def.name.clone(),
-        })
-    }
-
-    fn at(&self) -> ClassAt<'_> {
-        ClassAt::Id(self.ns, self.id, &self.name)
-    }
-}
-
-enum RangeQuery {
-    Find(Value, FindAll, FindPage),
-    Scan(RangeScan, ScanPage),
+    /// `class.index`, for the conflict's message.
+    what: String,
+    /// The committed key intervals the read covered.
+    covered: Vec<Covered>,
 }
 
 impl ReadSet {
-    /// Runs every recorded read again on `latest`; the first one whose
-    /// answer changed is a conflict.
-    pub fn validate(&self, latest: &View<'_>) -> Result<()> {
-        for ((ns, id), seen) in &self.objects {
-            let key = ObjectKey { ns: *ns, id: *id }.encode();
-            if latest.kv.get(Space::Objects, &key)? != *seen {
-                return Err(Error::Conflict {
-                    reason: format!("object {id} changed since the transaction read it"),
-                });
-            }
-        }
+    /// Checks every recorded read against `latest`: objects and point keys
+    /// hold the bytes they held, and each covered interval the entries it
+    /// held in `snap` (the transaction's snapshot). The first change is a
+    /// conflict.
+    pub fn validate(&self, snap: &dyn KvRead, latest: &dyn KvRead) -> Result<()> {
+        self.validate_objects(latest)?;
         for p in &self.points {
-            if latest.kv.get(Space::of(p.family), &p.key)? != p.seen {
+            if latest.get(Space::of(p.family), &p.key)? != p.seen {
                 return Err(Error::Conflict {
                     reason: "a unique value the transaction looked up changed hands".into(),
                 });
             }
         }
         for r in &self.ranges {
-            let same = match &r.query {
-                RangeQuery::Find(value, find, seen) => {
-                    let now = latest.find_page(r.class.at(), &r.index, value, find)?;
-                    now.ids == seen.ids
+            for c in &r.covered {
+                if !same_entries(snap, latest, c)? {
+                    return Err(Error::Conflict {
+                        reason: format!("index {} changed in a range the transaction read", r.what),
+                    });
                 }
-                RangeQuery::Scan(scan, seen) => {
-                    latest.scan(r.class.at(), &r.index, scan)?.hits == seen.hits
-                }
-            };
-            if !same {
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the objects read: each has the record it had.
+    pub fn validate_objects(&self, latest: &dyn KvRead) -> Result<()> {
+        for ((ns, id), seen) in &self.objects {
+            let key = ObjectKey { ns: *ns, id: *id }.encode();
+            if latest.get(Space::Objects, &key)? != *seen {
                 return Err(Error::Conflict {
-                    reason: format!(
-                        "index {}.{} answers differently than when the transaction read it",
-                        r.class.name, r.index
-                    ),
+                    reason: format!("object {id} changed since the transaction read it"),
                 });
             }
         }
@@ -152,6 +142,26 @@ impl ReadSet {
     pub fn stripes(&self) -> impl Iterator<Item = (ClassId, IndexId, u64)> + '_ {
         self.points.iter().map(|p| p.stripe)
     }
+}
+
+/// Whether `a` and `b` hold the same entries (keys and values) in `c`.
+fn same_entries(a: &dyn KvRead, b: &dyn KvRead, c: &Covered) -> Result<bool> {
+    let mut ia = a.iter(c.space, c.range())?;
+    let mut ib = b.iter(c.space, c.range())?;
+    ia.seek_to_first();
+    ib.seek_to_first();
+    loop {
+        match (ia.key(), ib.key()) {
+            (None, None) => break,
+            (Some(ka), Some(kb)) if ka == kb && ia.value() == ib.value() => {}
+            _ => return Ok(false),
+        }
+        ia.next();
+        ib.next();
+    }
+    ia.status()?;
+    ib.status()?;
+    Ok(true)
 }
 
 impl<'db> Transaction<'db> {
@@ -183,7 +193,9 @@ impl<'db> Transaction<'db> {
         let ns = base.namespace(namespace)?;
         st.note_object(ns, id)?;
         let overlay = st.staged.over(st.snap.kv());
-        View::at(inner, &overlay, Some(st.snap.catalog())).get(namespace, id)
+        View::at(inner, &overlay, Some(st.snap.catalog()))
+            .staged()
+            .get(namespace, id)
     }
 
     /// Runs `f` on the stored record of `id` as this transaction sees it
@@ -199,10 +211,12 @@ impl<'db> Transaction<'db> {
         st.note_object(ns, id)?;
         let overlay = st.staged.over(st.snap.kv());
         let cat = st.snap.catalog();
-        View::at(inner, &overlay, Some(cat)).with_record(ns, id, |key, rec| {
-            let entry = cat.class_of_record(ns, id, rec.class())?;
-            f(&entry.def, key, rec)
-        })
+        View::at(inner, &overlay, Some(cat))
+            .staged()
+            .with_record(ns, id, |key, rec| {
+                let entry = cat.class_of_record(ns, id, rec.class())?;
+                f(&entry.def, key, rec)
+            })
     }
 
     /// The object holding `value` in a unique index, as this transaction
@@ -231,7 +245,9 @@ impl<'db> Transaction<'db> {
         let point = base.unique_point(at, index, value)?;
         st.note_point(point)?;
         let overlay = st.staged.over(st.snap.kv());
-        View::at(inner, &overlay, Some(st.snap.catalog())).find_unique(at, index, value)
+        View::at(inner, &overlay, Some(st.snap.catalog()))
+            .staged()
+            .find_unique(at, index, value)
     }
 
     /// Every object holding `value` in an index, in id order, as this
@@ -283,16 +299,14 @@ impl<'db> Transaction<'db> {
             // One point key answers it: validated as a unique lookup.
             let point = base.unique_point(at, index, value)?;
             st.note_point(point)?;
-        } else {
-            let seen = base.find_page(at, index, value, find)?;
-            st.note_range(
-                at,
-                index,
-                RangeQuery::Find(value.clone(), find.clone(), seen),
-            )?;
+            let overlay = st.staged.over(st.snap.kv());
+            return View::at(inner, &overlay, Some(st.snap.catalog()))
+                .staged()
+                .find_page(at, index, value, find);
         }
-        let overlay = st.staged.over(st.snap.kv());
-        View::at(inner, &overlay, Some(st.snap.catalog())).find_page(at, index, value, find)
+        st.observed(inner, at, index, |view| {
+            view.find_page(at, index, value, find)
+        })
     }
 
     /// A page of an ordered index scan, as this transaction sees it. The
@@ -317,11 +331,7 @@ impl<'db> Transaction<'db> {
     ) -> Result<ScanPage> {
         let inner = &self.db.inner;
         let st = self.reader()?;
-        let base = View::at(inner, st.snap.kv(), Some(st.snap.catalog()));
-        let seen = base.scan(at, index, scan)?;
-        st.note_range(at, index, RangeQuery::Scan(scan.clone(), seen))?;
-        let overlay = st.staged.over(st.snap.kv());
-        View::at(inner, &overlay, Some(st.snap.catalog())).scan(at, index, scan)
+        st.observed(inner, at, index, |view| view.scan(at, index, scan))
     }
 }
 
@@ -335,14 +345,47 @@ fn stage(db: &crate::Db, st: &ReadState<'_>, op: &Op) -> Result<WriteBatch> {
     let mut touched = BTreeMap::new();
     apply(cat, &view, &mut touched, op)?;
     let plan = plan_touched(&inner.seed, &touched)?;
-    let points = point_writes(&plan, &mut CommittedView(&view))?;
+    // A unique value held twice is staged as such (both holders): a later
+    // operation may still resolve it, and the commit checks the end state.
+    let points = point_writes_with(&plan, &mut CommittedView(&view), &mut Tolerate)?;
     let mut batch = WriteBatch::new();
     write_plan(&mut batch, &plan, &points);
     write_records(&mut batch, &touched, |_, _, _, _, _| {})?;
     Ok(batch)
 }
 
+/// Staging's rule for a unique value held twice: keep both holders.
+struct Tolerate;
+
+impl OnConflict for Tolerate {
+    fn conflict(&mut self, _: &UniqueValue<'_>, _: ObjectId) -> Result<()> {
+        Ok(())
+    }
+}
+
 impl ReadState<'_> {
+    /// Runs a non-unique lookup or a scan over the overlay, noting the
+    /// committed key intervals its iterators covered (with the class as
+    /// the snapshot resolves `at`, for a conflict's message).
+    fn observed<R>(
+        &mut self,
+        inner: &crate::db::Inner,
+        at: ClassAt<'_>,
+        index: &str,
+        read: impl FnOnce(&View<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let class = self.snap.catalog().class_at(at)?.def.name.clone();
+        let overlay = self.staged.over(self.snap.kv());
+        let recording = Recording::new(&overlay);
+        let answer = read(&View::at(inner, &recording, Some(self.snap.catalog())).staged());
+        let covered = recording.into_covered();
+        self.set.ranges.push(RangeRead {
+            what: format!("{class}.{index}"),
+            covered,
+        });
+        answer
+    }
+
     /// Records the committed record of an object read (once).
     fn note_object(&mut self, ns: NamespaceId, id: ObjectId) -> Result<()> {
         if let std::collections::btree_map::Entry::Vacant(e) = self.set.objects.entry((ns, id)) {
@@ -367,16 +410,9 @@ impl ReadState<'_> {
         Ok(())
     }
 
-    /// Records a non-unique lookup or a scan with its committed answer, of
-    /// the class as the snapshot resolves `at`.
-    fn note_range(&mut self, at: ClassAt<'_>, index: &str, query: RangeQuery) -> Result<()> {
-        let class = RangeClass::of(self.snap.catalog(), at)?;
-        self.set.ranges.push(RangeRead {
-            class,
-            index: index.to_string(),
-            query,
-        });
-        Ok(())
+    /// Checks every read against `latest` (see [`ReadSet::validate`]).
+    pub fn validate(&self, latest: &dyn KvRead) -> Result<()> {
+        self.set.validate(self.snap.kv(), latest)
     }
 
     /// Whether any read needs the range-validation lock.
