@@ -381,8 +381,10 @@ pub enum Error {
         reason: String,
     },
     /// A read-only view could not reach a consistent cut of a live
-    /// database: the primary changed its files during each of `attempts`
-    /// catch-ups. Nothing is wrong on disk; open the view again later.
+    /// database: the primary deleted a WAL file (and changed its MANIFEST)
+    /// during each of `attempts` catch-ups, that is, its WALs were deleted
+    /// faster than one catch-up runs. Nothing is wrong on disk; open the
+    /// view again later.
     #[error("no consistent view of the live database after {attempts} catch-ups; retry")]
     ViewNotConsistent {
         /// Catch-ups tried.

@@ -6,6 +6,16 @@
 //! nested values: lists indexed per element (one unique, one not), a nested
 //! struct indexed on a member path, and two compound indexes (a unique hash
 //! and an ordered one scanned by its leading part).
+//!
+//! Read steps check serializability: a transaction stages operations
+//! (deletes among them), reads pages of an ordered scan (limit, cursor,
+//! either direction) and a limited lookup over its own writes, then a
+//! writer that did not scan commits between those reads and the commit.
+//! A commit that succeeds must have read what the model gives at its
+//! commit point (after the other writer); otherwise it is a `Conflict`.
+//! (Checked to fail: with validation re-running each read with its limit,
+//! as round 2 did, a case with a staged delete before a limited scan is
+//! found within the default number of cases.)
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -71,6 +81,107 @@ enum Step {
     One(Op),
     Txn(Vec<Op>),
     Reopen,
+    /// A transaction that stages `ops`, then reads (pages of `limit`,
+    /// `reverse` or not); `blind` commits before it does.
+    Read {
+        ops: Vec<Op>,
+        limit: usize,
+        reverse: bool,
+        blind: Op,
+    },
+}
+
+/// An operation as it was staged: on the object it picked.
+#[derive(Debug, Clone)]
+enum Resolved {
+    Insert(ObjectId, Class, Fields),
+    Update(ObjectId, Vec<(String, Value)>),
+    Delete(ObjectId),
+}
+
+impl Resolved {
+    /// Applies it to `model`; false when its object is not there.
+    fn apply(&self, model: &mut Model) -> bool {
+        match self {
+            Resolved::Insert(id, class, f) => {
+                model.objects.insert(*id, (*class, f.clone()));
+                true
+            }
+            Resolved::Update(id, fields) => {
+                let Some((_, current)) = model.objects.get_mut(id) else {
+                    return false;
+                };
+                for (n, v) in fields {
+                    if *v == Value::Absent {
+                        current.remove(n);
+                    } else {
+                        current.insert(n.clone(), v.clone());
+                    }
+                }
+                true
+            }
+            Resolved::Delete(id) => model.objects.remove(id).is_some(),
+        }
+    }
+}
+
+/// What a read step reads: two pages of users by age, and the first page
+/// of the holders of nick "n1".
+type Reads = (Vec<(Value, ObjectId)>, Vec<(Value, ObjectId)>, Vec<ObjectId>);
+
+fn model_reads(model: &Model, limit: usize, reverse: bool) -> Reads {
+    let mut by_age: Vec<(u64, ObjectId)> = model
+        .objects
+        .iter()
+        .filter(|(_, (c, _))| *c == Class::User)
+        .map(|(id, (_, f))| match f["age"] {
+            Value::U64(a) => (a, *id),
+            _ => unreachable!("ages are u64"),
+        })
+        .collect();
+    by_age.sort_unstable();
+    if reverse {
+        by_age.reverse();
+    }
+    let page = |from: usize| {
+        by_age
+            .iter()
+            .skip(from)
+            .take(limit)
+            .map(|(a, id)| (Value::U64(*a), *id))
+            .collect::<Vec<_>>()
+    };
+    let nick: Vec<ObjectId> = model
+        .objects
+        .iter()
+        .filter(|(_, (c, f))| *c == Class::User && f.get("nick") == Some(&Value::from(NICKS[0])))
+        .map(|(id, _)| *id)
+        .take(limit)
+        .collect();
+    (page(0), page(limit), nick)
+}
+
+fn engine_reads(tx: &mut rockhold::Transaction<'_>, limit: usize, reverse: bool) -> Reads {
+    let mut scan = RangeScan::all().limit(limit);
+    if reverse {
+        scan = scan.reverse();
+    }
+    let first = tx.scan("default", "user", "age", &scan).expect("page one");
+    let second = match first.cursor.clone() {
+        Some(c) => tx.scan("default", "user", "age", &scan.after(c)).expect("page two").hits,
+        None => Vec::new(),
+    };
+    let nick = tx
+        .find_page(
+            "default",
+            "user",
+            "nick",
+            &Value::from(NICKS[0]),
+            &rockhold::FindAll::first(limit),
+        )
+        .expect("lookup")
+        .ids;
+    (first.hits, second, nick)
 }
 
 fn user_fields() -> impl Strategy<Value = Vec<(String, Value)>> {
@@ -156,6 +267,8 @@ fn step() -> impl Strategy<Value = Step> {
         8 => op().prop_map(Step::One),
         3 => proptest::collection::vec(op(), 1..5).prop_map(Step::Txn),
         1 => Just(Step::Reopen),
+        3 => (proptest::collection::vec(op(), 1..5), 1usize..4, any::<bool>(), op())
+            .prop_map(|(ops, limit, reverse, blind)| Step::Read { ops, limit, reverse, blind }),
     ]
 }
 
@@ -220,10 +333,11 @@ fn fields_of(class: Class, given: &[(String, Value)]) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// Applies an op to the model and the transaction alike; returns false if the
-/// op is refused before commit (it then is not added to the transaction).
-fn stage(model: &mut Model, tx: &mut rockhold::Transaction<'_>, op: &Op) -> bool {
-    match op {
+/// Applies an op to the model and the transaction alike; returns what was
+/// staged, `None` if the op is refused before commit (it then is not added
+/// to the transaction).
+fn stage(model: &mut Model, tx: &mut rockhold::Transaction<'_>, op: &Op) -> Option<Resolved> {
+    let resolved = match op {
         Op::Insert(class, fields) => {
             let id = tx
                 .insert(class.ns(), class.name(), fields.clone())
@@ -233,37 +347,26 @@ fn stage(model: &mut Model, tx: &mut rockhold::Transaction<'_>, op: &Op) -> bool
                 .filter(|(_, v)| *v != Value::Absent)
                 .cloned()
                 .collect();
-            model.objects.insert(id, (*class, f));
-            true
+            Resolved::Insert(id, *class, f)
         }
         Op::Update(i, fields) => {
-            let Some(id) = model.pick(*i) else {
-                return false;
-            };
-            let (class, current) = model.objects.get_mut(&id).expect("picked");
-            let fields = fields_of(*class, fields);
+            let id = model.pick(*i)?;
+            let (class, _) = model.objects[&id];
+            let fields = fields_of(class, fields);
             if fields.is_empty() {
-                return false;
+                return None;
             }
-            for (n, v) in &fields {
-                if *v == Value::Absent {
-                    current.remove(n);
-                } else {
-                    current.insert(n.clone(), v.clone());
-                }
-            }
-            tx.update(class.ns(), id, fields);
-            true
+            tx.update(class.ns(), id, fields.clone());
+            Resolved::Update(id, fields)
         }
         Op::Delete(i) => {
-            let Some(id) = model.pick(*i) else {
-                return false;
-            };
-            let (class, _) = model.objects.remove(&id).expect("picked");
-            tx.delete(class.ns(), id);
-            true
+            let id = model.pick(*i)?;
+            tx.delete(model.objects[&id].0.ns(), id);
+            Resolved::Delete(id)
         }
-    }
+    };
+    assert!(resolved.apply(model), "staged on an object of the model");
+    Some(resolved)
 }
 
 fn check(db: &TempDb, model: &Model) {
@@ -613,6 +716,16 @@ fn run(mut db: TempDb, steps: &[Step]) -> Result<(), TestCaseError> {
             }
             Step::One(op) => vec![op.clone()],
             Step::Txn(ops) => ops.clone(),
+            Step::Read {
+                ops,
+                limit,
+                reverse,
+                blind,
+            } => {
+                read_step(&db, &mut model, ops, *limit, *reverse, blind)?;
+                check(&db, &model);
+                continue;
+            }
         };
         let mut next = model.clone();
         let mut tx = db.transaction();
@@ -643,6 +756,63 @@ fn run(mut db: TempDb, steps: &[Step]) -> Result<(), TestCaseError> {
         check(&db, &model);
     }
     assert_invariant(&db);
+    Ok(())
+}
+
+/// A read step (see the header): stage, read, let `blind` commit, commit.
+fn read_step(
+    db: &TempDb,
+    model: &mut Model,
+    ops: &[Op],
+    limit: usize,
+    reverse: bool,
+    blind: &Op,
+) -> Result<(), TestCaseError> {
+    let mut staged = model.clone();
+    let mut tx = db.transaction();
+    let resolved: Vec<Resolved> = ops
+        .iter()
+        .filter_map(|op| stage(&mut staged, &mut tx, op))
+        .collect();
+    let seen = engine_reads(&mut tx, limit, reverse);
+    prop_assert_eq!(&seen, &model_reads(&staged, limit, reverse), "reads see the staged writes");
+    // The other writer commits on its own.
+    let mut after_blind = model.clone();
+    let mut other = db.transaction();
+    if stage(&mut after_blind, &mut other, blind).is_some() {
+        let ok = after_blind.unique_ok();
+        match other.commit() {
+            Ok(()) if ok => {}
+            Err(Error::UniqueViolation { .. }) if !ok => after_blind = model.clone(),
+            r => prop_assert!(false, "blind {:?}: {:?}, model ok={}", blind, r, ok),
+        }
+    }
+    let mut at_commit = after_blind.clone();
+    let replayed = resolved.iter().all(|r| r.apply(&mut at_commit));
+    match tx.commit() {
+        // Nothing staged: it commits nothing, at its snapshot (where its
+        // reads were checked above).
+        Ok(()) if resolved.is_empty() => *model = after_blind,
+        Ok(()) => {
+            prop_assert!(replayed && at_commit.unique_ok(), "committed {:?}", resolved);
+            prop_assert_eq!(
+                &seen,
+                &model_reads(&at_commit, limit, reverse),
+                "a committed transaction read what its commit point holds"
+            );
+            *model = at_commit;
+        }
+        Err(Error::Conflict { .. }) => *model = after_blind,
+        Err(Error::UniqueViolation { .. }) => {
+            prop_assert!(!replayed || !at_commit.unique_ok());
+            *model = after_blind;
+        }
+        Err(Error::UnknownObject { .. }) => {
+            prop_assert!(!replayed);
+            *model = after_blind;
+        }
+        Err(e) => prop_assert!(false, "commit: {e}"),
+    }
     Ok(())
 }
 

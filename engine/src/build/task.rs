@@ -355,6 +355,9 @@ fn backfill(
             return Ok((Outcome::Superseded, repaired));
         };
         let indexes = indexes_of(&entry, id.1);
+        // A repair writes into a ready index: ordered against range
+        // validations like every commit (see index/locks.rs).
+        let _ranges = inner.locks.ranges(false);
         let _objects = inner.locks.lock_objects(ids.iter().map(|i| (ns, *i)));
         let view = View::latest(inner);
         let mut records = Vec::with_capacity(ids.len());
@@ -521,6 +524,7 @@ fn remove_stale_chunk(
             });
         }
     }
+    let _ranges = inner.locks.ranges(false);
     let _objects = inner
         .locks
         .lock_objects(owners.iter().flatten().map(|o| (ns, *o)));

@@ -676,3 +676,48 @@ impl Db {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::{ClassSpec, Db, FieldSpec, FieldType, MemStore, Options};
+
+    /// Commits woke every blocked watcher, of any class (1,000 watchers
+    /// cost each commit 5.75 ms). Checked to fail: with `push` notifying
+    /// every waiter, the count after the commits of class `b` is 3 × 50.
+    #[test]
+    fn a_commit_wakes_only_the_watchers_it_has_changes_for() {
+        let db = Db::open_memory(&MemStore::new(), Options::default()).expect("open");
+        for class in ["a", "b"] {
+            db.create_class(
+                "default",
+                &ClassSpec::new(class).field(FieldSpec::new("v", FieldType::U64)),
+            )
+            .expect("class");
+        }
+        let feed = db.inner.feed.clone();
+        std::thread::scope(|s| {
+            let waiting: Vec<_> = (0..3)
+                .map(|_| {
+                    let mut w = db.watch("default", Some("a")).expect("watch");
+                    s.spawn(move || w.recv_timeout(Duration::from_secs(60)))
+                })
+                .collect();
+            // Every watcher is blocked before the commits start.
+            while feed.ring.lock().waiting.len() < 3 {
+                std::thread::yield_now();
+            }
+            for v in 0..50u64 {
+                db.insert("default", "b", [("v", v)]).expect("insert b");
+            }
+            assert_eq!(feed.woken(), 0, "watchers of a woken by commits of b");
+            db.insert("default", "a", [("v", 1u64)]).expect("insert a");
+            for w in waiting {
+                let change = w.join().expect("watcher").expect("recv").expect("a change");
+                assert_eq!(change.class, "a");
+            }
+            assert_eq!(feed.woken(), 3);
+        });
+    }
+}

@@ -492,6 +492,69 @@ mod tests {
         out
     }
 
+    fn inside(c: &Covered, k: &[u8]) -> bool {
+        k >= c.lower.as_slice()
+            && match &c.upper {
+                Bound::Included(u) => k <= u.as_slice(),
+                Bound::Excluded(u) => k < u.as_slice(),
+                Bound::Unbounded => true,
+            }
+    }
+
+    proptest! {
+        /// A recorded walk covers every key between where it was seeked
+        /// and where it stopped, and to the range's end when it ran off it:
+        /// what a transaction's limited scan observed (the keys it passed
+        /// over included). Checked to fail by not extending the interval to
+        /// the range's end in `observe`.
+        #[test]
+        fn a_recorded_walk_covers_what_it_passed(
+            keys in proptest::collection::btree_set(proptest::collection::vec(0u8..4, 1..3), 0..12),
+            seek in proptest::collection::vec(0u8..4, 0..3),
+            steps in 0usize..6,
+            reverse in any::<bool>(),
+        ) {
+            let store = MemStore::new();
+            let kv = store.open().expect("open");
+            let mut b = WriteBatch::new();
+            for k in &keys {
+                b.put_in(Space::Ordered, k, &[]);
+            }
+            kv.write(&b, false).expect("write");
+            let rec = Recording::new(kv.latest());
+            let mut passed = Vec::new();
+            let mut ran_off = false;
+            {
+                let mut it = rec.iter(Space::Ordered, KeyRange::new(&[], None)).expect("iter");
+                if reverse { it.seek_to_last() } else { it.seek(&seek) }
+                for _ in 0..=steps {
+                    match it.key() {
+                        Some(k) => passed.push(k.to_vec()),
+                        None => { ran_off = true; break; }
+                    }
+                    if reverse { it.prev() } else { it.next() }
+                }
+                if it.key().is_none() {
+                    ran_off = true;
+                }
+            }
+            let covered = rec.into_covered();
+            prop_assert_eq!(covered.len(), 1);
+            let c = &covered[0];
+            let (lo, hi) = if reverse {
+                (if ran_off { Vec::new() } else { passed.last().cloned().unwrap_or_default() }, None)
+            } else {
+                (seek.clone(), if ran_off { None } else { passed.last().cloned() })
+            };
+            for k in &keys {
+                let between = k >= &lo && hi.as_ref().is_none_or(|h| k <= h);
+                if between {
+                    prop_assert!(inside(c, k), "{:?} between {:?} and {:?}, not in {:?}", k, lo, hi, c);
+                }
+            }
+        }
+    }
+
     proptest! {
         /// The overlay reads exactly like the base with the staged writes
         /// applied: point reads, forward and reverse iteration, seeks, and

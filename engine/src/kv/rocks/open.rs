@@ -158,27 +158,61 @@ pub(super) fn manifest_state(path: &Path) -> Result<Option<(String, u64)>> {
     }
 }
 
+/// The numbers of the WAL files in the directory.
+fn wal_files(path: &Path) -> Result<Vec<u64>> {
+    let entries = std::fs::read_dir(path).map_err(|e| Error::io_at(path, e))?;
+    let mut wals = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io_at(path, e))?;
+        let name = entry.file_name();
+        let Some(number) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".log"))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        wals.push(number);
+    }
+    Ok(wals)
+}
+
+/// Whether the WAL file `number` is still in the directory.
+fn wal_exists(path: &Path, number: u64) -> bool {
+    path.join(format!("{number:06}.log")).exists()
+}
+
 /// Brings a read-only (secondary) instance up to the primary's state as
 /// one consistent cut.
 ///
 /// A secondary reads the MANIFEST, then replays the WAL files it finds. If
 /// the primary flushes and deletes a WAL in between, the secondary replays
 /// the next WAL without the flushed SST: it sees batch k+1 without batch k.
-/// A catch-up re-reads the MANIFEST (which by then records that flush)
-/// before tailing the WALs, so a catch-up during which the MANIFEST did not
-/// change (same file, same length) yields a state that every WAL deletion
-/// it could have met was recorded for. Retries until one does;
-/// `ViewNotConsistent` after `CATCH_UP_ATTEMPTS` tries under a primary that
-/// never stops flushing.
+/// A catch-up is a consistent cut when no WAL file was deleted while it
+/// ran: every WAL present before it is still there after it. (Failing that,
+/// a catch-up during which the MANIFEST did not change — same file, same
+/// length — is one too: every WAL deletion it could have met was recorded
+/// before it started.) The first check lets a view converge under a primary
+/// that flushes and compacts all the time: only a WAL deletion inside the
+/// catch-up itself, once per flush of every column family, makes it try
+/// again, and each retry is short (it replays only what is new). It
+/// retries at once a few times, then with a short pause;
+/// `ViewNotConsistent` after `CATCH_UP_ATTEMPTS` tries.
 pub(super) fn catch_up(db: &DB) -> Result<()> {
     let path = db.path();
     for attempt in 0..CATCH_UP_ATTEMPTS {
         let before = manifest_state(path)?;
+        let wals = wal_files(path)?;
         db.try_catch_up_with_primary()?;
-        if before.is_some() && manifest_state(path)? == before {
+        let no_wal_deleted = !wals.is_empty() && wals.iter().all(|n| wal_exists(path, *n));
+        if before.is_some() && (no_wal_deleted || manifest_state(path)? == before) {
             return Ok(());
         }
-        std::thread::sleep(std::time::Duration::from_millis(u64::from(attempt.min(20))));
+        if attempt >= 8 {
+            std::thread::sleep(std::time::Duration::from_millis(u64::from(
+                (attempt - 8).min(20),
+            )));
+        }
     }
     Err(Error::ViewNotConsistent {
         attempts: CATCH_UP_ATTEMPTS,
