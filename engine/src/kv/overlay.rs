@@ -336,10 +336,13 @@ struct RecordingIter<'a> {
     space: Space,
     range: KeyRange,
     log: &'a Mutex<Vec<Covered>>,
-    /// The interval covered since the last seek: its lower end (`None`:
-    /// nothing below the upper end yet) and upper end.
-    span: Option<(Option<Vec<u8>>, Bound<Vec<u8>>)>,
+    /// The interval covered since the last seek.
+    span: Option<Span>,
 }
+
+/// An interval being covered: its lower end (`None`: nothing below the
+/// upper end yet) and its upper end.
+type Span = (Option<Vec<u8>>, Bound<Vec<u8>>);
 
 impl RecordingIter<'_> {
     fn range_upper(&self) -> Bound<Vec<u8>> {
@@ -359,10 +362,7 @@ impl RecordingIter<'_> {
     /// Extends the interval to where the iterator is now (moving forward
     /// or not): its key, or the range's end it ran off.
     fn observe(&mut self, forward: bool) {
-        let end = match self.it.key() {
-            Some(k) => Some(k.to_vec()),
-            None => None,
-        };
+        let end = self.it.key().map(<[u8]>::to_vec);
         let range_upper = self.range_upper();
         let range_lower = self.range.lower.clone();
         let Some((lo, hi)) = self.span.as_mut() else {
