@@ -127,7 +127,11 @@ impl Resolved {
 
 /// What a read step reads: two pages of users by age, and the first page
 /// of the holders of nick "n1".
-type Reads = (Vec<(Value, ObjectId)>, Vec<(Value, ObjectId)>, Vec<ObjectId>);
+type Reads = (
+    Vec<(Value, ObjectId)>,
+    Vec<(Value, ObjectId)>,
+    Vec<ObjectId>,
+);
 
 fn model_reads(model: &Model, limit: usize, reverse: bool) -> Reads {
     let mut by_age: Vec<(u64, ObjectId)> = model
@@ -168,7 +172,11 @@ fn engine_reads(tx: &mut rockhold::Transaction<'_>, limit: usize, reverse: bool)
     }
     let first = tx.scan("default", "user", "age", &scan).expect("page one");
     let second = match first.cursor.clone() {
-        Some(c) => tx.scan("default", "user", "age", &scan.after(c)).expect("page two").hits,
+        Some(c) => {
+            tx.scan("default", "user", "age", &scan.after(c))
+                .expect("page two")
+                .hits
+        }
         None => Vec::new(),
     };
     let nick = tx
@@ -775,7 +783,11 @@ fn read_step(
         .filter_map(|op| stage(&mut staged, &mut tx, op))
         .collect();
     let seen = engine_reads(&mut tx, limit, reverse);
-    prop_assert_eq!(&seen, &model_reads(&staged, limit, reverse), "reads see the staged writes");
+    prop_assert_eq!(
+        &seen,
+        &model_reads(&staged, limit, reverse),
+        "reads see the staged writes"
+    );
     // The other writer commits on its own.
     let mut after_blind = model.clone();
     let mut other = db.transaction();
@@ -794,7 +806,11 @@ fn read_step(
         // reads were checked above).
         Ok(()) if resolved.is_empty() => *model = after_blind,
         Ok(()) => {
-            prop_assert!(replayed && at_commit.unique_ok(), "committed {:?}", resolved);
+            prop_assert!(
+                replayed && at_commit.unique_ok(),
+                "committed {:?}",
+                resolved
+            );
             prop_assert_eq!(
                 &seen,
                 &model_reads(&at_commit, limit, reverse),
