@@ -16,10 +16,10 @@ use std::sync::Arc;
 use rockhold::{ClassSpec, Db, FieldSpec, FieldType, ObjectId, Options, Value};
 use rockhold_tests::{assert_invariant, TempDb};
 
-#[test]
-fn verify_on_a_view_of_a_busy_writer_reports_no_false_damage() {
-    // Small memtables: the writer flushes (and deletes WAL files) often.
-    let db = TempDb::with_options(Options::default().write_buffer_bytes(64 << 10));
+/// A database with small memtables (its writers flush and delete WAL files
+/// often) and the class the writers fill.
+fn busy_db(memtable: usize) -> TempDb {
+    let db = TempDb::with_options(Options::default().write_buffer_bytes(memtable));
     db.create_class(
         "default",
         &ClassSpec::new("item")
@@ -27,6 +27,21 @@ fn verify_on_a_view_of_a_busy_writer_reports_no_false_damage() {
             .field(FieldSpec::new("rank", FieldType::U64).ordered()),
     )
     .expect("class");
+    db
+}
+
+/// Stops the writers however the views end (a panic included).
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn verify_on_a_view_of_a_busy_writer_reports_no_false_damage() {
+    let db = busy_db(64 << 10);
     let stop = Arc::new(AtomicBool::new(false));
     let views = 60;
     let unclean = std::thread::scope(|s| {
@@ -71,13 +86,6 @@ fn verify_on_a_view_of_a_busy_writer_reports_no_false_damage() {
             }
             round
         });
-        // Stops the writer however the views end (a panic included).
-        struct StopOnDrop<'a>(&'a AtomicBool);
-        impl Drop for StopOnDrop<'_> {
-            fn drop(&mut self) {
-                self.0.store(true, Ordering::Relaxed);
-            }
-        }
         let stopper = StopOnDrop(&stop);
         let mut unclean = Vec::new();
         for view in 0..views {
@@ -113,14 +121,7 @@ fn verify_on_a_view_of_a_busy_writer_reports_no_false_damage() {
 /// once. Two writers with 32 KiB memtables here, every view must open.
 #[test]
 fn views_open_under_writers_that_flush_all_the_time() {
-    let db = TempDb::with_options(Options::default().write_buffer_bytes(32 << 10));
-    db.create_class(
-        "default",
-        &ClassSpec::new("item")
-            .field(FieldSpec::new("name", FieldType::String).unique_hash())
-            .field(FieldSpec::new("rank", FieldType::U64).ordered()),
-    )
-    .expect("class");
+    let db = busy_db(32 << 10);
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         for w in 0..2u64 {
@@ -144,12 +145,6 @@ fn views_open_under_writers_that_flush_all_the_time() {
                     n += 1;
                 }
             });
-        }
-        struct StopOnDrop<'a>(&'a AtomicBool);
-        impl Drop for StopOnDrop<'_> {
-            fn drop(&mut self) {
-                self.0.store(true, Ordering::Relaxed);
-            }
         }
         let _stopper = StopOnDrop(&stop);
         for _ in 0..40 {

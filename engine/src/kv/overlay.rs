@@ -311,15 +311,6 @@ impl KvRead for Recording<'_> {
         self.base.get_with(space, key, f)
     }
 
-    fn multi_get_with(
-        &self,
-        space: Space,
-        keys: &[&[u8]],
-        f: &mut dyn FnMut(usize, &[u8]),
-    ) -> Result<()> {
-        self.base.multi_get_with(space, keys, f)
-    }
-
     fn iter(&self, space: Space, range: KeyRange) -> Result<Box<dyn KvIter + '_>> {
         Ok(Box::new(RecordingIter {
             it: self.base.iter(space, range.clone())?,

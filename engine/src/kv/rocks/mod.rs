@@ -107,8 +107,24 @@ impl RocksKv {
         let mut o = db_options(opts);
         o.create_if_missing(false);
         o.set_max_open_files(-1); // required of secondary instances
-        let db =
-            DB::open_cf_descriptors_as_secondary(&o, path, secondary, descriptors(opts, &cache))?;
+                                  // The open reads the MANIFEST and opens every file it names; one the
+                                  // primary deletes meanwhile fails it, and it is tried again.
+        let mut attempt = 0;
+        let db = loop {
+            match DB::open_cf_descriptors_as_secondary(
+                &o,
+                path,
+                secondary,
+                descriptors(opts, &cache),
+            ) {
+                Ok(db) => break db,
+                Err(e) if open::vanished(&e) && attempt < open::CATCH_UP_ATTEMPTS => {
+                    open::pause(attempt);
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let kv = RocksKv {
             db,
             read_only: true,

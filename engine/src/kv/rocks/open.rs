@@ -203,18 +203,40 @@ pub(super) fn catch_up(db: &DB) -> Result<()> {
     for attempt in 0..CATCH_UP_ATTEMPTS {
         let before = manifest_state(path)?;
         let wals = wal_files(path)?;
-        db.try_catch_up_with_primary()?;
+        match db.try_catch_up_with_primary() {
+            Ok(()) => {}
+            // A file the MANIFEST named was gone before the catch-up opened
+            // it (a compaction's input): not a consistent cut yet.
+            Err(e) if vanished(&e) => {
+                pause(attempt);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
         let no_wal_deleted = !wals.is_empty() && wals.iter().all(|n| wal_exists(path, *n));
         if before.is_some() && (no_wal_deleted || manifest_state(path)? == before) {
             return Ok(());
         }
-        if attempt >= 8 {
-            std::thread::sleep(std::time::Duration::from_millis(u64::from(
-                (attempt - 8).min(20),
-            )));
-        }
+        pause(attempt);
     }
     Err(Error::ViewNotConsistent {
         attempts: CATCH_UP_ATTEMPTS,
     })
+}
+
+/// Between two tries of a consistent cut: none for the first few (each
+/// replays only what is new), then a pause growing to 20 ms.
+pub(super) fn pause(attempt: u32) {
+    if attempt >= 8 {
+        std::thread::sleep(std::time::Duration::from_millis(u64::from(
+            (attempt - 8).min(20),
+        )));
+    }
+}
+
+/// Whether a secondary's open or catch-up failed on a file the primary
+/// deleted meanwhile (RocksDB reports it as an I/O error naming the file):
+/// the primary moved on, the view tries again.
+pub(super) fn vanished(e: &rocksdb::Error) -> bool {
+    e.kind() == rocksdb::ErrorKind::IOError && e.to_string().contains("No such file or directory")
 }
