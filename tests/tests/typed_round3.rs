@@ -69,8 +69,8 @@ fn ada() -> Profile {
     }
 }
 
-/// Item 6: an update whose struct skips `nick`, `tags` and nested `zip`
-/// and `lines` cleared them. Seen failing without the fix (no
+/// Item 6: an update whose struct skips `nick` and `tags` (then nested
+/// `zip` and `lines`) clears them. Seen failing without the fix (no
 /// `skip_field` in `ser.rs`): the update returned `Ok` and the read gave
 /// back the old nick and tags, and `find_all(TAGS, "math")` still found
 /// the object.
@@ -79,6 +79,17 @@ fn an_update_clears_what_the_struct_skips() {
     let db = memory_db();
     let profiles = db.collection::<Profile>().expect("collection");
     let id = profiles.insert(&ada()).expect("insert");
+    let top = Profile {
+        nick: None,
+        tags: vec![],
+        ..ada()
+    };
+    profiles.update(id, &top).expect("update");
+    assert_eq!(profiles.get(id).expect("get"), Some(top));
+    assert!(profiles
+        .find_all(Profile::TAGS, "math")
+        .expect("find")
+        .is_empty());
     let cleared = Profile {
         nick: None,
         tags: vec![],
