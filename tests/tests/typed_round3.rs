@@ -379,7 +379,8 @@ struct Route {
 #[test]
 fn a_recursive_type_is_refused_naming_it() {
     let db = memory_db();
-    let cases: [(fn(&Db) -> rockhold::Result<()>, &str, &str); 3] = [
+    type Open = fn(&Db) -> rockhold::Result<()>;
+    let cases: [(Open, &str, &str); 3] = [
         (|db| db.collection::<Chain>().map(drop), "Node", "head.next"),
         (|db| db.collection::<Calc>().map(drop), "Expr", "expr::Add"),
         (

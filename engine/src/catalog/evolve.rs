@@ -281,7 +281,7 @@ mod tests {
         assert_eq!(widens(&e1, &e2, true), Ok(()));
         assert_eq!(union(&e1, &e2, true), Ok(e2.clone()));
         assert_eq!(union(&e2, &e1, true), Ok(e2.clone()), "rollback keeps B");
-        let removed = widens(&e2, &e1, true).unwrap_err();
+        let removed = widens(&e2, &e1, true).expect_err("a variant removed");
         assert!(
             removed.what.contains("variant \"B\" removed"),
             "{removed:?}"
@@ -295,14 +295,14 @@ mod tests {
         assert_eq!(widens(&s1, &s2, true), Ok(()));
         assert_eq!(union(&s2, &s1, true), Ok(s2.clone()));
         let s1_optional = T::Struct(vec![member("a", T::U64, true)]);
-        let gone = widens(&s2, &s1_optional, true).unwrap_err();
+        let gone = widens(&s2, &s1_optional, true).expect_err("a member removed");
         assert!(gone.what.contains("\"b\" removed"), "{gone:?}");
         let nested = T::List(Box::new(s2.clone()));
         let retype = T::List(Box::new(T::Struct(vec![
             member("a", T::String, true),
             member("b", e1, true),
         ])));
-        let n = widens(&nested, &retype, true).unwrap_err();
+        let n = widens(&nested, &retype, true).expect_err("a member retyped");
         assert_eq!(n.path, "[].a");
         assert!(n.what.contains("stored as u64, now string"), "{n:?}");
         let required = T::Struct(vec![member("a", T::U64, false), member("c", T::U64, false)]);
