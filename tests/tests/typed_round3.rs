@@ -592,6 +592,71 @@ fn additive_changes_evolve_the_class_and_an_older_model_still_works() {
     assert_invariant(&db);
 }
 
+mod memo_v1 {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+    #[model(class = "memo")]
+    pub struct Memo {
+        #[index(unique)]
+        pub key: String,
+        pub note: String,
+    }
+}
+
+mod memo_v2 {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+    #[model(class = "memo")]
+    pub struct Memo {
+        #[index(unique)]
+        pub key: String,
+        pub note: Option<String>,
+    }
+}
+
+/// Item 9: a top-level field made optional evolves the class, and the
+/// older model (which declares it required) opens the class with objects
+/// again without narrowing it back, reads and writes; an object without
+/// the value is a typed read error for it. Seen failing without the fix:
+/// the second `collection::<memo_v1::Memo>()` was `ModelMismatch`
+/// "optional in the stored class, required in the model".
+#[test]
+fn a_rollback_over_a_field_made_optional_still_opens() {
+    let db = memory_db();
+    let v1 = db.collection::<memo_v1::Memo>().expect("v1");
+    let a = v1
+        .insert(&memo_v1::Memo {
+            key: "a".into(),
+            note: "x".into(),
+        })
+        .expect("insert");
+    let v2 = db.collection::<memo_v2::Memo>().expect("v2");
+    let evolved = db.classes("default").expect("classes").remove(0);
+    assert!(evolved.field("note").expect("note").optional);
+    let b = v2
+        .insert(&memo_v2::Memo {
+            key: "b".into(),
+            note: None,
+        })
+        .expect("insert v2");
+    let again = db.collection::<memo_v1::Memo>().expect("v1 again");
+    assert_eq!(db.classes("default").expect("classes")[0], evolved);
+    assert_eq!(again.get(a).expect("get").map(|m| m.note), Some("x".into()));
+    let c = again
+        .insert(&memo_v1::Memo {
+            key: "c".into(),
+            note: "y".into(),
+        })
+        .expect("insert v1");
+    assert!(again.get(c).expect("get").is_some());
+    match again.get(rockhold::Id::from_raw(b.raw())) {
+        Err(e) => assert!(e.to_string().contains("note"), "{e}"),
+        Ok(m) => panic!("an object without note read as {m:?}"),
+    }
+}
+
 /// Item 9: narrowing is refused with a message naming the field and the
 /// change, never "enum vs enum": `update_class` without a variant, a
 /// model retyping a nested member. An additive `update_class` (a new

@@ -364,14 +364,10 @@ fn model_change(old: &ClassDef, spec: &ClassSpec, has_objects: bool) -> Result<O
                     .into(),
             ));
         }
-        if let Some(name) = d.made_required.first() {
-            return Err(mismatch(
-                name,
-                "optional in the stored class, required in the model, and the class has \
-                 objects: declare it optional in the model"
-                    .into(),
-            ));
-        }
+        // A stored optional field the model declares required (an older
+        // model, from before the field was made optional) stays optional:
+        // the model's values always fit it; an object without a value is a
+        // read error for that model, never lost data.
     }
     if let Some(name) = d
         .removed_fields
@@ -396,7 +392,7 @@ fn model_change(old: &ClassDef, spec: &ClassSpec, has_objects: bool) -> Result<O
     if d.added_fields.is_empty()
         && d.added_indexes.is_empty()
         && d.made_optional.is_empty()
-        && d.made_required.is_empty()
+        && (d.made_required.is_empty() || has_objects)
         && evolved.is_empty()
     {
         return Ok(None);
@@ -406,7 +402,7 @@ fn model_change(old: &ClassDef, spec: &ClassSpec, has_objects: bool) -> Result<O
     for f in &spec.fields {
         match merged.fields.iter_mut().find(|m| m.name == f.name) {
             Some(m) => {
-                m.optional = f.optional;
+                m.optional = f.optional || (has_objects && m.optional);
                 if let Some((_, ty)) = evolved.iter().find(|(n, _)| *n == f.name) {
                     m.ty = ty.clone();
                 }
@@ -974,13 +970,14 @@ impl Db {
     ///   field type the spec adds to (a new enum variant, a new optional
     ///   struct member, a member made optional, at any depth) are applied
     ///   in one change, through the same path as `update_class`.
-    ///   What the spec leaves out is kept: a stored optional field, a
+    ///   What the spec leaves out or narrows is kept: a stored optional
+    ///   field (also one the spec declares required while the class has
+    ///   objects: an older model from before it was made optional), a
     ///   stored index, a variant or optional member of a stored type (an
     ///   older model fits the evolved class). Nothing else is changed: a
     ///   field whose type differs otherwise (the error says where inside
-    ///   it),
-    ///   a new required field (or an optional one made required) on a class
-    ///   with objects, a stored required field the spec lacks (objects
+    ///   it), a new required field (or struct member) on a class with
+    ///   objects, a stored required field the spec lacks (objects
     ///   written by the model would have no value for it) and an index of
     ///   the same name with another kind or parts are `ModelMismatch`
     ///   naming the field (or index), nothing written.
@@ -1025,14 +1022,15 @@ impl Db {
             .map(|e| e.provisional());
         if stored == Some(false) {
             // Lock-free first: a model that fits the current version, even
-            // assuming the class has objects (the strictest case), needs no
-            // change, so a collection handle for a fitting class holds off
-            // no writer.
+            // assuming the class has no objects (the case that applies the
+            // most: a required field or member is then applied as required),
+            // needs no change, so a collection handle for a fitting class
+            // holds off no writer.
             // (An error or a change is decided under the lock, with the
             // real answer to whether the class has objects.)
             let cat = self.inner.catalog.load();
             let current = &cat.class(namespace, &spec.name)?.def;
-            if matches!(model_change(current, spec, true), Ok(None)) {
+            if matches!(model_change(current, spec, false), Ok(None)) {
                 return Ok(current.clone());
             }
         } else {

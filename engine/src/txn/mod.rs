@@ -508,6 +508,10 @@ fn apply(
     Ok(())
 }
 
+/// How an error names the class of an object when the class has been
+/// dropped since (its name is gone; an id would name nothing).
+pub(crate) const DROPPED_CLASS: &str = "(a class dropped since)";
+
 /// Object `id` is of class `found`, not of `expected` (the class named).
 pub(crate) fn class_mismatch(cat: &Catalog, id: ObjectId, expected: &str, found: ClassId) -> Error {
     Error::ClassMismatch {
@@ -515,7 +519,7 @@ pub(crate) fn class_mismatch(cat: &Catalog, id: ObjectId, expected: &str, found:
         class: expected.to_string(),
         found: cat
             .class_by_id(found)
-            .map_or_else(|| format!("#{found}"), |c| c.def.name.clone()),
+            .map_or_else(|| DROPPED_CLASS.to_owned(), |c| c.def.name.clone()),
     }
 }
 
