@@ -813,6 +813,25 @@ fn an_unsorted_or_duplicate_map_is_a_caller_error_naming_the_path() {
             other => panic!("{field}{path}: expected WrongType, got {other:?}"),
         }
     }
+    // Through the typed API, a `Value` given for a field: the same error.
+    let docs = db.collection::<Doc>().expect("collection");
+    let bad = Doc {
+        any: Value::List(vec![Value::Map(vec![
+            ("z".into(), Value::U64(1)),
+            ("a".into(), Value::U64(2)),
+        ])]),
+        extra: None,
+        list: vec![],
+    };
+    match docs.insert(&bad) {
+        Err(Error::WrongType {
+            field, path, found, ..
+        }) => {
+            assert_eq!((field.as_str(), path.as_str()), ("any", "[0]"));
+            assert!(found.contains("out of order"), "{found}");
+        }
+        other => panic!("typed: expected WrongType, got {other:?}"),
+    }
     let shape = db.class("default", "shape").expect("class");
     assert!(
         shape.scan_ids(None, 10).expect("scan").is_empty(),

@@ -50,8 +50,9 @@ impl ser::Error for Error {
 
 /// The values of `item`, a struct (or a map with string keys) whose fields
 /// are fields of `class`, by field id in increasing order. A field given as
-/// `None` is there as `Value::Absent` (an update clears it); a required one
-/// given as `None` is a `MissingField` error.
+/// `None`, or skipped (`skip_serializing_if`) when optional, is there as
+/// `Value::Absent` (an update clears it); a required one given as `None` is
+/// a `MissingField` error; a skipped required list or map is empty.
 pub(crate) fn to_fields<T: Serialize + ?Sized>(
     class: &ClassDef,
     item: &T,
