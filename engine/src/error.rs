@@ -251,6 +251,22 @@ pub enum Error {
         reason: String,
     },
 
+    /// A model with a type that contains itself (`struct Node { next:
+    /// Option<Box<Node>> }`): a stored value is finite, so the type has no
+    /// stored form. Nothing was changed.
+    #[error(
+        "the model of class {class:?} is recursive: type {type_name} contains itself at \
+         {path:?}; store a reference to another object (an Id or ObjectId) instead"
+    )]
+    RecursiveType {
+        /// The model's class.
+        class: String,
+        /// The type found inside itself.
+        type_name: String,
+        /// Where, from the model's field (`next.next`, `child::Some`).
+        path: String,
+    },
+
     // ---- constraints and state ----
     /// A unique value already held by another object. Nothing was written.
     #[error("unique violation: {class}.{index} = {value} is already held by object {existing}")]

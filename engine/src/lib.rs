@@ -148,7 +148,7 @@ pub use typed::model::{
 /// not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::typed::model::element;
+    pub use crate::typed::model::{element, expand, member};
 }
 
 pub use rockhold_format::{

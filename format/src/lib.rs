@@ -46,6 +46,7 @@ mod records;
 mod stored;
 pub mod v1;
 mod value;
+mod value_serde;
 
 pub use counters::next_counter;
 pub use error::{Error, Result};
@@ -68,6 +69,8 @@ pub use records::{
 };
 pub use stored::{ListIter, ListRef, MapIter, MapRef, ValueRef, VariantRef};
 pub use value::{decode_tuple, encode_tuple_into, Value, MAX_DEPTH, MAX_ORDERED_VALUE_LEN};
+#[doc(hidden)]
+pub use value_serde::{VALUE_TOKEN, VALUE_VARIANTS};
 
 /// The database format version this build writes, stored under
 /// `MetaKey::FormatVersion`. A database of another version is refused at open.

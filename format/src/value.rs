@@ -8,8 +8,6 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
 use crate::ids::ObjectId;
 use crate::reader::Reader;
@@ -29,7 +27,7 @@ pub const MAX_DEPTH: usize = 64;
 /// Equality and order are those of the index: `-0.0 == 0.0`, every NaN equals
 /// every other NaN and sorts after `+inf`; values of different types order by
 /// type (`Absent` first), in the order of the variants below.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub enum Value {
     /// No value (an optional field that is not set).
     Absent,

@@ -512,7 +512,10 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             .field({
                 let spec = ::rockhold::FieldSpec::new(
                     #name,
-                    <#ty as ::rockhold::Schema>::field_type(),
+                    ::rockhold::__private::member(
+                        #name,
+                        <#ty as ::rockhold::Schema>::field_type,
+                    ),
                 );
                 if <#ty as ::rockhold::Schema>::OPTIONAL {
                     spec.optional()

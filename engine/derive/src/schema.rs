@@ -29,22 +29,32 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
                     (None, Some(rule)) => rule.variant(&ident),
                     (None, None) => ident,
                 };
+                let step = format!("::{name}");
                 let payload = match &v.fields {
                     Fields::Unit => quote!(::core::option::Option::None),
                     Fields::Unnamed(f) if f.unnamed.len() == 1 => {
                         let ty = &f.unnamed[0].ty;
-                        quote!(::core::option::Option::Some(::rockhold::__private::element::<#ty>()))
+                        quote!(::core::option::Option::Some(::rockhold::__private::member(
+                            #step,
+                            ::rockhold::__private::element::<#ty>,
+                        )))
                     }
                     Fields::Unnamed(f) => {
                         let tys = unnamed_types(f)?;
-                        quote!(::core::option::Option::Some(::rockhold::FieldType::Tuple(
-                            ::std::vec![#(::rockhold::__private::element::<#tys>()),*]
+                        quote!(::core::option::Option::Some(::rockhold::__private::member(
+                            #step,
+                            || ::rockhold::FieldType::Tuple(
+                                ::std::vec![#(::rockhold::__private::element::<#tys>()),*]
+                            ),
                         )))
                     }
                     Fields::Named(f) => {
                         let rule = attrs.rename_all.or(container.rename_all_fields);
                         let members = members(f, rule)?;
-                        quote!(::core::option::Option::Some(#members))
+                        quote!(::core::option::Option::Some(::rockhold::__private::member(
+                            #step,
+                            || #members,
+                        )))
                     }
                 };
                 variants.push(quote! {
@@ -85,7 +95,9 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         impl #impl_generics ::rockhold::Schema for #ident #ty_generics #where_clause {
             #optional
             fn field_type() -> ::rockhold::FieldType {
-                #field_type
+                // A type that contains itself is refused, not expanded
+                // forever (`Db::collection` answers `RecursiveType`).
+                ::rockhold::__private::expand(::core::any::type_name::<Self>(), || #field_type)
             }
             type Key = #key;
         }
@@ -181,11 +193,15 @@ fn members(f: &syn::FieldsNamed, rule: Option<RenameRule>) -> syn::Result<TokenS
             continue;
         }
         let name = stored_name(field, &attrs, rule);
+        let step = format!(".{name}");
         let ty = &field.ty;
         out.push(quote_spanned! {ty.span()=>
             ::rockhold::MemberDef {
                 name: ::std::string::String::from(#name),
-                ty: <#ty as ::rockhold::Schema>::field_type(),
+                ty: ::rockhold::__private::member(
+                    #step,
+                    <#ty as ::rockhold::Schema>::field_type,
+                ),
                 optional: <#ty as ::rockhold::Schema>::OPTIONAL,
             }
         });

@@ -331,16 +331,29 @@ fn model_change(old: &ClassDef, spec: &ClassSpec, has_objects: bool) -> Result<O
         reason,
     };
     let declared = |name: &str| spec.fields.iter().find(|f| f.name == name);
-    if let Some(name) = d.retyped_fields.first() {
-        let stored = old.field(name).map(|f| f.ty.name()).unwrap_or_default();
-        let wanted = declared(name).map(|f| f.ty.name()).unwrap_or_default();
-        return Err(mismatch(
-            name,
-            format!(
-                "stored as {stored}, the model says {wanted}: a type cannot change; \
-                 add a field under a new name"
-            ),
-        ));
+    // A retyped field: the type holding the stored one and the model's,
+    // when one only adds to the other (a new variant or optional member, a
+    // member made optional); an older model's type fits the stored one.
+    let mut evolved: Vec<(&str, FieldType)> = Vec::new();
+    for name in &d.retyped_fields {
+        let (Some(stored), Some(wanted)) = (old.field(name), declared(name)) else {
+            continue;
+        };
+        match super::evolve::union(&stored.ty, &wanted.ty, has_objects) {
+            Ok(ty) if ty == stored.ty => {}
+            Ok(ty) => evolved.push((name, ty)),
+            Err(n) => {
+                return Err(mismatch(
+                    name,
+                    format!(
+                        "{}; a type changes only by additions (a new variant, a new \
+                         optional member, a member made optional): add a field under a \
+                         new name",
+                        n.describe(name)
+                    ),
+                ))
+            }
+        }
     }
     if has_objects {
         if let Some(name) = d.added_required.first() {
@@ -351,14 +364,10 @@ fn model_change(old: &ClassDef, spec: &ClassSpec, has_objects: bool) -> Result<O
                     .into(),
             ));
         }
-        if let Some(name) = d.made_required.first() {
-            return Err(mismatch(
-                name,
-                "optional in the stored class, required in the model, and the class has \
-                 objects: declare it optional in the model"
-                    .into(),
-            ));
-        }
+        // A stored optional field the model declares required (an older
+        // model, from before the field was made optional) stays optional:
+        // the model's values always fit it; an object without a value is a
+        // read error for that model, never lost data.
     }
     if let Some(name) = d
         .removed_fields
@@ -383,7 +392,8 @@ fn model_change(old: &ClassDef, spec: &ClassSpec, has_objects: bool) -> Result<O
     if d.added_fields.is_empty()
         && d.added_indexes.is_empty()
         && d.made_optional.is_empty()
-        && d.made_required.is_empty()
+        && (d.made_required.is_empty() || has_objects)
+        && evolved.is_empty()
     {
         return Ok(None);
     }
@@ -391,7 +401,12 @@ fn model_change(old: &ClassDef, spec: &ClassSpec, has_objects: bool) -> Result<O
     let mut merged = ClassSpec::from_def(old);
     for f in &spec.fields {
         match merged.fields.iter_mut().find(|m| m.name == f.name) {
-            Some(m) => m.optional = f.optional,
+            Some(m) => {
+                m.optional = f.optional || (has_objects && m.optional);
+                if let Some((_, ty)) = evolved.iter().find(|(n, _)| *n == f.name) {
+                    m.ty = ty.clone();
+                }
+            }
             // Its own index, if any, comes with the other added indexes.
             None => merged.fields.push(FieldSpec {
                 index: None,
@@ -772,7 +787,9 @@ impl Db {
     /// but never removing: fields are matched by name, new ones added with
     /// fresh ids; a field may become optional, and required only while the
     /// class has no objects (`RequiredFieldOnNonEmptyClass`, also for a new
-    /// required field); its type cannot change (`FieldTypeChange`). Indexes
+    /// required field); its type changes only by additions (a new enum
+    /// variant, a new optional struct member, a member made optional; any
+    /// other change is `FieldTypeChange`, saying what changed). Indexes
     /// are matched by name: new ones are added, and one whose kind or parts
     /// differ from the stored one is rebuilt under a new id (its old entries
     /// deleted). A field or index the class has and the spec leaves out is
@@ -949,12 +966,18 @@ impl Db {
     ///   (optional ones, or required ones while the class has no objects),
     ///   new indexes (built by the runner when the class has objects), a
     ///   stored required field the spec declares optional, and an optional
-    ///   one it declares required while the class has no objects are
-    ///   applied in one change, through the same path as `update_class`.
-    ///   What the spec leaves out is kept: a stored optional field, a
-    ///   stored index. Nothing else is changed: a field whose type differs,
-    ///   a new required field (or an optional one made required) on a class
-    ///   with objects, a stored required field the spec lacks (objects
+    ///   one it declares required while the class has no objects, and a
+    ///   field type the spec adds to (a new enum variant, a new optional
+    ///   struct member, a member made optional, at any depth) are applied
+    ///   in one change, through the same path as `update_class`.
+    ///   What the spec leaves out or narrows is kept: a stored optional
+    ///   field (also one the spec declares required while the class has
+    ///   objects: an older model from before it was made optional), a
+    ///   stored index, a variant or optional member of a stored type (an
+    ///   older model fits the evolved class). Nothing else is changed: a
+    ///   field whose type differs otherwise (the error says where inside
+    ///   it), a new required field (or struct member) on a class with
+    ///   objects, a stored required field the spec lacks (objects
     ///   written by the model would have no value for it) and an index of
     ///   the same name with another kind or parts are `ModelMismatch`
     ///   naming the field (or index), nothing written.
@@ -999,14 +1022,15 @@ impl Db {
             .map(|e| e.provisional());
         if stored == Some(false) {
             // Lock-free first: a model that fits the current version, even
-            // assuming the class has objects (the strictest case), needs no
-            // change, so a collection handle for a fitting class holds off
-            // no writer.
+            // assuming the class has no objects (the case that applies the
+            // most: a required field or member is then applied as required),
+            // needs no change, so a collection handle for a fitting class
+            // holds off no writer.
             // (An error or a change is decided under the lock, with the
             // real answer to whether the class has objects.)
             let cat = self.inner.catalog.load();
             let current = &cat.class(namespace, &spec.name)?.def;
-            if matches!(model_change(current, spec, true), Ok(None)) {
+            if matches!(model_change(current, spec, false), Ok(None)) {
                 return Ok(current.clone());
             }
         } else {
@@ -1057,20 +1081,29 @@ impl Db {
             )));
         }
         let d = diff(old, &spec);
-        if let Some(name) = d.retyped_fields.first() {
-            let (from, to) = match (
+        // A type may change only by additions (a new variant or optional
+        // member, a member made optional): stored values stay valid.
+        for name in &d.retyped_fields {
+            let (Some(a), Some(b)) = (
                 old.field(name),
                 spec.fields.iter().find(|f| &f.name == name),
-            ) {
-                (Some(a), Some(b)) => (a.ty.name(), b.ty.name()),
-                _ => (String::new(), String::new()),
+            ) else {
+                continue;
             };
-            return Err(Error::FieldTypeChange {
-                class: old.name.clone(),
-                field: name.clone(),
-                from,
-                to,
-            });
+            if let Err(n) = super::evolve::widens(&a.ty, &b.ty, has_objects) {
+                return Err(Error::FieldTypeChange {
+                    class: old.name.clone(),
+                    field: name.clone(),
+                    from: a.ty.name(),
+                    // The same kind of type both ways ("enum" to "enum"):
+                    // the narrowing says what changed inside it.
+                    to: if n.path.is_empty() && a.ty.name() != b.ty.name() {
+                        b.ty.name()
+                    } else {
+                        format!("{} ({})", b.ty.name(), n.describe(name))
+                    },
+                });
+            }
         }
         if has_objects {
             if let Some(name) = d.made_required.iter().chain(&d.added_required).next() {

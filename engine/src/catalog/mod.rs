@@ -32,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::kv::{KeyRange, Kv, KvRead, Space, WriteBatch};
 
 pub(crate) mod ddl;
+mod evolve;
 
 /// The current catalog version, and the gate that orders object writers
 /// and catalog changes (see the module documentation).

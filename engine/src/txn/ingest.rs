@@ -218,7 +218,7 @@ fn ingest_provisional(
             class: class.to_string(),
             found: cat
                 .class_by_id(old.class)
-                .map_or_else(|| format!("#{}", old.class), |c| c.def.name.clone()),
+                .map_or_else(|| super::DROPPED_CLASS.to_owned(), |c| c.def.name.clone()),
         });
     }
     // A provisional class has no index: the plan is the full-scan entry of a

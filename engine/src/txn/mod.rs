@@ -113,10 +113,11 @@ impl At {
 
 /// The values an operation sets: by field name (the dynamic API, looked
 /// up at commit), or by field id (the typed API, whose serializer looked
-/// each name up once). Field ids are never reused.
+/// each name up once, in the class version it keeps for naming a field
+/// dropped since). Field ids are never reused.
 pub(crate) enum FieldValues {
     Named(Vec<(String, Value)>),
-    Ids(Vec<(FieldId, Value)>),
+    Ids(Vec<(FieldId, Value)>, Arc<ClassEntry>),
 }
 
 enum Op {
@@ -525,6 +526,10 @@ fn apply(
     Ok(())
 }
 
+/// How an error names the class of an object when the class has been
+/// dropped since (its name is gone; an id would name nothing).
+pub(crate) const DROPPED_CLASS: &str = "(a class dropped since)";
+
 /// Object `id` is of class `found`, not of `expected` (the class named).
 pub(crate) fn class_mismatch(cat: &Catalog, id: ObjectId, expected: &str, found: ClassId) -> Error {
     Error::ClassMismatch {
@@ -532,7 +537,7 @@ pub(crate) fn class_mismatch(cat: &Catalog, id: ObjectId, expected: &str, found:
         class: expected.to_string(),
         found: cat
             .class_by_id(found)
-            .map_or_else(|| format!("#{found}"), |c| c.def.name.clone()),
+            .map_or_else(|| DROPPED_CLASS.to_owned(), |c| c.def.name.clone()),
     }
 }
 
@@ -618,12 +623,19 @@ fn set_fields(
                 updates.push((f, value));
             }
         }
-        FieldValues::Ids(fields) => {
+        FieldValues::Ids(fields, serialized) => {
             updates.reserve(fields.len());
             for (id, value) in fields {
-                let f = lookup
-                    .field_by_id(def, *id)
-                    .ok_or_else(|| unknown(format!("#{id}")))?;
+                // A field dropped since the value was serialized: named as
+                // the class version it was serialized against names it.
+                let f = lookup.field_by_id(def, *id).ok_or_else(|| {
+                    unknown(
+                        serialized
+                            .def
+                            .field_by_id(*id)
+                            .map_or_else(|| "(a dropped field)".to_owned(), |f| f.name.clone()),
+                    )
+                })?;
                 updates.push((f, value));
             }
         }

@@ -54,9 +54,11 @@ impl Db {
     /// change (a new optional field, a new index, which the runner builds).
     /// A change the stored class cannot take (a field's type, a new
     /// required field on a class with objects) is `Error::ModelMismatch`
-    /// naming the field.
+    /// naming the field; a model whose type contains itself is
+    /// `Error::RecursiveType`.
     pub fn collection<M: Model>(&self) -> Result<Collection<M>> {
-        let def = self.ensure_class(M::NAMESPACE, &M::class_spec())?;
+        let spec = super::model::spec_of::<M>()?;
+        let def = self.ensure_class(M::NAMESPACE, &spec)?;
         let ns = self.view().namespace(M::NAMESPACE)?;
         Ok(Collection {
             db: self.clone(),
@@ -78,7 +80,10 @@ fn entry_of(db: &Db, ids: &ClassIds) -> Result<Arc<ClassEntry>> {
 /// The values of `item` by field id, checked against its class.
 fn fields_of<M: Model>(db: &Db, ids: &ClassIds, item: &M) -> Result<FieldValues> {
     let entry = entry_of(db, ids)?;
-    Ok(FieldValues::Ids(ser::to_fields(&entry.def, item)?))
+    Ok(FieldValues::Ids(
+        ser::to_fields(&entry.def, item)?,
+        entry.clone(),
+    ))
 }
 
 /// Refuses a record of another class than the handle's.
@@ -582,7 +587,7 @@ impl<M: Model> TxCollection<'_, '_, M> {
     /// Stages an insert; returns the id the object will have.
     pub fn insert(&mut self, item: &M) -> Result<Id<M>> {
         let (entry, ids) = self.class()?;
-        let fields = FieldValues::Ids(ser::to_fields(&entry.def, item)?);
+        let fields = FieldValues::Ids(ser::to_fields(&entry.def, item)?, entry.clone());
         self.tx.insert_in(ids, fields).map(Id::from_raw)
     }
 
@@ -597,7 +602,7 @@ impl<M: Model> TxCollection<'_, '_, M> {
     /// Stages replacing object `id` with `item`.
     pub fn update(&mut self, id: Id<M>, item: &M) -> Result<()> {
         let (entry, ids) = self.class()?;
-        let fields = FieldValues::Ids(ser::to_fields(&entry.def, item)?);
+        let fields = FieldValues::Ids(ser::to_fields(&entry.def, item)?, entry.clone());
         self.tx.update_in(ids, id.raw(), fields);
         Ok(())
     }
@@ -703,7 +708,7 @@ impl<M: KeyedModel> TxCollection<'_, '_, M> {
         } else {
             Value::List(parts)
         };
-        let fields = FieldValues::Ids(fields);
+        let fields = FieldValues::Ids(fields, entry.clone());
         match self.tx.find_unique_at(ids.at(), M::KEY.name(), &value)? {
             Some(id) => {
                 self.tx.update_in(ids, id, fields);

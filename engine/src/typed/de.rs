@@ -23,6 +23,7 @@ use serde::forward_to_deserialize_any;
 
 use rockhold_format::{ClassDef, FieldDef, RecordView, ValueRef};
 
+use super::any;
 use super::path::{Errors, Path, Step};
 use crate::error::Error;
 
@@ -327,11 +328,16 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_, 'de> {
         self.deserialize_unit(visitor)
     }
 
+    /// A newtype struct reads its value; a rockhold `Value` reads the
+    /// stored value as itself (see `any`).
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value> {
+        if name == any::VALUE_TOKEN {
+            return visitor.visit_newtype_struct(any::TaggedDe::<Error>::new(self.v.to_value()));
+        }
         visitor.visit_newtype_struct(self)
     }
 

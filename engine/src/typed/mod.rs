@@ -24,6 +24,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::txn::{ClassIds, FieldValues};
 
+mod any;
 pub(crate) mod collection;
 mod de;
 pub(crate) mod model;
@@ -57,14 +58,14 @@ impl Db {
         item: &T,
     ) -> Result<ObjectId> {
         let entry = self.inner.catalog.peek().class(namespace, class)?.clone();
-        let fields = FieldValues::Ids(ser::to_fields(&entry.def, item)?);
+        let fields = FieldValues::Ids(ser::to_fields(&entry.def, item)?, entry.clone());
         let ids = ClassIds::of(&entry, class.to_string());
         self.commit_one(|tx| tx.insert_in(ids, fields))
     }
 
     /// Replaces every field of an object with the struct's values (a field
-    /// the struct gives as `None` is cleared; fields the struct does not
-    /// have are kept).
+    /// the struct gives as `None`, or skips with `skip_serializing_if`, is
+    /// cleared; fields the struct does not have are kept).
     pub fn update_typed<T: Serialize>(
         &self,
         namespace: &str,
@@ -78,7 +79,7 @@ impl Db {
             });
         };
         let entry = self.inner.catalog.peek().class(namespace, &class)?.clone();
-        let fields = FieldValues::Ids(ser::to_fields(&entry.def, item)?);
+        let fields = FieldValues::Ids(ser::to_fields(&entry.def, item)?, entry.clone());
         // Written only if the object is still of the class serialized for.
         let ids = ClassIds::of(&entry, class);
         self.commit_one(|tx| {

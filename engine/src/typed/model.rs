@@ -529,3 +529,87 @@ impl Key for Bytes {
         Value::Bytes(key.to_vec())
     }
 }
+
+// ---- recursive types ----
+
+/// What the `Schema` derives are expanding on this thread: the types (by
+/// name) and the path of members down to the current one, and the first
+/// type found inside itself.
+#[derive(Default)]
+struct Expanding {
+    types: Vec<&'static str>,
+    path: Vec<String>,
+    found: Option<(String, String)>,
+}
+
+thread_local! {
+    static EXPANDING: std::cell::RefCell<Expanding> = std::cell::RefCell::new(Expanding::default());
+}
+
+/// More derived types nested inside each other than a stored value may
+/// nest: a type recursive through ever-new generic instances.
+const MAX_EXPANSION: usize = 2 * rockhold_format::MAX_DEPTH + 2;
+
+/// Pops what a scope pushed, also when the body unwinds.
+struct Pop(fn(&mut Expanding));
+
+impl Drop for Pop {
+    fn drop(&mut self) {
+        let pop = self.0;
+        EXPANDING.with(|e| pop(&mut e.borrow_mut()));
+    }
+}
+
+/// The stored type of the derived type `name`, `body` its expansion. A
+/// type already being expanded (a recursive type: `struct Node { next:
+/// Option<Box<Node>> }`) is not expanded again, which would never end:
+/// it is noted, for [`spec_of`] to refuse, and stands as `Any` meanwhile.
+/// Called by `#[derive(Schema)]`.
+pub fn expand(name: &'static str, body: impl FnOnce() -> FieldType) -> FieldType {
+    let recursive = EXPANDING.with(|e| {
+        let mut e = e.borrow_mut();
+        if e.types.contains(&name) || e.types.len() >= MAX_EXPANSION {
+            if e.found.is_none() {
+                let path = e.path.concat();
+                e.found = Some((name.to_owned(), path));
+            }
+            true
+        } else {
+            e.types.push(name);
+            false
+        }
+    });
+    if recursive {
+        return FieldType::Any;
+    }
+    let _pop = Pop(|e| {
+        e.types.pop();
+    });
+    body()
+}
+
+/// The stored type of a field or member (`step`: `name`, `.name` or
+/// `::Variant`), `body` its type's: the step names the place of a
+/// recursive type in [`spec_of`]'s error. Called by the derives.
+pub fn member(step: &str, body: impl FnOnce() -> FieldType) -> FieldType {
+    EXPANDING.with(|e| e.borrow_mut().path.push(step.to_owned()));
+    let _pop = Pop(|e| {
+        e.path.pop();
+    });
+    body()
+}
+
+/// `M::class_spec()`, or `RecursiveType` when a type of the model
+/// contains itself (which no stored value can hold).
+pub(crate) fn spec_of<M: Model>() -> crate::error::Result<ClassSpec> {
+    EXPANDING.with(|e| e.borrow_mut().found = None);
+    let spec = M::class_spec();
+    match EXPANDING.with(|e| e.borrow_mut().found.take()) {
+        None => Ok(spec),
+        Some((type_name, path)) => Err(crate::error::Error::RecursiveType {
+            class: M::CLASS.to_owned(),
+            type_name,
+            path,
+        }),
+    }
+}

@@ -24,6 +24,8 @@
 //! | unit variant                      | `Variant(name, Absent)`; in a `string` type its name |
 //! | newtype / tuple / struct variant  | `Variant(name, value / List / Map)`                 |
 //! | newtype struct                    | its value                                           |
+//! | `rockhold::Value`                 | the value itself (checked like the dynamic API's)   |
+//! | field skipped (`skip_serializing_if`) | `Absent` if optional, else an empty list or map; other types refused |
 //!
 //! A top-level struct (or string-keyed map) is the object: its fields are
 //! the class's fields by name. A value whose shape the declared type does
@@ -36,6 +38,7 @@ use serde::ser::{self, Impossible, Serialize};
 
 use rockhold_format::{ClassDef, FieldId, FieldType, MemberDef, ObjectId, Value, MAX_DEPTH};
 
+use super::any;
 use super::path::{Errors, Path, Step};
 use crate::error::{Error, Result};
 
@@ -47,8 +50,9 @@ impl ser::Error for Error {
 
 /// The values of `item`, a struct (or a map with string keys) whose fields
 /// are fields of `class`, by field id in increasing order. A field given as
-/// `None` is there as `Value::Absent` (an update clears it); a required one
-/// given as `None` is a `MissingField` error.
+/// `None`, or skipped (`skip_serializing_if`) when optional, is there as
+/// `Value::Absent` (an update clears it); a required one given as `None` is
+/// a `MissingField` error; a skipped required list or map is empty.
 pub(crate) fn to_fields<T: Serialize + ?Sized>(
     class: &ClassDef,
     item: &T,
@@ -150,11 +154,28 @@ impl<'c> ser::Serializer for Top<'c> {
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Self::Ok> {
         value.serialize(self)
     }
+    /// A newtype struct is its value; a rockhold `Value::Map` is an object
+    /// of its entries.
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
-        _: &'static str,
+        name: &'static str,
         value: &T,
     ) -> Result<Self::Ok> {
+        if name == any::VALUE_TOKEN {
+            let v = any::capture(value, 0).map_err(|e| Error::Serde {
+                class: self.class.name.clone(),
+                what: "the typed object".into(),
+                source: e.0.into(),
+            })?;
+            let Value::Map(entries) = v else {
+                return Err(self.not_an_object(v.type_name()));
+            };
+            let mut fields = Fields::new(self.class, entries.len());
+            for (name, value) in &entries {
+                fields.push(name, value)?;
+            }
+            return fields.finish();
+        }
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -268,6 +289,18 @@ impl ser::SerializeStruct for Fields<'_> {
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<()> {
         self.push(key, v)
     }
+    /// A field `#[serde(skip_serializing_if)]` left out has no value: an
+    /// update clears it, never keeps the old one (see [`skipped`]).
+    fn skip_field(&mut self, key: &'static str) -> Result<()> {
+        // A name the class lacks holds nothing to clear.
+        let Some(field) = self.class.field(key) else {
+            return Ok(());
+        };
+        let path = Path::field(&field.name);
+        let value = skipped(&self.errors, &path, &field.ty, field.optional)?;
+        self.out.push((field.id, value));
+        Ok(())
+    }
     fn end(self) -> Result<Self::Ok> {
         self.finish()
     }
@@ -294,6 +327,30 @@ impl ser::SerializeMap for Fields<'_> {
     }
     fn end(self) -> Result<Self::Ok> {
         self.finish()
+    }
+}
+
+/// The value of a field or struct member (at `path`, of type `ty`) that
+/// the struct's `Serialize` skipped (`#[serde(skip_serializing_if)]`): the
+/// whole value is being written, so a skipped one is not kept from before.
+/// An optional one is absent; a required list or map is empty (what
+/// `skip_serializing_if = "Vec::is_empty"` left out); any other required
+/// one cannot be stored without a value and is refused, naming it.
+fn skipped(errors: &Errors<'_>, path: &Path<'_>, ty: &FieldType, optional: bool) -> Result<Value> {
+    if optional {
+        return Ok(Value::Absent);
+    }
+    match present(ty) {
+        FieldType::List(_) => Ok(Value::List(Vec::new())),
+        FieldType::Map(_) => Ok(Value::Map(Vec::new())),
+        other => Err(errors.serde(
+            path,
+            format!(
+                "skipped by the struct's Serialize (skip_serializing_if), but it is a required \
+                 {} with no empty value to store: make it an Option",
+                other.name()
+            ),
+        )),
     }
 }
 
@@ -395,6 +452,34 @@ impl<'a> ValueSer<'a> {
             FieldType::String | FieldType::Any => Ok(Value::String(s.to_owned())),
             _ => Err(self.wrong(found)),
         }
+    }
+
+    /// A rockhold `Value` given for this value (`tagged`: its tagged form,
+    /// see `any`): stored as itself, checked against the declared type
+    /// and the depth limit like a value of the dynamic API.
+    fn given_value<T: Serialize + ?Sized>(self, tagged: &T) -> Result<Value> {
+        let v = any::capture(tagged, self.depth).map_err(|e| {
+            if e.1 == any::Deep::TooDeep {
+                self.errors.too_deep(self.path, MAX_DEPTH + 1)
+            } else {
+                self.errors.serde(self.path, e.0)
+            }
+        })?;
+        if matches!(v, Value::Absent) {
+            return ser::Serializer::serialize_none(self);
+        }
+        let depth = self.depth + v.depth();
+        if depth > MAX_DEPTH {
+            return Err(self.errors.too_deep(self.path, depth));
+        }
+        self.ty().check(&v).map_err(|m| Error::WrongType {
+            class: self.errors.class.to_string(),
+            field: self.path.root().to_string(),
+            path: self.path.below() + &m.path,
+            expected: m.expected,
+            found: m.found,
+        })?;
+        Ok(v)
     }
 
     /// `()` and unit structs: the empty list.
@@ -652,11 +737,16 @@ impl<'a> ser::Serializer for ValueSer<'a> {
         self.enter(1)?;
         Ok(Value::variant(variant, Value::Absent))
     }
+    /// A newtype struct is its value; a rockhold `Value` is stored as
+    /// itself (see `any`).
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
-        _: &'static str,
+        name: &'static str,
         value: &T,
     ) -> Result<Value> {
+        if name == any::VALUE_TOKEN {
+            return self.given_value(value);
+        }
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -961,6 +1051,24 @@ impl MapSer<'_> {
         Ok(())
     }
 
+    /// A struct member the struct's `Serialize` skipped: left out when
+    /// optional, empty when a list or map, refused otherwise (see
+    /// [`skipped`]).
+    fn skip(&mut self, key: &str) -> Result<()> {
+        let Entries::Struct(members) = self.entries else {
+            return Ok(()); // into a map or `Any`: a key left out
+        };
+        let Some(m) = members.iter().find(|m| m.name == key) else {
+            return Ok(());
+        };
+        let path = self.path.then(Step::Member(key));
+        match skipped(self.errors, &path, &m.ty, m.optional)? {
+            Value::Absent => {}
+            empty => self.out.push((key.to_owned(), empty)),
+        }
+        Ok(())
+    }
+
     fn finish(mut self) -> Result<Value> {
         self.out.sort_by(|a, b| a.0.cmp(&b.0));
         if let Some(w) = self.out.windows(2).find(|w| w[0].0 == w[1].0) {
@@ -1023,6 +1131,9 @@ macro_rules! struct_impl {
                 value: &T,
             ) -> Result<()> {
                 self.entry(key.to_owned(), value)
+            }
+            fn skip_field(&mut self, key: &'static str) -> Result<()> {
+                self.skip(key)
             }
             fn end(self) -> Result<Value> {
                 self.finish()

@@ -131,6 +131,51 @@ fn at(
     r
 }
 
+/// What is wrong with a map's entries, if anything: keys must increase
+/// (byte order), none twice — the one form a map is stored in
+/// ([`Value::map`] builds it).
+fn misordered(entries: &[(String, Value)]) -> Option<String> {
+    let w = entries.windows(2).find(|w| w[0].0 >= w[1].0)?;
+    Some(if w[0].0 == w[1].0 {
+        format!("a map with key {:?} twice", w[0].0)
+    } else {
+        format!(
+            "a map with keys out of order ({:?} before {:?}; build it with Value::map)",
+            w[0].0, w[1].0
+        )
+    })
+}
+
+/// An `Any` value: whatever it holds, its maps must be in the stored form.
+fn any_at(value: &Value, path: &mut String) -> Result<(), TypeMismatch> {
+    match value {
+        Value::List(items) => {
+            for (i, item) in items.iter().enumerate() {
+                at(path, &format_args!("[{i}]"), &mut |p| any_at(item, p))?;
+            }
+            Ok(())
+        }
+        Value::Map(entries) => {
+            if let Some(found) = misordered(entries) {
+                return Err(TypeMismatch {
+                    path: path.clone(),
+                    expected: FieldType::Any.name(),
+                    found,
+                });
+            }
+            for (k, v) in entries {
+                at(path, &format_args!("{{{k:?}}}"), &mut |p| any_at(v, p))?;
+            }
+            Ok(())
+        }
+        Value::Variant(v) => {
+            let (name, payload) = &**v;
+            at(path, &format_args!("::{name}"), &mut |p| any_at(payload, p))
+        }
+        _ => Ok(()),
+    }
+}
+
 impl FieldType {
     /// Whether `value` is a value of this type, `Absent` excluded at the
     /// top (whether a field may be absent is its `optional` flag).
@@ -151,8 +196,13 @@ impl FieldType {
             expected: self.name(),
             found,
         };
+        if let Value::Map(entries) = value {
+            if let Some(found) = misordered(entries) {
+                return Err(mismatch(path, found));
+            }
+        }
         match (self, value) {
-            (FieldType::Any, _) => Ok(()),
+            (FieldType::Any, v) => any_at(v, path),
             (FieldType::Optional(_), Value::Absent) => Ok(()),
             (FieldType::Optional(inner), v) => inner.check_at(v, path),
             (FieldType::Bool, Value::Bool(_))
