@@ -113,3 +113,37 @@ impl<'de> Deserialize<'de> for Value {
         d.deserialize_newtype_struct(VALUE_TOKEN, Visit)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Other formats see what `#[derive(Serialize, Deserialize)]` on
+    /// `Value` gave them (the newtype struct is transparent to them), and
+    /// read it back equal.
+    #[test]
+    fn other_formats_keep_the_tagged_form() {
+        let v = Value::map([
+            ("a".to_string(), Value::U64(5)),
+            (
+                "b".to_string(),
+                Value::List(vec![
+                    Value::Absent,
+                    Value::Bytes(vec![0, 255]),
+                    Value::Ref(ObjectId(9)),
+                    Value::variant("V", Value::I64(-1)),
+                ]),
+            ),
+        ])
+        .expect("sorted");
+        let json = serde_json::to_string(&Value::U64(5)).expect("json");
+        assert_eq!(json, r#"{"U64":5}"#);
+        let text = serde_json::to_string(&v).expect("json");
+        let back: Value = serde_json::from_str(&text).expect("read back");
+        assert_eq!(back, v);
+        assert_eq!(
+            serde_json::from_str::<Value>(r#""Absent""#).expect("unit variant"),
+            Value::Absent
+        );
+    }
+}

@@ -657,6 +657,30 @@ fn a_rollback_over_a_field_made_optional_still_opens() {
     }
 }
 
+/// Item 9: the same rollback on a read-only follower: the older model
+/// opens the evolved class (nothing to write) and reads. Seen failing
+/// with the lock-free fit check assuming no objects and no read-only
+/// case: `collection()` answered `ReadOnly`.
+#[test]
+fn a_rollback_opens_on_a_read_only_follower() {
+    let db = rockhold_tests::TempDb::new();
+    let v1 = db.collection::<memo_v1::Memo>().expect("v1");
+    let a = v1
+        .insert(&memo_v1::Memo {
+            key: "a".into(),
+            note: "x".into(),
+        })
+        .expect("insert");
+    db.collection::<memo_v2::Memo>().expect("v2");
+    let scratch = tempfile::tempdir().expect("scratch");
+    let follower =
+        Db::open_read_only(db.path(), scratch.path(), Options::default()).expect("follower");
+    let old = follower
+        .collection::<memo_v1::Memo>()
+        .expect("v1 on the follower");
+    assert_eq!(old.get(a).expect("get").map(|m| m.note), Some("x".into()));
+}
+
 /// Item 9: narrowing is refused with a message naming the field and the
 /// change, never "enum vs enum": `update_class` without a variant, a
 /// model retyping a nested member. An additive `update_class` (a new

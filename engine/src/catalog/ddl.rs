@@ -1030,7 +1030,12 @@ impl Db {
             // real answer to whether the class has objects.)
             let cat = self.inner.catalog.load();
             let current = &cat.class(namespace, &spec.name)?.def;
-            if matches!(model_change(current, spec, false), Ok(None)) {
+            // A read-only database cannot apply a change anyway: a model
+            // that fits a class with objects opens it as it is.
+            let read_only = self.inner.writable().is_err();
+            if matches!(model_change(current, spec, false), Ok(None))
+                || (read_only && matches!(model_change(current, spec, true), Ok(None)))
+            {
                 return Ok(current.clone());
             }
         } else {
