@@ -115,25 +115,47 @@ fn task_state(db: &Db, index: &str) -> Option<(TaskState, u64)> {
 
 // ---- 11: read-only opens that crashed ----
 
-/// Item 11: a cleanly closed database whose writer used small memtables
-/// (so it left more than one WAL file) crashed `Db::open_read_only` +
-/// `verify` with SIGSEGV in RocksDB's read-only open (the transient one of
-/// verify's file check, opened with default options). Checked to fail
-/// without the fix: the test process died of SIGSEGV.
+/// Item 11: `Db::open_read_only` + `verify` died of SIGSEGV inside
+/// RocksDB's read-only open (`RecoveryContext::UpdateVersionEdits`) on the
+/// testers' database (a writer with small memtables left two WAL files,
+/// which its MANIFEST tracks): verify's transient read-only open used
+/// RocksDB's default options, without WAL tracking, and RocksDB then
+/// records the untracking through a recovery context a read-only open does
+/// not have. Opened with the writer's options, verify reports the damaged
+/// SST the database also holds. Checked to fail without the fix: the test
+/// process died of signal 11 (`cli_round3` shows the same for the command).
 #[test]
-fn read_only_verify_of_a_database_with_several_wal_files_does_not_crash() {
+fn read_only_verify_of_a_database_whose_manifest_tracks_wals_does_not_crash() {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/verify-segv-db.tar.gz");
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("db");
-    let opts = Options::default().write_buffer_bytes(64 << 10);
-    let db = Db::open(&path, opts.clone()).expect("open");
-    db.create_class("default", &indexed()).expect("class");
-    fill(&db, 5000);
-    db.close().expect("close");
-    let scratch = tempfile::tempdir().expect("scratch");
-    let ro = Db::open_read_only(&path, scratch.path(), opts).expect("read-only open");
-    let report = ro.verify().expect("verify");
-    assert!(report.is_clean(), "{:?}", report.problems);
-    assert_eq!(report.objects, 5000);
+    let status = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(&fixture)
+        .arg("-C")
+        .arg(dir.path())
+        .status()
+        .expect("run tar");
+    assert!(status.success(), "extract {}", fixture.display());
+    let path = dir.path().join("verify-segv-db");
+    let wals = std::fs::read_dir(&path)
+        .expect("read")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        })
+        .count();
+    assert_eq!(wals, 2, "the fixture's two WAL files");
+    for _ in 0..3 {
+        let scratch = tempfile::tempdir().expect("scratch");
+        let ro = Db::open_read_only(&path, scratch.path(), Options::default()).expect("open");
+        match ro.verify() {
+            Err(Error::StorageCorruption { source }) => {
+                assert!(source.to_string().contains("checksum"), "{source}")
+            }
+            other => panic!("expected the damaged SST, got {other:?}"),
+        }
+    }
 }
 
 // ---- 12: definitions the decoder refuses ----
