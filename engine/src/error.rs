@@ -118,6 +118,22 @@ pub enum Error {
         /// The type asked for.
         to: String,
     },
+    /// A class definition that could be written but not read back: it
+    /// breaks a limit the decoder enforces on definitions read from disk
+    /// (for example more type constructors nested than it reads). Nothing
+    /// was written.
+    #[error(
+        "definition of class {class:?}{} refused: {reason}",
+        .field.as_ref().map_or(String::new(), |f| format!(", field {f:?}"))
+    )]
+    InvalidDefinition {
+        /// The class.
+        class: String,
+        /// The field whose type breaks the limit, when one alone does.
+        field: Option<String>,
+        /// The decoder's reason.
+        reason: String,
+    },
     /// The class has no index of that name.
     #[error("class {class:?} has no index {index:?}")]
     UnknownIndex {

@@ -123,7 +123,8 @@ pub use admin::backup::BackupInfo;
 #[cfg(feature = "rocksdb")]
 pub use admin::backup::{list_backups, purge_backups, restore_backup, verify_backup};
 pub use admin::migrate::MigrationReport;
-pub use admin::verify::{Problem, VerifyReport};
+pub use admin::repair::QuarantineReport;
+pub use admin::verify::{Problem, SkippedIndex, VerifyReport};
 pub use build::runner::TaskInfo;
 pub use catalog::ddl::{ClassSpec, FieldSpec, IndexSpec, IndexState, MAX_INDEX_PARTS};
 pub use db::class::Class;

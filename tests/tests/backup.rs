@@ -20,8 +20,9 @@ fn assert_restores_clean(dir: &std::path::Path, what: &str) {
     let db = Db::open(dir, Options::default().runner_threads(0))
         .unwrap_or_else(|e| panic!("{what}: open: {e}"));
     let report = db.verify().expect("verify");
+    // A copy taken during a build restores with that build pending.
     assert!(
-        report.is_clean(),
+        report.no_violations(),
         "{what} restores inconsistent ({} objects, {} index entries): {:?}",
         report.objects,
         report.index_entries,

@@ -14,14 +14,48 @@ pub fn verify(path: &Path, json_out: bool) -> Result<ExitCode> {
     let bar = progress(None, "verifying");
     let report = ro.db.verify_with_progress(&mut |n| bar.set_position(n))?;
     bar.finish_and_clear();
+    // The verdict is the exit status even when the reader of stdout stops
+    // early (`verify | head -1` under `pipefail`): a closed pipe ends the
+    // printing, not the report.
+    let code = if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    match print_verify(&report, json_out) {
+        Err(e) if crate::out::is_broken_pipe(&*e) => {}
+        other => other?,
+    }
+    Ok(code)
+}
+
+/// The report of `verify`: each problem, each index not built (skipped),
+/// then the verdict: `clean`, `N problem(s)`, or `incomplete` when an index
+/// was skipped (exit status 1 for both of the latter).
+fn print_verify(report: &rockhold::VerifyReport, json_out: bool) -> Result<()> {
+    let verdict = if !report.problems.is_empty() {
+        format!("{} problem(s)", report.problems.len())
+    } else if !report.skipped.is_empty() {
+        format!(
+            "incomplete: {} index build(s) not done, their entries not checked",
+            report.skipped.len()
+        )
+    } else {
+        "clean".to_string()
+    };
     if json_out {
         let out = json!({
             "clean": report.is_clean(),
+            "verdict": verdict,
             "objects": report.objects,
             "index_entries": report.index_entries,
             "other_records": report.other_records,
             "problems": report.problems.iter().map(|p| json!({
                 "family": p.family.name(), "key": p.key, "problem": p.what,
+            })).collect::<Vec<_>>(),
+            "skipped_indexes": report.skipped.iter().map(|s| json!({
+                "namespace": s.namespace, "class": s.class, "index": s.index,
+                "state": s.state.name(),
             })).collect::<Vec<_>>(),
         });
         outln!("{}", serde_json::to_string_pretty(&out)?);
@@ -29,23 +63,17 @@ pub fn verify(path: &Path, json_out: bool) -> Result<ExitCode> {
         for p in &report.problems {
             outln!("{} {}: {}", p.family, p.key, p.what);
         }
+        for s in &report.skipped {
+            outln!("skipped index {s} (not built: its entries were not checked)");
+        }
         outln!(
-            "{} objects, {} index entries, {} other records: {}",
+            "{} objects, {} index entries, {} other records: {verdict}",
             report.objects,
             report.index_entries,
             report.other_records,
-            if report.is_clean() {
-                "clean".to_string()
-            } else {
-                format!("{} problem(s)", report.problems.len())
-            }
         );
     }
-    Ok(if report.is_clean() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(())
 }
 
 pub fn tasks(path: &Path, retry_failed: bool) -> Result<ExitCode> {
@@ -292,26 +320,41 @@ pub fn compact(path: &Path) -> Result<ExitCode> {
 
 /// `migrate`: rewrites a v1 database in the current format, then rebuilds
 /// every index (the whole-class tasks the migration queued) before it exits.
+///
+/// A database already at the current version whose rebuild did not finish
+/// (a migration killed during it leaves tasks `Pending` or `InProgress`)
+/// gets its rebuild finished: a rerun always ends with every index built.
 pub fn migrate(path: &Path) -> Result<ExitCode> {
     crate::open::check_db_dir(path)?;
     let report = rockhold::Db::migrate(path, &rockhold::Options::default())?;
-    if report.from == rockhold_format::FORMAT_VERSION {
+    let db = if report.from == rockhold_format::FORMAT_VERSION {
+        let db = writable(path)?;
+        if !db.has_pending_tasks()? {
+            outln!(
+                "{}: already at format version {}; nothing to do",
+                path.display(),
+                report.from
+            );
+            db.close()?;
+            return Ok(ExitCode::SUCCESS);
+        }
         outln!(
-            "{}: already at format version {}; nothing to do",
+            "{}: already at format version {}; finishing the index rebuild an earlier run left",
             path.display(),
             report.from
         );
-        return Ok(ExitCode::SUCCESS);
-    }
-    outln!(
-        "{}: format version {} -> {}: {} records rewritten, {} classes to reindex",
-        path.display(),
-        report.from,
-        rockhold_format::FORMAT_VERSION,
-        report.records,
-        report.tasks
-    );
-    let db = writable(path)?;
+        db
+    } else {
+        outln!(
+            "{}: format version {} -> {}: {} records rewritten, {} classes to reindex",
+            path.display(),
+            report.from,
+            rockhold_format::FORMAT_VERSION,
+            report.records,
+            report.tasks
+        );
+        writable(path)?
+    };
     let bar = progress(None, "rebuilding indexes");
     let result = db.check_reindex_tasks();
     bar.finish_and_clear();
@@ -323,6 +366,8 @@ pub fn migrate(path: &Path) -> Result<ExitCode> {
         verified.index_entries,
         if verified.is_clean() {
             "clean"
+        } else if verified.no_violations() {
+            "INCOMPLETE (an index is not built)"
         } else {
             "VIOLATIONS"
         }
@@ -333,4 +378,35 @@ pub fn migrate(path: &Path) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `repair --drop-object ID`: removes a damaged object (`Db::quarantine`).
+pub fn repair(path: &Path, namespace: &str, id: u64) -> Result<ExitCode> {
+    let db = writable(path)?;
+    let report = db.quarantine(namespace, rockhold::ObjectId(id))?;
+    outln!(
+        "object {id} of namespace {namespace:?} removed: record {}, {} index entries removed, \
+         {} unique keys changed",
+        if report.record_removed {
+            "deleted"
+        } else {
+            "was missing"
+        },
+        report.entries_removed,
+        report.unique_keys_changed
+    );
+    let failed = db
+        .tasks()?
+        .iter()
+        .filter(|t| t.record.state == TaskState::Failed)
+        .count();
+    if failed > 0 {
+        outln!(
+            "{failed} index build(s) failed earlier: requeue them with \
+             `rockhold tasks --retry-failed {}`",
+            path.display()
+        );
+    }
+    db.close()?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -21,9 +21,11 @@ mod stats;
 /// The exit status of every command, one code per kind of failure.
 const EXIT_CODES: &str = "Exit status:
   0  success (also when the reader of stdout stops early, as `| head` does)
-  1  verify found violations, or reindex left a task failed
+  1  verify found violations or could not check an index that is not built
+     (verdict `incomplete`), or reindex left a task failed
   2  usage: bad arguments, unknown class or field, a path refused as given
   3  not a rockhold database, or a format version this build does not read
+     (a format-1 database: run `rockhold migrate` first)
   4  the database is held open by another process
   5  corruption: damaged records, RocksDB files or catalog, or lost WAL writes
   6  I/O or storage error (permission denied, device full, a live view that
@@ -112,6 +114,20 @@ enum Command {
     Migrate {
         /// The database directory (must not be open elsewhere).
         db: PathBuf,
+    },
+    /// Removes a damaged object that delete, update and ingest fail on:
+    /// its record and every index entry naming it (Db::quarantine). Needs
+    /// the database not open elsewhere. Requeue failed builds after with
+    /// `rockhold tasks --retry-failed DB`.
+    Repair {
+        /// The database directory (must not be open elsewhere).
+        db: PathBuf,
+        /// The id of the object to remove.
+        #[arg(long = "drop-object", value_name = "ID")]
+        drop_object: u64,
+        /// The object's namespace.
+        #[arg(long, default_value = "default")]
+        namespace: String,
     },
     /// Incremental backups with RocksDB's BackupEngine.
     Backup {
@@ -215,6 +231,11 @@ fn main() -> ExitCode {
             namespace,
         } => admin::reindex(&db, &namespace, &class, index.as_deref()),
         Command::Migrate { db } => admin::migrate(&db),
+        Command::Repair {
+            db,
+            drop_object,
+            namespace,
+        } => admin::repair(&db, &namespace, drop_object),
         Command::Backup { command } => admin::backup(match command {
             BackupCommand::Create { db, dir } => admin::BackupCmd::Create { db, dir },
             BackupCommand::List { dir } => admin::BackupCmd::List { dir },
@@ -270,7 +291,7 @@ fn exit_code(e: &(dyn std::error::Error + 'static)) -> u8 {
     }
     match e.downcast_ref::<E>() {
         Some(E::Locked { .. }) => 4,
-        Some(E::UnsupportedVersion { .. } | E::NotADatabase { .. }) => 3,
+        Some(E::UnsupportedVersion { .. } | E::NeedsMigration { .. } | E::NotADatabase { .. }) => 3,
         Some(
             E::Corruption { .. }
             | E::StorageCorruption { .. }

@@ -64,7 +64,14 @@ fn existing_backup_dir(dir: &Path) -> Result<()> {
 
 /// `path` made absolute with symlinks resolved, also when its last
 /// components do not exist yet.
+/// A dangling symlink is followed to where it points (a backup directory
+/// given as a link into the database directory is refused as nested, not
+/// failed on when it is created).
 fn resolved(path: &Path) -> Result<std::path::PathBuf> {
+    resolved_within(path, 0)
+}
+
+fn resolved_within(path: &Path, links: u32) -> Result<std::path::PathBuf> {
     let abs = std::path::absolute(path).map_err(|e| Error::io_at(path, e))?;
     let mut existing = abs.as_path();
     let mut rest = Vec::new();
@@ -75,6 +82,18 @@ fn resolved(path: &Path) -> Result<std::path::PathBuf> {
                 return Ok(p);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let dangling =
+                    std::fs::symlink_metadata(existing).is_ok_and(|m| m.file_type().is_symlink());
+                if dangling && links < 40 {
+                    let to = std::fs::read_link(existing).map_err(|e| Error::io_at(existing, e))?;
+                    let to = match existing.parent() {
+                        Some(parent) => parent.join(to),
+                        None => to,
+                    };
+                    let mut p = resolved_within(&to, links + 1)?;
+                    p.extend(rest.iter().rev());
+                    return Ok(p);
+                }
                 match (existing.parent(), existing.file_name()) {
                     (Some(parent), Some(name)) => {
                         rest.push(name.to_os_string());
@@ -165,7 +184,10 @@ pub fn restore_backup(
     target: impl AsRef<Path>,
     force: bool,
 ) -> Result<()> {
-    let (dir, target) = (dir.as_ref(), target.as_ref());
+    let dir = dir.as_ref();
+    // A symlink names the database it points to: that one is replaced,
+    // not the link.
+    let target = &resolved(target.as_ref())?;
     existing_backup_dir(dir)?;
     refuse_nested(target, dir, "lies inside the backup directory")?;
     refuse_nested(
@@ -241,7 +263,8 @@ impl Db {
         };
         refuse_nested(dir, path, "lies inside the database directory")?;
         match non_empty_dir(dir)? {
-            None => crate::kv::dirlock::create_dir(dir, self.inner.opts.dir_mode)?,
+            // Through a dangling link: where it points.
+            None => crate::kv::dirlock::create_dir(&resolved(dir)?, self.inner.opts.dir_mode)?,
             Some(true) if !is_backup_dir(dir) => {
                 return Err(bad_path(dir, "is not empty and not a backup directory"))
             }

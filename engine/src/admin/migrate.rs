@@ -221,8 +221,11 @@ impl crate::Db {
         path: impl AsRef<std::path::Path>,
         opts: &crate::Options,
     ) -> Result<MigrationReport> {
-        let kv =
-            crate::kv::rocks::RocksKv::open(path.as_ref(), &opts.clone().create_if_missing(false))?;
+        let kv = crate::kv::rocks::RocksKv::open_accepting(
+            path.as_ref(),
+            &opts.clone().create_if_missing(false),
+            crate::kv::rocks::Versions::Migratable,
+        )?;
         let report = migrate_kv(&kv);
         kv.close()?;
         report

@@ -16,6 +16,7 @@ use crate::kv::{KeyRange, Space, WriteBatch};
 
 pub(crate) mod backup;
 pub(crate) mod migrate;
+pub(crate) mod repair;
 pub(crate) mod verify;
 
 /// Puts a new `Pending` task for each of `fields` of a class into `batch`

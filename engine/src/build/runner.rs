@@ -30,6 +30,10 @@ pub(crate) struct RunnerControl {
     wake: Condvar,
     /// Tasks being run right now, by any thread.
     claimed: Mutex<HashSet<TaskId>>,
+    /// Tasks a run ended `Failed` that no `check_reindex_tasks` has
+    /// reported yet: a runner thread may finish (and fail) a task before
+    /// the call that was to run it looks at the tasks.
+    unreported_failures: Mutex<HashSet<TaskId>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -125,6 +129,15 @@ impl Inner {
                 fail_task(self, id, e.to_string()).map(|()| Some(e))
             }
         };
+        let failed = self
+            .catalog
+            .peek()
+            .class_by_id(id.0)
+            .and_then(|c| c.tasks.get(&id.1))
+            .is_some_and(|t| t.state == TaskState::Failed);
+        if failed {
+            self.runner.unreported_failures.lock().insert(id);
+        }
         self.release(id);
         if result.is_err() {
             self.metrics
@@ -237,7 +250,10 @@ impl Db {
     /// class definition (ingested classes).
     ///
     /// Fails with [`Error::ReindexFailed`] naming every task it ran or
-    /// waited for that ended `Failed` (class, index, `last_error`); requeue
+    /// waited for that ended `Failed` (class, index, `last_error`), and
+    /// every task a runner thread ended `Failed` since the last call
+    /// reported failures (the thread may claim a requeued task before this
+    /// call looks); requeue
     /// them with [`Db::retry_failed_tasks`] once the cause is fixed. An
     /// attempt that runs out of disk space stops the call with
     /// [`Error::StorageFull`] at once, without spending the task's attempts:
@@ -274,6 +290,11 @@ impl Db {
                 None => break,
             }
         }
+        // Failures of runs nobody reported yet: a runner thread that claimed
+        // a requeued task before this call looked counts as running it here.
+        watched.extend(std::mem::take(
+            &mut *self.inner.runner.unreported_failures.lock(),
+        ));
         let cat = self.inner.catalog.peek();
         let mut failed: Vec<TaskInfo> = watched
             .into_iter()

@@ -443,11 +443,58 @@ pub enum IndexState {
     Building(TaskState),
 }
 
+/// A name a definition may take: the format's rules (not empty, at most
+/// 128 bytes, no control character), no bidi control or invisible
+/// character, and for a field no `.`, which separates the segments of an
+/// index path (`address.city`): a field named `a.b` could never be indexed.
 pub(crate) fn valid_name(kind: &'static str, name: &str) -> Result<()> {
-    check_name(name).map_err(|reason| Error::InvalidName {
+    let invalid = |reason| Error::InvalidName {
         kind,
         name: name.to_string(),
         reason,
+    };
+    check_name(name).map_err(invalid)?;
+    if name.chars().any(crate::index::paths::is_invisible_or_bidi) {
+        return Err(invalid(
+            "name contains a bidirectional control or invisible (zero-width) character",
+        ));
+    }
+    if kind == "field" && name.contains('.') {
+        return Err(invalid(
+            "a field name cannot contain '.', which separates the segments of an index path",
+        ));
+    }
+    Ok(())
+}
+
+/// The stored bytes of `def`, refused (`InvalidDefinition`, naming the
+/// class and the field at fault) unless they decode: every limit the
+/// decoder enforces on a definition read from disk (type constructors
+/// nested, depth, counts, sizes) is enforced, by the same code, before the
+/// definition is written. A definition that could be written but not read
+/// back would make every object of the database unreachable at the next open.
+pub(crate) fn encode_checked(def: &ClassDef) -> Result<Vec<u8>> {
+    let bytes = def.encode();
+    let Err(e) = ClassDef::decode(&bytes) else {
+        return Ok(bytes);
+    };
+    // The field whose definition alone does not decode, if one does not.
+    let field = def
+        .fields
+        .iter()
+        .find(|f| {
+            let one = ClassDef {
+                fields: vec![(*f).clone()],
+                indexes: Vec::new(),
+                ..def.clone()
+            };
+            ClassDef::decode(&one.encode()).is_err()
+        })
+        .map(|f| f.name.clone());
+    Err(Error::InvalidDefinition {
+        class: def.name.clone(),
+        field,
+        reason: e.to_string(),
     })
 }
 
@@ -760,6 +807,7 @@ impl Db {
         };
         let fields = def.fields.clone();
         def.indexes = index_defs(spec, &fields, &[], &mut def)?;
+        let encoded = encode_checked(&def)?;
         let mut batch = WriteBatch::new();
         let name_key = NameKey {
             kind: NameKind::Class,
@@ -770,7 +818,7 @@ impl Db {
         batch.put(
             Family::Class,
             &ClassKey { ns, class: def.id }.encode(),
-            &def.encode(),
+            &encoded,
         );
         put_counter(&mut batch, MetaKey::NextClassId, u64::from(id) + 1);
         cat.counters.next_class = u64::from(id) + 1;
@@ -1188,7 +1236,7 @@ impl Db {
         batch.put(
             Family::Class,
             &ClassKey { ns, class: def.id }.encode(),
-            &def.encode(),
+            &encode_checked(&def)?,
         );
         for (index, task) in &task_writes {
             batch.put(

@@ -76,6 +76,18 @@ pub(super) fn check_generations(kv: &dyn Kv) -> Result<()> {
     kv.write(&batch, true)
 }
 
+/// Whether the database directory `path` holds what only a database
+/// whose creation finished holds: the durable mark (written at every
+/// writable open after the format version) or SST files.
+fn written_before(path: &std::path::Path) -> bool {
+    path.join("ROCKHOLD-DURABLE").is_file()
+        || std::fs::read_dir(path).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".sst"))
+        })
+}
+
 /// Reads the format version and hash seed, writing them (and the default
 /// namespace) when the database is new.
 pub(super) fn init_or_check_meta(kv: &dyn Kv, opts: &Options) -> Result<HashSeed> {
@@ -111,10 +123,24 @@ pub(super) fn init_or_check_meta(kv: &dyn Kv, opts: &Options) -> Result<HashSeed
                 other => Err(Error::Inconsistent(format!("hash_seed holds {other:?}"))),
             }
         }
-        None if kv.is_read_only() => Err(Error::NotADatabase {
-            path: where_(),
-            reason: "it has no format version (or its creation is not finished)".into(),
-        }),
+        None if kv.is_read_only() => match kv.path().filter(|p| written_before(p)) {
+            // Files only a finished database has, and no format version in
+            // what RocksDB recovered: its MANIFEST lost the records of
+            // those files (truncated or damaged). Damage, not a stranger.
+            Some(path) => Err(Error::StorageCorruption {
+                source: format!(
+                    "{}: no format version is recovered, yet the directory holds the files of a \
+                     database that was opened (ROCKHOLD-DURABLE, SST files): its MANIFEST is \
+                     damaged or truncated; restore a backup",
+                    path.display()
+                )
+                .into(),
+            }),
+            None => Err(Error::NotADatabase {
+                path: where_(),
+                reason: "it has no format version (or its creation is not finished)".into(),
+            }),
+        },
         None => {
             let mut any = false;
             kv.latest()

@@ -28,6 +28,22 @@ pub(crate) enum Step<'a> {
     Elements,
 }
 
+/// Whether `c` is a bidirectional control or an invisible (zero-width)
+/// character: a name holding one displays as another name (or reorders the
+/// text around it), so two names that look alike could differ.
+pub(crate) fn is_invisible_or_bidi(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' // soft hyphen
+        | '\u{061C}' // Arabic letter mark
+        | '\u{180E}' // Mongolian vowel separator
+        | '\u{200B}'..='\u{200F}' // zero-width space, (non-)joiner, LRM, RLM
+        | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
+        | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+        | '\u{2066}'..='\u{2069}' // bidi isolates
+        | '\u{FEFF}' // zero-width no-break space
+    )
+}
+
 /// Checks a field's declared type: nesting within `MAX_DEPTH`, member and
 /// variant names unique, `Optional` only as an element type.
 pub(crate) fn check_field_type(class: &str, field: &str, ty: &FieldType) -> Result<()> {
@@ -57,6 +73,18 @@ pub(crate) fn check_field_type(class: &str, field: &str, ty: &FieldType) -> Resu
                 for (i, m) in ms.iter().enumerate() {
                     if ms[..i].iter().any(|o| o.name == m.name) {
                         return Err(format!("struct member {:?} declared twice", m.name));
+                    }
+                    if m.name.contains('.') {
+                        return Err(format!(
+                            "struct member {:?}: '.' separates the segments of an index path",
+                            m.name
+                        ));
+                    }
+                    if m.name.chars().any(is_invisible_or_bidi) {
+                        return Err(format!(
+                            "struct member {:?}: a bidirectional control or invisible character",
+                            m.name
+                        ));
                     }
                     if matches!(m.ty, FieldType::Optional(_)) {
                         return Err(format!(

@@ -188,7 +188,7 @@ fn ingest_provisional(
         batch.put(
             Family::Class,
             &ClassKey { ns, class: def.id }.encode(),
-            &def.encode(),
+            &crate::catalog::ddl::encode_checked(&def)?,
         );
     }
     if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(IndexId::WHOLE_CLASS) {
@@ -309,7 +309,7 @@ pub(crate) fn adopt_definition(
             class: def.id,
         }
         .encode(),
-        &def.encode(),
+        &crate::catalog::ddl::encode_checked(&def)?,
     );
     cat.put_class(ClassEntry {
         ns: provisional.ns,

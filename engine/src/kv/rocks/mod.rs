@@ -9,10 +9,7 @@ use rocksdb::{
 };
 
 use super::dirlock::DirClaim;
-use super::{
-    BatchOp, DamagedFile, KeyRange, Kv, KvIter, KvRead, SortedRun, Space, WriteBatch,
-    COLUMN_FAMILIES,
-};
+use super::{BatchOp, DamagedFile, KeyRange, Kv, KvIter, KvRead, SortedRun, Space, WriteBatch};
 use crate::error::{Error, Result};
 use crate::options::Options;
 
@@ -26,6 +23,15 @@ use options::{cf_options, db_options};
 /// Folder inside the database directory where an index build writes its
 /// SST files before ingesting them.
 const BULK_BUILD_DIR: &str = "rockhold-bulk-build";
+
+/// Which stored format versions a writable open accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Versions {
+    /// Only the current one (every open but a migration's).
+    Current,
+    /// Also version 1, which a migration rewrites.
+    Migratable,
+}
 
 /// An open RocksDB database.
 pub(crate) struct RocksKv {
@@ -72,10 +78,43 @@ fn descriptors<'a>(
 }
 
 impl RocksKv {
-    /// Opens (or creates) the database at `path` for writing.
+    /// Opens (or creates) the database at `path` for writing. A database
+    /// of another format version is refused (`NeedsMigration`,
+    /// `UnsupportedVersion`) before anything in it is written.
     pub(crate) fn open(path: &Path, opts: &Options) -> Result<RocksKv> {
+        RocksKv::open_accepting(path, opts, Versions::Current)
+    }
+
+    /// [`RocksKv::open`], taking the format versions `versions` allows:
+    /// the version is read (read-only, nothing written) before RocksDB's
+    /// writable open, which writes a new MANIFEST, OPTIONS and flushes the
+    /// WAL even if the engine then refuses the database.
+    pub(crate) fn open_accepting(
+        path: &Path,
+        opts: &Options,
+        versions: Versions,
+    ) -> Result<RocksKv> {
         open::check_is_database(path, opts.create_if_missing)?;
         let claim = DirClaim::take(path, opts.create_if_missing, opts.dir_mode)?;
+        if path.join("CURRENT").is_file() {
+            use rockhold_format::FORMAT_VERSION;
+            match open::peek_format_version(path, opts)? {
+                None | Some(FORMAT_VERSION) => {}
+                Some(1) if versions == Versions::Migratable => {}
+                Some(found @ 1) => {
+                    return Err(Error::NeedsMigration {
+                        found,
+                        supported: FORMAT_VERSION,
+                    })
+                }
+                Some(found) => {
+                    return Err(Error::UnsupportedVersion {
+                        found,
+                        supported: FORMAT_VERSION,
+                    })
+                }
+            }
+        }
         let cache = Cache::new_lru_cache(opts.block_cache_bytes);
         let db = DB::open_cf_descriptors(&db_options(opts), path, descriptors(opts, &cache))?;
         // SST files of a build that a crash left behind were never
@@ -286,10 +325,23 @@ impl RocksKv {
             // A secondary instance drops files it cannot find from its
             // view: with no primary running, ask a transient read-only
             // instance, which lists what the MANIFEST records, without
-            // opening the files.
-            let mut o = rocksdb::Options::default();
+            // opening the files. It is opened with the writer's options
+            // and column families: with RocksDB's defaults (WALs not
+            // tracked in the MANIFEST) a read-only open of a database whose
+            // MANIFEST tracks WALs dereferences a null recovery context
+            // (`RecoveryContext::UpdateVersionEdits`) and the process dies
+            // of SIGSEGV.
+            let mut o = db_options(&self.opts);
+            o.create_if_missing(false);
+            o.create_missing_column_families(false);
             o.set_paranoid_checks(false);
-            DB::open_cf_for_read_only(&o, path, COLUMN_FAMILIES, false)?.live_files()?
+            DB::open_cf_descriptors_read_only(
+                &o,
+                path,
+                descriptors(&self.opts, &self.cache),
+                false,
+            )?
+            .live_files()?
         } else {
             self.db.live_files()?
         };
@@ -496,13 +548,36 @@ impl Kv for RocksKv {
         Ok(self.db.property_int_value_cf(self.cf(space)?, name)?)
     }
 
+    /// RocksDB's manual compaction reports no status through its C API: a
+    /// compaction that failed shows as a new background error. Then the
+    /// database's checksums are read to name the damage (corruption), or
+    /// the failure is reported as a storage error.
     fn compact(&self) -> Result<()> {
+        let background_errors = || {
+            self.db
+                .property_int_value("rocksdb.background-errors")
+                .map(|n| n.unwrap_or(0))
+        };
+        let before = background_errors()?;
         let mut opts = rocksdb::CompactOptions::default();
         // Through the last level: that is where tombstones are dropped.
         opts.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
         for space in Space::ALL {
             self.db
                 .compact_range_cf_opt(self.cf(space)?, None::<&[u8]>, None::<&[u8]>, &opts);
+        }
+        let after = background_errors()?;
+        if after > before {
+            backup::check_checksums(&self.db)?;
+            return Err(Error::Storage {
+                kind: "compaction",
+                source: format!(
+                    "the compaction failed: RocksDB recorded {} background error(s) (details in {}/LOG)",
+                    after - before,
+                    self.db.path().display()
+                )
+                .into(),
+            });
         }
         Ok(())
     }
@@ -556,7 +631,11 @@ impl crate::MemStore {
     /// (opened, read, not changed; it must not be open elsewhere): to try a
     /// migration, or a test, on a copy in memory.
     pub fn copy_of(path: &Path) -> Result<crate::MemStore> {
-        let source = RocksKv::open(path, &Options::default().create_if_missing(false))?;
+        let source = RocksKv::open_accepting(
+            path,
+            &Options::default().create_if_missing(false),
+            Versions::Migratable,
+        )?;
         let store = crate::MemStore::new();
         let target = store.open()?;
         for space in Space::ALL {

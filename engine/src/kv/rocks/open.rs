@@ -42,6 +42,16 @@ pub(super) fn check_is_database(path: &Path, create: bool) -> Result<()> {
             None => Err(refuse("the directory is empty".into())),
             Some(entry) => {
                 let entry = entry.map_err(io)?;
+                if holds_rocksdb_files(path) {
+                    return Err(Error::StorageCorruption {
+                        source: format!(
+                            "{}: damaged database: it holds RocksDB files (MANIFEST, SST, WAL) \
+                             but its CURRENT file is missing",
+                            path.display()
+                        )
+                        .into(),
+                    });
+                }
                 Err(refuse(format!(
                     "the directory is not empty ({:?} and maybe more) but holds no database; \
                      rockhold creates databases only in empty or new directories",
@@ -67,6 +77,21 @@ pub(super) fn check_is_database(path: &Path, create: bool) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Whether `dir` holds a file only a RocksDB database has: a MANIFEST, an
+/// SST or WAL file, or rockhold's durable mark.
+fn holds_rocksdb_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("MANIFEST-")
+                || name.ends_with(".sst")
+                || name.ends_with(".log") && name.trim_end_matches(".log").parse::<u64>().is_ok()
+                || name == DURABLE_MARK
+        })
+    })
 }
 
 /// The file (in the database directory) recording the last sequence number
@@ -239,4 +264,83 @@ pub(super) fn pause(attempt: u32) {
 /// the primary moved on, the view tries again.
 pub(super) fn vanished(e: &rocksdb::Error) -> bool {
     e.kind() == rocksdb::ErrorKind::IOError && e.to_string().contains("No such file or directory")
+}
+
+/// A private, fresh folder for the info log of a transient secondary
+/// instance, removed when dropped: a read-only look at a database writes
+/// nothing in its directory (a secondary instance keeps its `LOG` in its
+/// own folder).
+pub(super) struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    pub(super) fn new() -> Result<Scratch> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "rockhold-peek-{}-{}-{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        crate::kv::dirlock::create_dir(&dir, 0o700)?;
+        Ok(Scratch(dir))
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The format version recorded in the database at `path` (`None`: a new
+/// database, or one whose creation was cut short before it was recorded),
+/// read without writing anything there: through a transient secondary
+/// instance of the catalog column family alone, its info log in a scratch
+/// folder. Every writable open asks first, so a database this build must
+/// refuse (`NeedsMigration`, `UnsupportedVersion`) is refused before
+/// RocksDB's writable open writes a MANIFEST, OPTIONS or flushes its WAL.
+pub(super) fn peek_format_version(
+    path: &Path,
+    opts: &crate::options::Options,
+) -> Result<Option<u32>> {
+    use rockhold_format::{Key, MetaKey, Record};
+    let scratch = Scratch::new()?;
+    let cache = rocksdb::Cache::new_lru_cache(1 << 20);
+    let mut o = super::options::db_options(opts);
+    o.create_if_missing(false);
+    o.create_missing_column_families(false);
+    o.set_max_open_files(-1); // required of secondary instances
+    let space = crate::kv::Space::Catalog;
+    let cf = rocksdb::ColumnFamilyDescriptor::new(
+        space.name(),
+        super::options::cf_options(space, opts, &cache),
+    );
+    let db = DB::open_cf_descriptors_as_secondary(&o, path, scratch.path(), [cf])?;
+    db.try_catch_up_with_primary()?;
+    let handle = db
+        .cf_handle(space.name())
+        .ok_or_else(|| Error::Inconsistent(format!("column family {} is missing", space.name())))?;
+    let key = MetaKey::FormatVersion.encode();
+    let Some(bytes) = db.get_cf(handle, &key)? else {
+        return Ok(None);
+    };
+    // In either frame version (a v1 database frames its records in v1).
+    let value = if bytes.first() == Some(&1) {
+        rockhold_format::v1::decode_meta(&bytes)
+    } else {
+        rockhold_format::MetaValue::decode(&bytes)
+    };
+    match value.map_err(|e| Error::corruption(&key, e))? {
+        rockhold_format::MetaValue::FormatVersion(v) => Ok(Some(v)),
+        other => Err(Error::Inconsistent(format!(
+            "format_version holds {other:?}"
+        ))),
+    }
 }

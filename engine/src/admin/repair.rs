@@ -1,0 +1,121 @@
+//! The operator's way past a damaged object record: [`Db::quarantine`]
+//! removes the record and every index entry that names the object without
+//! decoding the record (which the ordinary delete, update and ingest paths
+//! must do, and fail on when it is corrupt).
+
+use rockhold_format::{
+    decode_holders, encode_holders, Family, FullScanKey, Key, NamespaceId, ObjectId, ObjectKey,
+};
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::kv::{KeyRange, Space, WriteBatch};
+
+/// What [`Db::quarantine`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuarantineReport {
+    /// Whether an object record was found and removed (it may have been
+    /// missing, leaving only entries behind).
+    pub record_removed: bool,
+    /// Full-scan and non-unique index entries of the object removed.
+    pub entries_removed: u64,
+    /// Unique index keys the object was a holder of: the key removed when
+    /// it was the only holder, its holder list rewritten otherwise.
+    pub unique_keys_changed: u64,
+}
+
+impl Db {
+    /// Removes object `id` of `namespace` whatever its record holds, in one
+    /// synced batch: the raw record, its full-scan entry in every class of
+    /// the namespace, every non-unique index entry that ends with its id,
+    /// and its id from the holders of every unique index key (the key goes
+    /// when it was the only holder). Index entries are found by scanning
+    /// the namespace's index families, not from the record, so a record
+    /// that does not decode (`Corruption` on delete, update, transactions
+    /// and ingest over it, and index builds that end `Failed` on it) can be
+    /// removed. The rest of the database is kept; requeue failed builds
+    /// with [`Db::retry_failed_tasks`] after.
+    ///
+    /// For the operator (`rockhold repair DB --drop-object ID`): the object
+    /// is gone, not moved; copy what can be read of it first (`rockhold
+    /// dump`). Class changes and commits wait while it runs. Fails with
+    /// `UnknownObject` when neither a record nor an entry names the id.
+    pub fn quarantine(&self, namespace: &str, id: ObjectId) -> Result<QuarantineReport> {
+        self.inner.writable()?;
+        let inner = &self.inner;
+        let mut cat = inner.catalog.change();
+        let ns = cat.namespace_id(namespace)?;
+        let mut report = QuarantineReport::default();
+        let mut batch = WriteBatch::new();
+        let kv = inner.kv.latest();
+        let object_key = ObjectKey { ns, id }.encode();
+        if kv.get(Space::Objects, &object_key)?.is_some() {
+            batch.delete(Family::Object, &object_key);
+            report.record_removed = true;
+        }
+        let classes: Vec<_> = cat
+            .all_classes()
+            .filter(|c| c.ns == ns)
+            .map(|c| c.def.id)
+            .collect();
+        for class in classes {
+            let key = FullScanKey { ns, class, id }.encode();
+            if kv.get(Space::of(Family::FullScan), &key)?.is_some() {
+                batch.delete(Family::FullScan, &key);
+                report.entries_removed += 1;
+            }
+        }
+        for family in [Family::Hash, Family::Ordered] {
+            scan_index_family(&*inner.kv, family, ns, id, &mut batch, &mut report)?;
+        }
+        if batch.is_empty() {
+            return Err(Error::UnknownObject {
+                namespace: namespace.to_string(),
+                id,
+            });
+        }
+        cat.commit(&*inner.kv, &batch, true)?;
+        drop(cat);
+        // Nothing cached about the object is true any more.
+        inner.unique_cache.clear();
+        inner.class_cache.clear();
+        Ok(report)
+    }
+}
+
+/// Every entry of `family` in namespace `ns` naming `id`: a non-unique
+/// entry (empty value) whose key ends with the id is deleted; a unique
+/// point key (its holders in the value) loses the id.
+fn scan_index_family(
+    kv: &dyn crate::kv::Kv,
+    family: Family,
+    ns: NamespaceId,
+    id: ObjectId,
+    batch: &mut WriteBatch,
+    report: &mut QuarantineReport,
+) -> Result<()> {
+    let mut prefix = family.prefix().to_vec();
+    prefix.extend_from_slice(&ns.0.to_be_bytes());
+    kv.latest()
+        .scan(Space::of(family), KeyRange::prefix(&prefix), &mut |k, v| {
+            if v.is_empty() {
+                if crate::index::entries::entry_id(k) == Some(id) {
+                    batch.delete(family, k);
+                    report.entries_removed += 1;
+                }
+            } else if let Ok(holders) = decode_holders(v) {
+                if holders.contains(&id) {
+                    let rest: Vec<ObjectId> = holders.into_iter().filter(|h| *h != id).collect();
+                    if rest.is_empty() {
+                        batch.delete(family, k);
+                    } else {
+                        let mut value = Vec::with_capacity(rest.len() * 8);
+                        encode_holders(&rest, &mut value);
+                        batch.put(family, k, &value);
+                    }
+                    report.unique_keys_changed += 1;
+                }
+            }
+            Ok(true)
+        })
+}
