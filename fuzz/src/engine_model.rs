@@ -1389,10 +1389,14 @@ impl Model {
         }
     }
 
-    /// Sets `given` on `values` as the engine does, field by field: the
-    /// first unknown field, absent value of a required one, or value not of
-    /// the field's type fails; then every required field must have a value.
+    /// Sets `given` on `values` as the engine does: an unknown field fails
+    /// first (every name is looked up before any value is checked); then,
+    /// field by field, an absent value of a required one or a value not of
+    /// the field's type; then every required field must have a value.
     fn set_fields(class: &ClassM, values: &mut BTreeMap<usize, Value>, given: &[Give]) -> Want {
+        if given.iter().any(|(pool, _, _)| class.field(*pool).is_none()) {
+            return Err(Kind::UnknownField);
+        }
         for (pool, v, valid) in given {
             let f = class.field(*pool).ok_or(Kind::UnknownField)?;
             if *v == Value::Absent {
