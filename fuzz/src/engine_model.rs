@@ -2542,7 +2542,12 @@ impl Run {
             self.model.gone.extend(allocated);
             return;
         }
-        let blind_id = blind.as_ref().and_then(|b| b.outcome.ok());
+        // The object the blind write changed (an update may leave it as it
+        // was: then its record is unchanged, and so is any read of it).
+        let blind_id = blind
+            .as_ref()
+            .and_then(|b| b.outcome.ok())
+            .filter(|id| before.objects.get(id) != self.model.objects.get(id));
         let (at, answers) = replay(&self.model, &writes, &reads);
         let changed: Vec<usize> = (0..reads.len())
             .filter(|i| !same_answer(&reads[*i].seen, &answers[*i]))
