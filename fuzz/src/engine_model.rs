@@ -1394,7 +1394,10 @@ impl Model {
     /// field by field, an absent value of a required one or a value not of
     /// the field's type; then every required field must have a value.
     fn set_fields(class: &ClassM, values: &mut BTreeMap<usize, Value>, given: &[Give]) -> Want {
-        if given.iter().any(|(pool, _, _)| class.field(*pool).is_none()) {
+        if given
+            .iter()
+            .any(|(pool, _, _)| class.field(*pool).is_none())
+        {
             return Err(Kind::UnknownField);
         }
         for (pool, v, valid) in given {
