@@ -3,7 +3,9 @@
 //! `cargo run --example gen_corpus` (after a format or decoder change).
 
 use rockhold_format::*;
-use rockhold_fuzz::engine_model::{Config, FieldChoice, Given, Op, Program, Target, Values, Write};
+use rockhold_fuzz::engine_model::{
+    Config, FieldChoice, Given, Op, Program, Read, Target, TxStep, Values, Write,
+};
 use std::path::Path;
 
 fn put(target: &str, name: &str, bytes: &[u8]) {
@@ -738,6 +740,48 @@ fn set_optional(slot: u8, field: usize, optional: bool) -> Op {
 
 const N: Option<u8> = None;
 
+fn w(write: Write) -> TxStep {
+    TxStep::Write(write)
+}
+
+fn get(n: u8) -> TxStep {
+    TxStep::Read(Read::Get {
+        target: Target::Live(n),
+    })
+}
+
+/// `find_unique` on the `index`-th ready unique index of the slot, of its
+/// `probe`-th tuple (the tuples the staged state holds, and one more).
+fn unique(slot: u8, index: u8, probe: u8) -> TxStep {
+    TxStep::Read(Read::Unique { slot, index, probe })
+}
+
+/// `find_page(first(limit))` on the `index`-th ready non-unique index.
+fn page(slot: u8, index: u8, probe: u8, limit: u8, next: bool) -> TxStep {
+    TxStep::Read(Read::Page {
+        slot,
+        index,
+        probe,
+        limit,
+        next,
+    })
+}
+
+/// `scan(all().limit(limit))` of the `index`-th ready ordered index.
+fn scan(slot: u8, index: u8, limit: u8, reverse: bool, next: bool) -> TxStep {
+    TxStep::Read(Read::Scan {
+        slot,
+        index,
+        limit,
+        reverse,
+        next,
+    })
+}
+
+fn read_txn(steps: Vec<TxStep>, blind: Option<Write>) -> Op {
+    Op::ReadTxn { steps, blind }
+}
+
 fn engine_model_seeds() {
     let put_program = |name: &str, config: Config, ops: Vec<Op>| {
         let program = Program { config, ops };
@@ -1160,6 +1204,165 @@ fn engine_model_seeds() {
             reindex(0, None, false),
             Op::ArmFailure { writes: 0 },
             one(delete(0)),
+        ],
+    );
+    // Read transactions (issue 24 items 1, 3, 4): a `limit(1)` scan past a
+    // staged delete of the head, then a blind insert before the head it
+    // saw (a conflict); the same scan with the insert beyond what it
+    // covered (commits); reverse scans and a second page by cursor with an
+    // insert inside the first page; `find_page(first(1))` after moving an
+    // object out of the value, then another moved in before the holder it
+    // saw.
+    put_program(
+        "read_txn_limited_reads",
+        base,
+        vec![
+            class(1, &[(B, true)], &[(IB, HASH)]),
+            class(0, &[(A, false), (B, true)], &[(IA, ORD), (IB, HASH)]),
+            // Objects 0, 1, 2 of c1: b = "x", "", "x".
+            one(insert(1, [N, Some(1), N, N, N, N])),
+            one(insert(1, [N, Some(0), N, N, N, N])),
+            one(insert(1, [N, Some(1), N, N, N, N])),
+            // 0 moves to "xy": first(1) of "x" is 2 (and its next page is
+            // empty); 1 moves into "x", before 2: a conflict.
+            read_txn(
+                vec![
+                    w(update(0, [N, Some(2), N, N, N, N])),
+                    page(1, 0, 1, 1, true),
+                ],
+                Some(update(1, [N, Some(1), N, N, N, N])),
+            ),
+            // Objects 3, 4, 5 of c0: a = 1, 3, 4.
+            one(insert(0, [Some(1), Some(1), N, N, N, N])),
+            one(insert(0, [Some(3), Some(0), N, N, N, N])),
+            one(insert(0, [Some(4), Some(1), N, N, N, N])),
+            // Delete the head (a = 1), scan limit 1: sees 3; a = 2 is
+            // inserted before it: a conflict.
+            read_txn(
+                vec![w(delete(3)), scan(0, 0, 1, false, false)],
+                Some(insert(0, [Some(2), N, N, N, N, N])),
+            ),
+            // Again (the head is 1, then 2): a = 4 is inserted beyond the
+            // covered range: commits.
+            read_txn(
+                vec![w(delete(3)), scan(0, 0, 1, false, false)],
+                Some(insert(0, [Some(4), N, N, N, N, N])),
+            ),
+            // Delete a = 3; pages of 2 by cursor, forward and reversed;
+            // a = 2 is inserted inside the first page: a conflict.
+            read_txn(
+                vec![
+                    w(delete(3)),
+                    scan(0, 0, 2, false, true),
+                    scan(0, 0, 2, true, true),
+                ],
+                Some(insert(0, [Some(2), Some(2), N, N, N, N])),
+            ),
+            // Read-only: a blind write never conflicts with it.
+            read_txn(
+                vec![scan(0, 0, 1, true, false), page(0, 1, 1, 2, true)],
+                Some(delete(0)),
+            ),
+        ],
+    );
+    // Stale reads (item 3): an object read, then deleted or updated in the
+    // transaction, is deleted by a blind write; a unique lookup gone stale
+    // the same way: conflicts, not UnknownObject.
+    put_program(
+        "read_txn_stale_reads",
+        snapshots,
+        vec![
+            class(
+                0,
+                &[(A, false), (B, true), (D, true)],
+                &[(IA, ORD), (IB, UORD), (ID, UHASH)],
+            ),
+            one(insert(0, [Some(0), Some(1), N, Some(1), N, N])),
+            one(insert(0, [Some(1), Some(3), N, Some(2), N, N])),
+            one(insert(0, [Some(2), Some(2), N, Some(3), N, N])),
+            read_txn(vec![get(0), w(delete(0))], Some(delete(0))),
+            read_txn(
+                vec![get(0), w(update(0, [Some(3), N, N, N, N, N]))],
+                Some(delete(0)),
+            ),
+            one(insert(0, [Some(3), Some(1), N, Some(1), N, N])),
+            // Unique lookup of d = [0] (object 3), then its delete.
+            read_txn(vec![unique(0, 1, 1), w(delete(1))], Some(delete(1))),
+        ],
+    );
+    // Unique swaps with reads between (item 4): the value held twice fails
+    // its lookup and a unique ordered scan reaching it, every other read
+    // answers, and the swap commits; a state left broken is refused at
+    // commit.
+    put_program(
+        "read_txn_unique_swaps",
+        base,
+        vec![
+            class(0, &[(A, false), (B, true)], &[(IA, ORD), (IB, UORD)]),
+            class(1, &[(D, true)], &[(ID, UHASH)]),
+            // b = "x", "xy", "y".
+            one(insert(0, [Some(0), Some(1), N, N, N, N])),
+            one(insert(0, [Some(1), Some(2), N, N, N, N])),
+            one(insert(0, [Some(2), Some(3), N, N, N, N])),
+            read_txn(
+                vec![
+                    w(update(0, [N, Some(2), N, N, N, N])),
+                    get(1),
+                    // "xy" (held twice).
+                    unique(0, 0, 1),
+                    // By b: reaches "xy" first; by a: answers.
+                    scan(0, 1, 3, false, false),
+                    page(0, 0, 1, 1, true),
+                    w(update(1, [N, Some(1), N, N, N, N])),
+                    // "x", then the whole index.
+                    unique(0, 0, 1),
+                    scan(0, 1, 2, false, true),
+                ],
+                Some(insert(1, [N, N, N, Some(1), N, N])),
+            ),
+            // Left broken: "y" held twice at commit.
+            read_txn(
+                vec![
+                    w(update(0, [N, Some(3), N, N, N, N])),
+                    get(0),
+                    unique(0, 0, 2),
+                    scan(0, 1, 2, true, true),
+                ],
+                None,
+            ),
+        ],
+    );
+    // Injected failures in read transactions: at the id of a staged insert,
+    // at the blind write, at the commit after the blind write.
+    put_program(
+        "failing_read_txns",
+        base,
+        vec![
+            class(0, &[(A, false), (B, true)], &[(IA, ORD), (IB, UHASH)]),
+            one(insert(0, [Some(1), Some(1), N, N, N, N])),
+            one(insert(0, [Some(3), Some(2), N, N, N, N])),
+            Op::ArmFailure { writes: 0 },
+            read_txn(
+                vec![
+                    w(insert(0, [Some(2), Some(3), N, N, N, N])),
+                    scan(0, 0, 2, false, true),
+                ],
+                Some(insert(0, [Some(0), N, N, N, N, N])),
+            ),
+            Op::ArmFailure { writes: 0 },
+            read_txn(
+                vec![w(delete(0)), scan(0, 0, 1, false, false)],
+                Some(insert(0, [Some(0), N, N, N, N, N])),
+            ),
+            Op::ArmFailure { writes: 2 },
+            read_txn(
+                vec![w(update(0, [N, Some(4), N, N, N, N])), unique(0, 0, 1)],
+                Some(insert(0, [Some(4), N, N, N, N, N])),
+            ),
+            read_txn(
+                vec![w(update(0, [N, Some(4), N, N, N, N])), unique(0, 0, 1)],
+                Some(insert(0, [Some(4), N, N, N, N, N])),
+            ),
         ],
     );
     // Index DDL refused or cascading: an index over a field the class

@@ -6,9 +6,10 @@
 //! at most [`MAX_OPS`] operations: namespace and class DDL (create, drop,
 //! add or remove a field, add, change or remove an index, optionality),
 //! inserts, updates and deletes, alone or several in one transaction,
-//! reopens, reindex requests, `check_reindex_tasks`, and "arm a failure"
-//! (`MemStore::fail_after(n)`, `n < 8`: the next `n` mutating storage
-//! operations succeed, every later one fails).
+//! read transactions (below), reopens, reindex requests,
+//! `check_reindex_tasks`, and "arm a failure" (`MemStore::fail_after(n)`,
+//! `n < 8`: the next `n` mutating storage operations succeed, every later
+//! one fails).
 //!
 //! The schema (format v2): six pool fields — `a: u64`, `b: string`,
 //! `c: f64`, `d: bytes`, `e: struct { city: string, zip: optional u64 }`,
@@ -48,6 +49,55 @@
 //! again, its interrupted index builds finished by `check_reindex_tasks`,
 //! and compared once more.
 //!
+//! Read transactions ([`Op::ReadTxn`], issue 24 items 1, 3 and 4): a
+//! transaction stages up to [`MAX_READ_TXN`] writes and reads in any order
+//! (inserts, updates and deletes of live or gone objects; `tx.get`,
+//! `tx.find_unique` on a ready unique index, `tx.find_page(first(n))` on a
+//! ready non-unique one, `tx.scan(all().limit(n))` of a ready ordered one,
+//! forward or reversed; a page and a scan may read their next page by
+//! cursor; `n` is 1 to 3; the value looked up is one the staged state holds,
+//! or one more). Each read must answer what the model's staged state gives
+//! (`Staging`: the writes so far over the model, a refused write changing
+//! nothing): the transaction's own writes, a read after a refused write
+//! failing with its error, a unique value held twice (two updates swapping
+//! values, a read between them) failing its lookup and an ordered scan of
+//! that unique index that reaches it with `UniqueViolation` while every
+//! other read answers. Then a blind write (`Db::insert`, `update` or
+//! `delete`, judged as [`Op::Write`]) commits, and the transaction commits.
+//! The oracle is serializability at the commit point (the model after the
+//! blind write): each read is replayed there, after the staged writes it
+//! followed.
+//! - `Ok`: the model predicts success for the writes staged over the blind
+//!   write's state (as `Op::Txn`), and every read answers there what it
+//!   answered. The one exception: answers that changed only through an
+//!   object the transaction wrote (its staged update was computed from the
+//!   snapshot's record; the engine validates what a transaction read, not
+//!   the records it only wrote) pass if the transaction then serializes
+//!   before the blind write instead (same blind outcome after it, same
+//!   final state); they are counted. A transaction that wrote nothing
+//!   commits `Ok` (its snapshot is its point). The model then takes the
+//!   staged state.
+//! - `Conflict`: the model is the state after the blind write. Allowed
+//!   whenever the transaction read and wrote something; when no answer
+//!   changed and the blind write changed no object the transaction read
+//!   or wrote, it is counted as a false conflict (intervals may cover more
+//!   than the answer).
+//! - `Conflict` is required, whatever else would fail (`UnknownObject` of a
+//!   stale read, `UniqueViolation`, ...), when the transaction wrote and
+//!   either the blind write changed an object it had read by `get`, or an
+//!   answer changed through an object it did not write. Only
+//!   `UnknownNamespace`, which the commit resolves first, goes before.
+//! - Any other error: as the model predicts for the writes at the commit
+//!   point (`Op::Txn`'s rules).
+//!
+//! An injected failure in a staged insert (its id) or the blind write
+//! drops the transaction uncommitted; in the commit, it must fail with `Io`;
+//! either way the recovery compares the database with the model (the
+//! state after the blind write if it committed). Counters of the outcomes:
+//! [`read_txn_stats`] (printed now and then with `ENGINE_MODEL_STATS` set).
+//! Not covered: a writer slipping between a validation and its write
+//! (item 2) needs concurrent commits; a program runs one call at a time.
+//!
 //! Index builds run right after their DDL, or are left pending ("deferred")
 //! while writes go on: the index is then not read until a later
 //! `check_reindex_tasks`, and under a pending unique index a write that
@@ -59,11 +109,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use rockhold::{
-    ClassSpec, Db, Error, FieldSpec, FieldType, FindAll, IndexKind, IndexSpec, IndexState,
-    MemStore, MemberDef, ObjectId, Options, RangeScan, Snapshot, TaskState, Value,
+    ClassSpec, Cursor, Db, Error, FieldSpec, FieldType, FindAll, IndexKind, IndexSpec, IndexState,
+    MemStore, MemberDef, ObjectId, Options, RangeScan, Snapshot, TaskState, Transaction, Value,
 };
 
 /// Operations decoded from one input, at most.
@@ -72,6 +123,8 @@ pub const MAX_OPS: usize = 40;
 pub const MAX_OBJECTS: usize = 50;
 /// Writes in one transaction, at most.
 pub const MAX_TXN: usize = 4;
+/// Writes and reads of one [`Op::ReadTxn`], at most.
+pub const MAX_READ_TXN: usize = 8;
 /// `fail_after(n)` is armed with `n` below this.
 pub const MAX_FAIL_AFTER: u8 = 8;
 
@@ -388,6 +441,17 @@ pub enum Op {
     Write(Write),
     /// Several writes in one transaction.
     Txn(Vec<Write>),
+    /// A read-write transaction (see the module doc): its writes and
+    /// transactional reads in order, each read checked against the staged
+    /// state; then the `blind` write commits (`Db::insert`, `update` or
+    /// `delete`, as [`Op::Write`]); then the transaction commits, judged by
+    /// serializability at its commit point.
+    ReadTxn {
+        /// The transaction's writes and reads, in order.
+        steps: Vec<TxStep>,
+        /// The write that commits between the reads and the commit.
+        blind: Option<Write>,
+    },
     /// `close` and `open_memory` again.
     Reopen,
     /// `reindex` of one index or (`None`) every index of a class; the
@@ -406,6 +470,67 @@ pub enum Op {
     ArmFailure {
         /// Mutating storage operations that still succeed.
         writes: u8,
+    },
+}
+
+/// One step of an [`Op::ReadTxn`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxStep {
+    /// A write staged in the transaction.
+    Write(Write),
+    /// A read through the transaction.
+    Read(Read),
+}
+
+/// A transactional read. The class slot's index is chosen when the read
+/// runs: the `index`-th (modulo their number) of its ready indexes that
+/// answer the read (unique for `Unique`, not unique for `Page`, ordered
+/// for `Scan`); the value looked up is the `probe`-th (modulo) of the
+/// tuples the staged state holds in it and one more. The read is skipped
+/// when no index fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// `tx.get` of an object (resolved against the staged state).
+    Get {
+        /// The object.
+        target: Target,
+    },
+    /// `tx.find_unique` on a unique index.
+    Unique {
+        /// The class slot.
+        slot: u8,
+        /// Which fitting index (0 to 7).
+        index: u8,
+        /// Which value (0 to 31).
+        probe: u8,
+    },
+    /// `tx.find_page(first(limit))` on a non-unique index, and with `next`
+    /// the page after its cursor (when it has one).
+    Page {
+        /// The class slot.
+        slot: u8,
+        /// Which fitting index (0 to 7).
+        index: u8,
+        /// Which value (0 to 31).
+        probe: u8,
+        /// The page size, 1 to 3.
+        limit: u8,
+        /// Read the next page too.
+        next: bool,
+    },
+    /// `tx.scan(RangeScan::all().limit(limit))` of an ordered index,
+    /// reversed or not, and with `next` the page after its cursor.
+    Scan {
+        /// The class slot.
+        slot: u8,
+        /// Which fitting index (0 to 7).
+        index: u8,
+        /// The page size, 1 to 3.
+        limit: u8,
+        /// Scan backwards.
+        reverse: bool,
+        /// Read the next page too.
+        next: bool,
     },
 }
 
@@ -435,9 +560,10 @@ enum Code {
     Reindex,
     Settle,
     Arm,
+    ReadTxn,
 }
 
-const CODES: [Code; 20] = [
+const CODES: [Code; 22] = [
     Code::CreateNamespace,
     Code::DropNamespace,
     Code::CreateClass,
@@ -458,6 +584,8 @@ const CODES: [Code; 20] = [
     Code::Insert,
     Code::Update,
     Code::Txn,
+    Code::ReadTxn,
+    Code::ReadTxn,
 ];
 
 /// The canonical opcode byte of a code (its first place in [`CODES`]).
@@ -593,6 +721,82 @@ fn encode_write(w: &Write, out: &mut Vec<u8>) -> u8 {
     }
 }
 
+/// A step of a read transaction: a kind byte (mod 7: insert, update,
+/// delete, get, unique lookup, page, scan) and its argument bytes. A get
+/// takes a target byte; the other reads two bytes: slot (bits 0..1, mod 3),
+/// index (bits 2..4), `next` of a page or `reverse` of a scan (bit 5),
+/// `next` of a scan (bit 6); then probe (bits 0..4) and limit - 1 (bits
+/// 5..6, mod 3).
+fn decode_step(r: &mut Reader<'_>) -> Option<TxStep> {
+    let kind = r.byte()? % 7;
+    if kind < 3 {
+        return Some(TxStep::Write(decode_write(kind, r)?));
+    }
+    if kind == 3 {
+        return Some(TxStep::Read(Read::Get {
+            target: decode_target(r.byte()?).0,
+        }));
+    }
+    let (a, b) = (r.byte()?, r.byte()?);
+    let (slot, index) = ((a & 3) % 3, (a >> 2) & 7);
+    let (flag, flag2) = (a & 0x20 != 0, a & 0x40 != 0);
+    let (probe, limit) = (b & 0x1f, 1 + ((b >> 5) & 3) % 3);
+    Some(TxStep::Read(match kind {
+        4 => Read::Unique { slot, index, probe },
+        5 => Read::Page {
+            slot,
+            index,
+            probe,
+            limit,
+            next: flag,
+        },
+        _ => Read::Scan {
+            slot,
+            index,
+            limit,
+            reverse: flag,
+            next: flag2,
+        },
+    }))
+}
+
+/// The canonical bytes of a read transaction's step.
+fn encode_step(step: &TxStep, out: &mut Vec<u8>) {
+    let read = match step {
+        TxStep::Write(w) => {
+            let mut args = Vec::new();
+            out.push(encode_write(w, &mut args));
+            out.extend(args);
+            return;
+        }
+        TxStep::Read(read) => read,
+    };
+    let a = |slot: u8, index: u8, flag: bool, flag2: bool| {
+        (slot % 3) | ((index & 7) << 2) | (u8::from(flag) << 5) | (u8::from(flag2) << 6)
+    };
+    let b = |probe: u8, limit: u8| (probe & 0x1f) | ((limit.clamp(1, 3) - 1) << 5);
+    match *read {
+        Read::Get { target } => out.extend([3, encode_target(target, false)]),
+        Read::Unique { slot, index, probe } => {
+            out.extend([4, a(slot, index, false, false), b(probe, 1)])
+        }
+        Read::Page {
+            slot,
+            index,
+            probe,
+            limit,
+            next,
+        } => out.extend([5, a(slot, index, next, false), b(probe, limit)]),
+        Read::Scan {
+            slot,
+            index,
+            limit,
+            reverse,
+            next,
+        } => out.extend([6, a(slot, index, reverse, next), b(0, limit)]),
+    }
+}
+
 impl Config {
     /// Bits 0..1 chunk - 1, bit 2 chunked builds, bit 3 no unique cache,
     /// bit 4 2-bit hashes, bit 5 no class cache, bit 6 snapshots.
@@ -723,6 +927,19 @@ impl Program {
                 }
                 Op::Txn(writes)
             }
+            Code::ReadTxn => {
+                let n = 1 + usize::from(r.byte()?) % MAX_READ_TXN;
+                let mut steps = Vec::with_capacity(n);
+                for _ in 0..n {
+                    steps.push(decode_step(r)?);
+                }
+                let kind = r.byte()?;
+                let blind = match kind % 4 {
+                    3 => None,
+                    k => Some(decode_write(k, r)?),
+                };
+                Op::ReadTxn { steps, blind }
+            }
             Code::Reopen => Op::Reopen,
             Code::Reindex => {
                 let b = r.byte()?;
@@ -806,6 +1023,21 @@ impl Program {
                         let kind = encode_write(w, &mut args);
                         out.push(kind);
                         out.extend(args);
+                    }
+                }
+                Op::ReadTxn { steps, blind } => {
+                    let steps = &steps[..steps.len().clamp(1, MAX_READ_TXN)];
+                    out.extend([code_byte(Code::ReadTxn), (steps.len() - 1) as u8]);
+                    for step in steps {
+                        encode_step(step, &mut out);
+                    }
+                    match blind {
+                        None => out.push(3),
+                        Some(w) => {
+                            let mut args = Vec::new();
+                            out.push(encode_write(w, &mut args));
+                            out.extend(args);
+                        }
                     }
                 }
                 Op::Reopen => out.push(code_byte(Code::Reopen)),
@@ -1157,10 +1389,17 @@ impl Model {
         }
     }
 
-    /// Sets `given` on `values` as the engine does, field by field: the
-    /// first unknown field, absent value of a required one, or value not of
-    /// the field's type fails; then every required field must have a value.
+    /// Sets `given` on `values` as the engine does: an unknown field fails
+    /// first (every name is looked up before any value is checked); then,
+    /// field by field, an absent value of a required one or a value not of
+    /// the field's type; then every required field must have a value.
     fn set_fields(class: &ClassM, values: &mut BTreeMap<usize, Value>, given: &[Give]) -> Want {
+        if given
+            .iter()
+            .any(|(pool, _, _)| class.field(*pool).is_none())
+        {
+            return Err(Kind::UnknownField);
+        }
         for (pool, v, valid) in given {
             let f = class.field(*pool).ok_or(Kind::UnknownField)?;
             if *v == Value::Absent {
@@ -1270,6 +1509,367 @@ impl Model {
 }
 
 // ---------------------------------------------------------------------------
+// Read transactions: reads, their answers, the staged state
+
+/// A transactional read resolved to its arguments, as it ran: replayed as
+/// is at the commit point.
+#[derive(Debug, Clone)]
+enum Call {
+    /// `tx.get` in the namespace of `slot`.
+    Get { id: ObjectId, slot: usize },
+    /// `tx.find_unique` of `tuple`.
+    Unique {
+        slot: usize,
+        idx: usize,
+        tuple: Tuple,
+    },
+    /// `tx.find_page(first(limit))` of `tuple`, after the holder `after`.
+    Page {
+        slot: usize,
+        idx: usize,
+        tuple: Tuple,
+        limit: usize,
+        after: Option<ObjectId>,
+    },
+    /// `tx.scan(all().limit(limit))`, after the key `after` (a tuple, and
+    /// the id unless the index is unique: a unique entry's key has none).
+    Scan {
+        slot: usize,
+        idx: usize,
+        limit: usize,
+        reverse: bool,
+        after: Option<(Tuple, Option<ObjectId>)>,
+    },
+}
+
+/// What a read answered (a page: with whether it had a cursor).
+#[derive(Debug, Clone)]
+enum Answer {
+    /// An object: its class and fields.
+    Object(Option<(String, Vec<(String, Value)>)>),
+    Holder(Option<ObjectId>),
+    Ids(Vec<ObjectId>, bool),
+    Hits(Vec<(Value, ObjectId)>, bool),
+}
+
+/// A read's answer or the kind of its error.
+type Answered = Result<Answer, Kind>;
+
+/// Whether two answers are the same (fields as [`same_fields`]).
+fn same_answer(a: &Answered, b: &Answered) -> bool {
+    match (a, b) {
+        (Ok(Answer::Object(x)), Ok(Answer::Object(y))) => match (x, y) {
+            (Some((cx, fx)), Some((cy, fy))) => cx == cy && same_fields(fx, fy),
+            (None, None) => true,
+            _ => false,
+        },
+        (Ok(Answer::Holder(x)), Ok(Answer::Holder(y))) => x == y,
+        (Ok(Answer::Ids(x, cx)), Ok(Answer::Ids(y, cy))) => x == y && cx == cy,
+        (Ok(Answer::Hits(x, cx)), Ok(Answer::Hits(y, cy))) => x == y && cx == cy,
+        (Err(x), Err(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// A read a transaction made: after how many of its writes, the call, and
+/// what it answered.
+struct ReadRec {
+    pos: usize,
+    call: Call,
+    seen: Answered,
+}
+
+/// What a single write was and did: the object it changed, or the kind of
+/// its error.
+struct Blind {
+    resolved: Resolved,
+    outcome: Result<ObjectId, Kind>,
+}
+
+/// A transaction's writes staged over a model, as its reads see them.
+struct Staging {
+    model: Model,
+    /// The first write refused: staging stops there, so every later read
+    /// fails with it (and so does the commit).
+    first_error: Option<Kind>,
+    /// An update or delete in a namespace that does not exist (the commit
+    /// resolves every namespace before anything else).
+    unknown_ns: bool,
+    /// The objects written (inserted, updated or deleted).
+    written: Vec<ObjectId>,
+}
+
+impl Staging {
+    fn new(model: Model) -> Staging {
+        Staging {
+            model,
+            first_error: None,
+            unknown_ns: false,
+            written: Vec::new(),
+        }
+    }
+
+    /// Stages one write (`id`: an insert's).
+    fn write(&mut self, r: &Resolved, id: Option<ObjectId>) {
+        let m = &mut self.model;
+        let staged = match r {
+            Resolved::Insert { slot, given } => match id {
+                Some(id) => {
+                    self.written.push(id);
+                    m.stage_insert(*slot, id, given)
+                }
+                None => Err(Kind::Other),
+            },
+            Resolved::Update { id, slot, given } => {
+                self.unknown_ns |= !m.ns_exists(*slot);
+                self.written.push(*id);
+                m.stage_update(*id, *slot, given)
+            }
+            Resolved::Delete { id, slot } => {
+                self.unknown_ns |= !m.ns_exists(*slot);
+                self.written.push(*id);
+                m.stage_delete(*id, *slot)
+            }
+        };
+        // A refused write changes nothing (staging is all or nothing).
+        if let Err(k) = staged {
+            self.first_error.get_or_insert(k);
+        }
+    }
+
+    /// The commit's outcome, as `Run::txn` predicts it.
+    fn want(&self) -> Want {
+        if self.unknown_ns {
+            Err(Kind::UnknownNamespace)
+        } else if let Some(k) = self.first_error {
+            Err(k)
+        } else {
+            self.model.unique_outcome(&self.written)
+        }
+    }
+
+    /// A read's answer over the staged state.
+    fn answer(&self, call: &Call) -> Answered {
+        match self.first_error {
+            Some(k) => Err(k),
+            None => self.model.answer(call),
+        }
+    }
+}
+
+/// The staged state of `writes` over `base`, and the answers of `reads`
+/// replayed over it, each after the writes it followed.
+fn replay(
+    base: &Model,
+    writes: &[(Resolved, Option<ObjectId>)],
+    reads: &[ReadRec],
+) -> (Staging, Vec<Answered>) {
+    let mut st = Staging::new(base.clone());
+    let mut answers = Vec::with_capacity(reads.len());
+    let mut reads = reads.iter().peekable();
+    for k in 0..=writes.len() {
+        while let Some(r) = reads.next_if(|r| r.pos <= k) {
+            answers.push(st.answer(&r.call));
+        }
+        if let Some((w, id)) = writes.get(k) {
+            st.write(w, *id);
+        }
+    }
+    (st, answers)
+}
+
+/// Whether a committed transaction whose reads changed at its commit point
+/// is still serializable with the blind write after it: the transaction
+/// succeeds on `before` (its reads were checked there), the blind write
+/// has the same outcome after it, and the final state is the engine's
+/// (`after`: the transaction's writes over the blind write's). The engine
+/// validates the records it read, not those it only wrote (a staged update
+/// is computed from the snapshot's record, e.g. a compound index entry
+/// keeping an old value of the part it did not set).
+fn reordered(
+    before: &Model,
+    writes: &[(Resolved, Option<ObjectId>)],
+    blind: &Blind,
+    after: &Model,
+) -> bool {
+    let (st, _) = replay(before, writes, &[]);
+    if !matches!(st.want(), Ok(()) | Err(Kind::MaybeUnique)) {
+        return false;
+    }
+    let mut m = st.model;
+    let want = match &blind.resolved {
+        Resolved::Insert { slot, given } => match blind.outcome {
+            Ok(id) => m
+                .stage_insert(*slot, id, given)
+                .and_then(|()| m.unique_outcome(&[id])),
+            Err(_) => return false,
+        },
+        Resolved::Update { id, slot, given } => m
+            .stage_update(*id, *slot, given)
+            .and_then(|()| m.unique_outcome(&[*id])),
+        Resolved::Delete { id, slot } => m.stage_delete(*id, *slot),
+    };
+    let same_outcome = match (&blind.outcome, want) {
+        (Ok(_), Ok(()) | Err(Kind::MaybeUnique)) => true,
+        (Err(k), Err(Kind::MaybeUnique)) => *k == Kind::UniqueViolation,
+        (Err(k), Err(w)) => *k == w,
+        _ => false,
+    };
+    same_outcome && m.objects == after.objects
+}
+
+/// Counters of the read transactions run in this process (see
+/// [`read_txn_stats`]).
+struct Stats {
+    read_txns: AtomicU64,
+    reads: AtomicU64,
+    committed: AtomicU64,
+    conflicts: AtomicU64,
+    false_conflicts: AtomicU64,
+    reordered: AtomicU64,
+}
+
+static STATS: Stats = Stats {
+    read_txns: AtomicU64::new(0),
+    reads: AtomicU64::new(0),
+    committed: AtomicU64::new(0),
+    conflicts: AtomicU64::new(0),
+    false_conflicts: AtomicU64::new(0),
+    reordered: AtomicU64::new(0),
+};
+
+/// What the read transactions of this process came to: how many ran
+/// ([`Op::ReadTxn`] commits reached), their checked reads, commits that
+/// succeeded, conflicts, conflicts where no read's answer and no object
+/// the transaction read or wrote had changed (allowed: false conflicts),
+/// and successes whose reads changed only through an object the
+/// transaction wrote, serialized before the blind write.
+pub fn read_txn_stats() -> String {
+    let n = |c: &AtomicU64| c.load(Relaxed);
+    format!(
+        "read transactions {}, reads {}, committed {}, conflicts {} (false {}), serialized before the blind write {}",
+        n(&STATS.read_txns),
+        n(&STATS.reads),
+        n(&STATS.committed),
+        n(&STATS.conflicts),
+        n(&STATS.false_conflicts),
+        n(&STATS.reordered)
+    )
+}
+
+impl Model {
+    /// The `index`-th (modulo) ready index of `slot` whose kind passes
+    /// `fits`, by index number.
+    fn fitting(
+        &self,
+        slot: u8,
+        index: u8,
+        fits: impl Fn(IndexKind) -> bool,
+    ) -> Option<(usize, usize)> {
+        let slot = usize::from(slot) % 3;
+        let class = self.class(slot).ok()?;
+        let mut ok: Vec<usize> = class
+            .indexes
+            .iter()
+            .filter(|i| i.ready && fits(i.kind))
+            .map(|i| i.idx)
+            .collect();
+        ok.sort_unstable();
+        let idx = *ok.get(usize::from(index) % ok.len().max(1))?;
+        Some((slot, idx))
+    }
+
+    /// The `probe`-th (modulo) of the tuples to look up in an index.
+    fn probe(&self, slot: usize, idx: usize, probe: u8) -> Tuple {
+        let probes: Vec<Tuple> = self.probes(slot, idx).into_iter().collect();
+        probes[usize::from(probe) % probes.len()].clone()
+    }
+
+    /// A read's answer over this state, as a transaction's read sees its
+    /// staged state: a unique value held twice fails its lookup (and an
+    /// ordered scan that reaches it) with `UniqueViolation`.
+    fn answer(&self, call: &Call) -> Answered {
+        match call {
+            Call::Get { id, slot } => {
+                if !self.ns_exists(*slot) {
+                    return Err(Kind::UnknownNamespace);
+                }
+                Ok(Answer::Object(
+                    self.objects
+                        .get(id)
+                        .map(|o| (SLOTS[o.slot].1.to_string(), self.fields_of(o))),
+                ))
+            }
+            Call::Unique { slot, idx, tuple } => match self.holders(*slot, *idx, tuple)[..] {
+                [_, _, ..] => Err(Kind::UniqueViolation),
+                ref one => Ok(Answer::Holder(one.first().copied())),
+            },
+            Call::Page {
+                slot,
+                idx,
+                tuple,
+                limit,
+                after,
+            } => {
+                let ids: Vec<ObjectId> = self
+                    .holders(*slot, *idx, tuple)
+                    .into_iter()
+                    .filter(|id| after.is_none_or(|a| *id > a))
+                    .take(*limit)
+                    .collect();
+                let full = ids.len() == *limit;
+                Ok(Answer::Ids(ids, full))
+            }
+            Call::Scan {
+                slot,
+                idx,
+                limit,
+                reverse,
+                after,
+            } => {
+                let unique = self.classes[*slot]
+                    .as_ref()
+                    .and_then(|c| c.index(*idx))
+                    .is_some_and(|i| i.kind.is_unique());
+                // The keys in order: a unique index's with every holder.
+                let mut keys: Vec<(Tuple, Vec<ObjectId>)> = Vec::new();
+                for (t, id) in self.entries(*slot, *idx) {
+                    match keys.last_mut() {
+                        Some((last, ids)) if unique && *last == t => ids.push(id),
+                        _ => keys.push((t, vec![id])),
+                    }
+                }
+                if *reverse {
+                    keys.reverse();
+                }
+                let n = INDEXES[*idx].1.len();
+                let mut hits = Vec::new();
+                for (t, ids) in keys {
+                    if let Some((at, at_id)) = after {
+                        use std::cmp::Ordering::*;
+                        let ord = t.cmp(at).then_with(|| match at_id {
+                            Some(a) => ids[0].cmp(a),
+                            None => Equal,
+                        });
+                        if ord != if *reverse { Less } else { Greater } {
+                            continue;
+                        }
+                    }
+                    if ids.len() > 1 {
+                        return Err(Kind::UniqueViolation);
+                    }
+                    hits.push((query(n, &t), ids[0]));
+                    if hits.len() == *limit {
+                        return Ok(Answer::Hits(hits, true));
+                    }
+                }
+                Ok(Answer::Hits(hits, false))
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 // The run
 
 /// An engine call's result, and whether it met an injected failure.
@@ -1279,6 +1879,7 @@ struct Called<T> {
 }
 
 /// A write resolved against the model: what to send to the engine.
+#[derive(Debug, Clone)]
 enum Resolved {
     Insert {
         slot: usize,
@@ -1486,7 +2087,7 @@ impl Run {
             | Op::Reindex { slot, .. } => self.touched[usize::from(*slot)] = true,
             // A build may be finished in any class; writes touch their objects'.
             Op::Settle | Op::Reopen => self.touched = [true; 3],
-            Op::Write(_) | Op::Txn(_) | Op::ArmFailure { .. } => {}
+            Op::Write(_) | Op::Txn(_) | Op::ReadTxn { .. } | Op::ArmFailure { .. } => {}
         }
         match op {
             Op::CreateNamespace => {
@@ -1661,7 +2262,10 @@ impl Run {
                 }
                 self.update_class(slot, class, want, None);
             }
-            Op::Write(w) => self.single_write(w),
+            Op::Write(w) => {
+                self.single_write(w);
+            }
+            Op::ReadTxn { steps, blind } => self.read_txn(steps, blind.as_ref()),
             Op::Txn(writes) => self.txn(writes),
             Op::Reopen => self.reopen(),
             Op::Reindex { slot, index, defer } => {
@@ -1747,15 +2351,17 @@ impl Run {
         })
     }
 
-    /// One write by `Db::insert`, `Db::update` or `Db::delete`.
-    fn single_write(&mut self, w: &Write) {
+    /// One write by `Db::insert`, `Db::update` or `Db::delete`; what it
+    /// was and did (`None`: skipped).
+    fn single_write(&mut self, w: &Write) -> Option<Blind> {
         let Some(r) = Run::resolve(&self.model, w) else {
             self.note("  skipped");
-            return;
+            return None;
         };
         self.touch(&r);
         let db = self.db();
-        match r {
+        let resolved = r.clone();
+        let outcome = match r {
             Resolved::Insert { slot, given } => {
                 let mut next = self.model.clone();
                 let placeholder = ObjectId(u64::MAX);
@@ -1765,12 +2371,14 @@ impl Run {
                 let (ns, class) = SLOTS[slot];
                 let fields = named(&given);
                 let c = self.call("insert", || db.insert(ns, class, fields));
+                let got = c.result.as_ref().copied().map_err(kind);
                 if let Some(id) = self.judge("insert", c, want) {
                     self.new_id(id);
                     if let Err(k) = self.model.stage_insert(slot, id, &given) {
                         self.fail(format_args!("insert of {id}: the model refuses it ({k:?})"));
                     }
                 }
+                got
             }
             Resolved::Update { id, slot, given } => {
                 let mut next = self.model.clone();
@@ -1779,19 +2387,24 @@ impl Run {
                     .and_then(|()| next.unique_outcome(&[id]));
                 let fields = named(&given);
                 let c = self.call("update", || db.update(SLOTS[slot].0, id, fields));
+                let got = c.result.as_ref().map(|_| id).map_err(kind);
                 if self.judge("update", c, want).is_some() {
                     self.model = next;
                 }
+                got
             }
             Resolved::Delete { id, slot } => {
                 let mut next = self.model.clone();
                 let want = next.stage_delete(id, slot);
                 let c = self.call("delete", || db.delete(SLOTS[slot].0, id));
+                let got = c.result.as_ref().map(|_| id).map_err(kind);
                 if self.judge("delete", c, want).is_some() {
                     self.model = next;
                 }
+                got
             }
-        }
+        };
+        Some(Blind { resolved, outcome })
     }
 
     /// Writes in one transaction: refused as a whole by the first error,
@@ -1862,6 +2475,386 @@ impl Run {
             self.model = next;
         } else {
             self.model.gone.extend(allocated);
+        }
+    }
+
+    /// A read-write transaction with reads between its writes, a blind
+    /// write committed before it, and its commit judged by
+    /// serializability at its commit point (see the module doc).
+    fn read_txn(&mut self, steps: &[TxStep], blind: Option<&Write>) {
+        let db = self.db();
+        let mut tx = db.transaction();
+        let mut st = Staging::new(self.model.clone());
+        let mut allocated = Vec::new();
+        let mut writes: Vec<(Resolved, Option<ObjectId>)> = Vec::new();
+        let mut reads: Vec<ReadRec> = Vec::new();
+        for step in steps {
+            let w = match step {
+                TxStep::Read(read) => {
+                    self.tx_read(&mut tx, &st, read, writes.len(), &mut reads);
+                    continue;
+                }
+                TxStep::Write(w) => w,
+            };
+            let Some(r) = Run::resolve(&st.model, w) else {
+                self.note("  (write skipped)");
+                continue;
+            };
+            self.touch(&r);
+            let id = match &r {
+                Resolved::Insert { slot, given } => {
+                    let (ns, class) = SLOTS[*slot];
+                    let fields = named(given);
+                    let c = self.call("tx.insert", || tx.insert(ns, class, fields));
+                    let Ok(id) = c.result else {
+                        // Only an injected failure (checked by `call`).
+                        if !c.injected {
+                            self.fail("tx.insert failed without an injected failure");
+                        }
+                        self.model.gone.extend(allocated.iter().copied());
+                        return;
+                    };
+                    self.new_id(id);
+                    allocated.push((id, *slot));
+                    Some(id)
+                }
+                Resolved::Update { id, slot, given } => {
+                    self.note(format_args!("  tx.update {id}"));
+                    tx.update(SLOTS[*slot].0, *id, named(given));
+                    None
+                }
+                Resolved::Delete { id, slot } => {
+                    self.note(format_args!("  tx.delete {id}"));
+                    tx.delete(SLOTS[*slot].0, *id);
+                    None
+                }
+            };
+            st.write(&r, id);
+            writes.push((r, id));
+        }
+        // The blind write commits; the model then is the state at the
+        // transaction's commit point.
+        let before = self.model.clone();
+        let blind = blind.and_then(|w| {
+            self.note("  blind write:");
+            self.single_write(w)
+        });
+        if self.injected {
+            // Dropped uncommitted: the recovery compares with the model.
+            self.note("  (transaction dropped after an injected failure)");
+            self.model.gone.extend(allocated);
+            return;
+        }
+        // The object the blind write changed (an update may leave it as it
+        // was: then its record is unchanged, and so is any read of it).
+        let blind_id = blind
+            .as_ref()
+            .and_then(|b| b.outcome.ok())
+            .filter(|id| before.objects.get(id) != self.model.objects.get(id));
+        let (at, answers) = replay(&self.model, &writes, &reads);
+        let changed: Vec<usize> = (0..reads.len())
+            .filter(|i| !same_answer(&reads[*i].seen, &answers[*i]))
+            .collect();
+        // Objects the engine recorded as read: those a `get` returned from.
+        let got: BTreeSet<ObjectId> = reads
+            .iter()
+            .filter_map(|r| match (&r.call, &r.seen) {
+                (Call::Get { id, .. }, Ok(_)) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let written: BTreeSet<ObjectId> = at.written.iter().copied().collect();
+        let has_ops = !writes.is_empty();
+        let blind_got = blind_id.is_some_and(|id| got.contains(&id));
+        let blind_written = blind_id.is_some_and(|id| written.contains(&id));
+        // A changed answer is a conflict, unless it changed only through an
+        // object the transaction wrote (its staged write was computed from
+        // the snapshot's record; see `reordered`).
+        let must_conflict =
+            has_ops && !at.unknown_ns && (blind_got || (!changed.is_empty() && !blind_written));
+        let describe = |i: &usize| {
+            let r = &reads[*i];
+            format!(
+                "\n  read {i} (after {} staged writes) {:?}: saw {:?}, at the commit point {:?}",
+                r.pos, r.call, r.seen, answers[*i]
+            )
+        };
+        let changes: String = changed.iter().map(describe).collect();
+        let want = if has_ops { at.want() } else { Ok(()) };
+        let c = self.call("commit", || tx.commit());
+        STATS.read_txns.fetch_add(1, Relaxed);
+        match c.result {
+            Err(_) if c.injected => {
+                self.model.gone.extend(allocated);
+            }
+            Err(Error::Conflict { .. }) => {
+                if !has_ops || reads.is_empty() {
+                    self.fail(format_args!(
+                        "commit: Conflict, but the transaction {}",
+                        if has_ops {
+                            "read nothing"
+                        } else {
+                            "wrote nothing"
+                        }
+                    ));
+                }
+                STATS.conflicts.fetch_add(1, Relaxed);
+                if changed.is_empty() && !blind_got && !blind_written {
+                    // Allowed (intervals may cover more than the answer).
+                    STATS.false_conflicts.fetch_add(1, Relaxed);
+                    self.note("  (a false conflict: no answer changed)");
+                }
+                self.model.gone.extend(allocated);
+            }
+            Ok(()) => {
+                if must_conflict {
+                    self.fail(format_args!(
+                        "commit: Ok, but {} changed before it: no serial order gives the reads and the commit{changes}",
+                        if blind_got { "an object the transaction read" } else { "what the transaction read" }
+                    ));
+                }
+                if !matches!(want, Ok(()) | Err(Kind::MaybeUnique)) {
+                    self.fail(format_args!(
+                        "commit: succeeded, the model expects {want:?} at the commit point"
+                    ));
+                }
+                if has_ops && !changed.is_empty() {
+                    let blind = blind
+                        .as_ref()
+                        .unwrap_or_else(|| self.fail("no blind write"));
+                    if !reordered(&before, &writes, blind, &at.model) {
+                        self.fail(format_args!(
+                            "commit: Ok, but reads changed at the commit point, and the blind write cannot be ordered after the transaction either{changes}"
+                        ));
+                    }
+                    STATS.reordered.fetch_add(1, Relaxed);
+                    self.note(format_args!(
+                        "  (serialized before the blind write){changes}"
+                    ));
+                }
+                STATS.committed.fetch_add(1, Relaxed);
+                self.model = at.model;
+            }
+            Err(e) => {
+                if must_conflict {
+                    self.fail(format_args!(
+                        "commit: failed with {e:?}, the model expects Conflict: {} changed before it{changes}",
+                        if blind_got { "an object the transaction read" } else { "what the transaction read" }
+                    ));
+                }
+                let c = Called {
+                    result: Err::<(), _>(e),
+                    injected: false,
+                };
+                self.judge("commit", c, want);
+                self.model.gone.extend(allocated);
+            }
+        }
+    }
+
+    /// One transactional read (and its next page), checked against the
+    /// staged state `st`; recorded with `pos`, the writes staged before it.
+    fn tx_read(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        st: &Staging,
+        read: &Read,
+        pos: usize,
+        reads: &mut Vec<ReadRec>,
+    ) {
+        let m = &st.model;
+        let call = match *read {
+            Read::Get { target } => m.resolve(target).map(|(id, slot)| Call::Get { id, slot }),
+            Read::Unique { slot, index, probe } => {
+                m.fitting(slot, index, |k| k.is_unique())
+                    .map(|(slot, idx)| Call::Unique {
+                        slot,
+                        idx,
+                        tuple: m.probe(slot, idx, probe),
+                    })
+            }
+            Read::Page {
+                slot,
+                index,
+                probe,
+                limit,
+                ..
+            } => m
+                .fitting(slot, index, |k| !k.is_unique())
+                .map(|(slot, idx)| Call::Page {
+                    slot,
+                    idx,
+                    tuple: m.probe(slot, idx, probe),
+                    limit: usize::from(limit),
+                    after: None,
+                }),
+            Read::Scan {
+                slot,
+                index,
+                limit,
+                reverse,
+                ..
+            } => m
+                .fitting(slot, index, |k| k.is_ordered())
+                .map(|(slot, idx)| Call::Scan {
+                    slot,
+                    idx,
+                    limit: usize::from(limit),
+                    reverse,
+                    after: None,
+                }),
+        };
+        let Some(call) = call else {
+            self.note("  (read skipped: no object or index fits)");
+            return;
+        };
+        let (seen, cursor) = self.tx_call(tx, &call, None);
+        self.check_read(st, &call, &seen);
+        reads.push(ReadRec {
+            pos,
+            call: call.clone(),
+            seen: seen.clone(),
+        });
+        let next = matches!(
+            read,
+            Read::Page { next: true, .. } | Read::Scan { next: true, .. }
+        );
+        let Some(cursor) = cursor.filter(|_| next) else {
+            return;
+        };
+        // The next page: after the last entry of this one.
+        let call = match (call, seen) {
+            (
+                Call::Page {
+                    slot,
+                    idx,
+                    tuple,
+                    limit,
+                    ..
+                },
+                Ok(Answer::Ids(ids, _)),
+            ) => Call::Page {
+                slot,
+                idx,
+                tuple,
+                limit,
+                after: ids.last().copied(),
+            },
+            (
+                Call::Scan {
+                    slot,
+                    idx,
+                    limit,
+                    reverse,
+                    ..
+                },
+                Ok(Answer::Hits(hits, _)),
+            ) => {
+                let unique = m.classes[slot]
+                    .as_ref()
+                    .and_then(|c| c.index(idx))
+                    .is_some_and(|i| i.kind.is_unique());
+                let after = hits.last().map(|(v, id)| {
+                    let tuple = match v {
+                        Value::List(items) if INDEXES[idx].1.len() > 1 => items.clone(),
+                        v => vec![v.clone()],
+                    };
+                    (tuple, (!unique).then_some(*id))
+                });
+                Call::Scan {
+                    slot,
+                    idx,
+                    limit,
+                    reverse,
+                    after,
+                }
+            }
+            _ => self.fail("a cursor without a page"),
+        };
+        let (seen, _) = self.tx_call(tx, &call, Some(cursor));
+        self.check_read(st, &call, &seen);
+        reads.push(ReadRec { pos, call, seen });
+    }
+
+    /// Fails unless a read's answer is the staged state's.
+    fn check_read(&self, st: &Staging, call: &Call, seen: &Answered) {
+        STATS.reads.fetch_add(1, Relaxed);
+        let want = st.answer(call);
+        if !same_answer(seen, &want) {
+            self.fail(format_args!(
+                "transactional read {call:?}: {seen:?}, the model expects {want:?} (the staged state)"
+            ));
+        }
+    }
+
+    /// Runs a read through the transaction: its answer and its cursor.
+    fn tx_call(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        call: &Call,
+        cursor: Option<Cursor>,
+    ) -> (Answered, Option<Cursor>) {
+        let what = format!("tx read {call:?}");
+        let c = match call {
+            Call::Get { id, slot } => self.call(&what, || {
+                let o = tx.get(SLOTS[*slot].0, *id)?;
+                Ok((Answer::Object(o.map(|o| (o.class, o.fields))), None))
+            }),
+            Call::Unique { slot, idx, tuple } => {
+                let (ns, class) = SLOTS[*slot];
+                let (iname, parts) = INDEXES[*idx];
+                let v = query(parts.len(), tuple);
+                self.call(&what, || {
+                    let h = tx.find_unique(ns, class, iname, &v)?;
+                    Ok((Answer::Holder(h), None))
+                })
+            }
+            Call::Page {
+                slot,
+                idx,
+                tuple,
+                limit,
+                ..
+            } => {
+                let (ns, class) = SLOTS[*slot];
+                let (iname, parts) = INDEXES[*idx];
+                let v = query(parts.len(), tuple);
+                let mut find = FindAll::first(*limit);
+                if let Some(c) = cursor {
+                    find = find.after(c);
+                }
+                self.call(&what, || {
+                    let p = tx.find_page(ns, class, iname, &v, &find)?;
+                    Ok((Answer::Ids(p.ids, p.cursor.is_some()), p.cursor))
+                })
+            }
+            Call::Scan {
+                slot,
+                idx,
+                limit,
+                reverse,
+                ..
+            } => {
+                let (ns, class) = SLOTS[*slot];
+                let mut q = RangeScan::all().limit(*limit);
+                if *reverse {
+                    q = q.reverse();
+                }
+                if let Some(c) = cursor {
+                    q = q.after(c);
+                }
+                self.call(&what, || {
+                    let p = tx.scan(ns, class, INDEXES[*idx].0, &q)?;
+                    Ok((Answer::Hits(p.hits, p.cursor.is_some()), p.cursor))
+                })
+            }
+        };
+        if c.injected {
+            self.fail(format_args!("{what}: a read met an injected failure"));
+        }
+        match c.result {
+            Ok((answer, cursor)) => (Ok(answer), cursor),
+            Err(e) => (Err(kind(&e)), None),
         }
     }
 
@@ -2636,4 +3629,13 @@ pub fn run_program(program: &Program) {
     if let Some(trace) = &run.trace {
         eprintln!("{trace}");
     }
+    // With ENGINE_MODEL_STATS set, the read transactions' counters after
+    // runs 1, 2, 4, 8, ... of this process.
+    let runs = RUNS.fetch_add(1, Relaxed) + 1;
+    if runs.is_power_of_two() && std::env::var_os("ENGINE_MODEL_STATS").is_some() {
+        eprintln!("engine_model after {runs} runs: {}", read_txn_stats());
+    }
 }
+
+/// Programs run in this process.
+static RUNS: AtomicU64 = AtomicU64::new(0);
