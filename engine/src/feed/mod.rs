@@ -23,7 +23,7 @@
 //! May call: `catalog` (names and class definitions), `read` (building an
 //! [`Object`]), `crate::error`.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -172,7 +172,7 @@ struct Ring {
     /// The watches blocked in a receive: a commit wakes those its changes
     /// match, not every one (a thousand blocked watchers of other classes
     /// cost every commit a wake-up each).
-    waiting: Vec<Waiter>,
+    waiting: HashMap<usize, Waiter>,
 }
 
 /// A watch blocked in a receive: what it watches and where to wake it.
@@ -218,7 +218,7 @@ impl Feed {
                 held: 0,
                 first_seq: 1,
                 closed: false,
-                waiting: Vec::new(),
+                waiting: HashMap::new(),
             }),
             capacity: capacity.max(1),
             woken: AtomicU64::new(0),
@@ -239,7 +239,7 @@ impl Feed {
     pub fn close(&self) {
         let mut ring = self.ring.lock();
         ring.closed = true;
-        for w in &ring.waiting {
+        for w in ring.waiting.values() {
             w.wake.notify_one();
         }
     }
@@ -272,7 +272,7 @@ impl Feed {
             return;
         };
         let mut woken = 0;
-        for w in &ring.waiting {
+        for w in ring.waiting.values() {
             if entry.changes.iter().any(|c| w.filter.matches(c)) {
                 w.wake.notify_one();
                 woken += 1;
@@ -466,10 +466,15 @@ impl Watch {
                     };
                     // Registered and waiting under the ring's lock, which
                     // a commit holds to wake the matching waiters.
-                    ring.waiting.push(Waiter {
-                        filter: self.filter,
-                        wake: self.wake.clone(),
-                    });
+                    // Keyed by the condvar's address: one entry per watch.
+                    let me = Arc::as_ptr(&self.wake) as usize;
+                    ring.waiting.insert(
+                        me,
+                        Waiter {
+                            filter: self.filter,
+                            wake: self.wake.clone(),
+                        },
+                    );
                     let timed_out = match deadline {
                         None => {
                             self.wake.wait(&mut ring);
@@ -477,9 +482,7 @@ impl Watch {
                         }
                         Some(at) => self.wake.wait_until(&mut ring, at).timed_out(),
                     };
-                    let me = Arc::as_ptr(&self.wake);
-                    ring.waiting
-                        .retain(|w| !std::ptr::eq(Arc::as_ptr(&w.wake), me));
+                    ring.waiting.remove(&me);
                     if timed_out {
                         return match self.step(&ring) {
                             Step::Change(c) => Ok(Some(c)),
