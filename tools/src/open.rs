@@ -40,36 +40,16 @@ pub(crate) fn check_db_dir(path: &Path) -> Result<()> {
     }
     match path.join("CURRENT").try_exists() {
         Ok(true) => Ok(()),
-        // RocksDB's own files without the CURRENT that names the MANIFEST:
-        // a damaged database, not a directory that never held one.
-        Ok(false) if holds_rocksdb_files(path) => Err(fail(
-            5,
-            format!(
-                "{p}: damaged database: it holds RocksDB files (MANIFEST, SST, WAL) but its \
-                 CURRENT file is missing; restore a backup"
-            ),
-        )),
+        // Files without the CURRENT that names the MANIFEST: the engine's
+        // open tells a damaged database (RocksDB's own files: exit 5) from
+        // a directory that never held one (exit 3).
+        Ok(false) if std::fs::read_dir(path).is_ok_and(|mut e| e.next().is_some()) => Ok(()),
         Ok(false) => Err(fail(
             3,
             format!("{p}: not a rockhold database (no RocksDB CURRENT file)"),
         )),
         Err(e) => Err(fail(6, format!("{p}: cannot read: {e}"))),
     }
-}
-
-/// Whether `dir` holds a file only a RocksDB database has: a MANIFEST, an
-/// SST or WAL file, or rockhold's durable mark.
-fn holds_rocksdb_files(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries.flatten().any(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.starts_with("MANIFEST-")
-                || name.ends_with(".sst")
-                || name.ends_with(".log") && name.trim_end_matches(".log").parse::<u64>().is_ok()
-                || name == "ROCKHOLD-DURABLE"
-        })
-    })
 }
 
 /// A read-only view of the database at `path`, current as of this call.
