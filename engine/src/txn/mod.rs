@@ -328,8 +328,9 @@ impl<'db> Transaction<'db> {
             unique_stripes(&inner.seed, &plan).chain(reads.iter().flat_map(|r| r.stripes())),
         );
         // Under every lock: what the transaction read is still so.
+        // (The objects read were checked under their locks, still held.)
         if let Some(st) = state {
-            st.validate(inner.kv.latest())?;
+            st.validate_indexes(inner.kv.latest())?;
         }
         let points = point_writes(&plan, &mut CommittedView(&view)).inspect_err(|e| {
             if matches!(e, Error::UniqueViolation { .. }) {

@@ -106,6 +106,12 @@ impl ReadSet {
     /// conflict.
     pub fn validate(&self, snap: &dyn KvRead, latest: &dyn KvRead) -> Result<()> {
         self.validate_objects(latest)?;
+        self.validate_indexes(snap, latest)
+    }
+
+    /// `validate` of the unique lookups and the covered intervals only
+    /// (the commit checked the objects under their locks already).
+    pub fn validate_indexes(&self, snap: &dyn KvRead, latest: &dyn KvRead) -> Result<()> {
         for p in &self.points {
             if latest.get(Space::of(p.family), &p.key)? != p.seen {
                 return Err(Error::Conflict {
@@ -413,6 +419,12 @@ impl ReadState<'_> {
     /// Checks every read against `latest` (see [`ReadSet::validate`]).
     pub fn validate(&self, latest: &dyn KvRead) -> Result<()> {
         self.set.validate(self.snap.kv(), latest)
+    }
+
+    /// Checks the index reads against `latest` (see
+    /// [`ReadSet::validate_indexes`]).
+    pub fn validate_indexes(&self, latest: &dyn KvRead) -> Result<()> {
+        self.set.validate_indexes(self.snap.kv(), latest)
     }
 
     /// Whether any read needs the range-validation lock.
