@@ -213,3 +213,27 @@ pub mod users {
         }
     }
 }
+
+/// Flips a byte a third into `file`: an SST's data blocks come first, its
+/// index and footer last; the first block holds the generation marker an
+/// open reads.
+pub fn flip_in_a_data_block(file: &Path) {
+    let len = std::fs::metadata(file).expect("sst").len();
+    flip_byte(file, len / 3);
+}
+
+/// Flips one bit of the byte at offset `at` of `file`, in place.
+pub fn flip_byte(file: &Path, at: u64) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(file)
+        .expect("open");
+    let mut b = [0u8];
+    f.seek(SeekFrom::Start(at)).expect("seek");
+    f.read_exact(&mut b).expect("read");
+    b[0] ^= 0x10;
+    f.seek(SeekFrom::Start(at)).expect("seek");
+    f.write_all(&b).expect("write");
+}

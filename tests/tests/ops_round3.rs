@@ -16,7 +16,9 @@ use rockhold::{
 };
 use rockhold_format::{Key, MetaKey, MetaValue, NamespaceId, ObjectKey, Record};
 use rockhold_tests::users::{fill, indexed, plain};
-use rockhold_tests::{assert_invariant, raw_cf, with_raw_db, TempDb};
+use rockhold_tests::{
+    assert_invariant, flip_byte, flip_in_a_data_block, raw_cf, with_raw_db, TempDb,
+};
 
 // ---- helpers ----
 
@@ -278,29 +280,6 @@ fn a_backed_up_sst(backups: &Path) -> PathBuf {
     }
     found.sort();
     found.into_iter().next().expect("a backed-up SST")
-}
-
-/// Flips a byte a third into `file`: an SST's data blocks come first, its
-/// index and footer last; the first block holds the generation marker an
-/// open reads.
-fn flip_in_a_data_block(file: &Path) {
-    let len = std::fs::metadata(file).expect("sst").len();
-    flip_byte(file, len / 3);
-}
-
-fn flip_byte(file: &Path, at: u64) {
-    use std::io::{Read, Seek, SeekFrom, Write};
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(file)
-        .expect("open");
-    let mut b = [0u8];
-    f.seek(SeekFrom::Start(at)).expect("seek");
-    f.read_exact(&mut b).expect("read");
-    b[0] ^= 0x10;
-    f.seek(SeekFrom::Start(at)).expect("seek");
-    f.write_all(&b).expect("write");
 }
 
 /// Item 14: `verify_backup` checked file sizes only: a backed-up SST with

@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 
 use rockhold::{Db, Family, ObjectId, Options, Value};
 use rockhold_format::{FullScanKey, Key, NamespaceId, ObjectKey};
-use rockhold_tests::{raw_cf, with_raw_db};
+use rockhold_tests::{flip_byte, flip_in_a_data_block, raw_cf, with_raw_db};
 
 fn rockhold(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rockhold"))
@@ -77,29 +77,6 @@ fn users_db(dir: &Path) {
     rockhold_tests::users::fill(&db, 20_000);
     db.compact().expect("compact");
     db.close().expect("close");
-}
-
-/// Flips a byte a third into `file`: an SST's data blocks come first, its
-/// index and footer last; the first block holds the generation marker an
-/// open reads.
-fn flip_in_a_data_block(file: &Path) {
-    let len = std::fs::metadata(file).expect("sst").len();
-    flip_byte(file, len / 3);
-}
-
-fn flip_byte(file: &Path, at: u64) {
-    use std::io::{Read, Seek, SeekFrom, Write};
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(file)
-        .expect("open");
-    let mut b = [0u8];
-    f.seek(SeekFrom::Start(at)).expect("seek");
-    f.read_exact(&mut b).expect("read");
-    b[0] ^= 0x10;
-    f.seek(SeekFrom::Start(at)).expect("seek");
-    f.write_all(&b).expect("write");
 }
 
 /// The live SST file of a column family, by path.
