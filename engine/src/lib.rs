@@ -126,8 +126,11 @@ pub use admin::migrate::MigrationReport;
 pub use admin::repair::QuarantineReport;
 pub use admin::verify::{Problem, SkippedIndex, VerifyReport};
 pub use build::runner::TaskInfo;
-pub use catalog::ddl::{ClassSpec, FieldSpec, IndexSpec, IndexState, MAX_INDEX_PARTS};
+pub use catalog::schema::{ClassSpec, FieldSpec, IndexSpec, IndexState, MAX_INDEX_PARTS};
 pub use db::class::Class;
+pub use db::collection::{
+    Collection, ObjectIter, RangeIds, RangeIter, TxCollection, TypedChange, TypedWatch,
+};
 pub use db::Db;
 pub use error::{BackendError, Error, Result};
 pub use feed::{Change, ChangeKind, Watch};
@@ -138,9 +141,6 @@ pub use read::{Cursor, FindAll, FindPage, Object, RangeScan, ScanPage, Snapshot}
 /// the attributes they take.
 pub use rockhold_derive::{Model, Schema};
 pub use txn::Transaction;
-pub use typed::collection::{
-    Collection, ObjectIter, RangeIds, RangeIter, TxCollection, TypedChange, TypedWatch,
-};
 pub use typed::model::{
     kind, Bytes, Id, IndexKindOf, IndexRef, Key, KeyedModel, Model, Range, Schema, Unique,
 };

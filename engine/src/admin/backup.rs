@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use crate::db::Db;
 use crate::error::{Error, Result};
 #[cfg(feature = "rocksdb")]
 use crate::kv::rocks::backup as rocks;
+use crate::read::ReadCtx;
 
 /// A backup in a backup directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,18 +244,14 @@ pub fn purge_backups(dir: impl AsRef<Path>, keep: usize) -> Result<()> {
     rocks::purge(dir.as_ref(), keep)
 }
 
-impl Db {
+impl ReadCtx {
     /// Takes an incremental backup into `dir`: files already in an earlier
     /// backup there are not copied again. Memtables are flushed first, so
     /// the backup holds every committed write, and no index build ingests
     /// files while it is taken, so it restores to a consistent database.
-    ///
-    /// `dir` is created (mode [`Options::dir_mode`](crate::Options::dir_mode),
-    /// default `0700`) if missing; an existing `dir` must be empty or a
-    /// backup directory, and must not lie inside the database directory.
-    pub fn create_backup(&self, dir: impl AsRef<Path>) -> Result<BackupInfo> {
+    pub(crate) fn create_backup(&self, dir: impl AsRef<Path>) -> Result<BackupInfo> {
         let dir = dir.as_ref();
-        let kv = &self.inner.kv;
+        let kv = &self.kv;
         let Some(path) = kv.path() else {
             return Err(Error::Unsupported {
                 what: "backups of an in-memory database",
@@ -264,7 +260,7 @@ impl Db {
         refuse_nested(dir, path, "lies inside the database directory")?;
         match non_empty_dir(dir)? {
             // Through a dangling link: where it points.
-            None => crate::kv::dirlock::create_dir(&resolved(dir)?, self.inner.opts.dir_mode)?,
+            None => crate::kv::dirlock::create_dir(&resolved(dir)?, self.opts.dir_mode)?,
             Some(true) if !is_backup_dir(dir) => {
                 return Err(bad_path(dir, "is not empty and not a backup directory"))
             }
@@ -279,9 +275,9 @@ impl Db {
     /// directory, given mode [`Options::dir_mode`](crate::Options::dir_mode)
     /// (default `0700`) and renamed into place. No index build ingests
     /// files while it is taken.
-    pub fn checkpoint(&self, dir: impl AsRef<Path>) -> Result<()> {
+    pub(crate) fn checkpoint(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
-        let kv = &self.inner.kv;
+        let kv = &self.kv;
         let Some(path) = kv.path() else {
             return Err(Error::Unsupported {
                 what: "checkpoints of an in-memory database",
@@ -296,7 +292,7 @@ impl Db {
         let inside = staging.join("checkpoint");
         let written = kv
             .checkpoint(&inside)
-            .and_then(|()| set_mode(&inside, self.inner.opts.dir_mode))
+            .and_then(|()| set_mode(&inside, self.opts.dir_mode))
             .and_then(|()| rename(&inside, dir));
         let _ = std::fs::remove_dir_all(&staging);
         written

@@ -21,7 +21,7 @@ use rockhold_format::{
     TaskRecord, FORMAT_VERSION, FRAME_VERSION,
 };
 
-use crate::catalog::ddl::{now_ms, put_counter};
+use crate::catalog::{now_ms, put_counter};
 use crate::error::{Error, Result};
 use crate::kv::{KeyRange, Kv, Space, WriteBatch};
 
@@ -209,33 +209,26 @@ pub(crate) fn migrate_kv(kv: &dyn Kv) -> Result<MigrationReport> {
     Ok(report)
 }
 
-impl crate::Db {
-    /// Migrates the database at `path` from format version 1 to the
-    /// current version, in place and offline (it must not be open). The
-    /// records are rewritten; the indexes are rebuilt by reindex tasks that
-    /// the next [`crate::Db::open`] runs in the background (or
-    /// [`crate::Db::check_reindex_tasks`] at once). Safe to run again after
-    /// an interruption, and a no-op on a current database.
-    #[cfg(feature = "rocksdb")]
-    pub fn migrate(
-        path: impl AsRef<std::path::Path>,
-        opts: &crate::Options,
-    ) -> Result<MigrationReport> {
-        let kv = crate::kv::rocks::RocksKv::open_accepting(
-            path.as_ref(),
-            &opts.clone().create_if_missing(false),
-            crate::kv::rocks::Versions::Migratable,
-        )?;
-        let report = migrate_kv(&kv);
-        kv.close()?;
-        report
-    }
+/// Migrates the database at `path` in place, offline (see `Db::migrate`).
+#[cfg(feature = "rocksdb")]
+pub(crate) fn migrate_path(
+    path: &std::path::Path,
+    opts: &crate::Options,
+) -> Result<MigrationReport> {
+    let kv = crate::kv::rocks::RocksKv::open_accepting(
+        path,
+        &opts.clone().create_if_missing(false),
+        crate::kv::rocks::Versions::Migratable,
+    )?;
+    let report = migrate_kv(&kv);
+    kv.close()?;
+    report
+}
 
-    /// [`crate::Db::migrate`] for a database held by a [`crate::MemStore`].
-    pub fn migrate_memory(store: &crate::MemStore) -> Result<MigrationReport> {
-        let kv = store.open()?;
-        let report = migrate_kv(&kv);
-        kv.close()?;
-        report
-    }
+/// Migrates the database held by `store` (see `Db::migrate_memory`).
+pub(crate) fn migrate_memory(store: &crate::MemStore) -> Result<MigrationReport> {
+    let kv = store.open()?;
+    let report = migrate_kv(&kv);
+    kv.close()?;
+    report
 }

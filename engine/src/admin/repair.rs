@@ -7,7 +7,8 @@ use rockhold_format::{
     decode_holders, encode_holders, Family, FullScanKey, Key, NamespaceId, ObjectId, ObjectKey,
 };
 
-use crate::db::Db;
+use crate::build::BuildCtx;
+use crate::catalog::Effects;
 use crate::error::{Error, Result};
 use crate::kv::{KeyRange, Space, WriteBatch};
 
@@ -24,7 +25,7 @@ pub struct QuarantineReport {
     pub unique_keys_changed: u64,
 }
 
-impl Db {
+impl BuildCtx {
     /// Removes object `id` of `namespace` whatever its record holds, in one
     /// synced batch: the raw record, its full-scan entry in every class of
     /// the namespace, every non-unique index entry that ends with its id,
@@ -35,14 +36,14 @@ impl Db {
     /// and ingest over it, and index builds that end `Failed` on it) can be
     /// removed. The rest of the database is kept; requeue failed builds
     /// with [`Db::retry_failed_tasks`] after.
-    ///
-    /// For the operator (`rockhold repair DB --drop-object ID`): the object
-    /// is gone, not moved; copy what can be read of it first (`rockhold
-    /// dump`). Class changes and commits wait while it runs. Fails with
-    /// `UnknownObject` when neither a record nor an entry names the id.
-    pub fn quarantine(&self, namespace: &str, id: ObjectId) -> Result<QuarantineReport> {
-        self.inner.writable()?;
-        let inner = &self.inner;
+    pub(crate) fn quarantine(
+        &self,
+        fx: &mut Effects,
+        namespace: &str,
+        id: ObjectId,
+    ) -> Result<QuarantineReport> {
+        self.writable()?;
+        let inner = self;
         let mut cat = inner.catalog.change();
         let ns = cat.namespace_id(namespace)?;
         let mut report = QuarantineReport::default();
@@ -74,11 +75,12 @@ impl Db {
                 id,
             });
         }
-        cat.commit(&*inner.kv, &batch, true)?;
-        drop(cat);
         // Nothing cached about the object is true any more.
-        inner.unique_cache.clear();
-        inner.class_cache.clear();
+        let stale = Effects {
+            clear_caches: true,
+            ..Effects::default()
+        };
+        *fx = fx.and(cat.commit(&*inner.kv, &batch)?).and(stale);
         Ok(report)
     }
 }

@@ -15,12 +15,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::catalog::ClassEntry;
-use crate::db::{Db, Inner};
 use crate::error::{escape_key, Result};
 use crate::index::entries::{entry_id, index_keys, index_tuples};
 use crate::index::plan::{expected_entries, Change};
 use crate::index::unique::UniqueCheck;
 use crate::kv::{KeyRange, KvRead, Space};
+use crate::read::ReadCtx;
 use rockhold_format::{
     decode_holders, AnyKey, ClassDef, ClassId, ClassKey, Family, HashKey, IndexId, Key, MetaValue,
     NameEntry, NamespaceId, ObjectId, ObjectKey, ObjectRecord, RawOrderedKey, Record, TaskKey,
@@ -99,7 +99,7 @@ impl VerifyReport {
 type Finding = Result<Option<String>>;
 
 struct Verifier<'a> {
-    inner: &'a Inner,
+    inner: &'a ReadCtx,
     progress: &'a mut dyn FnMut(u64),
     seen: u64,
     snap: Box<dyn KvRead + 'a>,
@@ -444,7 +444,7 @@ fn building(class: &ClassEntry, entry: &[u8], family: Family) -> bool {
 
 /// Every file the backend lists that is missing or shorter than listed, as
 /// problems of the family its space holds.
-fn missing_files(inner: &Inner) -> Result<Vec<Problem>> {
+fn missing_files(inner: &ReadCtx) -> Result<Vec<Problem>> {
     Ok(inner
         .kv
         .damaged_files()?
@@ -460,22 +460,21 @@ fn missing_files(inner: &Inner) -> Result<Vec<Problem>> {
         .collect())
 }
 
-impl Db {
+impl ReadCtx {
     /// Checks every record and the index invariant on a snapshot of the
     /// database. Storage errors are returned as errors; violations are
     /// collected in the report.
-    ///
-    /// First every live SST file RocksDB lists must exist with its listed
-    /// size: a missing or short file is reported as such (the key checks
-    /// are then skipped, since they would report each key the file held).
-    pub fn verify(&self) -> Result<VerifyReport> {
+    pub(crate) fn verify(&self) -> Result<VerifyReport> {
         self.verify_with_progress(&mut |_| {})
     }
 
     /// [`Db::verify`], calling `progress` with the number of keys checked so
     /// far every few thousand keys (for a progress bar).
-    pub fn verify_with_progress(&self, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport> {
-        let inner = &self.inner;
+    pub(crate) fn verify_with_progress(
+        &self,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<VerifyReport> {
+        let inner = self;
         let files = missing_files(inner)?;
         if !files.is_empty() {
             return Ok(VerifyReport {
@@ -532,7 +531,7 @@ impl Db {
         for family in [Family::Meta, Family::Name, Family::Class, Family::Task] {
             v.scan(family, Verifier::check_catalog_record)?;
         }
-        let generations = crate::db::meta::read_generations(&*v.snap)?;
+        let generations = crate::kv::generation::read_generations(&*v.snap)?;
         let newest = generations.iter().flatten().copied().max();
         for (tag, g) in generations.iter().enumerate() {
             if *g != newest {

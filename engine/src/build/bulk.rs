@@ -19,17 +19,15 @@
 //! over 1,000,000. Readers do not wait at all: they load the catalog
 //! version without a lock.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::collections::HashSet;
 
-use parking_lot::Mutex;
 use rockhold_format::{
     encode_holders, ClassDef, ClassId, Family, FullScanKey, HashKey, IndexDef, IndexKind, Key,
     NamespaceId, ObjectId, ObjectKey, OrderedKey, RawOrderedKey, RecordView, TaskRecord,
 };
 
 use crate::build::task::{indexes_of, Guard, Outcome};
-use crate::db::Inner;
+use crate::build::BuildCtx;
 use crate::error::{Error, Result};
 use crate::index::entries::{check_indexable, entry_key, index_tuples, index_tuples_in, point_key};
 use crate::index::plan::{plan, Change, Scope};
@@ -37,65 +35,6 @@ use crate::index::unique::{Conflicts, UniqueCheck};
 use crate::kv::{KeyRange, SortedRun, Space, WriteBatch};
 use crate::options::BuildStage;
 use crate::read::View;
-
-/// Objects written to classes that a bulk build is reading from a snapshot.
-#[derive(Default)]
-pub(crate) struct BuildLog {
-    active: AtomicUsize,
-    next_token: AtomicU64,
-    logs: Mutex<HashMap<u64, (ClassId, Vec<ObjectId>)>>,
-}
-
-impl BuildLog {
-    /// Notes objects a commit writes. The write path calls this while it
-    /// pins the catalog, before its batch is written.
-    pub(crate) fn record(&self, writes: impl Iterator<Item = (ClassId, ObjectId)>) {
-        if self.active.load(Ordering::SeqCst) == 0 {
-            return;
-        }
-        let mut logs = self.logs.lock();
-        for (class, id) in writes {
-            for (c, ids) in logs.values_mut() {
-                if *c == class {
-                    ids.push(id);
-                }
-            }
-        }
-    }
-
-    /// Starts logging writes to `class`. The caller holds every writer off,
-    /// so no commit is between its check of `active` and its write.
-    fn register(&self, class: ClassId) -> Registration<'_> {
-        let token = self.next_token.fetch_add(1, Ordering::SeqCst);
-        self.logs.lock().insert(token, (class, Vec::new()));
-        self.active.fetch_add(1, Ordering::SeqCst);
-        Registration { log: self, token }
-    }
-}
-
-/// One build's log; logging stops when it is taken or dropped.
-struct Registration<'a> {
-    log: &'a BuildLog,
-    token: u64,
-}
-
-impl Registration<'_> {
-    /// Stops logging and returns the objects written meanwhile, sorted, once each.
-    fn take(&self) -> Vec<ObjectId> {
-        let ids = self.log.logs.lock().remove(&self.token);
-        let mut ids = ids.map(|(_, ids)| ids).unwrap_or_default();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    }
-}
-
-impl Drop for Registration<'_> {
-    fn drop(&mut self) {
-        self.log.logs.lock().remove(&self.token);
-        self.log.active.fetch_sub(1, Ordering::SeqCst);
-    }
-}
 
 /// Why the scan stopped early.
 enum Stop {
@@ -203,6 +142,7 @@ fn claim_key(point: &(Family, Vec<u8>), id: ObjectId) -> Vec<u8> {
 /// Reads the records of `ids` from the snapshot and collects their entries;
 /// `Err(stop)` when the part gave up.
 fn scan_part(
+    cx: &BuildCtx,
     at_snapshot: &View<'_>,
     ns: NamespaceId,
     def: &ClassDef,
@@ -211,13 +151,12 @@ fn scan_part(
     budget: usize,
 ) -> Result<std::result::Result<Part, Stop>> {
     let (first, end) = (ObjectId(start), end.map(ObjectId));
-    let inner = at_snapshot.inner;
     let mut part = Part::default();
     let mut seen = 0usize;
     let mut stop = None;
     at_snapshot.for_each_record(ns, def.id, first, end, |id, bytes| {
         seen += 1;
-        if seen.is_multiple_of(4096) && inner.shutting_down() {
+        if seen.is_multiple_of(4096) && cx.shutting_down() {
             stop = Some(Stop::Shutdown);
             return Ok(false);
         }
@@ -233,7 +172,7 @@ fn scan_part(
                     stop = Some(Stop::Unindexable(format!("object {id}: {e}")));
                     return Ok(false);
                 }
-                let (family, key) = entry_key(&inner.seed, ns, def.id, index, &tuple, id);
+                let (family, key) = entry_key(&cx.seed, ns, def.id, index, &tuple, id);
                 // A unique index's point key, and the holder after it.
                 part.push(family, index.is_unique(), &key);
             }
@@ -335,7 +274,7 @@ fn merge_slices<'a>(a: &[&'a [u8]], b: &[&'a [u8]]) -> Vec<&'a [u8]> {
 /// behind. Read from the latest state; the caller holds the catalog write
 /// off every writer, so no commit changes the indexes meanwhile.
 fn stale_entries(
-    inner: &Inner,
+    cx: &BuildCtx,
     ns: NamespaceId,
     class: ClassId,
     indexes: &[IndexDef],
@@ -354,7 +293,7 @@ fn stale_entries(
             .iter()
             .find(|(fam, _)| *fam == family)
             .map_or(&[], |(_, keys)| keys.as_slice());
-        inner.kv.latest().scan(
+        cx.kv.latest().scan(
             Space::of(family),
             KeyRange::prefix(&prefix),
             &mut |key, _| {
@@ -408,8 +347,7 @@ fn point_keys<'k>(
                     continue;
                 };
                 for tuple in index_tuples(def, index, &rec) {
-                    let same_key =
-                        point_key(&latest.inner.seed, ns, def.id, index, &tuple).1 == key;
+                    let same_key = point_key(&latest.cx.seed, ns, def.id, index, &tuple).1 == key;
                     if same_key {
                         if let Some(first) = check.claim(def.id, index.id, &tuple, h) {
                             conflicts.note(first, h);
@@ -450,24 +388,24 @@ fn with_points<'k>(
 /// (see the module documentation). `stale_removed` counts them and the
 /// entries of the snapshot that writes made outdated before the ingest.
 pub(crate) fn build_by_ingest(
-    inner: &Inner,
+    cx: &BuildCtx,
     guard: Guard,
     task: &mut TaskRecord,
 ) -> Result<Option<Outcome>> {
     let (class_id, index_id) = guard.id();
-    let kv = &*inner.kv;
+    let kv = &*cx.kv;
     // Register the log and take the snapshot with no commit in flight.
     let (entry, log, snapshot) = {
-        let cat = inner.catalog.exclusive();
+        let cat = cx.catalog.exclusive();
         let Some(entry) = guard.entry(&cat) else {
             return Ok(Some(Outcome::Superseded));
         };
-        let log = inner.builds.register(class_id);
+        let log = cx.builds.register(class_id);
         (entry, log, kv.snapshot())
     };
     let (ns, def) = (entry.ns, &entry.def);
     let indexes = indexes_of(&entry, index_id);
-    let at_snapshot = View::at(inner, &*snapshot, None);
+    let at_snapshot = View::at(cx, &*snapshot, None);
 
     // 1. Every entry of every object, from the snapshot: the id range is cut
     // in one part per core, each read, decoded and sorted by its own thread.
@@ -477,13 +415,13 @@ pub(crate) fn build_by_ingest(
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let threads = if last - first < 8192 { 1 } else { threads };
     let ranges = split(first, last, threads as u64);
-    let budget = inner.opts.bulk_build_memory / ranges.len().max(1);
+    let budget = cx.opts.bulk_build_memory / ranges.len().max(1);
     let scanned = in_parallel(
         ranges
             .iter()
             .map(|r| {
                 let (view, indexes, r) = (&at_snapshot, &indexes, *r);
-                move || scan_part(view, ns, def, indexes, r, budget)
+                move || scan_part(cx, view, ns, def, indexes, r, budget)
             })
             .collect(),
     )?;
@@ -497,7 +435,7 @@ pub(crate) fn build_by_ingest(
         }
     }
 
-    inner.opts.at_build_stage(BuildStage::Scanned);
+    cx.opts.at_build_stage(BuildStage::Scanned);
     let of = |pick: fn(&Part) -> &SortedKeys| merge(&parts.iter().map(pick).collect::<Vec<_>>());
     let from_snapshot = [
         (Family::Hash, of(|p| &p.hash), of(|p| &p.unique_hash)),
@@ -515,11 +453,11 @@ pub(crate) fn build_by_ingest(
     // for, and the files are written and ingested. What is ingested is then
     // exactly the entries of the current records, so a crash at any point
     // leaves the index without stale entries.
-    let cat = inner.catalog.exclusive();
+    let cat = cx.catalog.exclusive();
     if guard.entry(&cat).is_none() {
         return Ok(Some(Outcome::Superseded));
     }
-    let latest = View::at(inner, kv.latest(), Some(&cat));
+    let latest = View::at(cx, kv.latest(), Some(&cat));
     let written = log.take();
     let mut records = Vec::with_capacity(written.len());
     for id in &written {
@@ -528,7 +466,7 @@ pub(crate) fn build_by_ingest(
         records.push((*id, old, now));
     }
     let swap = match plan(
-        &inner.seed,
+        &cx.seed,
         records.iter().map(|(id, old, now)| Change {
             ns,
             id: *id,
@@ -596,14 +534,14 @@ pub(crate) fn build_by_ingest(
         .iter()
         .map(|(family, items)| (*family, items.iter().map(|(k, _)| *k).collect()))
         .collect();
-    let stale = stale_entries(inner, ns, class_id, &indexes, &final_keys)?;
+    let stale = stale_entries(cx, ns, class_id, &indexes, &final_keys)?;
     if !stale.is_empty() {
         let mut batch = WriteBatch::new();
         for (family, key) in &stale {
             batch.delete(*family, key);
         }
         kv.write(&batch, false)?;
-        inner.metrics.reindex_stale.inc_by(stale.len() as u64);
+        cx.metrics.reindex_stale.inc_by(stale.len() as u64);
     }
 
     // One file per core and family, written side by side; the files of a
@@ -653,7 +591,7 @@ pub(crate) fn build_by_ingest(
                 return Err(e);
             }
         }
-        inner.opts.at_build_stage(BuildStage::BeforeIngest);
+        cx.opts.at_build_stage(BuildStage::BeforeIngest);
         for (family, family_runs) in &runs {
             kv.ingest(Space::of(*family), family_runs)?;
         }
@@ -669,7 +607,7 @@ pub(crate) fn build_by_ingest(
     task.stale_removed = task
         .stale_removed
         .saturating_add((outdated.len() + outdated_claims.len() + stale.len()) as u64);
-    inner.metrics.reindex_entries.inc_by(added);
-    inner.opts.at_build_stage(BuildStage::Ingested);
+    cx.metrics.reindex_entries.inc_by(added);
+    cx.opts.at_build_stage(BuildStage::Ingested);
     Ok(Some(Outcome::Done))
 }

@@ -13,7 +13,60 @@
 //!
 //! May call: `catalog`, `index`, `read`, `kv`.
 
+use std::sync::Arc;
+
+use crate::catalog::Effects;
+use crate::txn::WriteCtx;
+
 pub(crate) mod bulk;
 pub(crate) mod runner;
 pub(crate) mod self_check;
 pub(crate) mod task;
+
+use runner::RunnerControl;
+
+/// What builds (and the operator functions above them) need beyond the
+/// write path's context: the runner's control. Owned once by the
+/// database; derefs to the write context.
+pub(crate) struct BuildCtx {
+    pub write: WriteCtx,
+    pub runner: RunnerControl,
+}
+
+impl std::ops::Deref for BuildCtx {
+    type Target = WriteCtx;
+    fn deref(&self) -> &WriteCtx {
+        &self.write
+    }
+}
+
+impl BuildCtx {
+    /// Applies what a committed catalog change asks of the shared state:
+    /// the one place that clears the lookup caches, refreshes the task
+    /// metrics and wakes the runner after a catalog change.
+    pub fn apply(&self, effects: Effects) {
+        if effects.clear_caches {
+            self.unique_cache.clear();
+            self.class_cache.clear();
+        }
+        if effects.refresh_metrics {
+            self.metrics.refresh_task_states(&self.catalog.load());
+        }
+        if effects.notify_runner {
+            self.runner.notify();
+        }
+    }
+}
+
+/// What a runner thread holds: the database's shared state, lent as the
+/// build context (the database handle implements it; this layer never
+/// names it).
+pub(crate) trait RunnerHost: Send + Sync + 'static {
+    /// The build context.
+    fn cx(&self) -> &BuildCtx;
+}
+
+/// Starts the runner threads (`Options::runner_threads`).
+pub(crate) fn start_runner(host: &Arc<dyn RunnerHost>) {
+    runner::start(host)
+}

@@ -19,9 +19,9 @@ use rockhold_format::{
 };
 
 use crate::build::task::{fail_task, is_runnable, run_task, TaskId};
-use crate::catalog::ddl::now_ms;
+use crate::build::{BuildCtx, RunnerHost};
+use crate::catalog::now_ms;
 use crate::catalog::{for_each_in, Catalog};
-use crate::db::{Db, Inner};
 use crate::error::{Error, Result};
 
 #[derive(Default)]
@@ -66,13 +66,13 @@ impl RunnerControl {
     }
 }
 
-impl Inner {
+impl BuildCtx {
     pub fn shutting_down(&self) -> bool {
         self.runner.shutting_down()
     }
 
     /// Claims a task that may run now, if any.
-    fn claim_next(&self, ignore_backoff: bool) -> Option<TaskId> {
+    pub(crate) fn claim_next(&self, ignore_backoff: bool) -> Option<TaskId> {
         let now = now_ms();
         let cat = self.catalog.peek();
         let mut claimed = self.runner.claimed.lock();
@@ -98,7 +98,7 @@ impl Inner {
     }
 
     /// Whether any task is still to be run (claimed or not), ignoring backoff.
-    fn has_unfinished_tasks(&self) -> bool {
+    pub(crate) fn has_unfinished_tasks(&self) -> bool {
         let cat = self.catalog.peek();
         let claimed = self.runner.claimed.lock();
         let unfinished = cat.all_classes().any(|c| {
@@ -115,7 +115,7 @@ impl Inner {
     /// and no caller waits for a task nobody runs. `Ok(Some(e))`: the
     /// attempt failed with `e` (recorded in the task); `Err`: the task's
     /// record could not be written (it stays runnable).
-    fn run_claimed(&self, id: TaskId) -> Result<Option<Error>> {
+    pub(crate) fn run_claimed(&self, id: TaskId) -> Result<Option<Error>> {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_task(self, id)));
         let result = match run {
             Ok(result) => result,
@@ -149,7 +149,7 @@ impl Inner {
     }
 
     /// The task of `id` as listed by [`Db::tasks`], from the catalog.
-    fn task_info(&self, cat: &Catalog, id: TaskId) -> Option<TaskInfo> {
+    pub(crate) fn task_info(&self, cat: &Catalog, id: TaskId) -> Option<TaskInfo> {
         let class = cat.class_by_id(id.0)?;
         let record = class.tasks.get(&id.1)?.clone();
         Some(info_of(cat, class.ns, id.0, id.1, record))
@@ -177,38 +177,34 @@ fn info_of(
     }
 }
 
-fn runner_loop(inner: Arc<Inner>) {
+fn runner_loop(host: Arc<dyn RunnerHost>) {
+    let cx = host.cx();
     let mut last_self_check = Instant::now();
     loop {
-        if inner.shutting_down() {
+        if cx.shutting_down() {
             return;
         }
-        if let Some(id) = inner.claim_next(false) {
+        if let Some(id) = cx.claim_next(false) {
             // Errors are recorded in the task (retry or Failed); storage errors
             // while recording them are retried after a tick (no busy loop).
-            if inner.run_claimed(id).is_ok() {
+            if cx.run_claimed(id).is_ok() {
                 continue;
             }
         }
-        if let Some(every) = inner.opts.self_check_interval {
+        if let Some(every) = cx.opts.self_check_interval {
             if last_self_check.elapsed() >= every {
-                let _ = crate::build::self_check::self_check(&inner);
+                let _ = crate::build::self_check::self_check(cx);
                 last_self_check = Instant::now();
             }
         }
-        let mut state = inner.runner.state.lock();
+        let mut state = cx.runner.state.lock();
         if state.shutdown {
             return;
         }
         let seen = state.wakeups;
-        let deadline = Instant::now() + inner.opts.runner_tick;
+        let deadline = Instant::now() + cx.opts.runner_tick;
         while !state.shutdown && state.wakeups == seen {
-            if inner
-                .runner
-                .wake
-                .wait_until(&mut state, deadline)
-                .timed_out()
-            {
+            if cx.runner.wake.wait_until(&mut state, deadline).timed_out() {
                 break;
             }
         }
@@ -229,40 +225,31 @@ pub struct TaskInfo {
     pub record: TaskRecord,
 }
 
-impl Db {
-    pub(crate) fn start_runner(&self) {
-        let mut threads = self.inner.runner.threads.lock();
-        for i in 0..self.inner.opts.runner_threads {
-            let inner = self.inner.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("rockhold-runner-{i}"))
-                .spawn(move || runner_loop(inner));
-            // Without a thread, tasks still run through check_reindex_tasks.
-            if let Ok(handle) = spawned {
-                threads.push(handle);
-            }
+/// Starts the runner threads.
+pub(crate) fn start(host: &Arc<dyn RunnerHost>) {
+    let cx = host.cx();
+    let mut threads = cx.runner.threads.lock();
+    for i in 0..cx.opts.runner_threads {
+        let host = host.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("rockhold-runner-{i}"))
+            .spawn(move || runner_loop(host));
+        // Without a thread, tasks still run through check_reindex_tasks.
+        if let Ok(handle) = spawned {
+            threads.push(handle);
         }
     }
+}
 
+impl BuildCtx {
     /// Runs every pending reindex task to completion in the calling thread
     /// (ignoring retry backoff), waiting for tasks the runner threads hold,
     /// until every task is `Done`, `Failed` or `Remove`, or waits for a
     /// class definition (ingested classes).
-    ///
-    /// Fails with [`Error::ReindexFailed`] naming every task it ran or
-    /// waited for that ended `Failed` (class, index, `last_error`), and
-    /// every task a runner thread ended `Failed` since the last call
-    /// reported failures (the thread may claim a requeued task before this
-    /// call looks); requeue
-    /// them with [`Db::retry_failed_tasks`] once the cause is fixed. An
-    /// attempt that runs out of disk space stops the call with
-    /// [`Error::StorageFull`] at once, without spending the task's attempts:
-    /// the task stays `Pending` and is retried by the runner after its
-    /// backoff, or by the next call.
-    pub fn check_reindex_tasks(&self) -> Result<()> {
-        self.inner.writable()?;
+    pub(crate) fn check_reindex_tasks(&self) -> Result<()> {
+        self.writable()?;
         let mut watched: HashSet<TaskId> = {
-            let cat = self.inner.catalog.peek();
+            let cat = self.catalog.peek();
             cat.all_classes()
                 .flat_map(|c| {
                     c.tasks
@@ -275,30 +262,26 @@ impl Db {
                 .collect()
         };
         loop {
-            match self.inner.claim_next(true) {
+            match self.claim_next(true) {
                 Some(id) => {
                     watched.insert(id);
-                    if let Some(e) = self.inner.run_claimed(id)? {
+                    if let Some(e) = self.run_claimed(id)? {
                         if e.is_storage_full() {
                             return Err(e);
                         }
                     }
                 }
-                None if self.inner.has_unfinished_tasks() => {
-                    std::thread::sleep(Duration::from_millis(5))
-                }
+                None if self.has_unfinished_tasks() => std::thread::sleep(Duration::from_millis(5)),
                 None => break,
             }
         }
         // Failures of runs nobody reported yet: a runner thread that claimed
         // a requeued task before this call looked counts as running it here.
-        watched.extend(std::mem::take(
-            &mut *self.inner.runner.unreported_failures.lock(),
-        ));
-        let cat = self.inner.catalog.peek();
+        watched.extend(std::mem::take(&mut *self.runner.unreported_failures.lock()));
+        let cat = self.catalog.peek();
         let mut failed: Vec<TaskInfo> = watched
             .into_iter()
-            .filter_map(|id| self.inner.task_info(&cat, id))
+            .filter_map(|id| self.task_info(&cat, id))
             .filter(|t| t.record.state == TaskState::Failed)
             .collect();
         if failed.is_empty() {
@@ -312,10 +295,10 @@ impl Db {
 
     /// Every reindex task as persisted now (progress counters included),
     /// sorted by namespace, class and index.
-    pub fn tasks(&self) -> Result<Vec<TaskInfo>> {
-        let cat = self.inner.catalog.peek();
+    pub(crate) fn tasks(&self) -> Result<Vec<TaskInfo>> {
+        let cat = self.catalog.peek();
         let mut out = Vec::new();
-        for_each_in(self.inner.kv.latest(), Family::Task, TASK_PREFIX, |k, v| {
+        for_each_in(self.kv.latest(), Family::Task, TASK_PREFIX, |k, v| {
             let key = TaskKey::decode(k).map_err(|e| Error::corruption(k, e))?;
             let record = TaskRecord::decode(v).map_err(|e| Error::corruption(k, e))?;
             out.push(info_of(&cat, key.ns, key.class, key.index, record));
@@ -328,7 +311,7 @@ impl Db {
     }
 
     /// The state of every task, counted.
-    pub fn task_counts(&self) -> Result<Vec<(TaskState, usize)>> {
+    pub(crate) fn task_counts(&self) -> Result<Vec<(TaskState, usize)>> {
         let tasks = self.tasks()?;
         Ok([
             TaskState::Pending,

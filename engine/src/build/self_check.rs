@@ -5,13 +5,13 @@
 use rockhold_format::IndexId;
 
 use crate::build::task::repair_index;
-use crate::db::Inner;
+use crate::build::BuildCtx;
 use crate::error::Result;
 
 /// Checks every ready index; returns the number of entries repaired.
-pub(crate) fn self_check(inner: &Inner) -> Result<u64> {
+pub(crate) fn self_check(cx: &BuildCtx) -> Result<u64> {
     let targets: Vec<(rockhold_format::ClassId, IndexId)> = {
-        let cat = inner.catalog.peek();
+        let cat = cx.catalog.peek();
         cat.all_classes()
             .flat_map(|c| {
                 c.def
@@ -25,20 +25,20 @@ pub(crate) fn self_check(inner: &Inner) -> Result<u64> {
     };
     let mut repaired = 0;
     for id in targets {
-        if inner.shutting_down() {
+        if cx.shutting_down() {
             break;
         }
-        repaired += repair_index(inner, id)?;
+        repaired += repair_index(cx, id)?;
     }
-    inner.metrics.self_check_repairs.inc_by(repaired);
+    cx.metrics.self_check_repairs.inc_by(repaired);
     Ok(repaired)
 }
 
-impl crate::Db {
+impl BuildCtx {
     /// Runs the self-check once, now: re-verifies every built index and
     /// repairs what is missing or stale. Returns the number of entries fixed.
-    pub fn self_check(&self) -> Result<u64> {
-        self.inner.writable()?;
-        self_check(&self.inner)
+    pub(crate) fn self_check(&self) -> Result<u64> {
+        self.writable()?;
+        self_check(self)
     }
 }

@@ -25,13 +25,12 @@ use std::time::Instant;
 
 use rockhold_format::{
     ClassId, Family, FullScanKey, HashKey, IndexDef, IndexId, IndexKind, Key, NamespaceId,
-    ObjectId, OrderedKey, Record, TaskKey, TaskRecord, TaskState,
+    ObjectId, OrderedKey, TaskRecord, TaskState,
 };
 
 use crate::build::bulk::build_by_ingest;
-use crate::catalog::ddl::now_ms;
-use crate::catalog::{Catalog, Change as CatalogChange, ClassEntry};
-use crate::db::Inner;
+use crate::build::BuildCtx;
+use crate::catalog::{now_ms, put_task, Catalog, Change as CatalogChange, ClassEntry};
 use crate::error::{Error, Result};
 use crate::index::entries::{entry_id, index_keys};
 use crate::index::plan::{plan, Change, Scope};
@@ -62,9 +61,9 @@ const STORAGE_FULL_MIN_BACKOFF: std::time::Duration = std::time::Duration::from_
 /// Ends a claimed task `Failed` with `reason` (a task whose attempt counter
 /// cannot advance, or whose run panicked), unless a newer revision replaced
 /// it meanwhile.
-pub(crate) fn fail_task(inner: &Inner, id: TaskId, reason: String) -> Result<()> {
+pub(crate) fn fail_task(cx: &BuildCtx, id: TaskId, reason: String) -> Result<()> {
     let (class_id, index) = id;
-    let mut cat = inner.catalog.change();
+    let mut cat = cx.catalog.change();
     let Some(entry) = cat.class_by_id(class_id).cloned() else {
         return Ok(());
     };
@@ -77,13 +76,9 @@ pub(crate) fn fail_task(inner: &Inner, id: TaskId, reason: String) -> Result<()>
     task.state = TaskState::Failed;
     task.last_error = Some(reason);
     task.updated_at_ms = now_ms();
-    store_task(inner, &mut cat, &entry, index, task)?;
+    store_task(cx, &mut cat, &entry, index, task)?;
     drop(cat);
-    inner
-        .metrics
-        .reindex_runs
-        .with_label_values(&["failed"])
-        .inc();
+    cx.metrics.reindex_runs.with_label_values(&["failed"]).inc();
     Ok(())
 }
 
@@ -101,39 +96,30 @@ pub(crate) fn is_runnable(
 
 /// Persists a task record and publishes it in the catalog change `cat`.
 fn store_task(
-    inner: &Inner,
+    cx: &BuildCtx,
     cat: &mut CatalogChange<'_>,
     entry: &ClassEntry,
     index: IndexId,
     task: TaskRecord,
 ) -> Result<()> {
     let mut batch = WriteBatch::new();
-    batch.put(
-        Family::Task,
-        &TaskKey {
-            ns: entry.ns,
-            class: entry.def.id,
-            index,
-        }
-        .encode(),
-        &task.encode(),
-    );
+    put_task(&mut batch, entry.ns, entry.def.id, index, &task);
     let mut updated = entry.clone();
     updated.tasks.insert(index, task);
     cat.put_class(updated);
-    cat.commit(&*inner.kv, &batch, false)?;
-    inner.metrics.refresh_task_states(cat);
+    let fx = cat.commit_progress(&*cx.kv, &batch)?;
+    cx.apply(fx);
     Ok(())
 }
 
 /// Runs one claimed task to its next resting state. `Ok(Some(e))`: the
 /// attempt failed with `e`, which is recorded in the task (retry, or
 /// `Failed`); `Err`: the task record itself could not be written.
-pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<Option<Error>> {
+pub(crate) fn run_task(cx: &BuildCtx, id: TaskId) -> Result<Option<Error>> {
     let (class_id, index) = id;
     let started = Instant::now();
     let (mut task, revision) = {
-        let mut cat = inner.catalog.change();
+        let mut cat = cx.catalog.change();
         let Some(entry) = cat.class_by_id(class_id).cloned() else {
             return Ok(None);
         };
@@ -149,38 +135,36 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<Option<Error>> {
             // be counted, so none is made.
             let e = Error::counter(e);
             drop(cat);
-            fail_task(inner, id, e.to_string())?;
+            fail_task(cx, id, e.to_string())?;
             return Ok(Some(e));
         }
         task.state = TaskState::InProgress;
         task.updated_at_ms = now_ms();
         let revision = task.revision;
-        store_task(inner, &mut cat, &entry, index, task.clone())?;
+        store_task(cx, &mut cat, &entry, index, task.clone())?;
         (task, revision)
     };
     let guard = Guard::Task(id, revision);
     // A task sorts and ingests (build/bulk.rs) unless it was already
     // backfilling chunk by chunk (it has a cursor) or its entries are too
     // many for the memory budget.
-    let bulk = if task.cursor.is_none() && inner.opts.bulk_build_memory > 0 {
-        build_by_ingest(inner, guard, &mut task)
+    let bulk = if task.cursor.is_none() && cx.opts.bulk_build_memory > 0 {
+        build_by_ingest(cx, guard, &mut task)
     } else {
         Ok(None)
     };
     let result = match bulk {
         Ok(Some(outcome)) => Ok(outcome),
         Err(e) => Err(e),
-        Ok(None) => {
-            backfill(inner, guard, Some(&mut task)).and_then(|(outcome, _)| match outcome {
-                Outcome::Done => remove_stale(inner, guard).map(|(outcome, removed)| {
-                    task.stale_removed = task.stale_removed.saturating_add(removed);
-                    outcome
-                }),
-                other => Ok(other),
-            })
-        }
+        Ok(None) => backfill(cx, guard, Some(&mut task)).and_then(|(outcome, _)| match outcome {
+            Outcome::Done => remove_stale(cx, guard).map(|(outcome, removed)| {
+                task.stale_removed = task.stale_removed.saturating_add(removed);
+                outcome
+            }),
+            other => Ok(other),
+        }),
     };
-    let mut cat = inner.catalog.change();
+    let mut cat = cx.catalog.change();
     let Some(entry) = cat.class_by_id(class_id).cloned() else {
         return Ok(None);
     };
@@ -213,19 +197,19 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<Option<Error>> {
             // counted (a brief disk-full must not spend every attempt), and
             // the runner tries again after the backoff, for as long as it lasts.
             task.attempts = task.attempts.saturating_sub(1);
-            let backoff = inner.opts.retry_backoff.max(STORAGE_FULL_MIN_BACKOFF);
+            let backoff = cx.opts.retry_backoff.max(STORAGE_FULL_MIN_BACKOFF);
             task.state = TaskState::Pending;
             task.last_error = Some(e.to_string());
             task.not_before_ms = now_ms().saturating_add(backoff.as_millis() as u64);
             "storage_full"
         }
-        Err(e) if task.attempts >= inner.opts.max_attempts => {
+        Err(e) if task.attempts >= cx.opts.max_attempts => {
             task.state = TaskState::Failed;
             task.last_error = Some(e.to_string());
             "failed"
         }
         Err(e) => {
-            let backoff = inner
+            let backoff = cx
                 .opts
                 .retry_backoff
                 .saturating_mul(1 << (task.attempts - 1).min(16));
@@ -236,15 +220,14 @@ pub(crate) fn run_task(inner: &Inner, id: TaskId) -> Result<Option<Error>> {
         }
     };
     task.updated_at_ms = now_ms();
-    store_task(inner, &mut cat, &entry, index, task)?;
+    store_task(cx, &mut cat, &entry, index, task)?;
     drop(cat);
     let attempt_error = result.err();
     if kind == "done" {
-        inner.unique_cache.clear();
+        cx.unique_cache.clear();
     }
-    inner.metrics.reindex_runs.with_label_values(&[kind]).inc();
-    inner
-        .metrics
+    cx.metrics.reindex_runs.with_label_values(&[kind]).inc();
+    cx.metrics
         .reindex_seconds
         .observe(started.elapsed().as_secs_f64());
     Ok(attempt_error)
@@ -299,21 +282,21 @@ impl Guard {
 /// it; without one (self-check), the pass starts at the beginning, writes only
 /// missing entries and returns how many it wrote.
 fn backfill(
-    inner: &Inner,
+    cx: &BuildCtx,
     guard: Guard,
     mut task: Option<&mut TaskRecord>,
 ) -> Result<(Outcome, u64)> {
     let id = guard.id();
-    let ns = match guard.entry(&inner.catalog.peek()) {
+    let ns = match guard.entry(&cx.catalog.peek()) {
         Some(e) => e.ns,
         None => return Ok((Outcome::Superseded, 0)),
     };
     let mut cursor = task.as_ref().and_then(|t| t.cursor);
     let mut repaired = 0u64;
-    let snapshot = inner.kv.snapshot();
+    let snapshot = cx.kv.snapshot();
     let prefix = FullScanKey::class_prefix(ns, id.0);
     loop {
-        if inner.shutting_down() {
+        if cx.shutting_down() {
             return Ok((Outcome::Shutdown, repaired));
         }
         // The next chunk of object ids, from the snapshot.
@@ -334,14 +317,14 @@ fn backfill(
             KeyRange::new(&lower, rockhold_format::prefix_successor(&prefix)),
         )?;
         it.seek_to_first();
-        let mut ids = Vec::with_capacity(inner.opts.reindex_chunk);
+        let mut ids = Vec::with_capacity(cx.opts.reindex_chunk);
         while let Some(key) = it.key() {
             ids.push(
                 FullScanKey::decode(key)
                     .map_err(|e| Error::corruption(key, e))?
                     .id,
             );
-            if ids.len() == inner.opts.reindex_chunk {
+            if ids.len() == cx.opts.reindex_chunk {
                 break;
             }
             it.next();
@@ -350,16 +333,16 @@ fn backfill(
         drop(it);
         let Some(&last) = ids.last() else { break };
 
-        let cat = inner.catalog.pin();
+        let cat = cx.catalog.pin();
         let Some(entry) = guard.entry(&cat) else {
             return Ok((Outcome::Superseded, repaired));
         };
         let indexes = indexes_of(&entry, id.1);
         // A repair writes into a ready index: ordered against range
         // validations like every commit (see index/locks.rs).
-        let _ranges = inner.locks.ranges(false);
-        let _objects = inner.locks.lock_objects(ids.iter().map(|i| (ns, *i)));
-        let view = View::latest(inner);
+        let _ranges = cx.locks.ranges(false);
+        let _objects = cx.locks.lock_objects(ids.iter().map(|i| (ns, *i)));
+        let view = View::latest(cx);
         let mut records = Vec::with_capacity(ids.len());
         for oid in &ids {
             if let Some(rec) = view.record(ns, *oid)?.filter(|r| r.class == id.0) {
@@ -369,7 +352,7 @@ fn backfill(
         // Every record as new: its entries are put (again), and its unique
         // tuples claimed against the holders the index already has.
         let plan = match plan(
-            &inner.seed,
+            &cx.seed,
             records.iter().map(|(oid, rec)| Change {
                 ns,
                 id: *oid,
@@ -387,7 +370,7 @@ fn backfill(
                 ))
             }
         };
-        let _values = inner.locks.lock_values(unique_stripes(&inner.seed, &plan));
+        let _values = cx.locks.lock_values(unique_stripes(&cx.seed, &plan));
         let mut conflicts = Conflicts::default();
         let points = point_writes_with(&plan, &mut CommittedView(&view), &mut conflicts)?;
         if !conflicts.is_empty() {
@@ -415,24 +398,17 @@ fn backfill(
                 task.cursor = cursor;
                 task.entries_added = task.entries_added.saturating_add(added);
                 task.updated_at_ms = now_ms();
-                batch.put(
-                    Family::Task,
-                    &TaskKey {
-                        ns,
-                        class: id.0,
-                        index: id.1,
-                    }
-                    .encode(),
-                    &task.encode(),
-                );
-                inner.metrics.reindex_entries.inc_by(added);
+                // Progress rides with the chunk's entries; the catalog
+                // learns it at the task's next state change.
+                put_task(&mut batch, ns, id.0, id.1, task);
+                cx.metrics.reindex_entries.inc_by(added);
             }
             None => repaired += added,
         }
         if !batch.is_empty() {
-            inner.kv.write(&batch, false)?;
+            cx.kv.write(&batch, false)?;
         }
-        if ids.len() < inner.opts.reindex_chunk {
+        if ids.len() < cx.opts.reindex_chunk {
             break;
         }
     }
@@ -443,9 +419,9 @@ fn backfill(
 /// objects no longer hold, and takes such objects off unique point keys,
 /// one chunk at a time, under the object locks (and the point keys'
 /// stripes). Returns how many entries it removed or rewrote.
-fn remove_stale(inner: &Inner, guard: Guard) -> Result<(Outcome, u64)> {
+fn remove_stale(cx: &BuildCtx, guard: Guard) -> Result<(Outcome, u64)> {
     let id = guard.id();
-    let (ns, indexes) = match guard.entry(&inner.catalog.peek()) {
+    let (ns, indexes) = match guard.entry(&cx.catalog.peek()) {
         Some(e) => (e.ns, indexes_of(&e, id.1)),
         None => return Ok((Outcome::Superseded, 0)),
     };
@@ -460,10 +436,10 @@ fn remove_stale(inner: &Inner, guard: Guard) -> Result<(Outcome, u64)> {
         };
         let mut lower = prefix.clone();
         loop {
-            if inner.shutting_down() {
+            if cx.shutting_down() {
                 return Ok((Outcome::Shutdown, total));
             }
-            let mut it = inner.kv.latest().iter(
+            let mut it = cx.kv.latest().iter(
                 Space::of(family),
                 KeyRange::new(&lower, rockhold_format::prefix_successor(&prefix)),
             )?;
@@ -471,7 +447,7 @@ fn remove_stale(inner: &Inner, guard: Guard) -> Result<(Outcome, u64)> {
             let mut keys = Vec::new();
             while let Some(key) = it.key() {
                 keys.push(key.to_vec());
-                if keys.len() == inner.opts.reindex_chunk {
+                if keys.len() == cx.opts.reindex_chunk {
                     break;
                 }
                 it.next();
@@ -481,12 +457,12 @@ fn remove_stale(inner: &Inner, guard: Guard) -> Result<(Outcome, u64)> {
             let Some(last) = keys.last().cloned() else {
                 break;
             };
-            let removed = remove_stale_chunk(inner, guard, ns, &index, family, &keys)?;
+            let removed = remove_stale_chunk(cx, guard, ns, &index, family, &keys)?;
             let Some(removed) = removed else {
                 return Ok((Outcome::Superseded, total));
             };
             total += removed;
-            if keys.len() < inner.opts.reindex_chunk {
+            if keys.len() < cx.opts.reindex_chunk {
                 break;
             }
             lower = last;
@@ -497,14 +473,14 @@ fn remove_stale(inner: &Inner, guard: Guard) -> Result<(Outcome, u64)> {
 }
 
 fn remove_stale_chunk(
-    inner: &Inner,
+    cx: &BuildCtx,
     guard: Guard,
     ns: NamespaceId,
     index: &IndexDef,
     family: Family,
     keys: &[Vec<u8>],
 ) -> Result<Option<u64>> {
-    let cat = inner.catalog.pin();
+    let cat = cx.catalog.pin();
     let Some(entry) = guard.entry(&cat) else {
         return Ok(None);
     };
@@ -512,7 +488,7 @@ fn remove_stale_chunk(
     // Each key's objects: the id suffix of an entry, the holders of a point key.
     let mut owners: Vec<Vec<ObjectId>> = Vec::with_capacity(keys.len());
     {
-        let view = View::latest(inner);
+        let view = View::latest(cx);
         for k in keys {
             owners.push(if index.is_unique() {
                 view.point_holders(family, k)?
@@ -524,23 +500,22 @@ fn remove_stale_chunk(
             });
         }
     }
-    let _ranges = inner.locks.ranges(false);
-    let _objects = inner
+    let _ranges = cx.locks.ranges(false);
+    let _objects = cx
         .locks
         .lock_objects(owners.iter().flatten().map(|o| (ns, *o)));
     // A point key's stripe is that of its tuples' hash (see txn::unique_stripes).
     let stripe = |k: &[u8]| -> u64 {
         match family {
             Family::Hash => HashKey::decode(k).map_or(0, |h| h.hash),
-            _ => inner.seed.hash_bytes(&k[head.min(k.len())..]),
+            _ => cx.seed.hash_bytes(&k[head.min(k.len())..]),
         }
     };
     let _values = index.is_unique().then(|| {
-        inner
-            .locks
+        cx.locks
             .lock_values(keys.iter().map(|k| (entry.def.id, index.id, stripe(k))))
     });
-    let view = View::latest(inner);
+    let view = View::latest(cx);
     let mut batch = WriteBatch::new();
     let mut removed = 0;
     // Each owner's implied keys, computed once per chunk (its lock is held
@@ -561,7 +536,7 @@ fn remove_stale_chunk(
                 std::collections::hash_map::Entry::Vacant(e) => {
                     e.insert(match view.record(ns, *oid)? {
                         Some(rec) if rec.class == entry.def.id => {
-                            index_keys(&inner.seed, ns, &entry.def, index, &rec, *oid)
+                            index_keys(&cx.seed, ns, &entry.def, index, &rec, *oid)
                         }
                         _ => Vec::new(),
                     })
@@ -583,17 +558,17 @@ fn remove_stale_chunk(
         }
     }
     if removed > 0 {
-        inner.kv.write(&batch, false)?;
-        inner.metrics.reindex_stale.inc_by(removed);
+        cx.kv.write(&batch, false)?;
+        cx.metrics.reindex_stale.inc_by(removed);
     }
     Ok(Some(removed))
 }
 
 /// Re-verifies one built index: writes missing entries and removes stale
 /// ones, returning how many it repaired.
-pub(crate) fn repair_index(inner: &Inner, id: TaskId) -> Result<u64> {
+pub(crate) fn repair_index(cx: &BuildCtx, id: TaskId) -> Result<u64> {
     let guard = Guard::Ready(id);
-    let (_, added) = backfill(inner, guard, None)?;
-    let (_, removed) = remove_stale(inner, guard)?;
+    let (_, added) = backfill(cx, guard, None)?;
+    let (_, removed) = remove_stale(cx, guard)?;
     Ok(added + removed)
 }

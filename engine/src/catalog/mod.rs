@@ -15,14 +15,16 @@
 //!   gate exclusively: they wait for the writers in flight, and writers
 //!   wait for them. Nobody else does.
 //!
-//! May call: `kv` (to load and to commit), `rockhold_format`.
+//! `schema` is the pure schema rule (specs, validation, values, paths).
+//!
+//! May call: `kv` (to load and to commit), `error`, `rockhold_format`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use rockhold_format::{
-    ClassDef, ClassId, ClassKey, FieldDef, FieldId, IndexDef, IndexId, Key, MetaKey, MetaValue,
-    NameEntry, NameKey, NameKind, NamespaceId, Record, TaskKey, TaskRecord, TaskState,
+    ClassDef, ClassId, ClassKey, Family, FieldDef, FieldId, IndexDef, IndexId, Key, MetaKey,
+    MetaValue, NameEntry, NameKey, NameKind, NamespaceId, Record, TaskKey, TaskRecord, TaskState,
 };
 
 use arc_swap::ArcSwap;
@@ -31,8 +33,7 @@ use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::error::{Error, Result};
 use crate::kv::{KeyRange, Kv, KvRead, Space, WriteBatch};
 
-pub(crate) mod ddl;
-mod evolve;
+pub(crate) mod schema;
 
 /// The current catalog version, and the gate that orders object writers
 /// and catalog changes (see the module documentation).
@@ -97,20 +98,188 @@ impl std::ops::DerefMut for Change<'_> {
     }
 }
 
+/// What a committed catalog change asks of the database's shared state,
+/// found by comparing the published version with the one it replaced;
+/// the database applies it once (`BuildCtx::apply`).
+#[must_use = "a catalog change's effects must be applied"]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Effects {
+    /// A class definition changed or went: the lookup caches may answer
+    /// from the old one.
+    pub clear_caches: bool,
+    /// A task record changed: the task-state gauges are out of date.
+    pub refresh_metrics: bool,
+    /// A task became runnable: the runner should look.
+    pub notify_runner: bool,
+}
+
+impl Effects {
+    /// Both effects together.
+    pub fn and(self, other: Effects) -> Effects {
+        Effects {
+            clear_caches: self.clear_caches || other.clear_caches,
+            refresh_metrics: self.refresh_metrics || other.refresh_metrics,
+            notify_runner: self.notify_runner || other.notify_runner,
+        }
+    }
+
+    /// What replacing `old` by `new` asks for.
+    fn between(old: &Catalog, new: &Catalog) -> Effects {
+        let mut fx = Effects {
+            clear_caches: old.namespaces.len() > new.namespaces.len(),
+            ..Effects::default()
+        };
+        for (id, entry) in &new.by_id {
+            let before = old.by_id.get(id);
+            if before.is_some_and(|b| Arc::ptr_eq(b, entry)) {
+                continue;
+            }
+            let runnable =
+                |t: &TaskRecord| matches!(t.state, TaskState::Pending | TaskState::InProgress);
+            match before {
+                Some(b) => {
+                    fx.clear_caches |= b.def != entry.def;
+                    fx.refresh_metrics |= b.tasks != entry.tasks;
+                    fx.notify_runner |= (b.provisional() && !entry.provisional())
+                        || entry
+                            .tasks
+                            .iter()
+                            .any(|(index, t)| runnable(t) && b.tasks.get(index) != Some(t));
+                }
+                None => {
+                    fx.refresh_metrics |= !entry.tasks.is_empty();
+                    fx.notify_runner |= entry.tasks.values().any(runnable);
+                }
+            }
+        }
+        if old.by_id.keys().any(|id| !new.by_id.contains_key(id)) {
+            fx.clear_caches = true;
+            fx.refresh_metrics = true;
+        }
+        fx
+    }
+}
+
 impl Change<'_> {
-    /// Writes `batch` (the persisted form of the draft's changes) and, once
-    /// it has committed, publishes the draft as the current version. On a
-    /// write error nothing is published.
-    pub fn commit(&mut self, kv: &dyn Kv, batch: &WriteBatch, sync: bool) -> Result<()> {
+    /// Writes `batch` (the persisted form of the draft's changes, and any
+    /// object data that must commit with them) and, once it has committed,
+    /// publishes the draft as the current version; returns the effects the
+    /// database must apply. On a write error nothing is published. Every
+    /// catalog change commits here or through `commit_progress`.
+    ///
+    /// **The sync rule**, in this one place: a catalog change is synced
+    /// before it returns (a definition, a queued task, an ingest's
+    /// provisional class and its object: what a caller was told is done
+    /// survives a crash), except a task run's own bookkeeping
+    /// (`commit_progress`).
+    pub fn commit(&mut self, kv: &dyn Kv, batch: &WriteBatch) -> Result<Effects> {
+        self.write(kv, batch, true)
+    }
+
+    /// Commits a task run's state and progress, unsynced: a crash may roll
+    /// the task back to an earlier state, from which it resumes (at worst
+    /// rebuilding a chunk again). See `commit`.
+    pub fn commit_progress(&mut self, kv: &dyn Kv, batch: &WriteBatch) -> Result<Effects> {
+        self.write(kv, batch, false)
+    }
+
+    fn write(&mut self, kv: &dyn Kv, batch: &WriteBatch, sync: bool) -> Result<Effects> {
         use std::sync::atomic::Ordering::SeqCst;
+        let old = self.cell.load();
         self.cell.publishing.fetch_add(1, SeqCst);
         let written = kv.write(batch, sync);
         if written.is_ok() {
             self.cell.current.store(self.draft.clone());
         }
         self.cell.publishing.fetch_add(1, SeqCst);
-        written
+        written.map(|()| Effects::between(&old, &self.draft))
     }
+
+    /// Queues a `Pending` task building `index` of `entry`'s class (or the
+    /// whole class, `IndexId::WHOLE_CLASS`) at a fresh revision, replacing
+    /// any task of that index: its record and the revision counter go into
+    /// `batch`, and `tasks` (the class's tasks as they will be published)
+    /// gets it. The one place a task is queued.
+    pub fn queue_task(
+        &mut self,
+        batch: &mut WriteBatch,
+        ns: NamespaceId,
+        class: ClassId,
+        index: IndexId,
+        tasks: &mut HashMap<IndexId, TaskRecord>,
+        now_ms: u64,
+    ) -> Result<TaskRecord> {
+        let rev = take_task_revision(&mut self.counters.next_task_revision)?;
+        put_counter(
+            batch,
+            MetaKey::NextTaskRevision,
+            self.counters.next_task_revision,
+        );
+        let task = TaskRecord::pending(rev, now_ms);
+        put_task(batch, ns, class, index, &task);
+        tasks.insert(index, task.clone());
+        Ok(task)
+    }
+}
+
+impl Change<'_> {
+    /// Marks the task of `index` `Remove` at a fresh revision (its index
+    /// is gone; the runner deletes what a build left), like `queue_task`.
+    pub fn retire_task(
+        &mut self,
+        batch: &mut WriteBatch,
+        ns: NamespaceId,
+        class: ClassId,
+        index: IndexId,
+        tasks: &mut HashMap<IndexId, TaskRecord>,
+        now_ms: u64,
+    ) -> Result<()> {
+        let Some(mut task) = tasks.get(&index).cloned() else {
+            return Ok(());
+        };
+        task.state = TaskState::Remove;
+        task.revision = take_task_revision(&mut self.counters.next_task_revision)?;
+        task.updated_at_ms = now_ms;
+        put_counter(
+            batch,
+            MetaKey::NextTaskRevision,
+            self.counters.next_task_revision,
+        );
+        put_task(batch, ns, class, index, &task);
+        tasks.insert(index, task);
+        Ok(())
+    }
+}
+
+/// Puts the record of the task of `index` into `batch`.
+pub(crate) fn put_task(
+    batch: &mut WriteBatch,
+    ns: NamespaceId,
+    class: ClassId,
+    index: IndexId,
+    task: &TaskRecord,
+) {
+    batch.put(
+        Family::Task,
+        &TaskKey { ns, class, index }.encode(),
+        &task.encode(),
+    );
+}
+
+/// The clock task records are stamped with: milliseconds since the epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Puts a catalog counter into `batch`.
+pub(crate) fn put_counter(batch: &mut WriteBatch, key: MetaKey, value: u64) {
+    batch.put(
+        Family::Meta,
+        &key.encode(),
+        &MetaValue::Counter(value).encode(),
+    );
 }
 
 impl CatalogCell {
@@ -579,13 +748,13 @@ mod tests {
         {
             let mut change = cell.change();
             change.put_namespace("failed".into(), NamespaceId(8));
-            assert!(change.commit(&kv, &batch, false).is_err());
+            assert!(change.commit(&kv, &batch).is_err());
         }
         assert!(cell.load().namespace_id("failed").is_err(), "write failed");
         store.clear_failure();
         let mut change = cell.change();
         change.put_namespace("kept".into(), NamespaceId(9));
-        change.commit(&kv, &batch, false).expect("commit");
+        let _published = change.commit(&kv, &batch).expect("commit");
         drop(change);
         assert_eq!(
             cell.load().namespace_id("kept").expect("published"),

@@ -6,7 +6,7 @@
 
 use rockhold_format::{ClassDef, ObjectId, Value};
 
-use crate::catalog::ddl::IndexState;
+use crate::catalog::schema::IndexState;
 use crate::db::Db;
 use crate::error::Result;
 use crate::feed::Watch;

@@ -5,13 +5,14 @@
 use std::hash::{BuildHasher, Hasher};
 
 use rockhold_format::{
-    Family, GenerationKey, HashSeed, Key, MetaKey, MetaValue, NameEntry, NameKey, NameKind,
-    NamespaceId, Record, FORMAT_VERSION,
+    Family, HashSeed, Key, MetaKey, MetaValue, NameEntry, NameKey, NameKind, NamespaceId, Record,
+    FORMAT_VERSION,
 };
 
 use crate::catalog::DEFAULT_NAMESPACE;
 use crate::error::{Error, Result};
-use crate::kv::{KeyRange, Kv, KvRead, Space, WriteBatch};
+use crate::kv::generation::read_generations;
+use crate::kv::{KeyRange, Kv, Space, WriteBatch};
 use crate::options::Options;
 
 fn random_u64() -> u64 {
@@ -25,27 +26,6 @@ fn random_u64() -> u64 {
             .map_or(0, |d| d.as_nanos()),
     );
     h.finish()
-}
-
-/// The generation marker of every column family (`None` where missing).
-pub(crate) fn read_generations(kv: &dyn KvRead) -> Result<Vec<Option<u64>>> {
-    Space::ALL
-        .into_iter()
-        .map(|space| {
-            let key = GenerationKey { cf: space.tag() }.encode();
-            match kv.get(space, &key)? {
-                None => Ok(None),
-                Some(bytes) => {
-                    match MetaValue::decode(&bytes).map_err(|e| Error::corruption(&key, e))? {
-                        MetaValue::Counter(g) => Ok(Some(g)),
-                        other => Err(Error::Inconsistent(format!(
-                            "generation marker holds {other:?}"
-                        ))),
-                    }
-                }
-            }
-        })
-        .collect()
 }
 
 /// Refuses a database one of whose column families lost data behind

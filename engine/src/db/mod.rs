@@ -1,12 +1,19 @@
-//! # The database handle
+//! # The database handle: the only facade
 //!
-//! Owns: `Db` (a cheap, cloneable handle), opening a backend and the state
-//! every layer shares (`Inner`), and closing. The layers below are, from
-//! the bottom: `kv` (storage seam), `catalog`, `index` (what entries a
-//! record implies, uniqueness, locks), `read`, `txn` (the write path),
-//! `feed` (the in-memory change feed), `build` (reindex tasks, bulk
-//! builds, the runner), `admin` (verify,
-//! backups, operator functions) and `typed`.
+//! Owns: `Db` (a cheap, cloneable handle) and every public method of it,
+//! split by topic (`ddl`, `write`, `read`, `watch`, `admin`, `tasks`, the
+//! typed `collection` and `class` handles), each a thin call into its
+//! layer; opening a backend and the state every layer shares (`Inner`,
+//! private to this folder), lent to the layers as their contexts: the
+//! read context (`read::ReadCtx`), the write path's (`txn::WriteCtx`)
+//! and the builds' (`build::BuildCtx`), each containing the one below;
+//! applying the effects of a catalog change; and closing.
+//!
+//! The layers below are, from the bottom: `kv` (storage seam), `catalog`
+//! (with its pure `schema`), `index`, `read`, `feed`, `txn` (the write
+//! path, DDL and ingest), `build` (reindex tasks, bulk builds, the
+//! runner), `admin` (verify, backups, operator functions) and `typed`
+//! (values to and from Rust types).
 //!
 //! May call: every layer, to wire them together.
 
@@ -14,38 +21,42 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-use rockhold_format::{
-    ClassId, Family, IndexId, Key, MetaKey, MetaValue, NamespaceId, ObjectId, Record,
-};
+use rockhold_format::MetaKey;
 
-use crate::build::bulk::BuildLog;
 use crate::build::runner::RunnerControl;
-use crate::catalog::{read_counter_or, Catalog, CatalogCell};
-use crate::error::{Error, Result};
+use crate::build::{BuildCtx, RunnerHost};
+use crate::catalog::{read_counter_or, Catalog, CatalogCell, Effects};
+use crate::error::Result;
 use crate::feed::Feed;
+use crate::index::build_log::BuildLog;
 use crate::index::entries::ValueHasher;
 use crate::index::locks::LockTable;
-use crate::kv::{Kv, MemStore, WriteBatch};
+use crate::kv::{Kv, MemStore};
 use crate::metrics::Metrics;
 use crate::options::Options;
-use crate::read::cache::{GuardedLru, Stamp, WriteStamps};
+use crate::read::cache::{GuardedLru, WriteStamps};
+use crate::read::ReadCtx;
+use crate::txn::{IdAllocator, WriteCtx};
 
+mod admin;
 pub(crate) mod class;
-mod ids;
+pub(crate) mod collection;
+mod ddl;
 pub(crate) mod meta;
-
-use ids::{IdAllocator, ID_BLOCK};
-
-/// Key of the unique-lookup cache: class, field, ordered encoding of the value.
-pub(crate) type UniqueCacheKey = (ClassId, IndexId, Vec<u8>);
+mod read;
+mod tasks;
+#[cfg(test)]
+mod tests;
+mod typed;
+mod watch;
+mod write;
 
 /// An open rockhold database: a cheap handle, `Clone`, `Send` and `Sync`.
 /// Clones share the database; every method takes `&self`. The database
 /// closes when its last handle is closed ([`Db::close`]) or dropped.
 #[derive(Clone)]
 pub struct Db {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
     /// Shared by the clones of this handle (not by the runner threads):
     /// when the last one goes, the runner stops.
     handle: Arc<Handle>,
@@ -74,23 +85,34 @@ impl Drop for Handle {
     }
 }
 
-pub(crate) struct Inner {
-    pub kv: Box<dyn Kv>,
-    pub opts: Options,
-    pub seed: ValueHasher,
-    pub catalog: CatalogCell,
-    pub locks: LockTable,
-    /// Unique lookups: the holder, with the stamp taken before its read.
-    pub unique_cache: GuardedLru<UniqueCacheKey, (ObjectId, Stamp)>,
-    /// When each object was last written (the unique cache's second guard).
-    pub stamps: WriteStamps,
-    pub class_cache: GuardedLru<(NamespaceId, ObjectId), ClassId>,
-    pub metrics: Metrics,
-    pub runner: RunnerControl,
-    pub builds: BuildLog,
-    /// The change feed (in memory; see feed/).
-    pub feed: Arc<Feed>,
-    ids: Mutex<IdAllocator>,
+/// The state every layer shares, owned here and lent down as contexts
+/// (it derefs to the widest, `BuildCtx`, which contains the others).
+struct Inner {
+    cx: BuildCtx,
+}
+
+impl std::ops::Deref for Inner {
+    type Target = BuildCtx;
+    fn deref(&self) -> &BuildCtx {
+        &self.cx
+    }
+}
+
+impl RunnerHost for Inner {
+    fn cx(&self) -> &BuildCtx {
+        &self.cx
+    }
+}
+
+impl Inner {
+    /// Runs a catalog-changing operation and applies the effects its
+    /// commits reported (also when it failed after one of them).
+    fn changing<R>(&self, f: impl FnOnce(&BuildCtx, &mut Effects) -> Result<R>) -> Result<R> {
+        let mut fx = Effects::default();
+        let out = f(&self.cx, &mut fx);
+        self.cx.apply(fx);
+        out
+    }
 }
 
 impl Db {
@@ -133,20 +155,28 @@ impl Db {
         meta::check_generations(&*kv)?;
         let catalog = Catalog::load(kv.latest(), kv.is_read_only())?;
         let mark = read_counter_or(kv.latest(), MetaKey::NextObjectId, 0)?;
-        let inner = Inner {
-            locks: LockTable::new(opts.lock_stripes),
+        let read = ReadCtx {
             unique_cache: GuardedLru::new(opts.unique_cache_entries),
             class_cache: GuardedLru::new(opts.class_cache_entries),
             stamps: WriteStamps::default(),
             metrics: Metrics::new()?,
-            runner: RunnerControl::default(),
-            builds: BuildLog::default(),
-            feed: Arc::new(Feed::new(opts.feed_capacity)),
             kv,
             seed,
             catalog: CatalogCell::new(catalog),
-            ids: Mutex::new(IdAllocator::at_open(mark)),
             opts,
+        };
+        let write = WriteCtx {
+            locks: LockTable::new(read.opts.lock_stripes),
+            ids: IdAllocator::at_open(mark),
+            feed: Arc::new(Feed::new(read.opts.feed_capacity)),
+            builds: BuildLog::default(),
+            read,
+        };
+        let inner = Inner {
+            cx: BuildCtx {
+                write,
+                runner: RunnerControl::default(),
+            },
         };
         inner.metrics.refresh_task_states(&inner.catalog.load());
         let inner = Arc::new(inner);
@@ -156,7 +186,8 @@ impl Db {
             }),
             inner,
         };
-        db.start_runner();
+        let host: Arc<dyn RunnerHost> = db.inner.clone();
+        crate::build::start_runner(&host);
         Ok(db)
     }
 
@@ -184,65 +215,5 @@ impl Db {
     /// The Prometheus registry holding this database's metrics.
     pub fn metrics(&self) -> &prometheus::Registry {
         self.inner.metrics.registry()
-    }
-}
-
-impl Inner {
-    /// Hands out a fresh object id. When the id reaches the persisted mark, the
-    /// mark is raised by a block in its own write first: WAL order makes any
-    /// later batch that uses the id durable only together with the mark, so an
-    /// id is never handed out twice, even across a crash. After `u64::MAX`
-    /// has been used, every call fails with `IdsExhausted`.
-    pub fn allocate_object_id(&self) -> Result<ObjectId> {
-        self.writable()?;
-        let mut ids = self.ids.lock();
-        let id = ids.next.ok_or(Error::IdsExhausted)?;
-        self.cover_id(&mut ids, id)?;
-        ids.next = id.checked_add(1);
-        Ok(ObjectId(id))
-    }
-
-    /// Makes sure `id` and every id below it are never handed out: ids that
-    /// arrive with ingested objects come from elsewhere.
-    pub fn reserve_ids_through(&self, id: ObjectId) -> Result<()> {
-        self.writable()?;
-        let mut ids = self.ids.lock();
-        self.cover_id(&mut ids, id.0)?;
-        ids.next = match (ids.next, id.0.checked_add(1)) {
-            (Some(next), Some(after)) => Some(next.max(after)),
-            _ => None, // u64::MAX is taken: nothing is left
-        };
-        Ok(())
-    }
-
-    /// Makes the persisted high-water mark cover `id`, raising it a block
-    /// ahead in a write of its own when it does not.
-    fn cover_id(&self, ids: &mut IdAllocator, id: u64) -> Result<()> {
-        if ids.covers(id) {
-            return Ok(());
-        }
-        let new_mark = id.saturating_add(1).saturating_add(ID_BLOCK);
-        let mut batch = WriteBatch::new();
-        batch.put(
-            Family::Meta,
-            &MetaKey::NextObjectId.encode(),
-            &MetaValue::Counter(new_mark).encode(),
-        );
-        self.kv.write(&batch, false)?;
-        ids.mark = new_mark;
-        Ok(())
-    }
-
-    /// Fails with `ReadOnly` on a read-only database.
-    pub fn writable(&self) -> Result<()> {
-        if self.kv.is_read_only() {
-            Err(Error::ReadOnly)
-        } else {
-            Ok(())
-        }
-    }
-
-    pub fn sync_default(&self) -> bool {
-        self.opts.sync_writes
     }
 }

@@ -8,7 +8,7 @@ use rockhold_format::{
     MAX_ORDERED_VALUE_LEN,
 };
 
-use super::paths::{part_values, part_values_in};
+use crate::catalog::schema::paths::{part_values, part_values_in};
 
 use crate::error::{Error, Result};
 

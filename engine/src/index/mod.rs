@@ -14,8 +14,8 @@
 //!
 //! May call: `rockhold_format`, `crate::error`.
 
+pub(crate) mod build_log;
 pub(crate) mod entries;
 pub(crate) mod locks;
-pub(crate) mod paths;
 pub(crate) mod plan;
 pub(crate) mod unique;

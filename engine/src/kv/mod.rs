@@ -30,6 +30,7 @@ use crate::error::Result;
 
 mod batch;
 pub(crate) mod dirlock;
+pub(crate) mod generation;
 pub(crate) mod mem;
 pub(crate) mod overlay;
 #[cfg(feature = "rocksdb")]

@@ -17,15 +17,91 @@ use rockhold_format::{
     Value,
 };
 
+use crate::catalog::schema::paths::part_type;
+use crate::catalog::CatalogCell;
 use crate::catalog::{Catalog, ClassAt, ClassEntry};
-use crate::db::{Db, Inner, UniqueCacheKey};
 use crate::error::{Error, Result};
+use crate::index::entries::ValueHasher;
 use crate::index::entries::{encode_tuple, entry_id, index_tuples_in, point_key};
-use crate::index::paths::part_type;
+use crate::kv::Kv;
 use crate::kv::{KeyRange, KvRead, Space};
-use crate::read::cache::{Generation, Stamp};
+use crate::metrics::Metrics;
+use crate::options::Options;
+use crate::read::cache::{Generation, GuardedLru, Stamp, WriteStamps};
 
 pub(crate) mod cache;
+
+/// Key of the unique-lookup cache: class, index, ordered encoding of the value.
+pub(crate) type UniqueCacheKey = (ClassId, IndexId, Vec<u8>);
+
+/// What every read needs, owned once by the database and lent to the
+/// layers above: the store, the options, the value hasher, the catalog
+/// and the lookup caches with their guards. The write path's context
+/// (`txn::WriteCtx`) contains it.
+pub(crate) struct ReadCtx {
+    pub kv: Box<dyn Kv>,
+    pub opts: Options,
+    pub seed: ValueHasher,
+    pub catalog: CatalogCell,
+    /// Unique lookups: the holder, with the stamp taken before its read.
+    pub unique_cache: GuardedLru<UniqueCacheKey, (ObjectId, Stamp)>,
+    /// When each object was last written (the unique cache's second guard).
+    pub stamps: WriteStamps,
+    /// Object → class, for `class_of`.
+    pub class_cache: GuardedLru<(NamespaceId, ObjectId), ClassId>,
+    pub metrics: Metrics,
+}
+
+impl ReadCtx {
+    /// Fails with `ReadOnly` on a read-only database.
+    pub fn writable(&self) -> Result<()> {
+        if self.kv.is_read_only() {
+            Err(Error::ReadOnly)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A view of the latest state, with the caches.
+    pub fn view(&self) -> View<'_> {
+        View::latest(self)
+    }
+
+    /// A consistent snapshot (see `Snapshot`).
+    pub fn snapshot(&self) -> Snapshot<'_> {
+        // The catalog version that describes exactly the snapshot's data;
+        // waits for no writer and no build.
+        let (catalog, snap) = self.catalog.consistent(|| self.kv.snapshot());
+        Snapshot {
+            cx: self,
+            snap,
+            catalog,
+        }
+    }
+
+    /// The name of the class of an object, or `None` if it does not exist.
+    /// Answered from the object → class cache when possible.
+    pub fn class_of(&self, namespace: &str, id: ObjectId) -> Result<Option<String>> {
+        let view = self.view();
+        let ns = view.namespace(namespace)?;
+        let class = match self.class_cache.lookup(&(ns, id)) {
+            Ok(class) => class,
+            Err(generation) => {
+                let Some(rec) = view.record(ns, id)? else {
+                    return Ok(None);
+                };
+                self.class_cache
+                    .insert_if_unchanged(generation, (ns, id), rec.class);
+                rec.class
+            }
+        };
+        Ok(self
+            .catalog
+            .load()
+            .class_by_id(class)
+            .map(|c| c.def.name.clone()))
+    }
+}
 
 /// An object as returned by reads: its id, class name and present fields
 /// (in the class's field order).
@@ -187,7 +263,7 @@ struct CacheFill(Generation, Stamp);
 
 /// Reads at one point: the latest state (with caches) or a snapshot.
 pub(crate) struct View<'a> {
-    pub inner: &'a Inner,
+    pub cx: &'a ReadCtx,
     /// The store as of the view: the latest state, or a snapshot.
     pub kv: &'a dyn KvRead,
     /// Live reads use the caches; snapshot reads never do.
@@ -201,10 +277,10 @@ pub(crate) struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    pub fn latest(inner: &'a Inner) -> Self {
+    pub fn latest(cx: &'a ReadCtx) -> Self {
         View {
-            inner,
-            kv: inner.kv.latest(),
+            cx,
+            kv: cx.kv.latest(),
             live: true,
             catalog: None,
             staged: false,
@@ -234,9 +310,9 @@ impl<'a> View<'a> {
 
     /// A view of `kv` (a snapshot) with no caches, reading the current
     /// catalog version unless `catalog` is given.
-    pub fn at(inner: &'a Inner, kv: &'a dyn KvRead, catalog: Option<&'a Catalog>) -> Self {
+    pub fn at(cx: &'a ReadCtx, kv: &'a dyn KvRead, catalog: Option<&'a Catalog>) -> Self {
         View {
-            inner,
+            cx,
             kv,
             live: false,
             catalog,
@@ -249,11 +325,11 @@ impl<'a> View<'a> {
     fn with_catalog<R>(&self, f: impl FnOnce(&Catalog) -> R) -> R {
         match self.catalog {
             Some(cat) => f(cat),
-            None => f(&self.inner.catalog.peek()),
+            None => f(&self.cx.catalog.peek()),
         }
     }
 
-    fn class(&self, at: ClassAt<'_>) -> Result<Arc<ClassEntry>> {
+    pub(crate) fn class(&self, at: ClassAt<'_>) -> Result<Arc<ClassEntry>> {
         self.with_catalog(|cat| Ok(cat.class_at(at)?.clone()))
     }
 
@@ -412,7 +488,7 @@ impl<'a> View<'a> {
             ids: Vec::new(),
             cursor: None,
         };
-        let (family, prefix) = point_key(&self.inner.seed, ns, class.id, index, tuple);
+        let (family, prefix) = point_key(&self.cx.seed, ns, class.id, index, tuple);
         let hashed = family == Family::Hash;
         if index.is_unique() {
             if after.is_some() {
@@ -472,7 +548,7 @@ impl<'a> View<'a> {
     }
 
     /// The index named `name`, if it answers queries of this kind.
-    fn indexed<'c>(
+    pub(crate) fn indexed<'c>(
         &self,
         entry: &'c ClassEntry,
         name: &str,
@@ -585,9 +661,9 @@ impl<'a> View<'a> {
         if !self.live {
             return Err(None);
         }
-        let (cache, m) = (&self.inner.unique_cache, &self.inner.metrics);
+        let (cache, m) = (&self.cx.unique_cache, &self.cx.metrics);
         let generation = match cache.lookup(key) {
-            Ok((id, seen)) if self.inner.stamps.unchanged_since(ns, id, seen) => {
+            Ok((id, seen)) if self.cx.stamps.unchanged_since(ns, id, seen) => {
                 m.cache_hit.inc();
                 return Ok(id);
             }
@@ -601,13 +677,13 @@ impl<'a> View<'a> {
             }
         };
         // Taken before the storage read whose answer it is kept with.
-        Err(Some(CacheFill(generation, self.inner.stamps.now())))
+        Err(Some(CacheFill(generation, self.cx.stamps.now())))
     }
 
     /// Caches `id` as the holder of `key`, read from storage after `fill`.
     fn cache_holder(&self, fill: CacheFill, key: UniqueCacheKey, id: ObjectId) {
         let CacheFill(generation, seen) = fill;
-        self.inner
+        self.cx
             .unique_cache
             .insert_if_unchanged(generation, key, (id, seen));
     }
@@ -618,9 +694,9 @@ impl<'a> View<'a> {
         let entry = self.class(at)?;
         let index = self.indexed(&entry, index, "unique")?;
         let tuple = query_tuple(&entry.def, index, value, false)?;
-        let (family, key) = point_key(&self.inner.seed, entry.ns, entry.def.id, index, &tuple);
+        let (family, key) = point_key(&self.cx.seed, entry.ns, entry.def.id, index, &tuple);
         Ok(UniquePoint {
-            stripe: (entry.def.id, index.id, self.inner.seed.hash_bytes(&tuple)),
+            stripe: (entry.def.id, index.id, self.cx.seed.hash_bytes(&tuple)),
             family,
             key,
         })
@@ -663,15 +739,15 @@ impl<'a> View<'a> {
                     return Ok(Some((id, r)));
                 }
                 // Cannot happen while the stamps hold; read storage anyway.
-                self.inner.metrics.cache_stale.inc();
+                self.cx.metrics.cache_stale.inc();
                 Some(CacheFill(
-                    self.inner.unique_cache.generation(),
-                    self.inner.stamps.now(),
+                    self.cx.unique_cache.generation(),
+                    self.cx.stamps.now(),
                 ))
             }
             Err(fill) => fill,
         };
-        let (family, point) = point_key(&self.inner.seed, entry.ns, entry.def.id, index, tuple);
+        let (family, point) = point_key(&self.cx.seed, entry.ns, entry.def.id, index, tuple);
         let stored = self.point_holders(family, &point)?;
         if self.staged && stored.len() > 1 {
             let holders = self.holders(entry.ns, &entry.def, index, tuple)?;
@@ -1046,7 +1122,7 @@ fn held_twice(class: &ClassDef, index: &IndexDef, tuple: &[u8], first: ObjectId)
 }
 
 /// The encoded tuple of a query value (see `query_parts`).
-fn query_tuple(
+pub(crate) fn query_tuple(
     class: &ClassDef,
     index: &IndexDef,
     value: &Value,
@@ -1207,32 +1283,11 @@ macro_rules! read_methods {
         }
     };
 }
-
-impl Db {
-    pub(crate) fn view(&self) -> View<'_> {
-        View::latest(&self.inner)
-    }
-
-    read_methods!();
-
-    /// A consistent snapshot: every read through it sees the database as it
-    /// was at this call: records, indexes, and which indexes are ready (a
-    /// catalog copy taken with it). It bypasses the caches.
-    pub fn snapshot(&self) -> Snapshot<'_> {
-        // The catalog version that describes exactly the snapshot's data;
-        // waits for no writer and no build.
-        let (catalog, snap) = self.inner.catalog.consistent(|| self.inner.kv.snapshot());
-        Snapshot {
-            db: self,
-            snap,
-            catalog,
-        }
-    }
-}
+pub(crate) use read_methods;
 
 /// A point-in-time view of a database. See [`Db::snapshot`].
 pub struct Snapshot<'db> {
-    db: &'db Db,
+    cx: &'db ReadCtx,
     snap: Box<dyn KvRead + 'db>,
     catalog: Arc<Catalog>,
 }
@@ -1247,78 +1302,8 @@ impl Snapshot<'_> {
     }
 
     fn view(&self) -> View<'_> {
-        View::at(&self.db.inner, &*self.snap, Some(&self.catalog))
+        View::at(self.cx, &*self.snap, Some(&self.catalog))
     }
 
     read_methods!();
-}
-
-impl Db {
-    /// The name of the class of an object, or `None` if it does not exist.
-    /// Answered from the object → class cache when possible.
-    pub fn class_of(&self, namespace: &str, id: ObjectId) -> Result<Option<String>> {
-        let view = self.view();
-        let ns = view.namespace(namespace)?;
-        let class = match self.inner.class_cache.lookup(&(ns, id)) {
-            Ok(class) => class,
-            Err(generation) => {
-                let Some(rec) = view.record(ns, id)? else {
-                    return Ok(None);
-                };
-                self.inner
-                    .class_cache
-                    .insert_if_unchanged(generation, (ns, id), rec.class);
-                rec.class
-            }
-        };
-        Ok(self
-            .inner
-            .catalog
-            .load()
-            .class_by_id(class)
-            .map(|c| c.def.name.clone()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    //! The unique cache's second guard (read/cache.rs): a hit whose object
-    //! was written after the read that filled it is not answered, even if
-    //! no invalidation removed it. Checked to fail with `unchanged_since`
-    //! always true (the old holder is answered).
-    use super::{query_tuple, View};
-    use crate::catalog::ClassAt;
-    use crate::{ClassSpec, Db, FieldSpec, FieldType, MemStore, Options, Value};
-
-    #[test]
-    fn a_hit_on_an_object_written_since_its_read_is_not_answered() {
-        let store = MemStore::new();
-        let db = Db::open_memory(&store, Options::default()).expect("open");
-        db.create_class(
-            "default",
-            &ClassSpec::new("u").field(FieldSpec::new("e", FieldType::String).unique_ordered()),
-        )
-        .expect("class");
-        let a = db.insert("default", "u", [("e", "a")]).expect("a");
-        let find = |v: &str| {
-            db.find_unique("default", "u", "e", &Value::from(v))
-                .expect("find")
-        };
-        assert_eq!(find("a"), Some(a));
-        let view = View::latest(&db.inner);
-        let entry = view.class(ClassAt::Named("default", "u")).expect("class");
-        let index = view.indexed(&entry, "e", "unique").expect("index");
-        let tuple = query_tuple(&entry.def, index, &Value::from("a"), false).expect("tuple");
-        let key = (entry.def.id, index.id, tuple);
-        let cached = db.inner.unique_cache.lookup(&key).expect("cached");
-        db.update("default", a, [("e", "b")]).expect("update");
-        // A missed invalidation: the entry put back as it was before the update.
-        let generation = db.inner.unique_cache.generation();
-        db.inner
-            .unique_cache
-            .insert_if_unchanged(generation, key.clone(), cached);
-        assert!(db.inner.unique_cache.lookup(&key).is_ok());
-        assert_eq!(find("a"), None);
-        assert_eq!(find("b"), Some(a));
-    }
 }

@@ -16,18 +16,16 @@ use std::sync::Arc;
 
 use rockhold_format::{
     ClassDef, ClassId, ClassKey, Family, FieldDef, FieldType, IndexId, Key, MetaKey, NameEntry,
-    NameKey, NameKind, ObjectId, ObjectKey, ObjectRecord, Record, TaskKey, TaskRecord, Value,
+    NameKey, NameKind, ObjectId, ObjectKey, ObjectRecord, Record, Value,
 };
 
-use crate::catalog::ddl::{
-    index_defs, next_definition, now_ms, put_counter, valid_name, validate_spec, ClassSpec,
-};
-use crate::catalog::{take_task_revision, Change as CatalogChange, ClassEntry};
-use crate::db::{Db, Inner};
+use crate::catalog::schema::{index_defs, next_definition, valid_name, validate_spec, ClassSpec};
+use crate::catalog::{now_ms, put_counter, Change as CatalogChange, ClassEntry, Effects};
 use crate::error::{Error, Result};
 use crate::feed::ChangeKind;
 use crate::index::plan::{plan, Change, Scope};
 use crate::kv::WriteBatch;
+use crate::txn::WriteCtx;
 
 fn type_of(value: &Value) -> Option<FieldType> {
     Some(match value {
@@ -45,45 +43,35 @@ fn type_of(value: &Value) -> Option<FieldType> {
     })
 }
 
-impl Db {
-    /// Writes an object received from elsewhere under its own id (created or
-    /// replaced), whether or not the definition of its class is known yet.
-    /// Ids at or below `id` are never handed out by this database afterwards.
-    pub fn ingest<I, K, V>(
+impl WriteCtx {
+    /// Writes an object received from elsewhere under its own id (see
+    /// `Db::ingest`).
+    pub(crate) fn ingest(
         &self,
+        fx: &mut Effects,
         namespace: &str,
         class: &str,
         id: ObjectId,
-        fields: I,
-    ) -> Result<()>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<Value>,
-    {
-        self.inner.writable()?;
-        let fields: Vec<(String, Value)> = fields
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
+        fields: Vec<(String, Value)>,
+    ) -> Result<()> {
+        self.writable()?;
         {
-            let cat = self.inner.catalog.peek();
+            let cat = self.catalog.peek();
             let ns = cat.namespace_id(namespace)?;
             if cat.class_in(ns, class).is_some_and(|c| !c.provisional()) {
                 drop(cat);
                 return self.put_object(namespace, class, id, fields);
             }
         }
-        ingest_provisional(&self.inner, namespace, class, id, &fields)?;
-        self.inner.runner.notify();
-        Ok(())
+        ingest_provisional(self, fx, namespace, class, id, &fields)
     }
 }
 
 /// Ingests into a class without definition, as a catalog change (every
 /// writer held off, so the definition cannot arrive half-way).
 fn ingest_provisional(
-    inner: &Inner,
+    inner: &WriteCtx,
+    fx: &mut Effects,
     namespace: &str,
     class: &str,
     id: ObjectId,
@@ -188,28 +176,18 @@ fn ingest_provisional(
         batch.put(
             Family::Class,
             &ClassKey { ns, class: def.id }.encode(),
-            &crate::catalog::ddl::encode_checked(&def)?,
+            &crate::catalog::schema::encode_checked(&def)?,
         );
     }
-    if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(IndexId::WHOLE_CLASS) {
-        let rev = take_task_revision(&mut cat.counters.next_task_revision)?;
-        let task = TaskRecord::pending(rev, now_ms());
-        put_counter(
+    if !tasks.contains_key(&IndexId::WHOLE_CLASS) {
+        cat.queue_task(
             &mut batch,
-            MetaKey::NextTaskRevision,
-            cat.counters.next_task_revision,
-        );
-        batch.put(
-            Family::Task,
-            &TaskKey {
-                ns,
-                class: def.id,
-                index: IndexId::WHOLE_CLASS,
-            }
-            .encode(),
-            &task.encode(),
-        );
-        slot.insert(task);
+            ns,
+            def.id,
+            IndexId::WHOLE_CLASS,
+            &mut tasks,
+            now_ms(),
+        )?;
     }
     let old = crate::read::View::latest(inner).record(ns, id)?;
     if let Some(old) = old.as_ref().filter(|o| o.class != def.id) {
@@ -257,19 +235,18 @@ fn ingest_provisional(
         };
         changes.push(super::change(&cat, ns, id, &entry, kind, Some(bytes)));
     }
-    let sync = inner.sync_default();
     // Stamped like every object write (see read/cache.rs).
     let writing = inner.stamps.writing(std::iter::once((ns, id)));
-    feed.publish(changes, || cat.commit(&*inner.kv, &batch, sync))?;
+    *fx = fx.and(feed.publish(changes, || cat.commit(&*inner.kv, &batch))?);
     drop(writing);
-    inner.metrics.refresh_task_states(&cat);
     Ok(())
 }
 
 /// Replaces a provisional class by its real definition. Fields named by both
 /// keep their ids (types must agree); the whole-class task becomes runnable.
 pub(crate) fn adopt_definition(
-    inner: &Inner,
+    inner: &WriteCtx,
+    fx: &mut Effects,
     cat: &mut CatalogChange<'_>,
     provisional: &Arc<ClassEntry>,
     spec: &ClassSpec,
@@ -309,16 +286,14 @@ pub(crate) fn adopt_definition(
             class: def.id,
         }
         .encode(),
-        &crate::catalog::ddl::encode_checked(&def)?,
+        &crate::catalog::schema::encode_checked(&def)?,
     );
     cat.put_class(ClassEntry {
         ns: provisional.ns,
         def: def.clone(),
         tasks: provisional.tasks.clone(),
     });
-    cat.commit(&*inner.kv, &batch, true)?;
-    inner.metrics.refresh_task_states(cat);
-    inner.runner.notify();
+    *fx = fx.and(cat.commit(&*inner.kv, &batch)?);
     Ok(def)
 }
 
@@ -331,7 +306,7 @@ const MAX_NAMED_OBJECTS: usize = 100;
 /// it, as `update_class` does for a class with objects. The caller holds
 /// a catalog change (writers held off), so no ingest adds objects meanwhile.
 fn check_required_fields(
-    inner: &Inner,
+    inner: &WriteCtx,
     ns: rockhold_format::NamespaceId,
     def: &ClassDef,
 ) -> Result<()> {

@@ -29,19 +29,129 @@ use rockhold_format::{
     ObjectId, ObjectKey, ObjectRecord, Record, Value,
 };
 
-use crate::catalog::ddl::{canonical_value, check_field_value};
-use crate::catalog::{Catalog, ClassAt, ClassEntry, FieldLookup};
-use crate::db::{Db, UniqueCacheKey};
+use crate::catalog::schema::{canonical_value, check_field_value};
+use crate::catalog::{Catalog, CatalogCell, ClassAt, ClassEntry, FieldLookup};
 use crate::error::{Error, Result};
+use crate::feed::Feed;
 use crate::feed::{ChangeData, ChangeKind};
+use crate::index::build_log::BuildLog;
 use crate::index::entries::ValueHasher;
+use crate::index::locks::LockTable;
 use crate::index::plan::{plan, Change, Plan, Scope, UniqueValue};
 use crate::index::unique::{point_writes, Committed, PointWrite};
 use crate::kv::WriteBatch;
-use crate::read::View;
+use crate::read::{ReadCtx, UniqueCacheKey, View};
 
+pub(crate) mod ddl;
+mod ids;
 pub(crate) mod ingest;
 mod reads;
+
+pub(crate) use ids::IdAllocator;
+
+/// What the write path needs beyond a read's context, owned once by the
+/// database: the striped locks, the id allocator, the change feed and the
+/// log of writes a bulk build repairs. Derefs to the read context.
+pub(crate) struct WriteCtx {
+    pub read: ReadCtx,
+    pub locks: LockTable,
+    pub ids: IdAllocator,
+    pub feed: Arc<Feed>,
+    pub builds: BuildLog,
+}
+
+impl std::ops::Deref for WriteCtx {
+    type Target = ReadCtx;
+    fn deref(&self) -> &ReadCtx {
+        &self.read
+    }
+}
+
+impl WriteCtx {
+    /// Hands out a fresh object id (see `IdAllocator::allocate`).
+    pub fn allocate_object_id(&self) -> Result<ObjectId> {
+        self.writable()?;
+        self.ids.allocate(&*self.kv)
+    }
+
+    /// Makes sure `id` and every id below it are never handed out.
+    pub fn reserve_ids_through(&self, id: ObjectId) -> Result<()> {
+        self.writable()?;
+        self.ids.reserve_through(&*self.kv, id)
+    }
+
+    /// Whether a commit fsyncs by default (`Options::sync_writes`).
+    pub fn sync_default(&self) -> bool {
+        self.opts.sync_writes
+    }
+
+    /// Starts a transaction.
+    pub fn begin(&self) -> Transaction<'_> {
+        Transaction {
+            cx: self,
+            ops: Vec::new(),
+            sync: None,
+            reads: None,
+        }
+    }
+
+    /// Runs `f` in a read-write transaction and commits it, running `f`
+    /// again on a conflict (see `Db::write`).
+    pub fn write<R>(&self, mut f: impl FnMut(&mut Transaction<'_>) -> Result<R>) -> Result<R> {
+        let attempts = self.opts.write_attempts;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut tx = self.begin();
+            let out = f(&mut tx).and_then(|r| tx.commit().map(|()| r));
+            match out {
+                Err(e @ Error::Conflict { .. }) => {
+                    if attempt >= attempts {
+                        return Err(Error::ConflictRetriesExhausted {
+                            attempts: attempt,
+                            last: Box::new(e),
+                        });
+                    }
+                    self.metrics.write_conflicts.inc();
+                    std::thread::sleep(backoff(attempt));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Runs `f` on a new transaction and commits it: one blind write
+    /// (no reads to validate, nothing retried).
+    pub fn commit_one<R>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<R>) -> Result<R> {
+        let mut tx = self.begin();
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Writes an object received from elsewhere under its own id, creating
+    /// or replacing it, through the ordinary write path (for a class whose
+    /// definition is known).
+    pub fn put_object(
+        &self,
+        namespace: &str,
+        class: &str,
+        id: ObjectId,
+        fields: Vec<(String, Value)>,
+    ) -> Result<()> {
+        self.reserve_ids_through(id)?;
+        let mut tx = self.begin();
+        tx.ops.push(Op::Put {
+            class: ClassOf::Named {
+                ns: namespace.to_string(),
+                class: class.to_string(),
+            },
+            id,
+            fields: FieldValues::Named(fields),
+        });
+        tx.commit()
+    }
+}
 
 use reads::ReadState;
 
@@ -148,7 +258,7 @@ enum Op {
 /// sees the effect of an earlier one on the same object.
 #[must_use = "a transaction does nothing until it is committed"]
 pub struct Transaction<'db> {
-    db: &'db Db,
+    cx: &'db WriteCtx,
     ops: Vec<Op>,
     sync: Option<bool>,
     /// Set by the first read (see `reads`).
@@ -194,7 +304,7 @@ impl<'db> Transaction<'db> {
     }
 
     fn push_insert(&mut self, class: ClassOf, fields: FieldValues) -> Result<ObjectId> {
-        let id = self.db.inner.allocate_object_id()?;
+        let id = self.cx.allocate_object_id()?;
         self.ops.push(Op::Insert { class, id, fields });
         Ok(id)
     }
@@ -244,9 +354,9 @@ impl<'db> Transaction<'db> {
         });
     }
 
-    /// The database this transaction writes to.
-    pub fn db(&self) -> &'db Db {
-        self.db
+    /// The catalog this transaction's database keeps.
+    pub(crate) fn catalog(&self) -> &'db CatalogCell {
+        &self.cx.catalog
     }
 
     /// Whether this commit fsyncs the WAL (default: the database's option).
@@ -271,16 +381,16 @@ impl<'db> Transaction<'db> {
         if self.ops.is_empty() {
             return Ok(());
         }
-        let inner = &self.db.inner;
-        inner.writable()?;
-        let cat = inner.catalog.pin();
-        let view = View::latest(inner);
+        let cx = self.cx;
+        cx.writable()?;
+        let cat = cx.catalog.pin();
+        let view = View::latest(cx);
         let state = self.reads.as_deref();
         let reads = state.map(|r| &r.set);
         // Exclusive for a transaction that read ranges, shared for every
         // other commit: no write lands between a range validation and its
         // write.
-        let _range_lock = inner.locks.ranges(state.is_some_and(|r| r.reads_ranges()));
+        let _range_lock = cx.locks.ranges(state.is_some_and(|r| r.reads_ranges()));
 
         // Objects that are updated or deleted are locked before they are
         // read; so are the objects the transaction read.
@@ -297,11 +407,11 @@ impl<'db> Transaction<'db> {
                 Op::Insert { .. } => {}
             }
         }
-        let _object_locks = inner.locks.lock_objects(objects);
+        let _object_locks = cx.locks.lock_objects(objects);
         // The objects read are checked before any operation applies: one
         // deleted since is a conflict (retried), not `UnknownObject`.
         if let Some(reads) = reads {
-            reads.validate_objects(inner.kv.latest())?;
+            reads.validate_objects(cx.kv.latest())?;
         }
 
         let planned = (|| -> Result<BTreeMap<(NamespaceId, ObjectId), Touched>> {
@@ -314,34 +424,34 @@ impl<'db> Transaction<'db> {
         // A commit that fails while one of its reads changed is a conflict:
         // its operations were chosen from what it read.
         let stale = |e: Error| match state {
-            Some(st) => match st.validate(inner.kv.latest()) {
+            Some(st) => match st.validate(cx.kv.latest()) {
                 Err(conflict @ Error::Conflict { .. }) => conflict,
                 _ => e,
             },
             None => e,
         };
         let touched = planned.map_err(stale)?;
-        let plan = plan_touched(&inner.seed, &touched).map_err(stale)?;
+        let plan = plan_touched(&cx.seed, &touched).map_err(stale)?;
 
         // Unique point keys the batch rewrites are locked before they are read.
-        let _value_locks = inner.locks.lock_values(
-            unique_stripes(&inner.seed, &plan).chain(reads.iter().flat_map(|r| r.stripes())),
+        let _value_locks = cx.locks.lock_values(
+            unique_stripes(&cx.seed, &plan).chain(reads.iter().flat_map(|r| r.stripes())),
         );
         // Under every lock: what the transaction read is still so.
         // (The objects read were checked under their locks, still held.)
         if let Some(st) = state {
-            st.validate_indexes(inner.kv.latest())?;
+            st.validate_indexes(cx.kv.latest())?;
         }
         let points = point_writes(&plan, &mut CommittedView(&view)).inspect_err(|e| {
             if matches!(e, Error::UniqueViolation { .. }) {
-                inner.metrics.unique_violations.inc();
+                cx.metrics.unique_violations.inc();
             }
         })?;
 
         let mut batch = WriteBatch::reused();
         write_plan(&mut batch, &plan, &points);
         // From here to the write no watch starts; watched, the commit lists its changes.
-        let feed = inner.feed.enter();
+        let feed = cx.feed.enter();
         let mut changes = Vec::new();
         let watched = feed.active();
         let Written {
@@ -358,20 +468,19 @@ impl<'db> Transaction<'db> {
         let ops = batch.len();
         // A bulk index build reading these classes from a snapshot repairs
         // what this commit changes (see build/bulk.rs).
-        inner
-            .builds
+        cx.builds
             .record(touched.iter().map(|((_, id), t)| (t.class.def.id, *id)));
         // Caches are invalidated around the commit, under the locks, and
         // the objects stamped before and after it (see read/cache.rs).
-        let unique_inv = inner.unique_cache.begin_invalidation(invalidate);
-        let class_inv = inner.class_cache.begin_invalidation(deleted);
-        let writing = inner.stamps.writing(touched.keys().copied());
-        let sync = self.sync.unwrap_or_else(|| inner.sync_default());
-        let written = feed.publish(changes, || inner.kv.write(&batch, sync));
+        let unique_inv = cx.unique_cache.begin_invalidation(invalidate);
+        let class_inv = cx.class_cache.begin_invalidation(deleted);
+        let writing = cx.stamps.writing(touched.keys().copied());
+        let sync = self.sync.unwrap_or_else(|| cx.sync_default());
+        let written = feed.publish(changes, || cx.kv.write(&batch, sync));
         drop((writing, unique_inv, class_inv));
         written?;
         batch.recycle();
-        let m = &inner.metrics;
+        let m = &cx.metrics;
         m.writes.inc();
         m.batch_ops.observe(ops as f64);
         m.inserted.inc_by(inserts);
@@ -764,148 +873,5 @@ impl Committed for CommittedView<'_, '_> {
 
     fn tuples(&mut self, u: &UniqueValue<'_>, holder: ObjectId) -> Result<Vec<Vec<u8>>> {
         self.0.committed_tuples(u.ns, u.class, u.index, holder)
-    }
-}
-
-impl Db {
-    /// Starts a transaction (the same as [`Db::begin`]).
-    pub fn transaction(&self) -> Transaction<'_> {
-        Transaction {
-            db: self,
-            ops: Vec::new(),
-            sync: None,
-            reads: None,
-        }
-    }
-
-    /// Starts a read-write transaction: its reads see its own writes, and
-    /// [`Transaction::commit`] fails with the retryable `Error::Conflict`
-    /// if anything it read changed meanwhile (see [`Db::write`], which
-    /// retries). Committing consumes it, so it cannot be used afterwards.
-    pub fn begin(&self) -> Transaction<'_> {
-        self.transaction()
-    }
-
-    /// Runs `f` in a read-write transaction and commits it, running `f`
-    /// again on a conflict, up to `Options::write_attempts` times with a
-    /// growing randomized pause between attempts; then fails with
-    /// `ConflictRetriesExhausted`. Any other error of `f` or of the commit
-    /// is returned as it is, with nothing written. The isolation is
-    /// serializable (see the crate documentation); `f` may run more than
-    /// once, so what it does outside the transaction must be idempotent.
-    ///
-    /// ```
-    /// use rockhold::{ClassSpec, Db, FieldSpec, FieldType, MemStore, Options, Value};
-    ///
-    /// let db = Db::open_memory(&MemStore::new(), Options::default())?;
-    /// db.create_class("default", &ClassSpec::new("counter")
-    ///     .field(FieldSpec::new("n", FieldType::U64)))?;
-    /// let id = db.insert("default", "counter", [("n", Value::U64(0))])?;
-    /// let threads: Vec<_> = (0..4).map(|_| {
-    ///     let db = db.clone();
-    ///     std::thread::spawn(move || {
-    ///         for _ in 0..25 {
-    ///             db.write(|tx| {
-    ///                 let n = match tx.get("default", id)?.and_then(|o| o.get("n").cloned()) {
-    ///                     Some(Value::U64(n)) => n,
-    ///                     _ => 0,
-    ///                 };
-    ///                 tx.update("default", id, [("n", Value::U64(n + 1))]);
-    ///                 Ok(())
-    ///             }).expect("committed");
-    ///         }
-    ///     })
-    /// }).collect();
-    /// for t in threads { t.join().expect("thread"); }
-    /// assert_eq!(db.get("default", id)?.and_then(|o| o.get("n").cloned()), Some(Value::U64(100)));
-    /// # Ok::<(), rockhold::Error>(())
-    /// ```
-    pub fn write<R>(&self, mut f: impl FnMut(&mut Transaction<'_>) -> Result<R>) -> Result<R> {
-        let attempts = self.inner.opts.write_attempts;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut tx = self.begin();
-            let out = f(&mut tx).and_then(|r| tx.commit().map(|()| r));
-            match out {
-                Err(e @ Error::Conflict { .. }) => {
-                    if attempt >= attempts {
-                        return Err(Error::ConflictRetriesExhausted {
-                            attempts: attempt,
-                            last: Box::new(e),
-                        });
-                    }
-                    self.inner.metrics.write_conflicts.inc();
-                    std::thread::sleep(backoff(attempt));
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// Runs `f` on a new transaction and commits it: one blind write
-    /// (no reads to validate, nothing retried).
-    pub(crate) fn commit_one<R>(
-        &self,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<R>,
-    ) -> Result<R> {
-        let mut tx = self.transaction();
-        let out = f(&mut tx)?;
-        tx.commit()?;
-        Ok(out)
-    }
-
-    /// Inserts one object and returns its id.
-    pub fn insert<I, K, V>(&self, namespace: &str, class: &str, fields: I) -> Result<ObjectId>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<Value>,
-    {
-        self.commit_one(|tx| tx.insert(namespace, class, fields))
-    }
-
-    /// Updates some fields of one object.
-    pub fn update<I, K, V>(&self, namespace: &str, id: ObjectId, fields: I) -> Result<()>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<Value>,
-    {
-        self.commit_one(|tx| {
-            tx.update(namespace, id, fields);
-            Ok(())
-        })
-    }
-
-    /// Writes an object received from elsewhere under its own id, creating
-    /// or replacing it, through the ordinary write path (for a class whose
-    /// definition is known). See [`Db::ingest`].
-    pub(crate) fn put_object(
-        &self,
-        namespace: &str,
-        class: &str,
-        id: ObjectId,
-        fields: Vec<(String, Value)>,
-    ) -> Result<()> {
-        self.inner.reserve_ids_through(id)?;
-        let mut tx = self.transaction();
-        tx.ops.push(Op::Put {
-            class: ClassOf::Named {
-                ns: namespace.to_string(),
-                class: class.to_string(),
-            },
-            id,
-            fields: FieldValues::Named(fields),
-        });
-        tx.commit()
-    }
-
-    /// Deletes one object and all its index entries.
-    pub fn delete(&self, namespace: &str, id: ObjectId) -> Result<()> {
-        self.commit_one(|tx| {
-            tx.delete(namespace, id);
-            Ok(())
-        })
     }
 }

@@ -45,7 +45,7 @@
 //!
 //! What it does not do: reads made outside the transaction (a `db.get`
 //! before `db.write`) are not validated; a closure passed to
-//! [`crate::Db::write`] may run more than once, so its side effects outside
+//! `Db::write` may run more than once, so its side effects outside
 //! the transaction must be idempotent; and a conflict is reported whenever
 //! a read's answer changed, even when the transaction's writes would not
 //! have depended on the change (false conflicts, never missed ones).
@@ -60,9 +60,11 @@ use crate::index::plan::UniqueValue;
 use crate::index::unique::{point_writes_with, OnConflict};
 use crate::kv::overlay::{Covered, Recording, Staged};
 use crate::kv::{KvRead, Space, WriteBatch};
-use crate::read::{FindAll, FindPage, Object, RangeScan, ScanPage, Snapshot, View};
+use crate::read::{FindAll, FindPage, Object, RangeScan, ReadCtx, ScanPage, Snapshot, View};
 
-use super::{apply, plan_touched, write_plan, write_records, CommittedView, Op, Transaction};
+use super::{
+    apply, plan_touched, write_plan, write_records, CommittedView, Op, Transaction, WriteCtx,
+};
 
 /// What a transaction's reads use: its snapshot, its writes staged over
 /// it, and what it saw.
@@ -173,17 +175,17 @@ fn same_entries(a: &dyn KvRead, b: &dyn KvRead, c: &Covered) -> Result<bool> {
 impl<'db> Transaction<'db> {
     /// The read state with every staged operation applied to the overlay.
     fn reader(&mut self) -> Result<&mut ReadState<'db>> {
-        let db = self.db;
+        let cx = self.cx;
         let st = self.reads.get_or_insert_with(|| {
             Box::new(ReadState {
-                snap: db.snapshot(),
+                snap: cx.snapshot(),
                 staged: Staged::default(),
                 applied: 0,
                 set: ReadSet::default(),
             })
         });
         while st.applied < self.ops.len() {
-            let batch = stage(db, st, &self.ops[st.applied])?;
+            let batch = stage(cx, st, &self.ops[st.applied])?;
             st.staged.apply(st.snap.kv(), &batch)?;
             st.applied += 1;
         }
@@ -193,13 +195,13 @@ impl<'db> Transaction<'db> {
     /// The object `id` of `namespace` as this transaction sees it (its own
     /// writes included), or `None`. The read is validated at commit.
     pub fn get(&mut self, namespace: &str, id: ObjectId) -> Result<Option<Object>> {
-        let inner = &self.db.inner;
+        let cx = self.cx;
         let st = self.reader()?;
-        let base = View::at(inner, st.snap.kv(), Some(st.snap.catalog()));
+        let base = View::at(cx, st.snap.kv(), Some(st.snap.catalog()));
         let ns = base.namespace(namespace)?;
         st.note_object(ns, id)?;
         let overlay = st.staged.over(st.snap.kv());
-        View::at(inner, &overlay, Some(st.snap.catalog()))
+        View::at(cx, &overlay, Some(st.snap.catalog()))
             .staged()
             .get(namespace, id)
     }
@@ -212,12 +214,12 @@ impl<'db> Transaction<'db> {
         id: ObjectId,
         f: impl FnOnce(&rockhold_format::ClassDef, &[u8], rockhold_format::RecordView<'_>) -> Result<R>,
     ) -> Result<Option<R>> {
-        let inner = &self.db.inner;
+        let cx = self.cx;
         let st = self.reader()?;
         st.note_object(ns, id)?;
         let overlay = st.staged.over(st.snap.kv());
         let cat = st.snap.catalog();
-        View::at(inner, &overlay, Some(cat))
+        View::at(cx, &overlay, Some(cat))
             .staged()
             .with_record(ns, id, |key, rec| {
                 let entry = cat.class_of_record(ns, id, rec.class())?;
@@ -245,13 +247,13 @@ impl<'db> Transaction<'db> {
         index: &str,
         value: &Value,
     ) -> Result<Option<ObjectId>> {
-        let inner = &self.db.inner;
+        let cx = self.cx;
         let st = self.reader()?;
-        let base = View::at(inner, st.snap.kv(), Some(st.snap.catalog()));
+        let base = View::at(cx, st.snap.kv(), Some(st.snap.catalog()));
         let point = base.unique_point(at, index, value)?;
         st.note_point(point)?;
         let overlay = st.staged.over(st.snap.kv());
-        View::at(inner, &overlay, Some(st.snap.catalog()))
+        View::at(cx, &overlay, Some(st.snap.catalog()))
             .staged()
             .find_unique(at, index, value)
     }
@@ -298,21 +300,19 @@ impl<'db> Transaction<'db> {
         value: &Value,
         find: &FindAll,
     ) -> Result<FindPage> {
-        let inner = &self.db.inner;
+        let cx = self.cx;
         let st = self.reader()?;
-        let base = View::at(inner, st.snap.kv(), Some(st.snap.catalog()));
+        let base = View::at(cx, st.snap.kv(), Some(st.snap.catalog()));
         if base.is_unique(at, index)? && find.after_cursor().is_none() {
             // One point key answers it: validated as a unique lookup.
             let point = base.unique_point(at, index, value)?;
             st.note_point(point)?;
             let overlay = st.staged.over(st.snap.kv());
-            return View::at(inner, &overlay, Some(st.snap.catalog()))
+            return View::at(cx, &overlay, Some(st.snap.catalog()))
                 .staged()
                 .find_page(at, index, value, find);
         }
-        st.observed(inner, at, index, |view| {
-            view.find_page(at, index, value, find)
-        })
+        st.observed(cx, at, index, |view| view.find_page(at, index, value, find))
     }
 
     /// A page of an ordered index scan, as this transaction sees it. The
@@ -335,22 +335,21 @@ impl<'db> Transaction<'db> {
         index: &str,
         scan: &RangeScan,
     ) -> Result<ScanPage> {
-        let inner = &self.db.inner;
+        let cx = self.cx;
         let st = self.reader()?;
-        st.observed(inner, at, index, |view| view.scan(at, index, scan))
+        st.observed(cx, at, index, |view| view.scan(at, index, scan))
     }
 }
 
 /// The batch one staged operation adds to the overlay: its record and
 /// index changes against the overlay's state, planned like a commit.
-fn stage(db: &crate::Db, st: &ReadState<'_>, op: &Op) -> Result<WriteBatch> {
-    let inner = &db.inner;
+fn stage(cx: &WriteCtx, st: &ReadState<'_>, op: &Op) -> Result<WriteBatch> {
     let overlay = st.staged.over(st.snap.kv());
     let cat = st.snap.catalog();
-    let view = View::at(inner, &overlay, Some(cat));
+    let view = View::at(cx, &overlay, Some(cat));
     let mut touched = BTreeMap::new();
     apply(cat, &view, &mut touched, op)?;
-    let plan = plan_touched(&inner.seed, &touched)?;
+    let plan = plan_touched(&cx.seed, &touched)?;
     // A unique value held twice is staged as such (both holders): a later
     // operation may still resolve it, and the commit checks the end state.
     let points = point_writes_with(&plan, &mut CommittedView(&view), &mut Tolerate)?;
@@ -375,7 +374,7 @@ impl ReadState<'_> {
     /// the snapshot resolves `at`, for a conflict's message).
     fn observed<R>(
         &mut self,
-        inner: &crate::db::Inner,
+        cx: &ReadCtx,
         at: ClassAt<'_>,
         index: &str,
         read: impl FnOnce(&View<'_>) -> Result<R>,
@@ -383,7 +382,7 @@ impl ReadState<'_> {
         let class = self.snap.catalog().class_at(at)?.def.name.clone();
         let overlay = self.staged.over(self.snap.kv());
         let recording = Recording::new(&overlay);
-        let answer = read(&View::at(inner, &recording, Some(self.snap.catalog())).staged());
+        let answer = read(&View::at(cx, &recording, Some(self.snap.catalog())).staged());
         let covered = recording.into_covered();
         self.set.ranges.push(RangeRead {
             what: format!("{class}.{index}"),

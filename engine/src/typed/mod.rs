@@ -1,7 +1,11 @@
 //! # Layer 6: the typed API
 //!
 //! Owns: storing and loading `#[derive(Serialize, Deserialize)]` structs.
-//! May call: `Db`'s methods, and `read` for records.
+//! The typed reads and writes (`insert_typed`, `load_typed` …) sit on the
+//! write path's context; the typed handles (`Collection`) are the
+//! database's facade (db/collection.rs).
+//!
+//! May call: `txn` (commits), `read` (records), `catalog`, `error`.
 //!
 //! A struct maps to a class by field name, through serde's data model and
 //! this layer's own `Serializer` (`ser`) and `Deserializer` (`de`), with no
@@ -20,21 +24,20 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use rockhold_format::{ClassDef, Key as _, NamespaceId, ObjectId, ObjectKey, RecordView};
 
-use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::txn::WriteCtx;
 use crate::txn::{ClassIds, FieldValues};
 
 mod any;
-pub(crate) mod collection;
-mod de;
+pub(crate) mod de;
 pub(crate) mod model;
 mod path;
-mod ser;
+pub(crate) mod ser;
 #[cfg(test)]
 mod tests;
 
 /// Names the object in a read error (the deserializer names the field).
-fn reading(id: ObjectId, e: Error) -> Error {
+pub(crate) fn reading(id: ObjectId, e: Error) -> Error {
     match e {
         Error::Serde {
             class,
@@ -49,15 +52,15 @@ fn reading(id: ObjectId, e: Error) -> Error {
     }
 }
 
-impl Db {
+impl WriteCtx {
     /// Inserts a struct as an object of `class`; returns its id.
-    pub fn insert_typed<T: Serialize>(
+    pub(crate) fn insert_typed<T: Serialize>(
         &self,
         namespace: &str,
         class: &str,
         item: &T,
     ) -> Result<ObjectId> {
-        let entry = self.inner.catalog.peek().class(namespace, class)?.clone();
+        let entry = self.catalog.peek().class(namespace, class)?.clone();
         let fields = FieldValues::Ids(ser::to_fields(&entry.def, item)?, entry.clone());
         let ids = ClassIds::of(&entry, class.to_string());
         self.commit_one(|tx| tx.insert_in(ids, fields))
@@ -66,7 +69,7 @@ impl Db {
     /// Replaces every field of an object with the struct's values (a field
     /// the struct gives as `None`, or skips with `skip_serializing_if`, is
     /// cleared; fields the struct does not have are kept).
-    pub fn update_typed<T: Serialize>(
+    pub(crate) fn update_typed<T: Serialize>(
         &self,
         namespace: &str,
         id: ObjectId,
@@ -78,7 +81,7 @@ impl Db {
                 id,
             });
         };
-        let entry = self.inner.catalog.peek().class(namespace, &class)?.clone();
+        let entry = self.catalog.peek().class(namespace, &class)?.clone();
         let fields = FieldValues::Ids(ser::to_fields(&entry.def, item)?, entry.clone());
         // Written only if the object is still of the class serialized for.
         let ids = ClassIds::of(&entry, class);
@@ -89,7 +92,7 @@ impl Db {
     }
 
     /// Loads an object as a struct, or `None` if it does not exist.
-    pub fn get_typed<T: DeserializeOwned>(
+    pub(crate) fn get_typed<T: DeserializeOwned>(
         &self,
         namespace: &str,
         id: ObjectId,
@@ -108,7 +111,7 @@ impl Db {
         check: impl FnOnce(&ClassDef) -> Result<()>,
     ) -> Result<Option<T>> {
         let view = self.view();
-        let catalog = self.inner.catalog.peek();
+        let catalog = self.catalog.peek();
         view.with_record(ns, id, |key, record| {
             let entry = catalog.class_of_record(ns, id, record.class())?;
             check(&entry.def)?;
@@ -131,7 +134,7 @@ impl Db {
             .map(|id| ObjectKey { ns, id: *id }.encode())
             .collect();
         let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
-        let catalog = self.inner.catalog.peek();
+        let catalog = self.catalog.peek();
         let mut out: Vec<Option<T>> = Vec::with_capacity(ids.len());
         out.resize_with(ids.len(), || None);
         let mut failed = None;

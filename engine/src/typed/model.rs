@@ -17,7 +17,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use rockhold_format::{FieldType, IndexKind, ObjectId, Value};
 
-use crate::catalog::ddl::ClassSpec;
+use crate::catalog::schema::ClassSpec;
 
 /// A Rust type stored as objects of one class.
 ///

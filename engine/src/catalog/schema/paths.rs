@@ -16,7 +16,7 @@ use rockhold_format::{
     FieldDef, FieldPath, FieldType, ObjectRecord, RecordView, Value, ValueRef, MAX_DEPTH,
 };
 
-use crate::catalog::ddl::{IndexSpec, MAX_INDEX_PARTS};
+use super::{IndexSpec, MAX_INDEX_PARTS};
 use crate::error::{Error, Result};
 
 /// One step of a compiled part.

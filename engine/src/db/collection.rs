@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use rockhold_format::{ClassDef, Key as _, ObjectId, RecordView, Value};
 
-use super::model::{Id, IndexRef, Key, KeyedModel, Model, Range, Unique};
-use super::{de, reading, ser};
-use crate::catalog::ClassEntry;
+use crate::catalog::{CatalogCell, ClassEntry};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::read::{FindAll, RangeScan, ScanPage};
 use crate::txn::{ClassIds, FieldValues, Transaction};
+use crate::typed::model::{Id, IndexRef, Key, KeyedModel, Model, Range, Unique};
+use crate::typed::{de, reading, ser};
 
 /// The objects of model `M`. Made by [`Db::collection`], which creates the
 /// class or checks the stored one fits the model, and resolves the class
@@ -57,7 +57,7 @@ impl Db {
     /// naming the field; a model whose type contains itself is
     /// `Error::RecursiveType`.
     pub fn collection<M: Model>(&self) -> Result<Collection<M>> {
-        let spec = super::model::spec_of::<M>()?;
+        let spec = crate::typed::model::spec_of::<M>()?;
         let def = self.ensure_class(M::NAMESPACE, &spec)?;
         let ns = self.view().namespace(M::NAMESPACE)?;
         Ok(Collection {
@@ -73,13 +73,13 @@ impl Db {
 }
 
 /// The current definition of the class `ids` names.
-fn entry_of(db: &Db, ids: &ClassIds) -> Result<Arc<ClassEntry>> {
-    Ok(db.inner.catalog.peek().class_at(ids.at())?.clone())
+fn entry_of(catalog: &CatalogCell, ids: &ClassIds) -> Result<Arc<ClassEntry>> {
+    Ok(catalog.peek().class_at(ids.at())?.clone())
 }
 
 /// The values of `item` by field id, checked against its class.
 fn fields_of<M: Model>(db: &Db, ids: &ClassIds, item: &M) -> Result<FieldValues> {
-    let entry = entry_of(db, ids)?;
+    let entry = entry_of(&db.inner.catalog, ids)?;
     Ok(FieldValues::Ids(
         ser::to_fields(&entry.def, item)?,
         entry.clone(),
@@ -568,16 +568,11 @@ impl<'db> Transaction<'db> {
 impl<M: Model> TxCollection<'_, '_, M> {
     /// The class: the collection's, or the model's by name now.
     fn class(&self) -> Result<(Arc<ClassEntry>, ClassIds)> {
-        let db = self.tx.db();
+        let catalog = self.tx.catalog();
         match &self.ids {
-            Some(ids) => Ok((entry_of(db, ids)?, ids.clone())),
+            Some(ids) => Ok((entry_of(catalog, ids)?, ids.clone())),
             None => {
-                let entry = db
-                    .inner
-                    .catalog
-                    .peek()
-                    .class(M::NAMESPACE, M::CLASS)?
-                    .clone();
+                let entry = catalog.peek().class(M::NAMESPACE, M::CLASS)?.clone();
                 let ids = ClassIds::of(&entry, M::CLASS);
                 Ok((entry, ids))
             }
