@@ -1,7 +1,9 @@
 //! The engine's error type: bad input, constraint violations, corruption,
 //! storage failures and unsupported versions kept apart.
+//!
+//! May call: no layer (it is the bottom; `rockhold_format` only).
 
-use rockhold_format::{ObjectId, Value};
+use rockhold_format::{ObjectId, TaskRecord, Value};
 
 /// Everything that can go wrong in rockhold. Errors caused by the caller
 /// (bad input, constraint violations) leave the database unchanged.
@@ -346,7 +348,7 @@ pub enum Error {
     #[error("{} reindex task(s) failed: {}", tasks.len(), describe_failed(tasks))]
     ReindexFailed {
         /// The failed tasks as persisted (state `Failed`, `last_error` set).
-        tasks: Vec<crate::TaskInfo>,
+        tasks: Vec<TaskInfo>,
     },
     /// The database directory is held open by another process (or by
     /// another `Db` of this one). Nothing in it was touched.
@@ -518,7 +520,7 @@ pub(crate) fn escape_key(key: &[u8]) -> String {
 }
 
 /// `ns.class.field: last_error` for each failed task.
-fn describe_failed(tasks: &[crate::TaskInfo]) -> String {
+fn describe_failed(tasks: &[TaskInfo]) -> String {
     tasks
         .iter()
         .map(|t| {
@@ -658,4 +660,19 @@ mod tests {
         let junk = Error::corruption(b"\xffjunk", rockhold_format::Error::Malformed("x".into()));
         assert!(matches!(junk, Error::Corruption { decoded: None, .. }));
     }
+}
+
+/// A reindex task as listed by [`crate::Db::tasks`] and named by
+/// [`Error::ReindexFailed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskInfo {
+    /// The namespace of the class.
+    pub namespace: String,
+    /// The class.
+    pub class: String,
+    /// The index the task builds (its name; a one-field index is named
+    /// after its field); `None` for a whole-class task.
+    pub index: Option<String>,
+    /// The persisted record: state, revision, attempts, cursor, counters.
+    pub record: TaskRecord,
 }

@@ -113,6 +113,8 @@ mod error;
 mod feed;
 mod index;
 mod kv;
+#[cfg(test)]
+mod layering;
 mod metrics;
 mod options;
 mod read;
@@ -125,14 +127,13 @@ pub use admin::backup::{list_backups, purge_backups, restore_backup, verify_back
 pub use admin::migrate::MigrationReport;
 pub use admin::repair::QuarantineReport;
 pub use admin::verify::{Problem, SkippedIndex, VerifyReport};
-pub use build::runner::TaskInfo;
 pub use catalog::schema::{ClassSpec, FieldSpec, IndexSpec, IndexState, MAX_INDEX_PARTS};
 pub use db::class::Class;
 pub use db::collection::{
     Collection, ObjectIter, RangeIds, RangeIter, TxCollection, TypedChange, TypedWatch,
 };
 pub use db::Db;
-pub use error::{BackendError, Error, Result};
+pub use error::{BackendError, Error, Result, TaskInfo};
 pub use feed::{Change, ChangeKind, Watch};
 pub use kv::{column_family, MemStore, COLUMN_FAMILIES};
 pub use options::{BuildStage, Options};

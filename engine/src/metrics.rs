@@ -1,6 +1,8 @@
 //! Prometheus metrics of one database, in a registry of its own that the
 //! application can expose. Labels are bounded: operation kinds and result
 //! kinds only, never ids or values.
+//!
+//! May call: `catalog` (task states to count), `error`.
 
 use prometheus::{
     Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,

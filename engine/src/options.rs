@@ -1,4 +1,6 @@
 //! Options of a database, with the defaults a careful user would choose.
+//!
+//! May call: no layer (a leaf: plain settings).
 
 use std::time::Duration;
 

@@ -4,7 +4,8 @@
 //! properties, forced reindexing, requeueing failed tasks), backups and
 //! checkpoints (`backup`), and the invariant check (`verify`).
 //!
-//! May call: `catalog`, `index`, `read`, `kv`, and `build` (to queue tasks).
+//! May call: `build` (its context, tasks), `read`, `index`, `catalog`, `kv`,
+//! `options`, `error`.
 
 use rockhold_format::{Family, IndexId, Key, TaskState};
 

@@ -11,7 +11,8 @@
 //! by `index::unique`. A bulk build's final step holds every writer off
 //! (`CatalogCell::exclusive`); readers never wait for it.
 //!
-//! May call: `catalog`, `index`, `read`, `kv`.
+//! May call: `txn` (its context), `read`, `index`, `catalog`, `kv`,
+//! `options`, `error`.
 
 use std::sync::Arc;
 

@@ -22,7 +22,7 @@ use crate::build::task::{fail_task, is_runnable, run_task, TaskId};
 use crate::build::{BuildCtx, RunnerHost};
 use crate::catalog::now_ms;
 use crate::catalog::{for_each_in, Catalog};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TaskInfo};
 
 #[derive(Default)]
 pub(crate) struct RunnerControl {
@@ -209,20 +209,6 @@ fn runner_loop(host: Arc<dyn RunnerHost>) {
             }
         }
     }
-}
-
-/// A task as listed by [`Db::tasks`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskInfo {
-    /// The namespace of the class.
-    pub namespace: String,
-    /// The class.
-    pub class: String,
-    /// The index the task builds (its name; a one-field index is named
-    /// after its field); `None` for a whole-class task.
-    pub index: Option<String>,
-    /// The persisted record: state, revision, attempts, cursor, counters.
-    pub record: TaskRecord,
 }
 
 /// Starts the runner threads.

@@ -34,10 +34,10 @@ use crate::catalog::{now_ms, put_task, Catalog, Change as CatalogChange, ClassEn
 use crate::error::{Error, Result};
 use crate::index::entries::{entry_id, index_keys};
 use crate::index::plan::{plan, Change, Scope};
+use crate::index::plan::{unique_stripes, write_plan};
 use crate::index::unique::{point_writes_with, Conflicts};
 use crate::kv::{KeyRange, Space, WriteBatch};
 use crate::read::View;
-use crate::txn::{unique_stripes, write_plan, CommittedView};
 
 /// Identifies a task: the class and the index (or `WHOLE_CLASS`).
 pub(crate) type TaskId = (ClassId, IndexId);
@@ -372,7 +372,7 @@ fn backfill(
         };
         let _values = cx.locks.lock_values(unique_stripes(&cx.seed, &plan));
         let mut conflicts = Conflicts::default();
-        let points = point_writes_with(&plan, &mut CommittedView(&view), &mut conflicts)?;
+        let points = point_writes_with(&plan, &mut view.stored(), &mut conflicts)?;
         if !conflicts.is_empty() {
             return Ok((Outcome::Conflict(conflicts.objects()), repaired));
         }

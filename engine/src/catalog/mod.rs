@@ -17,8 +17,9 @@
 //!
 //! `schema` is the pure schema rule (specs, validation, values, paths).
 //!
-//! May call: `kv` (to load and to commit), `error`, `rockhold_format`.
+//! May call: `kv` (to load and to commit), `error`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -455,7 +456,33 @@ impl FieldLookup {
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum ClassAt<'a> {
     Named(&'a str, &'a str),
-    Id(NamespaceId, ClassId, &'a str),
+    Id(&'a ClassIds),
+}
+
+/// A class as a handle resolved it once: its namespace's and its own ids,
+/// with its name for errors. The one type that names a class by ids, in
+/// every layer. Ids are never reused, so a handle whose class
+/// is dropped fails (`UnknownClass`) instead of writing into another.
+#[derive(Clone, Debug)]
+pub(crate) struct ClassIds {
+    pub ns: NamespaceId,
+    pub class: ClassId,
+    pub name: Cow<'static, str>,
+}
+
+impl ClassIds {
+    /// The ids of `entry`'s class, named `name` in errors.
+    pub fn of(entry: &ClassEntry, name: impl Into<Cow<'static, str>>) -> Self {
+        ClassIds {
+            ns: entry.ns,
+            class: entry.def.id,
+            name: name.into(),
+        }
+    }
+
+    pub fn at(&self) -> ClassAt<'_> {
+        ClassAt::Id(self)
+    }
 }
 
 /// Ids handed out by catalog changes; persisted in meta with every change.
@@ -620,13 +647,13 @@ impl Catalog {
     pub fn class_at(&self, at: ClassAt<'_>) -> Result<&Arc<ClassEntry>> {
         match at {
             ClassAt::Named(ns, class) => self.class(ns, class),
-            ClassAt::Id(ns, class, name) => self
+            ClassAt::Id(ids) => self
                 .by_id
-                .get(&class)
-                .filter(|c| c.ns == ns)
+                .get(&ids.class)
+                .filter(|c| c.ns == ids.ns)
                 .ok_or_else(|| Error::UnknownClass {
-                    namespace: self.namespace_name(ns).to_string(),
-                    class: name.to_string(),
+                    namespace: self.namespace_name(ids.ns).to_string(),
+                    class: ids.name.to_string(),
                 }),
         }
     }

@@ -15,7 +15,9 @@
 //! runner), `admin` (verify, backups, operator functions) and `typed`
 //! (values to and from Rust types).
 //!
-//! May call: every layer, to wire them together.
+//! May call: every layer, to wire them together: `typed`, `admin`, `build`,
+//! `txn`, `feed`, `read`, `index`, `metrics`, `catalog`, `kv`, `options`,
+//! `error`.
 
 #[cfg(feature = "rocksdb")]
 use std::path::Path;

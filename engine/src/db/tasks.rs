@@ -2,9 +2,8 @@
 
 use rockhold_format::TaskState;
 
-use crate::build::runner::TaskInfo;
 use crate::db::Db;
-use crate::error::Result;
+use crate::error::{Result, TaskInfo};
 
 impl Db {
     /// Runs the self-check once, now: re-verifies every built index and

@@ -20,8 +20,7 @@
 //! exists, commits are serialized around their storage write (the ordering
 //! mutex), so the ring's order is the order writes became visible.
 //!
-//! May call: `catalog` (names and class definitions), `read` (building an
-//! [`Object`]), `crate::error`.
+//! May call: `read` (the objects it delivers), `catalog` (names), `error`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -7,10 +7,7 @@
 //! in-memory map with snapshots and injected failures, for unit tests, the
 //! model test and the engine fuzz target).
 //!
-//! May call: `rockhold_format` (key prefixes, counters) and `crate::error`.
-//! Nothing here knows about classes, indexes or transactions: a backend
-//! stores opaque keys and values, writes batches atomically, and reads at
-//! the latest state or at a snapshot.
+//! May call: `error` (and `rockhold_format`: key prefixes, counters).
 //!
 //! The contract every backend keeps (the engine's invariants rest on it):
 //! - a [`WriteBatch`] is applied whole or not at all, and is visible to

@@ -6,7 +6,8 @@
 //! only live reads use the caches. Reads never wait for writers: they load
 //! the catalog version without a lock and read the store directly.
 //!
-//! May call: `catalog`, `kv`, `index::entries`, `index::paths`.
+//! May call: `index` (entries, keys), `catalog`, `kv`, `metrics`, `options`,
+//! `error`.
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::catalog::schema::paths::part_type;
 use crate::catalog::CatalogCell;
 use crate::catalog::{Catalog, ClassAt, ClassEntry};
 use crate::error::{Error, Result};
+use crate::index::committed::Stored;
 use crate::index::entries::ValueHasher;
 use crate::index::entries::{encode_tuple, entry_id, index_tuples_in, point_key};
 use crate::kv::Kv;
@@ -407,6 +409,12 @@ impl<'a> View<'a> {
             .is_ok())
     }
 
+    /// The committed state this view reads, as the uniqueness rule asks
+    /// for it (`index::committed`).
+    pub fn stored(&self) -> Stored<'_> {
+        Stored(self.kv)
+    }
+
     /// The tuples the committed record of `id` holds in `index` (none when
     /// it is missing or of another class).
     pub fn committed_tuples(
@@ -416,60 +424,12 @@ impl<'a> View<'a> {
         index: &IndexDef,
         id: ObjectId,
     ) -> Result<Vec<Vec<u8>>> {
-        Ok(self
-            .with_record(ns, id, |key, rec| {
-                if rec.class() != class.id {
-                    return Ok(Vec::new());
-                }
-                index_tuples_in(class, index, &rec).map_err(|e| Error::corruption(key, e))
-            })?
-            .unwrap_or_default())
+        self.stored().tuples_of(ns, class, index, id)
     }
 
     /// The holders stored under a unique index's point key.
     pub fn point_holders(&self, family: Family, key: &[u8]) -> Result<Vec<ObjectId>> {
-        let mut decoded = None;
-        self.kv.get_with(Space::of(family), key, &mut |bytes| {
-            decoded = Some(decode_holders(bytes));
-        })?;
-        Ok(decoded
-            .transpose()
-            .map_err(|e| Error::corruption(key, e))?
-            .unwrap_or_default())
-    }
-
-    /// `point_holders` of every key, in order: one batched read per run of
-    /// keys of one family.
-    pub fn point_holders_many(&self, keys: &[&(Family, Vec<u8>)]) -> Result<Vec<Vec<ObjectId>>> {
-        let mut out: Vec<Vec<ObjectId>> = vec![Vec::new(); keys.len()];
-        let mut corrupt = None;
-        let mut start = 0;
-        while start < keys.len() {
-            let family = keys[start].0;
-            let end = start + keys[start..].iter().take_while(|k| k.0 == family).count();
-            if end == start + 1 {
-                // One key (a single write's check): a plain point read.
-                out[start] = self.point_holders(family, &keys[start].1)?;
-                start = end;
-                continue;
-            }
-            let run: Vec<&[u8]> = keys[start..end].iter().map(|k| k.1.as_slice()).collect();
-            self.kv.multi_get_with(
-                Space::of(family),
-                &run,
-                &mut |i, bytes| match decode_holders(bytes) {
-                    Ok(holders) => out[start + i] = holders,
-                    Err(e) => {
-                        corrupt.get_or_insert_with(|| Error::corruption(run[i], e));
-                    }
-                },
-            )?;
-            if let Some(e) = corrupt.take() {
-                return Err(e);
-            }
-            start = end;
-        }
-        Ok(out)
+        self.stored().point_holders(family, key)
     }
 
     /// Up to `limit` holders of `tuple` in `index` (as `holders`), in id

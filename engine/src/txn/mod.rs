@@ -17,19 +17,19 @@
 //!    write, while a watch exists), close the invalidation; release
 //!    everything.
 //!
-//! May call: `catalog`, `index`, `read` (committed records and holders),
-//! `feed`, `kv`.
+//! May call: `feed`, `read` (committed records and holders), `index`,
+//! `catalog`, `kv`, `error`.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rockhold_format::{
-    encode_holders, ClassDef, ClassId, Family, FieldDef, FieldId, IndexId, Key, NamespaceId,
-    ObjectId, ObjectKey, ObjectRecord, Record, Value,
+    ClassDef, ClassId, Family, FieldDef, FieldId, Key, NamespaceId, ObjectId, ObjectKey,
+    ObjectRecord, Record, Value,
 };
 
 use crate::catalog::schema::{canonical_value, check_field_value};
+pub(crate) use crate::catalog::ClassIds;
 use crate::catalog::{Catalog, CatalogCell, ClassAt, ClassEntry, FieldLookup};
 use crate::error::{Error, Result};
 use crate::feed::Feed;
@@ -37,8 +37,8 @@ use crate::feed::{ChangeData, ChangeKind};
 use crate::index::build_log::BuildLog;
 use crate::index::entries::ValueHasher;
 use crate::index::locks::LockTable;
-use crate::index::plan::{plan, Change, Plan, Scope, UniqueValue};
-use crate::index::unique::{point_writes, Committed, PointWrite};
+use crate::index::plan::{plan, unique_stripes, write_plan, Change, Plan, Scope};
+use crate::index::unique::point_writes;
 use crate::kv::WriteBatch;
 use crate::read::{ReadCtx, UniqueCacheKey, View};
 
@@ -154,31 +154,6 @@ impl WriteCtx {
 }
 
 use reads::ReadState;
-
-/// A class as a handle resolved it once: its namespace's and its own ids,
-/// with its name for errors. Ids are never reused, so a handle whose class
-/// is dropped fails (`UnknownClass`) instead of writing into another.
-#[derive(Clone, Debug)]
-pub(crate) struct ClassIds {
-    pub ns: NamespaceId,
-    pub class: ClassId,
-    pub name: Cow<'static, str>,
-}
-
-impl ClassIds {
-    /// The ids of `entry`'s class, named `name` in errors.
-    pub fn of(entry: &ClassEntry, name: impl Into<Cow<'static, str>>) -> Self {
-        ClassIds {
-            ns: entry.ns,
-            class: entry.def.id,
-            name: name.into(),
-        }
-    }
-
-    pub fn at(&self) -> ClassAt<'_> {
-        ClassAt::Id(self.ns, self.class, &self.name)
-    }
-}
 
 /// The class an insert (or ingest) creates an object of.
 enum ClassOf {
@@ -442,7 +417,7 @@ impl<'db> Transaction<'db> {
         if let Some(st) = state {
             st.validate_indexes(cx.kv.latest())?;
         }
-        let points = point_writes(&plan, &mut CommittedView(&view)).inspect_err(|e| {
+        let points = point_writes(&plan, &mut view.stored()).inspect_err(|e| {
             if matches!(e, Error::UniqueViolation { .. }) {
                 cx.metrics.unique_violations.inc();
             }
@@ -818,36 +793,6 @@ fn check_required(def: &ClassDef, rec: &ObjectRecord) -> Result<()> {
     }
 }
 
-/// The value stripes of the unique point keys a plan may rewrite.
-pub(crate) fn unique_stripes<'p>(
-    hasher: &'p ValueHasher,
-    plan: &'p Plan<'_>,
-) -> impl Iterator<Item = (ClassId, IndexId, u64)> + 'p {
-    plan.changed_unique()
-        .map(|u| (u.class.id, u.index.id, hasher.hash_bytes(&u.tuple)))
-}
-
-/// Puts a plan's index changes into `batch`: its entries, and the unique
-/// point keys `point_writes` decided.
-pub(crate) fn write_plan(batch: &mut WriteBatch, plan: &Plan<'_>, points: &[PointWrite<'_>]) {
-    for (family, key) in &plan.delete {
-        batch.delete(*family, key);
-    }
-    for (family, key) in &plan.put {
-        batch.put(*family, key, &[]);
-    }
-    let mut value = Vec::new();
-    for p in points {
-        if p.holders.is_empty() {
-            batch.delete(p.family, p.key);
-        } else {
-            value.clear();
-            encode_holders(&p.holders, &mut value);
-            batch.put(p.family, p.key, &value);
-        }
-    }
-}
-
 /// The pause before attempt `attempt + 1` of a conflicting write: up to
 /// 50 µs × 2^attempt (capped at 10 ms), a random part of it, so colliding
 /// writers spread out.
@@ -857,21 +802,4 @@ fn backoff(attempt: u32) -> std::time::Duration {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(attempt);
     std::time::Duration::from_micros(cap / 2 + h.finish() % (cap / 2 + 1))
-}
-
-/// What the uniqueness rule reads of committed data, through a view.
-pub(crate) struct CommittedView<'v, 'a>(pub &'v View<'a>);
-
-impl Committed for CommittedView<'_, '_> {
-    fn holders(&mut self, family: Family, key: &[u8]) -> Result<Vec<ObjectId>> {
-        self.0.point_holders(family, key)
-    }
-
-    fn holders_many(&mut self, keys: &[&(Family, Vec<u8>)]) -> Result<Vec<Vec<ObjectId>>> {
-        self.0.point_holders_many(keys)
-    }
-
-    fn tuples(&mut self, u: &UniqueValue<'_>, holder: ObjectId) -> Result<Vec<Vec<u8>>> {
-        self.0.committed_tuples(u.ns, u.class, u.index, holder)
-    }
 }

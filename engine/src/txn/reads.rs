@@ -56,15 +56,13 @@ use rockhold_format::{ClassId, Family, IndexId, Key, NamespaceId, ObjectId, Obje
 
 use crate::catalog::ClassAt;
 use crate::error::{Error, Result};
-use crate::index::plan::UniqueValue;
+use crate::index::plan::{write_plan, UniqueValue};
 use crate::index::unique::{point_writes_with, OnConflict};
 use crate::kv::overlay::{Covered, Recording, Staged};
 use crate::kv::{KvRead, Space, WriteBatch};
 use crate::read::{FindAll, FindPage, Object, RangeScan, ReadCtx, ScanPage, Snapshot, View};
 
-use super::{
-    apply, plan_touched, write_plan, write_records, CommittedView, Op, Transaction, WriteCtx,
-};
+use super::{apply, plan_touched, write_records, Op, Transaction, WriteCtx};
 
 /// What a transaction's reads use: its snapshot, its writes staged over
 /// it, and what it saw.
@@ -352,7 +350,7 @@ fn stage(cx: &WriteCtx, st: &ReadState<'_>, op: &Op) -> Result<WriteBatch> {
     let plan = plan_touched(&cx.seed, &touched)?;
     // A unique value held twice is staged as such (both holders): a later
     // operation may still resolve it, and the commit checks the end state.
-    let points = point_writes_with(&plan, &mut CommittedView(&view), &mut Tolerate)?;
+    let points = point_writes_with(&plan, &mut view.stored(), &mut Tolerate)?;
     let mut batch = WriteBatch::new();
     write_plan(&mut batch, &plan, &points);
     write_records(&mut batch, &touched, |_, _, _, _, _| {})?;

@@ -5,7 +5,7 @@
 //! write path's context; the typed handles (`Collection`) are the
 //! database's facade (db/collection.rs).
 //!
-//! May call: `txn` (commits), `read` (records), `catalog`, `error`.
+//! May call: `txn` (commits), `read` (records), `catalog`, `kv`, `error`.
 //!
 //! A struct maps to a class by field name, through serde's data model and
 //! this layer's own `Serializer` (`ser`) and `Deserializer` (`de`), with no

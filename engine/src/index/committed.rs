@@ -1,0 +1,105 @@
+//! The committed state the uniqueness rule reads: the holders stored under
+//! unique point keys and the tuples a committed record holds, at one state
+//! of the store (the latest, a snapshot, or a transaction's overlay). The
+//! write path, the builds and the reads all ask it through here.
+
+use rockhold_format::{
+    decode_holders, ClassDef, Family, IndexDef, Key, NamespaceId, ObjectId, ObjectKey, RecordView,
+};
+
+use crate::error::{Error, Result};
+use crate::index::entries::index_tuples_in;
+use crate::index::plan::UniqueValue;
+use crate::index::unique::Committed;
+use crate::kv::{KvRead, Space};
+
+/// The committed state of one store state.
+#[derive(Clone, Copy)]
+pub(crate) struct Stored<'a>(pub &'a dyn KvRead);
+
+impl Stored<'_> {
+    /// The tuples the committed record of `id` holds in `index` (none when
+    /// it is missing or of another class).
+    pub fn tuples_of(
+        &self,
+        ns: NamespaceId,
+        class: &ClassDef,
+        index: &IndexDef,
+        id: ObjectId,
+    ) -> Result<Vec<Vec<u8>>> {
+        let key = ObjectKey { ns, id }.encode();
+        let mut out = None;
+        self.0.get_with(Space::Objects, &key, &mut |bytes| {
+            out = Some(RecordView::new(bytes).and_then(|rec| {
+                if rec.class() != class.id {
+                    return Ok(Vec::new());
+                }
+                index_tuples_in(class, index, &rec)
+            }));
+        })?;
+        Ok(out
+            .transpose()
+            .map_err(|e| Error::corruption(&key, e))?
+            .unwrap_or_default())
+    }
+
+    /// The holders stored under a unique index's point key.
+    pub fn point_holders(&self, family: Family, key: &[u8]) -> Result<Vec<ObjectId>> {
+        let mut decoded = None;
+        self.0.get_with(Space::of(family), key, &mut |bytes| {
+            decoded = Some(decode_holders(bytes));
+        })?;
+        Ok(decoded
+            .transpose()
+            .map_err(|e| Error::corruption(key, e))?
+            .unwrap_or_default())
+    }
+
+    /// `point_holders` of every key, in order: one batched read per run of
+    /// keys of one family.
+    pub fn point_holders_many(&self, keys: &[&(Family, Vec<u8>)]) -> Result<Vec<Vec<ObjectId>>> {
+        let mut out: Vec<Vec<ObjectId>> = vec![Vec::new(); keys.len()];
+        let mut corrupt = None;
+        let mut start = 0;
+        while start < keys.len() {
+            let family = keys[start].0;
+            let end = start + keys[start..].iter().take_while(|k| k.0 == family).count();
+            if end == start + 1 {
+                // One key (a single write's check): a plain point read.
+                out[start] = self.point_holders(family, &keys[start].1)?;
+                start = end;
+                continue;
+            }
+            let run: Vec<&[u8]> = keys[start..end].iter().map(|k| k.1.as_slice()).collect();
+            self.0.multi_get_with(
+                Space::of(family),
+                &run,
+                &mut |i, bytes| match decode_holders(bytes) {
+                    Ok(holders) => out[start + i] = holders,
+                    Err(e) => {
+                        corrupt.get_or_insert_with(|| Error::corruption(run[i], e));
+                    }
+                },
+            )?;
+            if let Some(e) = corrupt.take() {
+                return Err(e);
+            }
+            start = end;
+        }
+        Ok(out)
+    }
+}
+
+impl Committed for Stored<'_> {
+    fn holders(&mut self, family: Family, key: &[u8]) -> Result<Vec<ObjectId>> {
+        self.point_holders(family, key)
+    }
+
+    fn holders_many(&mut self, keys: &[&(Family, Vec<u8>)]) -> Result<Vec<Vec<ObjectId>>> {
+        self.point_holders_many(keys)
+    }
+
+    fn tuples(&mut self, u: &UniqueValue<'_>, holder: ObjectId) -> Result<Vec<Vec<u8>>> {
+        self.tuples_of(u.ns, u.class, u.index, holder)
+    }
+}

@@ -1,0 +1,410 @@
+//! The layering, checked: every layer's root file (`x.rs` or `x/mod.rs`)
+//! declares what it may call in a `May call:` paragraph (the backticked
+//! layer names in it), and this test holds every `crate::` path under
+//! `engine/src` to its layer's list:
+//!
+//! - a file belongs to the layer of its top folder (or is the layer, for
+//!   a top-level file); `lib.rs` is the crate root and is not checked;
+//! - a path `crate::x::…` (or `rockhold::x::…`, the crate's own name)
+//!   names layer `x`; a name the crate root re-exports (`crate::Db`)
+//!   names the layer it comes from; nested groups (`crate::{a, b::c}`)
+//!   are followed; comments are not code and are skipped;
+//! - a layer may call itself and what it lists, nothing else; the table
+//!   must have no cycle, so the layers stack in floors;
+//! - no file outside `db/` names `Db` or `Inner` in its code: the handle
+//!   and the shared state are the facade's;
+//! - `docs/ARCHITECTURE.md` holds the diagram drawn from the same table,
+//!   between `<!-- layers:begin -->` and `<!-- layers:end -->`
+//!   (`ROCKHOLD_BLESS=1` rewrites it).
+//!
+//! Checked to fail: with `use crate::db::Db;` added to `read/mod.rs`, and
+//! with `txn` removed from `build`'s list (see the note in the closing
+//! note of the architecture issue).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// The source folder of the engine.
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// Every `.rs` file under `dir`, sorted.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).expect("read the source folder") {
+            let path = entry.expect("a folder entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `text` without its comments (line, doc and block comments); string
+/// literals are kept (no path the test looks for is in one).
+fn code_of(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let bytes = text.as_bytes();
+    let (mut i, mut depth, mut in_str) = (0, 0usize, false);
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        if depth > 0 {
+            if rest.starts_with(b"*/") {
+                depth -= 1;
+                i += 2;
+            } else if rest.starts_with(b"/*") {
+                depth += 1;
+                i += 2;
+            } else {
+                i += 1;
+            }
+            continue;
+        }
+        if in_str {
+            if rest.starts_with(b"\\") && rest.len() > 1 {
+                out.push_str(&text[i..i + 2]);
+                i += 2;
+                continue;
+            }
+            if rest[0] == b'"' {
+                in_str = false;
+            }
+        } else if rest.starts_with(b"//") {
+            while i < bytes.len() && bytes[i] != b'\n' {
+                i += 1;
+            }
+            continue;
+        } else if rest.starts_with(b"/*") {
+            depth = 1;
+            i += 2;
+            continue;
+        } else if rest[0] == b'"' && !(i > 0 && bytes[i - 1] == b'\'') {
+            in_str = true;
+        }
+        let ch = text[i..].chars().next().expect("a char");
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+/// The first segments of the paths a `crate::` (or `rockhold::`) path in
+/// `code` reaches: `crate::a::b` gives `a`, `crate::{a::x, b}` gives `a`
+/// and `b`.
+fn crate_paths(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for prefix in ["crate::", "rockhold::"] {
+        let mut from = 0;
+        while let Some(at) = code[from..].find(prefix) {
+            let start = from + at;
+            from = start + prefix.len();
+            // Not the tail of a longer identifier (`my_crate::`).
+            let before = code[..start].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let rest = &code[from..];
+            if let Some(group) = rest.strip_prefix('{') {
+                // The names at the top level of the group.
+                let (mut level, mut name, mut expect_name) = (0usize, String::new(), true);
+                for c in group.chars() {
+                    match c {
+                        '{' => level += 1,
+                        '}' if level == 0 => break,
+                        '}' => level -= 1,
+                        ',' if level == 0 => expect_name = true,
+                        c if level == 0 && expect_name && (c.is_alphanumeric() || c == '_') => {
+                            name.push(c)
+                        }
+                        _ if level == 0 && !name.is_empty() => {
+                            out.push(std::mem::take(&mut name));
+                            expect_name = false;
+                        }
+                        _ => {}
+                    }
+                }
+                if !name.is_empty() {
+                    out.push(name);
+                }
+            } else {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() {
+                    out.push(name);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The crate root's re-exports: name → the first segment of its path.
+fn reexports(lib: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for stmt in lib.split(';') {
+        let Some(at) = stmt.find("pub use ") else {
+            continue;
+        };
+        let path = stmt[at + "pub use ".len()..].trim();
+        let Some((root, rest)) = path.split_once("::") else {
+            continue;
+        };
+        let names = match rest.find('{') {
+            Some(open) => rest[open + 1..].trim_end_matches('}').to_string(),
+            None => rest.rsplit("::").next().unwrap_or_default().to_string(),
+        };
+        for name in names.split(',') {
+            let name = name.trim().rsplit("::").next().unwrap_or_default().trim();
+            if !name.is_empty() {
+                out.insert(name.to_string(), root.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The layers (top-level modules of the crate) and the root file of each.
+fn layers(src: &Path) -> BTreeMap<String, PathBuf> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(src).expect("read src") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8 name")
+            .to_string();
+        if path.is_dir() {
+            out.insert(name, path.join("mod.rs"));
+        } else if path.extension().is_some_and(|e| e == "rs") && name != "lib" && name != "layering"
+        {
+            out.insert(name, path);
+        }
+    }
+    out
+}
+
+/// The layers a root file's `May call:` paragraph names.
+fn may_call(root: &str, known: &BTreeMap<String, PathBuf>) -> Option<BTreeSet<String>> {
+    let mut lines = root.lines().map(|l| l.trim_start());
+    let first = lines.find(|l| l.starts_with("//! May call:"))?;
+    let mut text = first.to_string();
+    for line in lines {
+        let body = line.strip_prefix("//!").unwrap_or_default().trim();
+        if body.is_empty() {
+            break;
+        }
+        text.push(' ');
+        text.push_str(body);
+    }
+    let mut out = BTreeSet::new();
+    for (i, part) in text.split('`').enumerate() {
+        if i % 2 == 1 {
+            let first = part
+                .trim_start_matches("crate::")
+                .split("::")
+                .next()
+                .unwrap_or("");
+            if known.contains_key(first) {
+                out.insert(first.to_string());
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The table: each layer with what it may call.
+fn table(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let known = layers(src);
+    known
+        .iter()
+        .map(|(name, root)| {
+            let text = std::fs::read_to_string(root).expect("read a layer's root");
+            let list = may_call(&text, &known)
+                .unwrap_or_else(|| panic!("{} declares no `May call:` paragraph", root.display()));
+            (name.clone(), list)
+        })
+        .collect()
+}
+
+/// The floor of each layer: 0 for one that calls nothing, else one above
+/// the highest it may call. Panics on a cycle.
+fn floors(table: &BTreeMap<String, BTreeSet<String>>) -> BTreeMap<String, usize> {
+    fn floor(
+        layer: &str,
+        table: &BTreeMap<String, BTreeSet<String>>,
+        done: &mut BTreeMap<String, usize>,
+        path: &mut Vec<String>,
+    ) -> usize {
+        if let Some(f) = done.get(layer) {
+            return *f;
+        }
+        assert!(
+            !path.iter().any(|p| p == layer),
+            "the declared layers call each other in a circle: {} -> {layer}",
+            path.join(" -> ")
+        );
+        path.push(layer.to_string());
+        let f = table[layer]
+            .iter()
+            .map(|below| floor(below, table, done, path) + 1)
+            .max()
+            .unwrap_or(0);
+        path.pop();
+        done.insert(layer.to_string(), f);
+        f
+    }
+    let mut done = BTreeMap::new();
+    for layer in table.keys() {
+        floor(layer, table, &mut done, &mut Vec::new());
+    }
+    done
+}
+
+/// The diagram ARCHITECTURE.md holds: floors from the top, each layer with
+/// what it may call.
+fn diagram(table: &BTreeMap<String, BTreeSet<String>>) -> String {
+    let floors = floors(table);
+    let top = floors.values().copied().max().unwrap_or(0);
+    let mut out = String::from("```text\nfloor  layer     may call (nothing above its floor)\n");
+    for f in (0..=top).rev() {
+        for (layer, _) in floors.iter().filter(|(_, g)| **g == f) {
+            let calls: Vec<&str> = table[layer].iter().map(String::as_str).collect();
+            let calls = if calls.is_empty() {
+                "-".to_string()
+            } else {
+                calls.join(", ")
+            };
+            out.push_str(&format!("{f:>5}  {layer:<9} {calls}\n"));
+        }
+    }
+    out.push_str("```\n");
+    out
+}
+
+/// Whether `code` names `word` as an identifier.
+fn names(code: &str, word: &str) -> bool {
+    code.match_indices(word).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = code[at + word.len()..].chars().next();
+        let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        !ident(before) && !ident(after)
+    })
+}
+
+/// What breaks the layering in the tree at `src`, one line each.
+fn violations(src: &Path) -> Vec<String> {
+    let table = table(src);
+    let lib = code_of(&std::fs::read_to_string(src.join("lib.rs")).expect("read lib.rs"));
+    let reexported = reexports(&lib);
+    let mut out = Vec::new();
+    for file in rust_files(src) {
+        let rel = file.strip_prefix(src).expect("under src").to_path_buf();
+        let first = rel
+            .components()
+            .next()
+            .and_then(|c| c.as_os_str().to_str())
+            .expect("a path")
+            .trim_end_matches(".rs")
+            .to_string();
+        if first == "lib" || first == "layering" {
+            continue;
+        }
+        let allowed = &table[&first];
+        let code = code_of(&std::fs::read_to_string(&file).expect("read a source file"));
+        for name in crate_paths(&code) {
+            let target = if table.contains_key(&name) {
+                name.clone()
+            } else if let Some(root) = reexported.get(&name) {
+                root.clone()
+            } else {
+                out.push(format!(
+                    "{}: crate::{name} is neither a layer nor a re-export",
+                    rel.display()
+                ));
+                continue;
+            };
+            if !table.contains_key(&target) {
+                continue; // a re-export of another crate (rockhold_format)
+            }
+            if target != first && !allowed.contains(&target) {
+                out.push(format!(
+                    "{}: layer `{first}` calls `{target}` (through crate::{name}), which it may not",
+                    rel.display()
+                ));
+            }
+        }
+        if first != "db" {
+            for word in ["Db", "Inner"] {
+                if names(&code, word) {
+                    out.push(format!(
+                        "{}: names `{word}`, which only db/ may",
+                        rel.display()
+                    ));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn every_crate_path_stays_inside_its_layers_list() {
+    let found = violations(&src());
+    assert!(found.is_empty(), "layering broken:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_architecture_diagram_is_drawn_from_the_table() {
+    let table = table(&src());
+    let drawn = diagram(&table);
+    let doc_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/ARCHITECTURE.md");
+    let doc = std::fs::read_to_string(&doc_path).expect("read docs/ARCHITECTURE.md");
+    let (begin, end) = ("<!-- layers:begin -->\n", "<!-- layers:end -->");
+    let start = doc.find(begin).expect("the diagram's begin marker") + begin.len();
+    let stop = doc.find(end).expect("the diagram's end marker");
+    if doc[start..stop] != drawn {
+        if std::env::var_os("ROCKHOLD_BLESS").is_some() {
+            let blessed = format!("{}{drawn}{}", &doc[..start], &doc[stop..]);
+            std::fs::write(&doc_path, blessed).expect("rewrite the diagram");
+        } else {
+            panic!(
+                "docs/ARCHITECTURE.md's diagram is not the table's (ROCKHOLD_BLESS=1 rewrites it); \
+                 expected:\n{drawn}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_checks_see_what_they_must() {
+    // Paths in groups, re-exports, comments and identifiers: the parsing
+    // the two tests above rest on.
+    let code = code_of(
+        "use crate::{a::X, b::{c, d}, e};\n// crate::f\n/* crate::g */ let s = \"//\"; crate::h::y();\nstruct MyDb; let db: Db;",
+    );
+    assert_eq!(crate_paths(&code), ["a", "b", "e", "h"]);
+    assert!(names(&code, "Db") && !names(&code, "Inner"));
+    let lib = "pub use db::Db;\npub use read::{Cursor, FindAll};\npub use x::y::{Z};";
+    let r = reexports(lib);
+    assert_eq!(r["Db"], "db");
+    assert_eq!(r["FindAll"], "read");
+    assert_eq!(r["Z"], "x");
+    // A table with a circle is refused.
+    let circle: BTreeMap<String, BTreeSet<String>> = [
+        ("a".to_string(), BTreeSet::from(["b".to_string()])),
+        ("b".to_string(), BTreeSet::from(["a".to_string()])),
+    ]
+    .into();
+    assert!(std::panic::catch_unwind(|| floors(&circle)).is_err());
+}
