@@ -300,6 +300,85 @@ fn names(code: &str, word: &str) -> bool {
     })
 }
 
+/// A folder inside a layer may declare a `May call:` paragraph of its own
+/// (the pure schema rule in `catalog/schema/`): its files may then call
+/// the layers it lists and their own folder, not the rest of their layer.
+/// Returns the first breach in `code` of the file `rel`, if any.
+fn outside_its_folder(
+    src: &Path,
+    rel: &Path,
+    layer: &str,
+    code: &str,
+    table: &BTreeMap<String, BTreeSet<String>>,
+) -> Option<String> {
+    let known = layers(src);
+    // The deepest folder above the file (below the layer's) that declares.
+    let mut folder = rel.parent()?.to_path_buf();
+    let declared = loop {
+        if folder.components().count() < 2 {
+            return None;
+        }
+        let root = src.join(&folder).join("mod.rs");
+        if let Some(list) = std::fs::read_to_string(&root)
+            .ok()
+            .and_then(|text| may_call(&text, &known))
+        {
+            break list;
+        }
+        folder = folder.parent()?.to_path_buf();
+    };
+    let own: Vec<String> = folder
+        .components()
+        .skip(1)
+        .filter_map(|c| c.as_os_str().to_str().map(str::to_string))
+        .collect();
+    let inside = format!("crate::{layer}::{}", own.join("::"));
+    // How far `super::` may climb: to the folder's root, no further.
+    let depth = rel.components().count() - folder.components().count() - 1;
+    let depth = if rel.ends_with("mod.rs") {
+        depth
+    } else {
+        depth + 1
+    };
+    let escape = "super::".repeat(depth + 1);
+    for name in crate_paths(code) {
+        let target = if table.contains_key(&name) {
+            name
+        } else {
+            continue;
+        };
+        if target != layer && !declared.contains(&target) {
+            return Some(format!(
+                "{}: {} may call {declared:?} only, not `{target}`",
+                rel.display(),
+                folder.display()
+            ));
+        }
+    }
+    let prefix = format!("crate::{layer}");
+    let mut from = 0;
+    while let Some(at) = code[from..].find(&prefix) {
+        let start = from + at;
+        from = start + prefix.len();
+        if !code[start..].starts_with(&inside) {
+            return Some(format!(
+                "{}: {} reaches into the rest of `{layer}` ({}…)",
+                rel.display(),
+                folder.display(),
+                &code[start..(start + 40).min(code.len())]
+            ));
+        }
+    }
+    if code.contains(&escape) {
+        return Some(format!(
+            "{}: `{escape}` climbs out of {}",
+            rel.display(),
+            folder.display()
+        ));
+    }
+    None
+}
+
 /// What breaks the layering in the tree at `src`, one line each.
 fn violations(src: &Path) -> Vec<String> {
     let table = table(src);
@@ -320,6 +399,9 @@ fn violations(src: &Path) -> Vec<String> {
         }
         let allowed = &table[&first];
         let code = code_of(&std::fs::read_to_string(&file).expect("read a source file"));
+        if let Some(problem) = outside_its_folder(src, &rel, &first, &code, &table) {
+            out.push(problem);
+        }
         for name in crate_paths(&code) {
             let target = if table.contains_key(&name) {
                 name.clone()

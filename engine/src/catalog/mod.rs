@@ -196,7 +196,7 @@ impl Change<'_> {
         written.map(|()| Effects::between(&old, &self.draft))
     }
 
-    /// Queues a `Pending` task building `index` of `entry`'s class (or the
+    /// Queues a `Pending` task building `index` of the class (or the
     /// whole class, `IndexId::WHOLE_CLASS`) at a fresh revision, replacing
     /// any task of that index: its record and the revision counter go into
     /// `batch`, and `tasks` (the class's tasks as they will be published)
@@ -209,23 +209,14 @@ impl Change<'_> {
         index: IndexId,
         tasks: &mut HashMap<IndexId, TaskRecord>,
         now_ms: u64,
-    ) -> Result<TaskRecord> {
-        let rev = take_task_revision(&mut self.counters.next_task_revision)?;
-        put_counter(
-            batch,
-            MetaKey::NextTaskRevision,
-            self.counters.next_task_revision,
-        );
-        let task = TaskRecord::pending(rev, now_ms);
-        put_task(batch, ns, class, index, &task);
-        tasks.insert(index, task.clone());
-        Ok(task)
+    ) -> Result<()> {
+        let task = TaskRecord::pending(0, now_ms);
+        self.put_revised(batch, (ns, class, index), tasks, task)
     }
-}
 
-impl Change<'_> {
     /// Marks the task of `index` `Remove` at a fresh revision (its index
-    /// is gone; the runner deletes what a build left), like `queue_task`.
+    /// is gone; the runner deletes what a build left), as `queue_task`
+    /// writes it. Nothing when the index has no task.
     pub fn retire_task(
         &mut self,
         batch: &mut WriteBatch,
@@ -239,8 +230,20 @@ impl Change<'_> {
             return Ok(());
         };
         task.state = TaskState::Remove;
-        task.revision = take_task_revision(&mut self.counters.next_task_revision)?;
         task.updated_at_ms = now_ms;
+        self.put_revised(batch, (ns, class, index), tasks, task)
+    }
+
+    /// Gives `task` the next task revision and puts it, with the advanced
+    /// counter, into `batch` and `tasks`.
+    fn put_revised(
+        &mut self,
+        batch: &mut WriteBatch,
+        (ns, class, index): (NamespaceId, ClassId, IndexId),
+        tasks: &mut HashMap<IndexId, TaskRecord>,
+        mut task: TaskRecord,
+    ) -> Result<()> {
+        task.revision = take_task_revision(&mut self.counters.next_task_revision)?;
         put_counter(
             batch,
             MetaKey::NextTaskRevision,
@@ -739,6 +742,92 @@ mod tests {
 
     fn cell(kv: &dyn Kv) -> CatalogCell {
         CatalogCell::new(Catalog::load(kv.latest(), false).expect("load"))
+    }
+
+    fn class(id: u32, revision: u64) -> ClassEntry {
+        ClassEntry {
+            ns: NamespaceId(1),
+            def: ClassDef {
+                id: ClassId(id),
+                name: format!("c{id}"),
+                revision,
+                next_field_id: 1,
+                next_index_id: 2,
+                fields: Vec::new(),
+                indexes: Vec::new(),
+                provisional: false,
+            },
+            tasks: HashMap::new(),
+        }
+    }
+
+    /// The effects a change reports come from comparing the versions: the
+    /// facade relies on them to clear the caches, refresh the gauges and
+    /// wake the runner (each flag checked to fail when its comparison is
+    /// removed from `Effects::between`).
+    #[test]
+    fn a_commit_reports_what_its_new_version_asks_for() {
+        let store = MemStore::new();
+        let kv = store.open().expect("open");
+        let cell = cell(&kv);
+        let batch = WriteBatch::new();
+        let commit = |edit: &dyn Fn(&mut Change<'_>)| {
+            let mut change = cell.change();
+            edit(&mut change);
+            change.commit(&kv, &batch).expect("commit")
+        };
+        let nothing = Effects::default();
+        assert_eq!(
+            commit(&|c| c.put_namespace("n".into(), NamespaceId(1))),
+            nothing
+        );
+        assert_eq!(commit(&|c| c.put_class(class(1, 1))), nothing);
+        assert_eq!(commit(&|_| {}), nothing);
+        // A definition changed: the caches may answer from the old one.
+        let changed = commit(&|c| c.put_class(class(1, 2)));
+        assert!(changed.clear_caches && !changed.refresh_metrics && !changed.notify_runner);
+        // A task queued: gauges and runner, not the caches.
+        let queued = commit(&|c| {
+            let mut entry = class(1, 2);
+            let mut b = WriteBatch::new();
+            c.queue_task(
+                &mut b,
+                entry.ns,
+                entry.def.id,
+                IndexId(1),
+                &mut entry.tasks,
+                0,
+            )
+            .expect("queue");
+            c.put_class(entry);
+        });
+        assert_eq!(
+            queued,
+            Effects {
+                clear_caches: false,
+                refresh_metrics: true,
+                notify_runner: true
+            }
+        );
+        // The task done: gauges only.
+        let done = commit(&|c| {
+            let mut entry = (**c.class_by_id(ClassId(1)).expect("class")).clone();
+            for t in entry.tasks.values_mut() {
+                t.state = TaskState::Done;
+            }
+            c.put_class(entry);
+        });
+        assert_eq!(
+            done,
+            Effects {
+                clear_caches: false,
+                refresh_metrics: true,
+                notify_runner: false
+            }
+        );
+        // A namespace and its classes gone: everything cached about them.
+        let dropped = commit(&|c| c.remove_namespace(NamespaceId(1)));
+        assert!(dropped.clear_caches && dropped.refresh_metrics);
     }
 
     #[test]

@@ -139,7 +139,7 @@ impl<M: Model> Collection<M> {
     /// The object `id`, or `None` (read in place: only the fields the
     /// struct has are decoded).
     pub fn get(&self, id: Id<M>) -> Result<Option<M>> {
-        self.db.load_typed(self.ids.ns, id.raw(), |def| {
+        self.db.inner.load_typed(self.ids.ns, id.raw(), |def| {
             of_class(&self.ids, def, id.raw())
         })
     }
@@ -389,6 +389,7 @@ impl<M: Model> RangeIter<M> {
         let objects = self
             .coll
             .db
+            .inner
             .load_many_typed(self.coll.ids.ns, &ids, |def, id| {
                 of_class(&self.coll.ids, def, id)
             })?;

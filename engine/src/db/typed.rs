@@ -1,6 +1,6 @@
 //! The facade: typed.
 
-use rockhold_format::{ClassDef, NamespaceId, ObjectId};
+use rockhold_format::ObjectId;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::db::Db;
@@ -36,29 +36,5 @@ impl Db {
         id: ObjectId,
     ) -> Result<Option<T>> {
         self.inner.get_typed(namespace, id)
-    }
-
-    /// Reads object `id` of namespace `ns` as a `T` in place (nothing is
-    /// decoded but the fields the struct asks for), after `check` accepts
-    /// its class: the one typed point read.
-    pub(crate) fn load_typed<T: DeserializeOwned>(
-        &self,
-        ns: NamespaceId,
-        id: ObjectId,
-        check: impl FnOnce(&ClassDef) -> Result<()>,
-    ) -> Result<Option<T>> {
-        self.inner.load_typed(ns, id, check)
-    }
-
-    /// Reads the objects `ids` of namespace `ns` as `T`s in place, in one
-    /// batched lookup, in the order asked (`None` where there is none),
-    /// after `check` accepts each one's class.
-    pub(crate) fn load_many_typed<T: DeserializeOwned>(
-        &self,
-        ns: NamespaceId,
-        ids: &[ObjectId],
-        check: impl Fn(&ClassDef, ObjectId) -> Result<()>,
-    ) -> Result<Vec<Option<T>>> {
-        self.inner.load_many_typed(ns, ids, check)
     }
 }

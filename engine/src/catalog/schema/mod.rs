@@ -7,9 +7,10 @@
 //! index path means (`paths`: resolution against the schema, and the values
 //! a part covers in a record).
 //!
-//! May call: `rockhold_format` and `crate::error` only: no storage, no
-//! state. The DDL operations that apply these rules to the catalog sit
-//! above, in the write path (`txn::ddl`).
+//! The DDL operations that apply these rules to the catalog sit above, in
+//! the write path (txn/ddl.rs).
+//!
+//! May call: `error` only (and `rockhold_format`): no storage, no state.
 
 use std::collections::{HashMap, HashSet};
 
