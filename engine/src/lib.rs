@@ -145,6 +145,14 @@ pub use typed::model::{
     kind, Bytes, Id, IndexKindOf, IndexRef, Key, KeyedModel, Model, Range, Schema, Unique,
 };
 
+/// Test doubles of the storage, with the `testing` feature: a store in
+/// memory that injects storage failures on demand ([`testing::FaultyStore`],
+/// opened with [`Db::open_faulty`]).
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
+    pub use crate::kv::faults::FaultyStore;
+}
+
 /// What `#[derive(Model)]` and `#[derive(Schema)]` expand to refers to;
 /// not part of the API.
 #[doc(hidden)]

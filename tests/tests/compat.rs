@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use rockhold::testing::FaultyStore;
 use rockhold::{
     ClassSpec, Db, Error, FieldSpec, FieldType, MemStore, ObjectId, Options, RangeScan, Value,
 };
@@ -181,22 +182,22 @@ fn a_migration_stopped_at_any_write_finishes_when_run_again() {
     let path = v1_copy(dir.path());
     let mut stopped = 0;
     for writes in 0..16u64 {
-        let store = MemStore::copy_of(&path).expect("copy");
+        let store = FaultyStore::new(MemStore::copy_of(&path).expect("copy"));
         store.fail_after(writes);
-        let first = Db::migrate_memory(&store);
+        let first = Db::migrate_faulty(&store);
         store.clear_failure();
         if first.is_err() {
             stopped += 1;
             assert!(
                 matches!(
-                    Db::open_memory(&store, Options::default()),
+                    Db::open_faulty(&store, Options::default()),
                     Err(Error::NeedsMigration { .. })
                 ),
                 "a half-migrated database must still be refused"
             );
         }
-        Db::migrate_memory(&store).expect("the rerun finishes");
-        let db = Db::open_memory(&store, Options::default()).expect("open");
+        Db::migrate_faulty(&store).expect("the rerun finishes");
+        let db = Db::open_faulty(&store, Options::default()).expect("open");
         db.check_reindex_tasks().expect("indexes rebuilt");
         reads_as_written(&db);
         db.close().expect("close");

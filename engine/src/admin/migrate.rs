@@ -223,7 +223,7 @@ impl crate::Db {
     ) -> Result<MigrationReport> {
         let kv = crate::kv::rocks::RocksKv::open_accepting(
             path.as_ref(),
-            &opts.clone().create_if_missing(false),
+            &opts.clone().create_if_missing(false).kv_config(),
             crate::kv::rocks::Versions::Migratable,
         )?;
         let report = migrate_kv(&kv);

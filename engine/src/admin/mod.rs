@@ -11,7 +11,7 @@ use rockhold_format::{Family, IndexId, Key, MetaKey, Record, TaskKey, TaskRecord
 use crate::catalog::ddl::{now_ms, put_counter};
 use crate::catalog::{take_task_revision, Catalog, Change as CatalogChange, ClassEntry};
 use crate::db::{Db, Inner};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kv::{KeyRange, Space, WriteBatch};
 
 pub(crate) mod backup;
@@ -80,7 +80,10 @@ impl Db {
     /// state; `ViewNotConsistent` if the primary kept changing its files
     /// through every try (retry later).
     pub fn catch_up(&self) -> Result<()> {
-        self.inner.kv.catch_up()?;
+        // Only a follower has a primary to catch up with: a no-op elsewhere.
+        if let Some(follower) = self.inner.kv.follower() {
+            follower.catch_up()?;
+        }
         // The primary's writes reach a follower here, not through its
         // commits: nothing cached before is trusted after.
         self.inner.unique_cache.clear();
@@ -138,7 +141,13 @@ impl Db {
     /// ```
     pub fn compact(&self) -> Result<()> {
         self.inner.writable()?;
-        self.inner.kv.compact()
+        self.inner
+            .kv
+            .maintenance()
+            .ok_or(Error::Unsupported {
+                what: "compaction on this storage backend",
+            })?
+            .compact()
     }
 
     /// A RocksDB integer property (e.g. `rocksdb.estimate-num-keys`,
@@ -146,7 +155,10 @@ impl Db {
     /// `family`; `None` where the backend does not know it (in memory,
     /// only `rocksdb.estimate-num-keys`, exact).
     pub fn rocksdb_property(&self, family: Family, name: &str) -> Result<Option<u64>> {
-        self.inner.kv.property(Space::of(family), name)
+        match self.inner.kv.maintenance() {
+            Some(m) => m.property(Space::of(family), name),
+            None => Ok(None),
+        }
     }
 
     /// Rebuilds an index (or every index of the class, `field = None`) with a
