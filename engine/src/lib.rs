@@ -161,6 +161,6 @@ pub mod __private {
 }
 
 pub use rockhold_format::{
-    ClassDef, Family, FieldDef, FieldPath, FieldType, IndexDef, IndexId, IndexKind, MemberDef,
-    NamespaceId, ObjectId, TaskRecord, TaskState, Value, VariantDef, MAX_DEPTH,
+    ClassDef, Family, FieldDef, FieldPath, FieldType, FormatVersion, IndexDef, IndexId, IndexKind,
+    MemberDef, NamespaceId, ObjectId, TaskRecord, TaskState, Value, VariantDef, MAX_DEPTH,
 };

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use rockhold::testing::FaultyStore;
 use rockhold::{
-    ClassSpec, Db, Error, FieldSpec, FieldType, MemStore, ObjectId, Options, RangeScan, Value,
+    ClassSpec, Db, Error, FieldSpec, FieldType, FormatVersion, MemStore, ObjectId, Options,
+    RangeScan, Value,
 };
 use rockhold_tests::assert_invariant;
 
@@ -135,8 +136,8 @@ fn the_format_v1_fixture_is_refused_naming_the_migration() {
         match Db::open(&path, Options::default()) {
             Err(
                 e @ Error::NeedsMigration {
-                    found: 1,
-                    supported: 2,
+                    found: FormatVersion::V1,
+                    supported: FormatVersion::V2,
                 },
             ) => {
                 assert!(e.to_string().contains("rockhold migrate"), "{e}");
@@ -146,7 +147,7 @@ fn the_format_v1_fixture_is_refused_naming_the_migration() {
     }
     // Refused without a change: it still migrates and reads as written.
     let report = Db::migrate(&path, &Options::default()).expect("migrate");
-    assert_eq!(report.from, 1);
+    assert_eq!(report.from, FormatVersion::V1);
 }
 
 /// The fixture migrated in place reads exactly as written, through every
@@ -157,11 +158,18 @@ fn the_format_v1_fixture_migrates_and_reads_as_written() {
     let dir = tempfile::tempdir().expect("dir");
     let path = v1_copy(dir.path());
     let report = Db::migrate(&path, &Options::default()).expect("migrate");
-    assert_eq!((report.from, report.tasks), (1, 2), "{report:?}");
+    assert_eq!(
+        (report.from, report.tasks),
+        (FormatVersion::V1, 2),
+        "{report:?}"
+    );
     // Users (39 live), items (6), classes, names, meta.
     assert!(report.records >= 45, "{report:?}");
     let again = Db::migrate(&path, &Options::default()).expect("again");
-    assert_eq!((again.from, again.records, again.tasks), (2, 0, 0));
+    assert_eq!(
+        (again.from, again.records, again.tasks),
+        (FormatVersion::V2, 0, 0)
+    );
     let db = Db::open(&path, Options::default()).expect("the migrated fixture opens");
     db.check_reindex_tasks().expect("indexes rebuilt");
     reads_as_written(&db);

@@ -8,6 +8,8 @@ use rocksdb::{
     Cache, ColumnFamily, ColumnFamilyDescriptor, DBRawIterator, ReadOptions, WriteOptions, DB,
 };
 
+use rockhold_format::FormatVersion;
+
 use super::dirlock::DirClaim;
 use super::{
     BackupInfo, Backups, BatchOp, Config, DamagedFile, Follower, KeyRange, Kv, KvIter, KvRead,
@@ -31,7 +33,7 @@ const BULK_BUILD_DIR: &str = "rockhold-bulk-build";
 pub(crate) enum Versions {
     /// Only the current one (every open but a migration's).
     Current,
-    /// Also version 1, which a migration rewrites.
+    /// Also the versions a migration rewrites ([`FormatVersion::V1`]).
     Migratable,
 }
 
@@ -99,22 +101,10 @@ impl RocksKv {
         open::check_is_database(path, config.create_if_missing)?;
         let claim = DirClaim::take(path, config.create_if_missing, config.dir_mode)?;
         if path.join("CURRENT").is_file() {
-            use rockhold_format::FORMAT_VERSION;
             match open::peek_format_version(path, config)? {
-                None | Some(FORMAT_VERSION) => {}
-                Some(1) if versions == Versions::Migratable => {}
-                Some(found @ 1) => {
-                    return Err(Error::NeedsMigration {
-                        found,
-                        supported: FORMAT_VERSION,
-                    })
-                }
-                Some(found) => {
-                    return Err(Error::UnsupportedVersion {
-                        found,
-                        supported: FORMAT_VERSION,
-                    })
-                }
+                None | Some(FormatVersion::CURRENT) => {}
+                Some(FormatVersion::V1) if versions == Versions::Migratable => {}
+                Some(found) => return Err(Error::version_refused(found)),
             }
         }
         let cache = Cache::new_lru_cache(config.block_cache_bytes);
