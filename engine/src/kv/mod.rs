@@ -51,6 +51,11 @@
 //!   primary's state (it never shows a batch without the ones before it).
 //!   Only followers have it: on any other store there is nothing to catch
 //!   up with.
+//!
+//! What the engine does when a capability is missing: `Db::compact` answers
+//! `Unsupported`, `Db::rocksdb_property` answers `None`, `verify` checks no
+//! files, `Db::create_backup` and `Db::checkpoint` answer `Unsupported`,
+//! `Db::catch_up` does nothing (the store is not a follower).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
