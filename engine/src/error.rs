@@ -3,7 +3,7 @@
 //!
 //! May call: no layer (it is the bottom; `rockhold_format` only).
 
-use rockhold_format::{ObjectId, TaskRecord, Value};
+use rockhold_format::{FormatVersion, ObjectId, TaskRecord, Value};
 
 /// Everything that can go wrong in rockhold. Errors caused by the caller
 /// (bad input, constraint violations) leave the database unchanged.
@@ -394,17 +394,17 @@ pub enum Error {
     )]
     NeedsMigration {
         /// The version on disk.
-        found: u32,
+        found: FormatVersion,
         /// The version this build reads and writes.
-        supported: u32,
+        supported: FormatVersion,
     },
     /// The database is of a format version this build does not read.
     #[error("unsupported database format version {found} (this build reads version {supported})")]
     UnsupportedVersion {
-        /// The version on disk.
+        /// The version number on disk (one this build may not know).
         found: u32,
         /// The version this build reads and writes.
-        supported: u32,
+        supported: FormatVersion,
     },
     /// The path is not a rockhold database (nothing was written to it).
     #[error("{path} is not a rockhold database: {reason}")]
@@ -582,6 +582,35 @@ impl Error {
                 Error::CounterExhausted { counter }
             }
             other => Error::Inconsistent(other.to_string()),
+        }
+    }
+
+    /// Maps an error of reading the format version record under `key`:
+    /// a version number this build does not know is `UnsupportedVersion`,
+    /// anything else (not a version record) is corruption.
+    pub(crate) fn format_version(key: &[u8], e: rockhold_format::Error) -> Self {
+        match e {
+            rockhold_format::Error::UnknownFormatVersion(found) => Error::UnsupportedVersion {
+                found,
+                supported: FormatVersion::CURRENT,
+            },
+            other => Error::corruption(key, other),
+        }
+    }
+
+    /// Why a database of format version `found`, not the current one, is
+    /// not opened: `NeedsMigration` for a version `Db::migrate` rewrites
+    /// (v1), `UnsupportedVersion` for any other.
+    pub(crate) fn version_refused(found: FormatVersion) -> Self {
+        match found {
+            FormatVersion::V1 => Error::NeedsMigration {
+                found,
+                supported: FormatVersion::CURRENT,
+            },
+            other => Error::UnsupportedVersion {
+                found: other.as_u32(),
+                supported: FormatVersion::CURRENT,
+            },
         }
     }
 

@@ -113,8 +113,6 @@ mod error;
 mod feed;
 mod index;
 mod kv;
-#[cfg(test)]
-mod layering;
 mod metrics;
 mod options;
 mod read;
@@ -146,6 +144,14 @@ pub use typed::model::{
     kind, Bytes, Id, IndexKindOf, IndexRef, Key, KeyedModel, Model, Range, Schema, Unique,
 };
 
+/// Test doubles of the storage, with the `testing` feature: a store in
+/// memory that injects storage failures on demand ([`testing::FaultyStore`],
+/// opened with [`Db::open_faulty`]).
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
+    pub use crate::kv::faults::FaultyStore;
+}
+
 /// What `#[derive(Model)]` and `#[derive(Schema)]` expand to refers to;
 /// not part of the API.
 #[doc(hidden)]
@@ -154,6 +160,6 @@ pub mod __private {
 }
 
 pub use rockhold_format::{
-    ClassDef, Family, FieldDef, FieldPath, FieldType, IndexDef, IndexId, IndexKind, MemberDef,
-    NamespaceId, ObjectId, TaskRecord, TaskState, Value, VariantDef, MAX_DEPTH,
+    ClassDef, Family, FieldDef, FieldPath, FieldType, FormatVersion, IndexDef, IndexId, IndexKind,
+    MemberDef, NamespaceId, ObjectId, TaskRecord, TaskState, Value, VariantDef, MAX_DEPTH,
 };

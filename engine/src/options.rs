@@ -1,6 +1,7 @@
 //! Options of a database, with the defaults a careful user would choose.
 //!
-//! May call: no layer (a leaf: plain settings).
+//! May call: `kv` (its defaults and the backend configuration it builds,
+//! `Options::kv_config`).
 
 use std::time::Duration;
 
@@ -60,12 +61,15 @@ impl std::fmt::Debug for BuildHook {
 }
 
 impl Default for Options {
+    /// The storage settings default to the backend's defaults
+    /// (`kv::Config::default`).
     fn default() -> Self {
+        let kv = crate::kv::Config::default();
         Options {
-            create_if_missing: true,
+            create_if_missing: kv.create_if_missing,
             sync_writes: false,
-            block_cache_bytes: 64 << 20,
-            write_buffer_bytes: 32 << 20,
+            block_cache_bytes: kv.block_cache_bytes,
+            write_buffer_bytes: kv.write_buffer_bytes,
             unique_cache_entries: 65_536,
             class_cache_entries: 65_536,
             lock_stripes: 4096,
@@ -80,15 +84,29 @@ impl Default for Options {
             test_hash_bits: 64,
             bulk_build_memory: 256 << 20,
             build_hook: None,
-            dir_mode: 0o700,
-            durable_mark_interval: Duration::from_secs(1),
-            accept_lost_writes: false,
+            dir_mode: kv.dir_mode,
+            durable_mark_interval: kv.durable_mark_interval,
+            accept_lost_writes: kv.accept_lost_writes,
             feed_capacity: 65_536,
         }
     }
 }
 
 impl Options {
+    /// What the storage backend is opened with: the one place the engine's
+    /// options become the backend's configuration.
+    #[cfg(feature = "rocksdb")]
+    pub(crate) fn kv_config(&self) -> crate::kv::Config {
+        crate::kv::Config {
+            create_if_missing: self.create_if_missing,
+            dir_mode: self.dir_mode,
+            block_cache_bytes: self.block_cache_bytes,
+            write_buffer_bytes: self.write_buffer_bytes,
+            durable_mark_interval: self.durable_mark_interval,
+            accept_lost_writes: self.accept_lost_writes,
+        }
+    }
+
     /// Create the database when the path holds none (default `true`).
     pub fn create_if_missing(mut self, yes: bool) -> Self {
         self.create_if_missing = yes;

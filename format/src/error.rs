@@ -26,6 +26,10 @@ pub enum Error {
     /// A framed record carries a frame version this build does not know.
     #[error("unsupported record format version {0}")]
     UnsupportedVersion(u8),
+    /// A database format version number this build does not know
+    /// ([`crate::FormatVersion`]).
+    #[error("unknown database format version {0}")]
+    UnknownFormatVersion(u32),
     /// A key does not start with the prefix of the family it was decoded as.
     #[error("key is not of family {expected:?}")]
     WrongFamily {

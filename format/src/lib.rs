@@ -47,6 +47,7 @@ mod stored;
 pub mod v1;
 mod value;
 mod value_serde;
+mod version;
 
 pub use counters::next_counter;
 pub use error::{Error, Result};
@@ -72,9 +73,10 @@ pub use value::{decode_tuple, encode_tuple_into, Value, MAX_DEPTH, MAX_ORDERED_V
 #[doc(hidden)]
 pub use value_serde::{VALUE_TOKEN, VALUE_VARIANTS};
 
-/// The database format version this build writes, stored under
-/// `MetaKey::FormatVersion`. A database of another version is refused at open.
-pub const FORMAT_VERSION: u32 = 2;
+/// The database format versions; the one this build writes, stored under
+/// `MetaKey::FormatVersion`, is [`FormatVersion::CURRENT`]. A database of
+/// another version is refused at open.
+pub use version::FormatVersion;
 
 #[cfg(test)]
 mod format_doc_examples;

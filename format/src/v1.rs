@@ -58,9 +58,6 @@ use crate::value::Value;
 /// The frame version of format v1.
 pub const FRAME_VERSION: u8 = 1;
 
-/// The database format version of v1 (`M format_version`).
-pub const FORMAT_VERSION: u32 = 1;
-
 /// A bincode 1 (varint, little endian) reader over an untrusted v1 body.
 struct Bincode<'a> {
     i: Input<'a>,

@@ -542,10 +542,7 @@ fn main() {
     };
 
     let framed: Vec<(&str, Vec<u8>)> = vec![
-        (
-            "meta_format_version",
-            MetaValue::FormatVersion(FORMAT_VERSION).encode(),
-        ),
+        ("meta_format_version", FormatVersion::CURRENT.encode()),
         ("meta_hash_seed", MetaValue::HashSeed(seed).encode()),
         ("meta_counter_1025", MetaValue::Counter(1025).encode()),
         ("name_entry_1", NameEntry { id: 1 }.encode()),

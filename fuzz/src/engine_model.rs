@@ -1,13 +1,14 @@
 //! Target `engine_model`: the engine against a plain-Rust model, over the
 //! in-memory backend, with storage failures injected by countdown (the
-//! technique of redb's fuzzers).
+//! technique of redb's fuzzers: a wrapper of the backend,
+//! `rockhold::testing::FaultyStore`, the engine's `testing` feature).
 //!
 //! The input is decoded ([`Program::decode`]) into a configuration byte and
 //! at most [`MAX_OPS`] operations: namespace and class DDL (create, drop,
 //! add or remove a field, add, change or remove an index, optionality),
 //! inserts, updates and deletes, alone or several in one transaction,
 //! read transactions (below), reopens, reindex requests,
-//! `check_reindex_tasks`, and "arm a failure" (`MemStore::fail_after(n)`,
+//! `check_reindex_tasks`, and "arm a failure" (`FaultyStore::fail_after(n)`,
 //! `n < 8`: the next `n` mutating storage operations succeed, every later
 //! one fails).
 //!
@@ -112,9 +113,10 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use rockhold::testing::FaultyStore;
 use rockhold::{
     ClassSpec, Cursor, Db, Error, FieldSpec, FieldType, FindAll, IndexKind, IndexSpec, IndexState,
-    MemStore, MemberDef, ObjectId, Options, RangeScan, Snapshot, TaskState, Transaction, Value,
+    MemberDef, ObjectId, Options, RangeScan, Snapshot, TaskState, Transaction, Value,
 };
 
 /// Operations decoded from one input, at most.
@@ -466,7 +468,7 @@ pub enum Op {
     },
     /// `check_reindex_tasks`: finishes every pending build.
     Settle,
-    /// `MemStore::fail_after(writes)`.
+    /// `FaultyStore::fail_after(writes)`.
     ArmFailure {
         /// Mutating storage operations that still succeed.
         writes: u8,
@@ -1935,7 +1937,7 @@ fn same_fields(got: &[(String, Value)], want: &[(String, Value)]) -> bool {
 /// One run of a program: the store, the open database (none between a
 /// failed open and the recovery), the model and the bookkeeping of checks.
 struct Run {
-    store: MemStore,
+    store: FaultyStore,
     opts: Options,
     db: Option<Db>,
     model: Model,
@@ -2036,10 +2038,10 @@ impl Run {
         }
     }
 
-    /// `open_memory`: fails only by an injected failure.
+    /// `open_faulty`: fails only by an injected failure.
     fn open(&mut self) {
         let before = self.store.injected_failures();
-        match Db::open_memory(&self.store, self.opts.clone()) {
+        match Db::open_faulty(&self.store, self.opts.clone()) {
             Ok(db) => {
                 self.note("  open: ok");
                 self.db = Some(db);
@@ -3573,7 +3575,7 @@ pub fn check_engine_model(data: &[u8]) {
 /// Runs a program (see [`check_engine_model`]).
 pub fn run_program(program: &Program) {
     let mut run = Run {
-        store: MemStore::new(),
+        store: FaultyStore::default(),
         opts: program.config.options(),
         db: None,
         model: Model::default(),

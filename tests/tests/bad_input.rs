@@ -3,7 +3,8 @@
 //! never panics or misreads.
 
 use rockhold::{
-    ClassSpec, Error, Family, FieldSpec, FieldType, Object, ObjectId, RangeScan, Value,
+    ClassSpec, Error, Family, FieldSpec, FieldType, FormatVersion, Object, ObjectId, RangeScan,
+    Value,
 };
 use rockhold_format::{Key, MetaKey, MetaValue, Record, MAX_NAME_LEN, MAX_ORDERED_VALUE_LEN};
 use rockhold_tests::{fingerprint, raw_cf, with_raw_db, TempDb};
@@ -534,7 +535,7 @@ fn unknown_format_version_is_refused_at_open() {
         Err(
             e @ Error::UnsupportedVersion {
                 found: 99,
-                supported: 2,
+                supported: FormatVersion::V2,
             },
         ) => {
             assert!(!e.is_caller_error(), "a version on disk is not bad input");

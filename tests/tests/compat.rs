@@ -8,8 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
+use rockhold::testing::FaultyStore;
 use rockhold::{
-    ClassSpec, Db, Error, FieldSpec, FieldType, MemStore, ObjectId, Options, RangeScan, Value,
+    ClassSpec, Db, Error, FieldSpec, FieldType, FormatVersion, MemStore, ObjectId, Options,
+    RangeScan, Value,
 };
 use rockhold_tests::assert_invariant;
 
@@ -134,8 +136,8 @@ fn the_format_v1_fixture_is_refused_naming_the_migration() {
         match Db::open(&path, Options::default()) {
             Err(
                 e @ Error::NeedsMigration {
-                    found: 1,
-                    supported: 2,
+                    found: FormatVersion::V1,
+                    supported: FormatVersion::V2,
                 },
             ) => {
                 assert!(e.to_string().contains("rockhold migrate"), "{e}");
@@ -145,7 +147,7 @@ fn the_format_v1_fixture_is_refused_naming_the_migration() {
     }
     // Refused without a change: it still migrates and reads as written.
     let report = Db::migrate(&path, &Options::default()).expect("migrate");
-    assert_eq!(report.from, 1);
+    assert_eq!(report.from, FormatVersion::V1);
 }
 
 /// The fixture migrated in place reads exactly as written, through every
@@ -156,11 +158,18 @@ fn the_format_v1_fixture_migrates_and_reads_as_written() {
     let dir = tempfile::tempdir().expect("dir");
     let path = v1_copy(dir.path());
     let report = Db::migrate(&path, &Options::default()).expect("migrate");
-    assert_eq!((report.from, report.tasks), (1, 2), "{report:?}");
+    assert_eq!(
+        (report.from, report.tasks),
+        (FormatVersion::V1, 2),
+        "{report:?}"
+    );
     // Users (39 live), items (6), classes, names, meta.
     assert!(report.records >= 45, "{report:?}");
     let again = Db::migrate(&path, &Options::default()).expect("again");
-    assert_eq!((again.from, again.records, again.tasks), (2, 0, 0));
+    assert_eq!(
+        (again.from, again.records, again.tasks),
+        (FormatVersion::V2, 0, 0)
+    );
     let db = Db::open(&path, Options::default()).expect("the migrated fixture opens");
     db.check_reindex_tasks().expect("indexes rebuilt");
     reads_as_written(&db);
@@ -181,22 +190,22 @@ fn a_migration_stopped_at_any_write_finishes_when_run_again() {
     let path = v1_copy(dir.path());
     let mut stopped = 0;
     for writes in 0..16u64 {
-        let store = MemStore::copy_of(&path).expect("copy");
+        let store = FaultyStore::new(MemStore::copy_of(&path).expect("copy"));
         store.fail_after(writes);
-        let first = Db::migrate_memory(&store);
+        let first = Db::migrate_faulty(&store);
         store.clear_failure();
         if first.is_err() {
             stopped += 1;
             assert!(
                 matches!(
-                    Db::open_memory(&store, Options::default()),
+                    Db::open_faulty(&store, Options::default()),
                     Err(Error::NeedsMigration { .. })
                 ),
                 "a half-migrated database must still be refused"
             );
         }
-        Db::migrate_memory(&store).expect("the rerun finishes");
-        let db = Db::open_memory(&store, Options::default()).expect("open");
+        Db::migrate_faulty(&store).expect("the rerun finishes");
+        let db = Db::open_faulty(&store, Options::default()).expect("open");
         db.check_reindex_tasks().expect("indexes rebuilt");
         reads_as_written(&db);
         db.close().expect("close");

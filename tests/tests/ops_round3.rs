@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rockhold::{
-    ClassSpec, Db, Error, Family, FieldSpec, FieldType, IndexKind, IndexSpec, MemberDef, ObjectId,
-    Options, TaskState, Value,
+    ClassSpec, Db, Error, Family, FieldSpec, FieldType, FormatVersion, IndexKind, IndexSpec,
+    MemberDef, ObjectId, Options, TaskState, Value,
 };
 use rockhold_format::{Key, MetaKey, MetaValue, NamespaceId, ObjectKey, Record};
 use rockhold_tests::users::{fill, indexed, plain};
@@ -231,7 +231,10 @@ fn refused_opens_leave_the_directory_unchanged() {
     for _ in 0..2 {
         assert!(matches!(
             Db::open(&v1, Options::default()),
-            Err(Error::NeedsMigration { found: 1, .. })
+            Err(Error::NeedsMigration {
+                found: FormatVersion::V1,
+                ..
+            })
         ));
     }
     assert_eq!(
@@ -258,7 +261,7 @@ fn refused_opens_leave_the_directory_unchanged() {
     // The v1 database still migrates.
     assert_eq!(
         Db::migrate(&v1, &Options::default()).expect("migrate").from,
-        1
+        FormatVersion::V1
     );
 }
 
@@ -454,7 +457,7 @@ fn a_migration_without_its_rebuild_is_not_clean() {
     let root = tempfile::tempdir().expect("tempdir");
     let v1 = v1_copy(root.path());
     let report = Db::migrate(&v1, &Options::default()).expect("migrate");
-    assert_eq!(report.from, 1);
+    assert_eq!(report.from, FormatVersion::V1);
     let db = Db::open(&v1, Options::default().runner_threads(0)).expect("open");
     let report = db.verify().expect("verify");
     assert!(

@@ -327,7 +327,7 @@ pub fn compact(path: &Path) -> Result<ExitCode> {
 pub fn migrate(path: &Path) -> Result<ExitCode> {
     crate::open::check_db_dir(path)?;
     let report = rockhold::Db::migrate(path, &rockhold::Options::default())?;
-    let db = if report.from == rockhold_format::FORMAT_VERSION {
+    let db = if report.from == rockhold_format::FormatVersion::CURRENT {
         let db = writable(path)?;
         if !db.has_pending_tasks()? {
             outln!(
@@ -349,7 +349,7 @@ pub fn migrate(path: &Path) -> Result<ExitCode> {
             "{}: format version {} -> {}: {} records rewritten, {} classes to reindex",
             path.display(),
             report.from,
-            rockhold_format::FORMAT_VERSION,
+            rockhold_format::FormatVersion::CURRENT,
             report.records,
             report.tasks
         );

@@ -10,18 +10,8 @@ use crate::error::{Error, Result};
 use crate::kv::rocks::backup as rocks;
 use crate::read::ReadCtx;
 
-/// A backup in a backup directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackupInfo {
-    /// The backup's id (increasing).
-    pub id: u32,
-    /// When it was taken, seconds since the Unix epoch.
-    pub timestamp: i64,
-    /// Bytes of the files it uses (shared with other backups).
-    pub size: u64,
-    /// Number of files it uses.
-    pub files: u32,
-}
+// A backup in a backup directory: the storage seam's type.
+pub use crate::kv::BackupInfo;
 
 fn bad_path(path: &Path, reason: impl Into<String>) -> Error {
     Error::BadPath {
@@ -252,7 +242,7 @@ impl ReadCtx {
     pub(crate) fn create_backup(&self, dir: impl AsRef<Path>) -> Result<BackupInfo> {
         let dir = dir.as_ref();
         let kv = &self.kv;
-        let Some(path) = kv.path() else {
+        let (Some(path), Some(backups)) = (kv.path(), kv.backups()) else {
             return Err(Error::Unsupported {
                 what: "backups of an in-memory database",
             });
@@ -266,7 +256,7 @@ impl ReadCtx {
             }
             Some(_) => {}
         }
-        kv.create_backup(dir)
+        backups.create_backup(dir)
     }
 
     /// Writes a checkpoint (a consistent, openable copy made of hard links
@@ -278,7 +268,7 @@ impl ReadCtx {
     pub(crate) fn checkpoint(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         let kv = &self.kv;
-        let Some(path) = kv.path() else {
+        let (Some(path), Some(backups)) = (kv.path(), kv.backups()) else {
             return Err(Error::Unsupported {
                 what: "checkpoints of an in-memory database",
             });
@@ -290,7 +280,7 @@ impl ReadCtx {
         let staging = sibling(dir, "rockhold-checkpoint")?;
         crate::kv::dirlock::create_dir(&staging, 0o700)?;
         let inside = staging.join("checkpoint");
-        let written = kv
+        let written = backups
             .checkpoint(&inside)
             .and_then(|()| set_mode(&inside, self.opts.dir_mode))
             .and_then(|()| rename(&inside, dir));

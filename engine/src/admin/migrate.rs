@@ -17,8 +17,8 @@
 //!    accept the database. Until then it refuses it with `NeedsMigration`.
 
 use rockhold_format::{
-    v1, ClassDef, Family, GenerationKey, IndexId, Key, MetaKey, MetaValue, Record, TaskKey,
-    TaskRecord, FORMAT_VERSION, FRAME_VERSION,
+    v1, ClassDef, Family, FormatVersion, GenerationKey, IndexId, Key, MetaKey, MetaValue, Record,
+    TaskKey, TaskRecord, FRAME_VERSION,
 };
 
 use crate::catalog::{now_ms, put_counter};
@@ -26,10 +26,11 @@ use crate::error::{Error, Result};
 use crate::kv::{KeyRange, Kv, Space, WriteBatch};
 
 /// What [`Db::migrate`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationReport {
-    /// The format version found (`FORMAT_VERSION` when there was nothing to do).
-    pub from: u32,
+    /// The format version found ([`FormatVersion::CURRENT`] when there was
+    /// nothing to do).
+    pub from: FormatVersion,
     /// Records rewritten in the v2 encoding (a rerun counts only those
     /// still in v1).
     pub records: u64,
@@ -38,24 +39,19 @@ pub struct MigrationReport {
     pub tasks: u64,
 }
 
-/// How many records one batch of step 1 rewrites.
-const CHUNK: usize = 1024;
-
-/// The format version a stored `format_version` record says, in either
-/// frame version.
-pub(crate) fn stored_format_version(key: &[u8], bytes: &[u8]) -> Result<u32> {
-    let value = if bytes.first() == Some(&1) {
-        v1::decode_meta(bytes)
-    } else {
-        MetaValue::decode(bytes)
-    };
-    match value.map_err(|e| Error::corruption(key, e))? {
-        MetaValue::FormatVersion(v) => Ok(v),
-        other => Err(Error::Inconsistent(format!(
-            "format_version holds {other:?}"
-        ))),
+/// A report of nothing done: the database is at the current version.
+impl Default for MigrationReport {
+    fn default() -> Self {
+        MigrationReport {
+            from: FormatVersion::CURRENT,
+            records: 0,
+            tasks: 0,
+        }
     }
 }
+
+/// How many records one batch of step 1 rewrites.
+const CHUNK: usize = 1024;
 
 /// The v2 bytes of a v1 record under `key` of `family`; `None` for a value
 /// that is not a framed record (index entries) or already v2.
@@ -122,19 +118,15 @@ pub(crate) fn migrate_kv(kv: &dyn Kv) -> Result<MigrationReport> {
             reason: "it has no format version".into(),
         });
     };
-    let from = stored_format_version(&version_key, &bytes)?;
+    let from = FormatVersion::decode(&bytes).map_err(|e| Error::format_version(&version_key, e))?;
     let mut report = MigrationReport {
         from,
         ..MigrationReport::default()
     };
-    if from == FORMAT_VERSION {
-        return Ok(report);
-    }
-    if from != 1 {
-        return Err(Error::UnsupportedVersion {
-            found: from,
-            supported: FORMAT_VERSION,
-        });
+    match from {
+        FormatVersion::CURRENT => return Ok(report),
+        FormatVersion::V1 => {}
+        other => return Err(Error::version_refused(other)),
     }
     // 1. Every record in v2.
     for space in [Space::Catalog, Space::Objects] {
@@ -186,7 +178,7 @@ pub(crate) fn migrate_kv(kv: &dyn Kv) -> Result<MigrationReport> {
     for space in Space::ALL {
         let key = GenerationKey { cf: space.tag() }.encode();
         if let Some(v) = kv.latest().get(space, &key)? {
-            let value = if v.first() == Some(&1) {
+            let value = if v.first() == Some(&v1::FRAME_VERSION) {
                 v1::decode_meta(&v)
             } else {
                 MetaValue::decode(&v)
@@ -200,11 +192,7 @@ pub(crate) fn migrate_kv(kv: &dyn Kv) -> Result<MigrationReport> {
     kv.write(&batch, true)?;
     // 3. The database is v2 from here on.
     let mut batch = WriteBatch::new();
-    batch.put(
-        Family::Meta,
-        &version_key,
-        &MetaValue::FormatVersion(FORMAT_VERSION).encode(),
-    );
+    batch.put(Family::Meta, &version_key, &FormatVersion::CURRENT.encode());
     kv.write(&batch, true)?;
     Ok(report)
 }
@@ -217,7 +205,7 @@ pub(crate) fn migrate_path(
 ) -> Result<MigrationReport> {
     let kv = crate::kv::rocks::RocksKv::open_accepting(
         path,
-        &opts.clone().create_if_missing(false),
+        &opts.clone().create_if_missing(false).kv_config(),
         crate::kv::rocks::Versions::Migratable,
     )?;
     let report = migrate_kv(&kv);

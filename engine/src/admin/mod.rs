@@ -11,7 +11,7 @@ use rockhold_format::{Family, IndexId, Key, TaskState};
 
 use crate::build::BuildCtx;
 use crate::catalog::{now_ms, Change as CatalogChange, ClassEntry, Effects};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kv::{KeyRange, Space, WriteBatch};
 
 pub(crate) mod backup;
@@ -44,7 +44,10 @@ fn requeue(
 impl BuildCtx {
     /// For a read-only database: reads what the primary has written since.
     pub(crate) fn catch_up(&self) -> Result<()> {
-        self.kv.catch_up()?;
+        // Only a follower has a primary to catch up with: a no-op elsewhere.
+        if let Some(follower) = self.kv.follower() {
+            follower.catch_up()?;
+        }
         // The primary's writes reach a follower here, not through its
         // commits: nothing cached before is trusted after.
         self.unique_cache.clear();
@@ -86,7 +89,12 @@ impl BuildCtx {
     /// go on meanwhile; it takes as long as rewriting the database once.
     pub(crate) fn compact(&self) -> Result<()> {
         self.writable()?;
-        self.kv.compact()
+        self.kv
+            .maintenance()
+            .ok_or(Error::Unsupported {
+                what: "compaction on this storage backend",
+            })?
+            .compact()
     }
 
     /// A RocksDB integer property (e.g. `rocksdb.estimate-num-keys`,
@@ -94,7 +102,10 @@ impl BuildCtx {
     /// `family`; `None` where the backend does not know it (in memory,
     /// only `rocksdb.estimate-num-keys`, exact).
     pub(crate) fn rocksdb_property(&self, family: Family, name: &str) -> Result<Option<u64>> {
-        self.kv.property(Space::of(family), name)
+        match self.kv.maintenance() {
+            Some(m) => m.property(Space::of(family), name),
+            None => Ok(None),
+        }
     }
 
     /// Rebuilds an index (or every index of the class, `field = None`) with a

@@ -443,10 +443,13 @@ fn building(class: &ClassEntry, entry: &[u8], family: Family) -> bool {
 }
 
 /// Every file the backend lists that is missing or shorter than listed, as
-/// problems of the family its space holds.
+/// problems of the family its space holds (none on a backend without
+/// maintenance functions: it lists no files).
 fn missing_files(inner: &ReadCtx) -> Result<Vec<Problem>> {
-    Ok(inner
-        .kv
+    let Some(maintenance) = inner.kv.maintenance() else {
+        return Ok(Vec::new());
+    };
+    Ok(maintenance
         .damaged_files()?
         .into_iter()
         .map(|d| Problem {

@@ -847,7 +847,7 @@ mod tests {
 
     #[test]
     fn a_change_is_published_only_by_a_successful_commit() {
-        let store = MemStore::new();
+        let store = crate::kv::faults::FaultyStore::default();
         let kv = store.open().expect("open");
         let cell = cell(&kv);
         let mut batch = WriteBatch::new();

@@ -5,8 +5,8 @@
 use std::hash::{BuildHasher, Hasher};
 
 use rockhold_format::{
-    Family, HashSeed, Key, MetaKey, MetaValue, NameEntry, NameKey, NameKind, NamespaceId, Record,
-    FORMAT_VERSION,
+    Family, FormatVersion, HashSeed, Key, MetaKey, MetaValue, NameEntry, NameKey, NameKind,
+    NamespaceId, Record,
 };
 
 use crate::catalog::DEFAULT_NAMESPACE;
@@ -79,20 +79,10 @@ pub(super) fn init_or_check_meta(kv: &dyn Kv, opts: &Options) -> Result<HashSeed
     let seed_key = MetaKey::HashSeed.encode();
     match kv.latest().get(Space::Catalog, &version_key)? {
         Some(bytes) => {
-            match crate::admin::migrate::stored_format_version(&version_key, &bytes)? {
-                FORMAT_VERSION => {}
-                found @ 1 => {
-                    return Err(Error::NeedsMigration {
-                        found,
-                        supported: FORMAT_VERSION,
-                    })
-                }
-                found => {
-                    return Err(Error::UnsupportedVersion {
-                        found,
-                        supported: FORMAT_VERSION,
-                    })
-                }
+            let found = FormatVersion::decode(&bytes)
+                .map_err(|e| Error::format_version(&version_key, e))?;
+            if found != FormatVersion::CURRENT {
+                return Err(Error::version_refused(found));
             }
             let bytes = kv
                 .latest()
@@ -142,11 +132,7 @@ pub(super) fn init_or_check_meta(kv: &dyn Kv, opts: &Options) -> Result<HashSeed
                 },
             };
             let mut batch = WriteBatch::new();
-            batch.put(
-                Family::Meta,
-                &version_key,
-                &MetaValue::FormatVersion(FORMAT_VERSION).encode(),
-            );
+            batch.put(Family::Meta, &version_key, &FormatVersion::CURRENT.encode());
             batch.put(Family::Meta, &seed_key, &MetaValue::HashSeed(seed).encode());
             let default_ns = NameKey {
                 kind: NameKind::Namespace,

@@ -44,6 +44,8 @@ mod admin;
 pub(crate) mod class;
 pub(crate) mod collection;
 mod ddl;
+#[cfg(test)]
+mod layering;
 pub(crate) mod meta;
 mod read;
 mod tasks;
@@ -124,7 +126,7 @@ impl Db {
     /// version, and with a corruption error if its metadata does not decode.
     #[cfg(feature = "rocksdb")]
     pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
-        let kv = crate::kv::rocks::RocksKv::open(path.as_ref(), &opts)?;
+        let kv = crate::kv::rocks::RocksKv::open(path.as_ref(), &opts.kv_config())?;
         Db::from_kv(Box::new(kv), opts)
     }
 
@@ -140,7 +142,11 @@ impl Db {
         scratch: impl AsRef<Path>,
         opts: Options,
     ) -> Result<Db> {
-        let kv = crate::kv::rocks::RocksKv::open_secondary(path.as_ref(), scratch.as_ref(), &opts)?;
+        let kv = crate::kv::rocks::RocksKv::open_secondary(
+            path.as_ref(),
+            scratch.as_ref(),
+            &opts.kv_config(),
+        )?;
         Db::from_kv(Box::new(kv), opts.runner_threads(0))
     }
 
@@ -150,6 +156,25 @@ impl Db {
     /// store again after closing to restart.
     pub fn open_memory(store: &MemStore, opts: Options) -> Result<Db> {
         Db::from_kv(Box::new(store.open()?), opts)
+    }
+
+    /// [`Db::open_memory`] on a store that injects storage failures on
+    /// demand (`FaultyStore::fail_after`). For tests; `testing` feature.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn open_faulty(store: &crate::kv::faults::FaultyStore, opts: Options) -> Result<Db> {
+        Db::from_kv(Box::new(store.open()?), opts)
+    }
+
+    /// [`Db::migrate_memory`] on a store that injects storage failures on
+    /// demand: a migration stopped anywhere. For tests; `testing` feature.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn migrate_faulty(
+        store: &crate::kv::faults::FaultyStore,
+    ) -> Result<crate::admin::migrate::MigrationReport> {
+        let kv = store.open()?;
+        let report = crate::admin::migrate::migrate_kv(&kv);
+        kv.close()?;
+        report
     }
 
     fn from_kv(kv: Box<dyn Kv>, opts: Options) -> Result<Db> {

@@ -179,7 +179,7 @@ struct Waiter {
     wake: Arc<Condvar>,
 }
 
-/// The feed of one database (shared by its `Inner` and its watches).
+/// The feed of one database (shared by the database and its watches).
 pub(crate) struct Feed {
     /// Read side: a commit across its storage write. Write side: a watch
     /// starting or ending (so it never starts in the middle of a commit).

@@ -1,6 +1,6 @@
 //! The in-memory backend: an ordered map per space, multi-versioned so that
-//! snapshots and iterators read one consistent state, with storage failures
-//! injected by countdown.
+//! snapshots and iterators read one consistent state. (Storage failures are
+//! injected by a wrapper, `kv::faults`, not here.)
 //!
 //! Every key keeps its versions `(sequence, value or tombstone)` in
 //! ascending sequence order. A write batch takes the next sequence number
@@ -18,9 +18,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 
-use super::{BatchOp, DamagedFile, KeyRange, Kv, KvIter, KvRead, SortedRun, Space, WriteBatch};
+use super::{
+    BatchOp, DamagedFile, KeyRange, Kv, KvIter, KvRead, Maintenance, SortedRun, Space, WriteBatch,
+};
 use crate::error::{Error, Result};
 
 type Value = Arc<[u8]>;
@@ -90,29 +92,19 @@ impl State {
     }
 }
 
-/// Countdown of injected failures: `None` never fails.
-#[derive(Default)]
-struct Faults {
-    /// Mutating operations that succeed before every later one fails.
-    writes_left: Option<u64>,
-    /// Failures injected so far.
-    injected: u64,
-}
-
 struct Shared {
     state: RwLock<State>,
-    faults: Mutex<Faults>,
     /// Whether a `Db` has the store open (one at a time, like a directory lock).
     held: AtomicBool,
 }
 
 /// Storage in memory for a database: a test double of the RocksDB backend
-/// with the same guarantees (atomic batches, snapshots, ingestion), and
-/// storage failures injected on demand.
+/// with the same guarantees (atomic batches, snapshots, ingestion).
 ///
-/// Open it with [`Db::open_memory`](crate::Db::open_memory). The store
-/// outlives the database: open it again after `close` (or a drop) to
-/// restart. Clones share the store.
+/// Open it with `Db::open_memory`. The store outlives the database: open it
+/// again after `close` (or a drop) to restart. Clones share the store. To
+/// inject storage failures, wrap it in a `rockhold::testing::FaultyStore`
+/// (the `testing` feature).
 ///
 /// ```
 /// use rockhold::{ClassSpec, Db, FieldSpec, FieldType, MemStore, Options, Value};
@@ -158,27 +150,9 @@ impl MemStore {
         MemStore {
             shared: Arc::new(Shared {
                 state: RwLock::new(State::default()),
-                faults: Mutex::new(Faults::default()),
                 held: AtomicBool::new(false),
             }),
         }
-    }
-
-    /// Lets `writes` more mutating storage operations (batch writes, run
-    /// writes, ingests) succeed; every later one fails with an I/O error
-    /// and changes nothing, until [`MemStore::clear_failure`].
-    pub fn fail_after(&self, writes: u64) {
-        self.shared.faults.lock().writes_left = Some(writes);
-    }
-
-    /// Stops injecting failures.
-    pub fn clear_failure(&self) {
-        self.shared.faults.lock().writes_left = None;
-    }
-
-    /// How many operations failed by injection so far.
-    pub fn injected_failures(&self) -> u64 {
-        self.shared.faults.lock().injected
     }
 
     /// Takes the store for one open database: `Locked` while another holds it.
@@ -207,27 +181,6 @@ pub(crate) struct MemKv {
 impl Drop for MemKv {
     fn drop(&mut self) {
         self.shared.held.store(false, Ordering::SeqCst);
-    }
-}
-
-impl MemKv {
-    /// Counts down one mutating operation: `Err` once the countdown is spent.
-    fn may_write(&self) -> Result<()> {
-        let mut faults = self.shared.faults.lock();
-        match &mut faults.writes_left {
-            None => Ok(()),
-            Some(0) => {
-                faults.injected += 1;
-                Err(Error::Io {
-                    path: None,
-                    source: Box::new(std::io::Error::other("injected storage failure")),
-                })
-            }
-            Some(n) => {
-                *n -= 1;
-                Ok(())
-            }
-        }
     }
 }
 
@@ -437,7 +390,6 @@ impl Kv for MemKv {
     }
 
     fn write(&self, batch: &WriteBatch, _sync: bool) -> Result<()> {
-        self.may_write()?;
         let mut state = self.shared.state.write();
         state.seq += 1;
         for op in batch.ops() {
@@ -452,7 +404,6 @@ impl Kv for MemKv {
         _name: &str,
         entries: &mut dyn Iterator<Item = (&[u8], &[u8])>,
     ) -> Result<SortedRun> {
-        self.may_write()?;
         Ok(SortedRun::Memory(
             space,
             entries.map(|(k, v)| (k.to_vec(), v.to_vec())).collect(),
@@ -460,7 +411,6 @@ impl Kv for MemKv {
     }
 
     fn ingest(&self, space: Space, runs: &[SortedRun]) -> Result<()> {
-        self.may_write()?;
         let mut state = self.shared.state.write();
         state.seq += 1;
         for run in runs {
@@ -483,6 +433,27 @@ impl Kv for MemKv {
 
     fn discard(&self, _runs: &[SortedRun]) {}
 
+    fn is_read_only(&self) -> bool {
+        false
+    }
+
+    fn path(&self) -> Option<&Path> {
+        None
+    }
+
+    fn close(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Properties (the exact key count only), a no-op compaction, no files.
+    fn maintenance(&self) -> Option<&dyn Maintenance> {
+        Some(self)
+    }
+
+    // No backups or checkpoints of an in-memory store; not a follower.
+}
+
+impl Maintenance for MemKv {
     fn property(&self, space: Space, name: &str) -> Result<Option<u64>> {
         Ok(match name {
             "rocksdb.estimate-num-keys" => {
@@ -496,36 +467,8 @@ impl Kv for MemKv {
         Ok(())
     }
 
-    fn is_read_only(&self) -> bool {
-        false
-    }
-
-    fn catch_up(&self) -> Result<()> {
-        Ok(())
-    }
-
-    fn path(&self) -> Option<&Path> {
-        None
-    }
-
-    fn close(&self) -> Result<()> {
-        Ok(())
-    }
-
     fn damaged_files(&self) -> Result<Vec<DamagedFile>> {
         Ok(Vec::new())
-    }
-
-    fn create_backup(&self, _dir: &Path) -> Result<crate::BackupInfo> {
-        Err(Error::Unsupported {
-            what: "backups of an in-memory database",
-        })
-    }
-
-    fn checkpoint(&self, _dir: &Path) -> Result<()> {
-        Err(Error::Unsupported {
-            what: "checkpoints of an in-memory database",
-        })
     }
 }
 
@@ -601,26 +544,6 @@ mod tests {
         it.next();
         it.next();
         assert_eq!(it.key(), None);
-    }
-
-    #[test]
-    fn an_injected_failure_writes_nothing() {
-        let store = MemStore::new();
-        let kv = store.open().expect("open");
-        store.fail_after(1);
-        put(&kv, b"Oa", b"1");
-        let mut b = WriteBatch::new();
-        b.put(Family::Object, b"Ob", b"2");
-        b.put(Family::Object, b"Oc", b"3");
-        assert!(matches!(kv.write(&b, false), Err(Error::Io { .. })));
-        assert_eq!(
-            keys(kv.latest(), KeyRange::prefix(b"O")),
-            vec![b"Oa".to_vec()]
-        );
-        assert_eq!(store.injected_failures(), 1);
-        store.clear_failure();
-        kv.write(&b, false).expect("write after clearing");
-        assert_eq!(keys(kv.latest(), KeyRange::prefix(b"O")).len(), 3);
     }
 
     #[test]

@@ -1,25 +1,65 @@
 //! # Layer 0: the storage seam
 //!
-//! Owns: the `Kv` trait (the only way the engine touches stored bytes), the
-//! keyspaces keys are grouped in, backend-neutral write batches, and the two
-//! backends: `rocks` (RocksDB, behind the default `rocksdb` feature; the
-//! only code of the engine that names a RocksDB type) and `mem` (an ordered
-//! in-memory map with snapshots and injected failures, for unit tests, the
-//! model test and the engine fuzz target).
+//! Owns: the `Kv` trait and its capability traits (the only way the engine
+//! touches stored bytes), the keyspaces keys are grouped in,
+//! backend-neutral write batches, the backend configuration (`Config`),
+//! backup metadata (`BackupInfo`), and the backends: `rocks` (RocksDB,
+//! behind the default `rocksdb` feature; the only code of the engine that
+//! names a RocksDB type), `mem` (an ordered in-memory map with snapshots,
+//! for unit tests, the model test and the engine fuzz target) and, with the
+//! `testing` feature, `faults` (a wrapper of any backend that fails its
+//! writes after a countdown).
+//!
+//! Nothing here knows about classes, indexes or transactions: a backend
+//! stores opaque keys and values, writes batches atomically, and reads at
+//! the latest state or at a snapshot. Nothing here reads the engine's
+//! options either: a backend is opened with a [`Config`], which the engine
+//! builds from its options.
 //!
 //! May call: `error` (and `rockhold_format`: key prefixes, counters).
 //!
-//! The contract every backend keeps (the engine's invariants rest on it):
+//! The seam is split by capability, like TiKV's `engine_traits`: a core
+//! trait every backend implements, and capability traits a backend offers
+//! through an accessor of the core trait (`None`: it lacks it; the caller
+//! then answers with a typed error, or with what the operation means on
+//! such a store, as documented at each call).
+//!
+//! [`Kv`], the core, which every backend keeps (the engine's invariants
+//! rest on it):
 //! - a [`WriteBatch`] is applied whole or not at all, and is visible to
-//!   every read that starts after `write` returns;
+//!   every read that starts after `write` returns; a failed `write`
+//!   changed nothing;
 //! - a snapshot ([`Kv::snapshot`]) sees exactly the batches written before
 //!   it was taken, however long it lives;
 //! - [`Kv::ingest`] adds sorted runs of keys in one step, shadowing older
 //!   versions of the same keys, and is atomic like a batch;
-//! - iterators see one consistent state: the snapshot's, or the latest state
-//!   as of their creation.
+//! - iterators ([`KvRead::iter`]) see one consistent state: the snapshot's,
+//!   or the latest state as of their creation;
+//! - a read-only store ([`Kv::is_read_only`]) refuses every write;
+//!   [`Kv::close`] makes every write so far durable.
+//!
+//! The capabilities ([`Kv::maintenance`], [`Kv::backups`],
+//! [`Kv::follower`]):
+//! - [`Maintenance`]: integer properties of a space (`None` for one the
+//!   backend does not know), a full compaction that changes no key's value
+//!   and lets reads and writes go on, and the list of the store's files
+//!   that are missing or short (empty for a store without files);
+//! - [`Backups`]: an incremental backup or a checkpoint, each one
+//!   consistent cut of the store (no ingest half in it) taken while reads
+//!   and writes go on; a checkpoint opens as the store it copies;
+//! - [`Follower`]: a read-only store following a primary that another
+//!   process writes moves, on `catch_up`, to one consistent cut of the
+//!   primary's state (it never shows a batch without the ones before it).
+//!   Only followers have it: on any other store there is nothing to catch
+//!   up with.
+//!
+//! What the engine does when a capability is missing: `Db::compact` answers
+//! `Unsupported`, `Db::rocksdb_property` answers `None`, `verify` checks no
+//! files, `Db::create_backup` and `Db::checkpoint` answer `Unsupported`,
+//! `Db::catch_up` does nothing (the store is not a follower).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rockhold_format::Family;
 
@@ -27,6 +67,8 @@ use crate::error::Result;
 
 mod batch;
 pub(crate) mod dirlock;
+#[cfg(any(test, feature = "testing"))]
+pub(crate) mod faults;
 pub(crate) mod generation;
 pub(crate) mod mem;
 pub(crate) mod overlay;
@@ -244,8 +286,56 @@ pub(crate) struct DamagedFile {
     pub what: String,
 }
 
-/// An open store: reads at the latest state, snapshots, atomic batches,
-/// ingestion of sorted runs, and the operator functions of the backend.
+/// Information about one backup in a backup directory (what
+/// [`Backups::create_backup`] returns and the backup listing reports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupInfo {
+    /// The backup's id (increasing).
+    pub id: u32,
+    /// When it was taken, seconds since the Unix epoch.
+    pub timestamp: i64,
+    /// Bytes of the files it uses (shared with other backups).
+    pub size: u64,
+    /// Number of files it uses.
+    pub files: u32,
+}
+
+/// What a backend is opened with: the storage settings of the engine's
+/// options, built by the engine in one place (`Options::kv_config`).
+/// `Default` holds the defaults of those options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Config {
+    /// Create the database when the path holds none.
+    pub create_if_missing: bool,
+    /// Permission bits of the database directory when it is created.
+    pub dir_mode: u32,
+    /// Bytes of the block cache (shared by every space).
+    pub block_cache_bytes: usize,
+    /// Bytes of each space's write buffer (memtable).
+    pub write_buffer_bytes: usize,
+    /// How often (at most) a commit records the durable mark.
+    pub durable_mark_interval: Duration,
+    /// Open even though writes recorded as durable are missing.
+    pub accept_lost_writes: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            create_if_missing: true,
+            dir_mode: 0o700,
+            block_cache_bytes: 64 << 20,
+            write_buffer_bytes: 32 << 20,
+            durable_mark_interval: Duration::from_secs(1),
+            accept_lost_writes: false,
+        }
+    }
+}
+
+/// The core of an open store: reads at the latest state, snapshots, atomic
+/// batches and ingestion of sorted runs. What only some backends can do is
+/// asked for through the capability accessors (`maintenance`, `backups`,
+/// `follower`), which answer `None` when the backend lacks it.
 pub(crate) trait Kv: Send + Sync {
     /// This store as a reader of its latest state.
     fn latest(&self) -> &dyn KvRead;
@@ -274,6 +364,35 @@ pub(crate) trait Kv: Send + Sync {
     /// Removes what `write_sorted_run` left (after an ingest, or instead).
     fn discard(&self, runs: &[SortedRun]);
 
+    /// Whether writes are refused (a read-only follower).
+    fn is_read_only(&self) -> bool;
+
+    /// The directory the store lives in (`None` in memory).
+    fn path(&self) -> Option<&Path>;
+
+    /// Makes every write so far durable and records it as such (at close).
+    fn close(&self) -> Result<()>;
+
+    /// The operator functions (properties, compaction, damaged files), if
+    /// the backend has them.
+    fn maintenance(&self) -> Option<&dyn Maintenance> {
+        None
+    }
+
+    /// Backups and checkpoints, if the backend takes them.
+    fn backups(&self) -> Option<&dyn Backups> {
+        None
+    }
+
+    /// Catching up with a primary, if this store is a read-only follower
+    /// of one (`None` for every other store).
+    fn follower(&self) -> Option<&dyn Follower> {
+        None
+    }
+}
+
+/// The operator functions of a backend ([`Kv::maintenance`]).
+pub(crate) trait Maintenance: Send + Sync {
     /// An integer property of the backend (e.g. RocksDB's
     /// `rocksdb.estimate-num-keys`) for one space; `None` when unknown.
     fn property(&self, space: Space, name: &str) -> Result<Option<u64>>;
@@ -284,27 +403,25 @@ pub(crate) trait Kv: Send + Sync {
     /// go on meanwhile.
     fn compact(&self) -> Result<()>;
 
-    /// Whether writes are refused (a read-only follower).
-    fn is_read_only(&self) -> bool;
-
-    /// A read-only follower reads what the primary wrote since; a no-op
-    /// elsewhere.
-    fn catch_up(&self) -> Result<()>;
-
-    /// The directory the store lives in (`None` in memory).
-    fn path(&self) -> Option<&Path>;
-
-    /// Makes every write so far durable and records it as such (at close).
-    fn close(&self) -> Result<()>;
-
     /// The files the backend lists that are missing or short on disk.
     fn damaged_files(&self) -> Result<Vec<DamagedFile>>;
+}
 
+/// Backups and checkpoints of a backend ([`Kv::backups`]): each is one
+/// consistent cut of the store, taken while reads and writes go on.
+pub(crate) trait Backups: Send + Sync {
     /// Takes an incremental backup into `dir` (a backup directory or empty
     /// or missing), as one consistent cut; returns the new backup.
-    fn create_backup(&self, dir: &Path) -> Result<crate::BackupInfo>;
+    fn create_backup(&self, dir: &Path) -> Result<BackupInfo>;
 
     /// Writes an openable copy of the store into `dir` (which must not
     /// exist), as one consistent cut.
     fn checkpoint(&self, dir: &Path) -> Result<()>;
+}
+
+/// A read-only follower of a store another process writes ([`Kv::follower`]).
+pub(crate) trait Follower: Send + Sync {
+    /// Reads what the primary wrote since the open or the last catch-up,
+    /// moving to one consistent cut of the primary's state.
+    fn catch_up(&self) -> Result<()>;
 }

@@ -9,8 +9,7 @@ use rocksdb::checkpoint::Checkpoint;
 use rocksdb::{Env, DB};
 
 use crate::error::{Error, Result};
-use crate::kv::COLUMN_FAMILIES;
-use crate::BackupInfo;
+use crate::kv::{BackupInfo, COLUMN_FAMILIES};
 
 fn info(b: BackupEngineInfo) -> BackupInfo {
     BackupInfo {

@@ -8,10 +8,14 @@ use rocksdb::{
     Cache, ColumnFamily, ColumnFamilyDescriptor, DBRawIterator, ReadOptions, WriteOptions, DB,
 };
 
+use rockhold_format::FormatVersion;
+
 use super::dirlock::DirClaim;
-use super::{BatchOp, DamagedFile, KeyRange, Kv, KvIter, KvRead, SortedRun, Space, WriteBatch};
+use super::{
+    BackupInfo, Backups, BatchOp, Config, DamagedFile, Follower, KeyRange, Kv, KvIter, KvRead,
+    Maintenance, MemStore, SortedRun, Space, WriteBatch,
+};
 use crate::error::{Error, Result};
-use crate::options::Options;
 
 pub(crate) mod backup;
 mod error;
@@ -29,7 +33,7 @@ const BULK_BUILD_DIR: &str = "rockhold-bulk-build";
 pub(crate) enum Versions {
     /// Only the current one (every open but a migration's).
     Current,
-    /// Also version 1, which a migration rewrites.
+    /// Also the versions a migration rewrites ([`FormatVersion::V1`]).
     Migratable,
 }
 
@@ -39,7 +43,7 @@ pub(crate) struct RocksKv {
     read_only: bool,
     /// What the column families were opened with: SST files written for
     /// ingestion are built with the same table options.
-    opts: Options,
+    config: Config,
     cache: Cache,
     /// Ingests take it shared, backups and checkpoints exclusive: RocksDB
     /// lists a backup's SST files before its WAL, so an SST ingested in
@@ -69,20 +73,20 @@ fn write_options() -> [WriteOptions; 2] {
 }
 
 fn descriptors<'a>(
-    opts: &'a Options,
+    config: &'a Config,
     cache: &'a Cache,
 ) -> impl Iterator<Item = ColumnFamilyDescriptor> + 'a {
     Space::ALL
         .into_iter()
-        .map(move |s| ColumnFamilyDescriptor::new(s.name(), cf_options(s, opts, cache)))
+        .map(move |s| ColumnFamilyDescriptor::new(s.name(), cf_options(s, config, cache)))
 }
 
 impl RocksKv {
     /// Opens (or creates) the database at `path` for writing. A database
     /// of another format version is refused (`NeedsMigration`,
     /// `UnsupportedVersion`) before anything in it is written.
-    pub(crate) fn open(path: &Path, opts: &Options) -> Result<RocksKv> {
-        RocksKv::open_accepting(path, opts, Versions::Current)
+    pub(crate) fn open(path: &Path, config: &Config) -> Result<RocksKv> {
+        RocksKv::open_accepting(path, config, Versions::Current)
     }
 
     /// [`RocksKv::open`], taking the format versions `versions` allows:
@@ -91,40 +95,28 @@ impl RocksKv {
     /// WAL even if the engine then refuses the database.
     pub(crate) fn open_accepting(
         path: &Path,
-        opts: &Options,
+        config: &Config,
         versions: Versions,
     ) -> Result<RocksKv> {
-        open::check_is_database(path, opts.create_if_missing)?;
-        let claim = DirClaim::take(path, opts.create_if_missing, opts.dir_mode)?;
+        open::check_is_database(path, config.create_if_missing)?;
+        let claim = DirClaim::take(path, config.create_if_missing, config.dir_mode)?;
         if path.join("CURRENT").is_file() {
-            use rockhold_format::FORMAT_VERSION;
-            match open::peek_format_version(path, opts)? {
-                None | Some(FORMAT_VERSION) => {}
-                Some(1) if versions == Versions::Migratable => {}
-                Some(found @ 1) => {
-                    return Err(Error::NeedsMigration {
-                        found,
-                        supported: FORMAT_VERSION,
-                    })
-                }
-                Some(found) => {
-                    return Err(Error::UnsupportedVersion {
-                        found,
-                        supported: FORMAT_VERSION,
-                    })
-                }
+            match open::peek_format_version(path, config)? {
+                None | Some(FormatVersion::CURRENT) => {}
+                Some(FormatVersion::V1) if versions == Versions::Migratable => {}
+                Some(found) => return Err(Error::version_refused(found)),
             }
         }
-        let cache = Cache::new_lru_cache(opts.block_cache_bytes);
-        let db = DB::open_cf_descriptors(&db_options(opts), path, descriptors(opts, &cache))?;
+        let cache = Cache::new_lru_cache(config.block_cache_bytes);
+        let db = DB::open_cf_descriptors(&db_options(config), path, descriptors(config, &cache))?;
         // SST files of a build that a crash left behind were never
         // ingested: nothing refers to them.
         let _ = std::fs::remove_dir_all(path.join(BULK_BUILD_DIR));
-        open::check_durable_mark(&db, path, opts.accept_lost_writes)?;
+        open::check_durable_mark(&db, path, config.accept_lost_writes)?;
         let kv = RocksKv {
             db,
             read_only: false,
-            opts: opts.clone(),
+            config: config.clone(),
             cache,
             ingest_gate: Default::default(),
             last_mark: parking_lot::Mutex::new(std::time::Instant::now()),
@@ -140,10 +132,14 @@ impl RocksKv {
     /// open (a RocksDB secondary instance); `secondary` is a private folder
     /// for its own info log. It sees the primary's state as of the last
     /// `catch_up`.
-    pub(crate) fn open_secondary(path: &Path, secondary: &Path, opts: &Options) -> Result<RocksKv> {
+    pub(crate) fn open_secondary(
+        path: &Path,
+        secondary: &Path,
+        config: &Config,
+    ) -> Result<RocksKv> {
         open::check_is_database(path, false)?;
-        let cache = Cache::new_lru_cache(opts.block_cache_bytes);
-        let mut o = db_options(opts);
+        let cache = Cache::new_lru_cache(config.block_cache_bytes);
+        let mut o = db_options(config);
         o.create_if_missing(false);
         o.set_max_open_files(-1); // required of secondary instances
                                   // The open reads the MANIFEST and opens every file it names; one the
@@ -154,7 +150,7 @@ impl RocksKv {
                 &o,
                 path,
                 secondary,
-                descriptors(opts, &cache),
+                descriptors(config, &cache),
             ) {
                 Ok(db) => break db,
                 Err(e) if open::vanished(&e) && attempt < open::CATCH_UP_ATTEMPTS => {
@@ -167,7 +163,7 @@ impl RocksKv {
         let kv = RocksKv {
             db,
             read_only: true,
-            opts: opts.clone(),
+            config: config.clone(),
             cache,
             ingest_gate: Default::default(),
             last_mark: parking_lot::Mutex::new(std::time::Instant::now()),
@@ -204,7 +200,7 @@ impl RocksKv {
     /// after the interval tries again.
     fn after_commit(&self) {
         if let Some(mut last) = self.last_mark.try_lock() {
-            if last.elapsed() >= self.opts.durable_mark_interval
+            if last.elapsed() >= self.config.durable_mark_interval
                 && open::write_durable_mark(&self.db).is_ok()
             {
                 *last = std::time::Instant::now();
@@ -331,14 +327,14 @@ impl RocksKv {
             // MANIFEST tracks WALs dereferences a null recovery context
             // (`RecoveryContext::UpdateVersionEdits`) and the process dies
             // of SIGSEGV.
-            let mut o = db_options(&self.opts);
+            let mut o = db_options(&self.config);
             o.create_if_missing(false);
             o.create_missing_column_families(false);
             o.set_paranoid_checks(false);
             DB::open_cf_descriptors_read_only(
                 &o,
                 path,
-                descriptors(&self.opts, &self.cache),
+                descriptors(&self.config, &self.cache),
                 false,
             )?
             .live_files()?
@@ -500,7 +496,7 @@ impl Kv for RocksKv {
         let dir = self.db.path().join(BULK_BUILD_DIR);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io_at(&dir, e))?;
         let path = dir.join(format!("{name}.sst"));
-        let opts = cf_options(space, &self.opts, &self.cache);
+        let opts = cf_options(space, &self.config, &self.cache);
         let mut writer = rocksdb::SstFileWriter::create(&opts);
         let written = (|| -> Result<()> {
             writer.open(&path)?;
@@ -544,6 +540,37 @@ impl Kv for RocksKv {
         }
     }
 
+    fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn path(&self) -> Option<&Path> {
+        Some(self.db.path())
+    }
+
+    fn close(&self) -> Result<()> {
+        self.record_durable_mark()
+    }
+
+    fn maintenance(&self) -> Option<&dyn Maintenance> {
+        Some(self)
+    }
+
+    fn backups(&self) -> Option<&dyn Backups> {
+        Some(self)
+    }
+
+    /// Only a read-only (secondary) instance follows a primary.
+    fn follower(&self) -> Option<&dyn Follower> {
+        if self.read_only {
+            Some(self)
+        } else {
+            None
+        }
+    }
+}
+
+impl Maintenance for RocksKv {
     fn property(&self, space: Space, name: &str) -> Result<Option<u64>> {
         Ok(self.db.property_int_value_cf(self.cf(space)?, name)?)
     }
@@ -582,26 +609,6 @@ impl Kv for RocksKv {
         Ok(())
     }
 
-    fn is_read_only(&self) -> bool {
-        self.read_only
-    }
-
-    fn catch_up(&self) -> Result<()> {
-        if self.read_only {
-            open::catch_up(&self.db)
-        } else {
-            Ok(())
-        }
-    }
-
-    fn path(&self) -> Option<&Path> {
-        Some(self.db.path())
-    }
-
-    fn close(&self) -> Result<()> {
-        self.record_durable_mark()
-    }
-
     /// A file that a compaction replaced and deleted between the listing
     /// and the look at the disk is not damage: a file counts only if a
     /// second listing still names it and finds it missing or short again.
@@ -616,8 +623,10 @@ impl Kv for RocksKv {
             .filter(|d| again.iter().any(|a| a.name == d.name))
             .collect())
     }
+}
 
-    fn create_backup(&self, dir: &Path) -> Result<crate::BackupInfo> {
+impl Backups for RocksKv {
+    fn create_backup(&self, dir: &Path) -> Result<BackupInfo> {
         self.consistent_cut(|db| backup::create(db, dir))
     }
 
@@ -626,17 +635,26 @@ impl Kv for RocksKv {
     }
 }
 
-impl crate::MemStore {
+impl Follower for RocksKv {
+    fn catch_up(&self) -> Result<()> {
+        open::catch_up(&self.db)
+    }
+}
+
+impl MemStore {
     /// A store holding a copy of every key of the database at `path`
     /// (opened, read, not changed; it must not be open elsewhere): to try a
     /// migration, or a test, on a copy in memory.
-    pub fn copy_of(path: &Path) -> Result<crate::MemStore> {
+    pub fn copy_of(path: &Path) -> Result<MemStore> {
         let source = RocksKv::open_accepting(
             path,
-            &Options::default().create_if_missing(false),
+            &Config {
+                create_if_missing: false,
+                ..Config::default()
+            },
             Versions::Migratable,
         )?;
-        let store = crate::MemStore::new();
+        let store = MemStore::new();
         let target = store.open()?;
         for space in Space::ALL {
             let mut batch = WriteBatch::new();

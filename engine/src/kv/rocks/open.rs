@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
+use rockhold_format::FormatVersion;
 use rocksdb::DB;
 
 use crate::error::{Error, Result};
-use crate::kv::COLUMN_FAMILIES;
+use crate::kv::{Config, COLUMN_FAMILIES};
 
 /// Refuses, before anything is written, a path that is not a rockhold
 /// database: a non-empty directory without a RocksDB database in it, or a
@@ -306,21 +307,18 @@ impl Drop for Scratch {
 /// folder. Every writable open asks first, so a database this build must
 /// refuse (`NeedsMigration`, `UnsupportedVersion`) is refused before
 /// RocksDB's writable open writes a MANIFEST, OPTIONS or flushes its WAL.
-pub(super) fn peek_format_version(
-    path: &Path,
-    opts: &crate::options::Options,
-) -> Result<Option<u32>> {
-    use rockhold_format::{Key, MetaKey, Record};
+pub(super) fn peek_format_version(path: &Path, config: &Config) -> Result<Option<FormatVersion>> {
+    use rockhold_format::{Key, MetaKey};
     let scratch = Scratch::new()?;
     let cache = rocksdb::Cache::new_lru_cache(1 << 20);
-    let mut o = super::options::db_options(opts);
+    let mut o = super::options::db_options(config);
     o.create_if_missing(false);
     o.create_missing_column_families(false);
     o.set_max_open_files(-1); // required of secondary instances
     let space = crate::kv::Space::Catalog;
     let cf = rocksdb::ColumnFamilyDescriptor::new(
         space.name(),
-        super::options::cf_options(space, opts, &cache),
+        super::options::cf_options(space, config, &cache),
     );
     let db = DB::open_cf_descriptors_as_secondary(&o, path, scratch.path(), [cf])?;
     db.try_catch_up_with_primary()?;
@@ -331,16 +329,9 @@ pub(super) fn peek_format_version(
     let Some(bytes) = db.get_cf(handle, &key)? else {
         return Ok(None);
     };
-    // In either frame version (a v1 database frames its records in v1).
-    let value = if bytes.first() == Some(&1) {
-        rockhold_format::v1::decode_meta(&bytes)
-    } else {
-        rockhold_format::MetaValue::decode(&bytes)
-    };
-    match value.map_err(|e| Error::corruption(&key, e))? {
-        rockhold_format::MetaValue::FormatVersion(v) => Ok(Some(v)),
-        other => Err(Error::Inconsistent(format!(
-            "format_version holds {other:?}"
-        ))),
-    }
+    // In either frame version (a v1 database frames its records in v1);
+    // a number this build does not know is `UnsupportedVersion`.
+    FormatVersion::decode(&bytes)
+        .map(Some)
+        .map_err(|e| Error::format_version(&key, e))
 }

@@ -3,13 +3,12 @@
 
 use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, DBRecoveryMode};
 
-use crate::kv::{Space, HASH_LOOKUP_PREFIX_LEN};
-use crate::options::Options;
+use crate::kv::{Config, Space, HASH_LOOKUP_PREFIX_LEN};
 
 /// Options of the database as a whole.
-pub(super) fn db_options(opts: &Options) -> rocksdb::Options {
+pub(super) fn db_options(config: &Config) -> rocksdb::Options {
     let mut o = rocksdb::Options::default();
-    o.create_if_missing(opts.create_if_missing);
+    o.create_if_missing(config.create_if_missing);
     o.create_missing_column_families(true);
     // Check every file's checksums and consistency at open and fail loudly.
     o.set_paranoid_checks(true);
@@ -31,7 +30,7 @@ pub(super) fn db_options(opts: &Options) -> rocksdb::Options {
 
 /// Options of the column family of `space`; SST files written for
 /// ingestion into it are built with the same table options.
-pub(super) fn cf_options(space: Space, opts: &Options, cache: &Cache) -> rocksdb::Options {
+pub(super) fn cf_options(space: Space, config: &Config, cache: &Cache) -> rocksdb::Options {
     let mut table = BlockBasedOptions::default();
     // XXH3 block checksums: the strongest fast checksum RocksDB offers.
     table.set_checksum_type(rocksdb::ChecksumType::XXH3);
@@ -48,7 +47,7 @@ pub(super) fn cf_options(space: Space, opts: &Options, cache: &Cache) -> rocksdb
     table.set_cache_index_and_filter_blocks(false);
     let mut o = rocksdb::Options::default();
     o.set_block_based_table_factory(&table);
-    o.set_write_buffer_size(opts.write_buffer_bytes);
+    o.set_write_buffer_size(config.write_buffer_bytes);
     o.set_level_compaction_dynamic_level_bytes(true);
     // Object records compress; index keys are all key and prefix-compressed
     // by the block format already.
