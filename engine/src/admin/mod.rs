@@ -1,4 +1,4 @@
-//! # Layer 5: administration
+//! # Administration
 //!
 //! Owns: operator functions (raw key access for inspection tools, backend
 //! properties, forced reindexing, requeueing failed tasks), backups and

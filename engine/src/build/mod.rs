@@ -1,7 +1,9 @@
-//! # Layer 4b: index builds
+//! # Index builds
 //!
-//! Owns: reindex tasks and how one runs (`task`: claim, backfill chunk by
-//! chunk, stale pass, final state), the sort-and-ingest build (`bulk`),
+//! Owns: the builds' context (`BuildCtx`: the write path's plus the
+//! runner's control) with the one function that applies a catalog change's
+//! effects (`BuildCtx::apply`), reindex tasks and how one runs (`task`:
+//! claim, backfill chunk by chunk, stale pass, final state), the sort-and-ingest build (`bulk`),
 //! the background runner threads (`runner`) and the periodic self-check
 //! (`self_check`).
 //!

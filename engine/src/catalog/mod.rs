@@ -1,4 +1,4 @@
-//! # Layer 1: the catalog
+//! # The catalog
 //!
 //! Owns: namespaces, classes (their definitions, field lookups) and the
 //! state of every index build, as immutable versions. A version is loaded at

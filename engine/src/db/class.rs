@@ -123,7 +123,7 @@ impl Class {
         K: Into<String>,
         V: Into<Value>,
     {
-        self.db.commit_one(|tx| {
+        self.db.inner.commit_one(|tx| {
             tx.update_in(self.ids.clone(), id, collect_fields(fields));
             Ok(())
         })
@@ -132,7 +132,7 @@ impl Class {
     /// Deletes object `id` and its index entries; `ClassMismatch` when it
     /// is of another class.
     pub fn delete(&self, id: ObjectId) -> Result<()> {
-        self.db.commit_one(|tx| {
+        self.db.inner.commit_one(|tx| {
             tx.delete_in(self.ids.clone(), id);
             Ok(())
         })

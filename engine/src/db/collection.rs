@@ -132,6 +132,7 @@ impl<M: Model> Collection<M> {
     pub fn insert(&self, item: &M) -> Result<Id<M>> {
         let fields = fields_of(&self.db, &self.ids, item)?;
         self.db
+            .inner
             .commit_one(|tx| tx.insert_in(self.ids.clone(), fields))
             .map(Id::from_raw)
     }
@@ -148,7 +149,7 @@ impl<M: Model> Collection<M> {
     /// cleared).
     pub fn update(&self, id: Id<M>, item: &M) -> Result<()> {
         let fields = fields_of(&self.db, &self.ids, item)?;
-        self.db.commit_one(|tx| {
+        self.db.inner.commit_one(|tx| {
             tx.update_in(self.ids.clone(), id.raw(), fields);
             Ok(())
         })
@@ -156,7 +157,7 @@ impl<M: Model> Collection<M> {
 
     /// Deletes object `id` and its index entries.
     pub fn delete(&self, id: Id<M>) -> Result<()> {
-        self.db.commit_one(|tx| {
+        self.db.inner.commit_one(|tx| {
             tx.delete_in(self.ids.clone(), id.raw());
             Ok(())
         })

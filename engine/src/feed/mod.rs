@@ -1,4 +1,4 @@
-//! # Layer 4½: the change feed
+//! # The change feed
 //!
 //! Owns: the in-memory feed of committed object changes ([`Db::watch`],
 //! [`Watch`], [`Change`]): the ring of recent commits shared by every

@@ -1,4 +1,4 @@
-//! # Layer 2: index maintenance
+//! # Index maintenance
 //!
 //! Owns: which index entries a record implies (`entries`), the commit plan
 //! of a set of object changes and its batch (`plan`: entries to delete and

@@ -249,6 +249,36 @@ fn diff_into(
     }
 }
 
+/// The value stripes of the unique point keys a plan may rewrite.
+pub(crate) fn unique_stripes<'p>(
+    hasher: &'p ValueHasher,
+    plan: &'p Plan<'_>,
+) -> impl Iterator<Item = (ClassId, IndexId, u64)> + 'p {
+    plan.changed_unique()
+        .map(|u| (u.class.id, u.index.id, hasher.hash_bytes(&u.tuple)))
+}
+
+/// Puts a plan's index changes into `batch`: its entries, and the unique
+/// point keys `point_writes` decided.
+pub(crate) fn write_plan(batch: &mut WriteBatch, plan: &Plan<'_>, points: &[PointWrite<'_>]) {
+    for (family, key) in &plan.delete {
+        batch.delete(*family, key);
+    }
+    for (family, key) in &plan.put {
+        batch.put(*family, key, &[]);
+    }
+    let mut value = Vec::new();
+    for p in points {
+        if p.holders.is_empty() {
+            batch.delete(p.family, p.key);
+        } else {
+            value.clear();
+            encode_holders(&p.holders, &mut value);
+            batch.put(p.family, p.key, &value);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,35 +494,5 @@ mod tests {
         let r = plan(&seed(), [change], Scope::Record).expect_err("too long");
         assert_eq!(r.id, ObjectId(9));
         assert!(matches!(*r.error, Error::ValueTooLarge { .. }));
-    }
-}
-
-/// The value stripes of the unique point keys a plan may rewrite.
-pub(crate) fn unique_stripes<'p>(
-    hasher: &'p ValueHasher,
-    plan: &'p Plan<'_>,
-) -> impl Iterator<Item = (ClassId, IndexId, u64)> + 'p {
-    plan.changed_unique()
-        .map(|u| (u.class.id, u.index.id, hasher.hash_bytes(&u.tuple)))
-}
-
-/// Puts a plan's index changes into `batch`: its entries, and the unique
-/// point keys `point_writes` decided.
-pub(crate) fn write_plan(batch: &mut WriteBatch, plan: &Plan<'_>, points: &[PointWrite<'_>]) {
-    for (family, key) in &plan.delete {
-        batch.delete(*family, key);
-    }
-    for (family, key) in &plan.put {
-        batch.put(*family, key, &[]);
-    }
-    let mut value = Vec::new();
-    for p in points {
-        if p.holders.is_empty() {
-            batch.delete(p.family, p.key);
-        } else {
-            value.clear();
-            encode_holders(&p.holders, &mut value);
-            batch.put(p.family, p.key, &value);
-        }
     }
 }

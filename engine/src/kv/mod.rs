@@ -1,4 +1,4 @@
-//! # Layer 0: the storage seam
+//! # The storage seam
 //!
 //! Owns: the `Kv` trait and its capability traits (the only way the engine
 //! touches stored bytes), the keyspaces keys are grouped in,

@@ -1,6 +1,8 @@
-//! # Layer 3: reads
+//! # Reads
 //!
-//! Owns: objects by id, unique and non-unique lookups, range and prefix
+//! Owns: the read context (`ReadCtx`: the store, the options, the value
+//! hasher, the catalog cell, the lookup caches and the metrics, which every
+//! layer above reads through), objects by id, unique and non-unique lookups, range and prefix
 //! scans with resumable cursors, class scans, snapshots, and the lookup
 //! caches (`cache`). The same code serves live reads and snapshot reads;
 //! only live reads use the caches. Reads never wait for writers: they load

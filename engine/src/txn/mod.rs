@@ -1,7 +1,10 @@
-//! # Layer 4: the write path
+//! # The write path
 //!
-//! Owns: `Transaction` and every object write (insert, update, delete,
-//! ingest), in one place: `Transaction::commit`. The commit sequence:
+//! Owns: the write path's context (`WriteCtx`: the read context plus the
+//! locks, the id allocator (`ids`), the change feed and the build log),
+//! `Transaction` and every object write (insert, update, delete, ingest)
+//! in one place, `Transaction::commit`; the DDL operations (`ddl`) and
+//! ingest of objects before their class (`ingest`). The commit sequence:
 //! 1. pin the catalog version (the gate, shared, held to the end);
 //! 2. lock the stripes of the objects it updates or deletes, then read
 //!    their committed records;

@@ -1,4 +1,4 @@
-//! # Layer 6: the typed API
+//! # The typed API
 //!
 //! Owns: storing and loading `#[derive(Serialize, Deserialize)]` structs.
 //! The typed reads and writes (`insert_typed`, `load_typed` …) sit on the
