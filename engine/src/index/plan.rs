@@ -6,16 +6,12 @@
 
 use std::cmp::Ordering;
 
-use rockhold_format::{
-    encode_holders, ClassDef, ClassId, IndexDef, IndexId, NamespaceId, ObjectId, ObjectRecord,
-};
+use rockhold_format::{ClassDef, ClassId, IndexDef, IndexId, NamespaceId, ObjectId, ObjectRecord};
 
 use super::entries::{
     check_indexable, entry_key, full_scan_entry, index_tuples, point_key, Entry, ValueHasher,
 };
 use crate::error::Error;
-use crate::index::unique::PointWrite;
-use crate::kv::WriteBatch;
 
 /// Which indexes a plan maintains.
 #[derive(Debug, Clone, Copy)]
@@ -256,27 +252,6 @@ pub(crate) fn unique_stripes<'p>(
 ) -> impl Iterator<Item = (ClassId, IndexId, u64)> + 'p {
     plan.changed_unique()
         .map(|u| (u.class.id, u.index.id, hasher.hash_bytes(&u.tuple)))
-}
-
-/// Puts a plan's index changes into `batch`: its entries, and the unique
-/// point keys `point_writes` decided.
-pub(crate) fn write_plan(batch: &mut WriteBatch, plan: &Plan<'_>, points: &[PointWrite<'_>]) {
-    for (family, key) in &plan.delete {
-        batch.delete(*family, key);
-    }
-    for (family, key) in &plan.put {
-        batch.put(*family, key, &[]);
-    }
-    let mut value = Vec::new();
-    for p in points {
-        if p.holders.is_empty() {
-            batch.delete(p.family, p.key);
-        } else {
-            value.clear();
-            encode_holders(&p.holders, &mut value);
-            batch.put(p.family, p.key, &value);
-        }
-    }
 }
 
 #[cfg(test)]

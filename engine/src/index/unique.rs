@@ -6,11 +6,12 @@
 
 use std::collections::HashMap;
 
-use rockhold_format::{ClassId, Family, IndexId, NamespaceId, ObjectId};
+use rockhold_format::{encode_holders, ClassId, Family, IndexId, NamespaceId, ObjectId};
 
 use super::entries::{tuple_value, Entry};
 use super::plan::{Plan, UniqueValue};
 use crate::error::{Error, Result};
+use crate::kv::WriteBatch;
 
 /// Claims of unique values, and the conflicts among them.
 #[derive(Debug, Default)]
@@ -207,6 +208,27 @@ pub(crate) fn point_writes_with<'p>(
         }
     }
     Ok(out)
+}
+
+/// Puts a plan's index changes into `batch`: its entries, and the unique
+/// point keys `point_writes` decided.
+pub(crate) fn write_plan(batch: &mut WriteBatch, plan: &Plan<'_>, points: &[PointWrite<'_>]) {
+    for (family, key) in &plan.delete {
+        batch.delete(*family, key);
+    }
+    for (family, key) in &plan.put {
+        batch.put(*family, key, &[]);
+    }
+    let mut value = Vec::new();
+    for p in points {
+        if p.holders.is_empty() {
+            batch.delete(p.family, p.key);
+        } else {
+            value.clear();
+            encode_holders(&p.holders, &mut value);
+            batch.put(p.family, p.key, &value);
+        }
+    }
 }
 
 #[cfg(test)]

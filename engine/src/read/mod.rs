@@ -406,7 +406,8 @@ impl<'a> View<'a> {
         id: ObjectId,
     ) -> Result<bool> {
         Ok(self
-            .committed_tuples(ns, class, index, id)?
+            .stored()
+            .tuples_of(ns, class, index, id)?
             .binary_search_by(|t| t.as_slice().cmp(tuple))
             .is_ok())
     }
@@ -415,18 +416,6 @@ impl<'a> View<'a> {
     /// for it (`index::committed`).
     pub fn stored(&self) -> Stored<'_> {
         Stored(self.kv)
-    }
-
-    /// The tuples the committed record of `id` holds in `index` (none when
-    /// it is missing or of another class).
-    pub fn committed_tuples(
-        &self,
-        ns: NamespaceId,
-        class: &ClassDef,
-        index: &IndexDef,
-        id: ObjectId,
-    ) -> Result<Vec<Vec<u8>>> {
-        self.stored().tuples_of(ns, class, index, id)
     }
 
     /// The holders stored under a unique index's point key.

@@ -40,8 +40,8 @@ use crate::feed::{ChangeData, ChangeKind};
 use crate::index::build_log::BuildLog;
 use crate::index::entries::ValueHasher;
 use crate::index::locks::LockTable;
-use crate::index::plan::{plan, unique_stripes, write_plan, Change, Plan, Scope};
-use crate::index::unique::point_writes;
+use crate::index::plan::{plan, unique_stripes, Change, Plan, Scope};
+use crate::index::unique::{point_writes, write_plan};
 use crate::kv::WriteBatch;
 use crate::read::{ReadCtx, UniqueCacheKey, View};
 

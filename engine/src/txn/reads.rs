@@ -56,8 +56,8 @@ use rockhold_format::{ClassId, Family, IndexId, Key, NamespaceId, ObjectId, Obje
 
 use crate::catalog::ClassAt;
 use crate::error::{Error, Result};
-use crate::index::plan::{write_plan, UniqueValue};
-use crate::index::unique::{point_writes_with, OnConflict};
+use crate::index::plan::UniqueValue;
+use crate::index::unique::{point_writes_with, write_plan, OnConflict};
 use crate::kv::overlay::{Covered, Recording, Staged};
 use crate::kv::{KvRead, Space, WriteBatch};
 use crate::read::{FindAll, FindPage, Object, RangeScan, ReadCtx, ScanPage, Snapshot, View};
