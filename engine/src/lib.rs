@@ -56,7 +56,7 @@
 //!
 //! ## Transactions and isolation
 //!
-//! [`Db::write`] (or [`Db::begin`] … [`Transaction::commit`]) runs a
+//! [`Db::write`](crate::Db::write) (or [`Db::begin`](crate::Db::begin) … [`Transaction::commit`]) runs a
 //! read-write transaction. Its reads ([`Transaction::get`],
 //! [`Transaction::find_unique`], [`Transaction::find_all`],
 //! [`Transaction::scan`], and the typed [`TxCollection`]) see its own
@@ -68,8 +68,8 @@
 //! therefore **serializable** for every read a transaction makes, scans
 //! included (transactions that scanned serialize their commits on one
 //! lock). Not covered: reads made outside the transaction, and side effects
-//! of a [`Db::write`] closure, which may run more than once. Read-only work
-//! needs no transaction: [`Db::snapshot`] is a consistent point.
+//! of a [`Db::write`](crate::Db::write) closure, which may run more than once. Read-only work
+//! needs no transaction: [`Db::snapshot`](crate::Db::snapshot) is a consistent point.
 //!
 //! ## The dynamic API
 //!
@@ -146,7 +146,7 @@ pub use typed::model::{
 
 /// Test doubles of the storage, with the `testing` feature: a store in
 /// memory that injects storage failures on demand ([`testing::FaultyStore`],
-/// opened with [`Db::open_faulty`]).
+/// opened with [`Db::open_faulty`](crate::Db::open_faulty)).
 #[cfg(any(test, feature = "testing"))]
 pub mod testing {
     pub use crate::kv::faults::FaultyStore;

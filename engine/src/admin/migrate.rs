@@ -1,5 +1,5 @@
 //! Migrating a database of format version 1 to version 2, offline (no `Db`
-//! is open on it): `rockhold migrate`, or [`Db::migrate`].
+//! is open on it): `rockhold migrate`, or [`Db::migrate`](crate::Db::migrate).
 //!
 //! Every record is rewritten in the v2 encoding; index entries are not
 //! converted but rebuilt: the v1 hash and ordered entries are deleted and
@@ -25,7 +25,7 @@ use crate::catalog::{now_ms, put_counter};
 use crate::error::{Error, Result};
 use crate::kv::{KeyRange, Kv, Space, WriteBatch};
 
-/// What [`Db::migrate`] did.
+/// What [`Db::migrate`](crate::Db::migrate) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationReport {
     /// The format version found ([`FormatVersion::CURRENT`] when there was

@@ -118,26 +118,24 @@ impl BuildCtx {
         index: Option<&str>,
     ) -> Result<()> {
         self.writable()?;
-        let inner = self;
-        let cat = inner.catalog.change();
+        let cat = self.catalog.change();
         let entry: ClassEntry = (**cat.class(namespace, class)?).clone();
         let fields: Vec<IndexId> = match index {
             Some(name) => vec![entry.index_named(name)?.id],
             None => entry.def.indexes.iter().map(|i| i.id).collect(),
         };
-        requeue(inner, fx, cat, vec![(entry, fields)]).map(drop)
+        requeue(self, fx, cat, vec![(entry, fields)]).map(drop)
     }
 
     /// Requeues every `Failed` reindex task: each gets a new `Pending`
     /// task (new revision, attempts and cursor reset) that the runner, or
-    /// [`Db::check_reindex_tasks`], builds from the start, as
-    /// [`Db::reindex`] would. For an index whose build failed on duplicates
+    /// [`Db::check_reindex_tasks`](crate::Db::check_reindex_tasks), builds from the start, as
+    /// [`Db::reindex`](crate::Db::reindex) would. For an index whose build failed on duplicates
     /// or an over-long value once the data is fixed, or on errors (a full
     /// disk) once their cause is gone. Returns how many tasks it requeued.
     pub(crate) fn retry_failed_tasks(&self, fx: &mut Effects) -> Result<usize> {
         self.writable()?;
-        let inner = self;
-        let cat = inner.catalog.change();
+        let cat = self.catalog.change();
         let failed: Vec<(ClassEntry, Vec<IndexId>)> = cat
             .all_classes()
             .filter_map(|c| {
@@ -154,7 +152,7 @@ impl BuildCtx {
         if failed.is_empty() {
             return Ok(0);
         }
-        requeue(inner, fx, cat, failed)
+        requeue(self, fx, cat, failed)
     }
 
     /// Whether a task is in a state that still needs work.

@@ -1,4 +1,4 @@
-//! The operator's way past a damaged object record: [`Db::quarantine`]
+//! The operator's way past a damaged object record: [`Db::quarantine`](crate::Db::quarantine)
 //! removes the record and every index entry that names the object without
 //! decoding the record (which the ordinary delete, update and ingest paths
 //! must do, and fail on when it is corrupt).
@@ -12,7 +12,7 @@ use crate::catalog::Effects;
 use crate::error::{Error, Result};
 use crate::kv::{KeyRange, Space, WriteBatch};
 
-/// What [`Db::quarantine`] removed.
+/// What [`Db::quarantine`](crate::Db::quarantine) removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QuarantineReport {
     /// Whether an object record was found and removed (it may have been
@@ -35,7 +35,7 @@ impl BuildCtx {
     /// that does not decode (`Corruption` on delete, update, transactions
     /// and ingest over it, and index builds that end `Failed` on it) can be
     /// removed. The rest of the database is kept; requeue failed builds
-    /// with [`Db::retry_failed_tasks`] after.
+    /// with [`Db::retry_failed_tasks`](crate::Db::retry_failed_tasks) after.
     pub(crate) fn quarantine(
         &self,
         fx: &mut Effects,
@@ -43,12 +43,11 @@ impl BuildCtx {
         id: ObjectId,
     ) -> Result<QuarantineReport> {
         self.writable()?;
-        let inner = self;
-        let mut cat = inner.catalog.change();
+        let mut cat = self.catalog.change();
         let ns = cat.namespace_id(namespace)?;
         let mut report = QuarantineReport::default();
         let mut batch = WriteBatch::new();
-        let kv = inner.kv.latest();
+        let kv = self.kv.latest();
         let object_key = ObjectKey { ns, id }.encode();
         if kv.get(Space::Objects, &object_key)?.is_some() {
             batch.delete(Family::Object, &object_key);
@@ -67,7 +66,7 @@ impl BuildCtx {
             }
         }
         for family in [Family::Hash, Family::Ordered] {
-            scan_index_family(&*inner.kv, family, ns, id, &mut batch, &mut report)?;
+            scan_index_family(&*self.kv, family, ns, id, &mut batch, &mut report)?;
         }
         if batch.is_empty() {
             return Err(Error::UnknownObject {
@@ -80,7 +79,7 @@ impl BuildCtx {
             clear_caches: true,
             ..Effects::default()
         };
-        *fx = fx.and(cat.commit(&*inner.kv, &batch)?).and(stale);
+        *fx = fx.and(cat.commit(&*self.kv, &batch)?).and(stale);
         Ok(report)
     }
 }

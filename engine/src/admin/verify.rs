@@ -27,7 +27,7 @@ use rockhold_format::{
     TaskRecord, TaskState,
 };
 
-/// One violation found by [`Db::verify`].
+/// One violation found by [`Db::verify`](crate::Db::verify).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// The family of the key at fault.
@@ -38,7 +38,7 @@ pub struct Problem {
     pub what: String,
 }
 
-/// The outcome of [`Db::verify`].
+/// The outcome of [`Db::verify`](crate::Db::verify).
 #[derive(Debug, Clone, Default)]
 pub struct VerifyReport {
     /// Object records checked.
@@ -55,7 +55,7 @@ pub struct VerifyReport {
     pub skipped: Vec<SkippedIndex>,
 }
 
-/// An index [`Db::verify`] could not check fully because it is not built.
+/// An index [`Db::verify`](crate::Db::verify) could not check fully because it is not built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedIndex {
     /// The namespace of its class.
@@ -471,7 +471,7 @@ impl ReadCtx {
         self.verify_with_progress(&mut |_| {})
     }
 
-    /// [`Db::verify`], calling `progress` with the number of keys checked so
+    /// [`Db::verify`](crate::Db::verify), calling `progress` with the number of keys checked so
     /// far every few thousand keys (for a progress bar).
     pub(crate) fn verify_with_progress(
         &self,

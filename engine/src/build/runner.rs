@@ -148,7 +148,7 @@ impl BuildCtx {
         result
     }
 
-    /// The task of `id` as listed by [`Db::tasks`], from the catalog.
+    /// The task of `id` as listed by [`Db::tasks`](crate::Db::tasks), from the catalog.
     pub(crate) fn task_info(&self, cat: &Catalog, id: TaskId) -> Option<TaskInfo> {
         let class = cat.class_by_id(id.0)?;
         let record = class.tasks.get(&id.1)?.clone();

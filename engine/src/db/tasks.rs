@@ -19,14 +19,14 @@ impl Db {
     /// until every task is `Done`, `Failed` or `Remove`, or waits for a
     /// class definition (ingested classes).
     ///
-    /// Fails with [`Error::ReindexFailed`] naming every task it ran or
+    /// Fails with [`Error::ReindexFailed`](crate::Error::ReindexFailed) naming every task it ran or
     /// waited for that ended `Failed` (class, index, `last_error`), and
     /// every task a runner thread ended `Failed` since the last call
     /// reported failures (the thread may claim a requeued task before this
     /// call looks); requeue
     /// them with [`Db::retry_failed_tasks`] once the cause is fixed. An
     /// attempt that runs out of disk space stops the call with
-    /// [`Error::StorageFull`] at once, without spending the task's attempts:
+    /// [`Error::StorageFull`](crate::Error::StorageFull) at once, without spending the task's attempts:
     /// the task stays `Pending` and is retried by the runner after its
     /// backoff, or by the next call.
     pub fn check_reindex_tasks(&self) -> Result<()> {

@@ -1,6 +1,6 @@
 //! # The change feed
 //!
-//! Owns: the in-memory feed of committed object changes ([`Db::watch`],
+//! Owns: the in-memory feed of committed object changes ([`Db::watch`](crate::Db::watch),
 //! [`Watch`], [`Change`]): the ring of recent commits shared by every
 //! watcher, the sequence numbers of commits, and the gate that orders
 //! publishing against subscribing. The write path calls one function,
@@ -354,7 +354,7 @@ impl Filter {
 }
 
 /// A subscription to the committed changes of a namespace (or one class of
-/// it, or every namespace), from [`Db::watch`] or [`Db::watch_all`].
+/// it, or every namespace), from [`Db::watch`](crate::Db::watch) or [`Db::watch_all`](crate::Db::watch_all).
 ///
 /// It delivers each committed change once, in commit order, after the
 /// commit returned to its writer. It keeps only a position: the changes

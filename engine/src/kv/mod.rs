@@ -287,7 +287,7 @@ pub(crate) struct DamagedFile {
 }
 
 /// Information about one backup in a backup directory (what
-/// [`Backups::create_backup`] returns and the backup listing reports).
+/// `Backups::create_backup` returns and the backup listing reports).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupInfo {
     /// The backup's id (increasing).

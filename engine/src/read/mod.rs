@@ -206,7 +206,7 @@ pub struct ScanPage {
     pub cursor: Option<Cursor>,
 }
 
-/// What [`Db::find_page`] returns: a page size and where to start. Like
+/// What [`Db::find_page`](crate::Db::find_page) returns: a page size and where to start. Like
 /// [`RangeScan`]: `FindAll::first(limit)`, then `.after(cursor)` with the
 /// cursor of the previous page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,7 +220,7 @@ impl FindAll {
         self.after.as_ref()
     }
 
-    /// Every holder in one page (what [`Db::find_all`] returns): for values
+    /// Every holder in one page (what [`Db::find_all`](crate::Db::find_all) returns): for values
     /// that few objects hold.
     pub fn all() -> Self {
         FindAll {
@@ -1151,7 +1151,7 @@ macro_rules! read_methods {
 
         /// The object holding `value` in a unique index, or `None`: the
         /// lookup and the object in one read of the record (unlike
-        /// [`Db::find_unique`] followed by [`Db::get`], which reads it twice).
+        /// [`Db::find_unique`](crate::Db::find_unique) followed by [`Db::get`](crate::Db::get), which reads it twice).
         pub fn get_unique(
             &self,
             namespace: &str,
@@ -1166,7 +1166,7 @@ macro_rules! read_methods {
         /// Every object holding `value` in an indexed field (hash or ordered),
         /// in id order, in one `Vec`: as many ids as objects hold the value.
         /// For values many objects may hold, read pages with
-        /// [`Db::find_page`] instead (this is `find_page` with
+        /// [`Db::find_page`](crate::Db::find_page) instead (this is `find_page` with
         /// [`FindAll::all`]).
         pub fn find_all(
             &self,
@@ -1181,7 +1181,7 @@ macro_rules! read_methods {
 
         /// Up to `find`'s limit of the objects holding `value` in an indexed
         /// field (hash or ordered), in id order, after `find`'s cursor: a
-        /// bounded, resumable [`Db::find_all`]. The page's cursor is set when
+        /// bounded, resumable [`Db::find_all`](crate::Db::find_all). The page's cursor is set when
         /// the page is full; the holders committed meanwhile past the cursor
         /// are seen by the next page (on a `Snapshot`, none are).
         pub fn find_page(
@@ -1236,7 +1236,7 @@ macro_rules! read_methods {
 }
 pub(crate) use read_methods;
 
-/// A point-in-time view of a database. See [`Db::snapshot`].
+/// A point-in-time view of a database. See [`Db::snapshot`](crate::Db::snapshot).
 pub struct Snapshot<'db> {
     cx: &'db ReadCtx,
     snap: Box<dyn KvRead + 'db>,

@@ -55,8 +55,7 @@ impl WriteCtx {
     pub(crate) fn create_namespace(&self, fx: &mut Effects, name: &str) -> Result<()> {
         self.writable()?;
         valid_name("namespace", name)?;
-        let inner = self;
-        let mut cat = inner.catalog.change();
+        let mut cat = self.catalog.change();
         if cat.namespace_id(name).is_ok() {
             return Err(Error::DuplicateName {
                 kind: "namespace",
@@ -77,7 +76,7 @@ impl WriteCtx {
         put_counter(&mut batch, MetaKey::NextNamespaceId, u64::from(id) + 1);
         cat.counters.next_namespace = u64::from(id) + 1;
         cat.put_namespace(name.to_string(), NamespaceId(id));
-        *fx = fx.and(cat.commit(&*inner.kv, &batch)?);
+        *fx = fx.and(cat.commit(&*self.kv, &batch)?);
         Ok(())
     }
 
@@ -100,8 +99,7 @@ impl WriteCtx {
                 "the default namespace cannot be dropped".into(),
             ));
         }
-        let inner = self;
-        let mut cat = inner.catalog.change();
+        let mut cat = self.catalog.change();
         let ns = cat.namespace_id(name)?;
         let mut batch = WriteBatch::new();
         for family in [
@@ -124,7 +122,7 @@ impl WriteCtx {
         };
         batch.delete(Family::Name, &key.encode());
         cat.remove_namespace(ns);
-        *fx = fx.and(cat.commit(&*inner.kv, &batch)?);
+        *fx = fx.and(cat.commit(&*self.kv, &batch)?);
         Ok(())
     }
 
@@ -137,13 +135,12 @@ impl WriteCtx {
     ) -> Result<ClassDef> {
         self.writable()?;
         validate_spec(spec)?;
-        let inner = self;
-        let mut cat = inner.catalog.change();
+        let mut cat = self.catalog.change();
         let ns = cat.namespace_id(namespace)?;
         if let Some(existing) = cat.class_in(ns, &spec.name) {
             if existing.provisional() {
                 let existing = existing.clone();
-                return crate::txn::ingest::adopt_definition(inner, fx, &mut cat, &existing, spec);
+                return crate::txn::ingest::adopt_definition(self, fx, &mut cat, &existing, spec);
             }
             return Err(Error::DuplicateName {
                 kind: "class",
@@ -193,7 +190,7 @@ impl WriteCtx {
             def: def.clone(),
             tasks: Default::default(),
         });
-        *fx = fx.and(cat.commit(&*inner.kv, &batch)?);
+        *fx = fx.and(cat.commit(&*self.kv, &batch)?);
         Ok(def)
     }
 
@@ -208,8 +205,8 @@ impl WriteCtx {
     /// differ from the stored one is rebuilt under a new id (its old entries
     /// deleted). A field or index the class has and the spec leaves out is
     /// refused with `ImplicitRemoval`, nothing changed: remove it with
-    /// [`Db::drop_field`] / [`Db::drop_index`], or give the spec to
-    /// [`Db::replace_class`].
+    /// [`Db::drop_field`](crate::Db::drop_field) / [`Db::drop_index`](crate::Db::drop_index), or give the spec to
+    /// [`Db::replace_class`](crate::Db::replace_class).
     pub(crate) fn update_class(
         &self,
         fx: &mut Effects,
@@ -221,7 +218,7 @@ impl WriteCtx {
         })
     }
 
-    /// Changes a class to match `spec` exactly, as [`Db::update_class`]
+    /// Changes a class to match `spec` exactly, as [`Db::update_class`](crate::Db::update_class)
     /// does, except that it **removes what the spec leaves out**: every
     /// field the spec does not name, with its values (they are no longer
     /// read; a field added again later gets a fresh id and starts empty),
@@ -401,12 +398,11 @@ impl WriteCtx {
         plan: impl FnOnce(&ClassDef, bool) -> Result<Option<ClassSpec>>,
     ) -> Result<ClassDef> {
         self.writable()?;
-        let inner = self;
-        let mut cat = inner.catalog.change();
+        let mut cat = self.catalog.change();
         let entry = cat.class(namespace, class)?.clone();
         let ns = entry.ns;
         let old = &entry.def;
-        let has_objects = inner.class_has_objects(ns, old.id)?;
+        let has_objects = self.class_has_objects(ns, old.id)?;
         let Some(spec) = plan(old, has_objects)? else {
             return Ok(old.clone());
         };
@@ -528,7 +524,7 @@ impl WriteCtx {
             def: def.clone(),
             tasks,
         });
-        *fx = fx.and(cat.commit(&*inner.kv, &batch)?);
+        *fx = fx.and(cat.commit(&*self.kv, &batch)?);
         Ok(def)
     }
 

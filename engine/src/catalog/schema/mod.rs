@@ -176,9 +176,9 @@ impl ClassSpec {
     /// The spec of a stored class: its fields in order, and every index
     /// (a field's own index included) as a declared [`IndexSpec`] whose
     /// parts are the field names and dotted paths it covers. Applying it
-    /// with [`Db::update_class`] changes nothing; it is the starting point
+    /// with [`Db::update_class`](crate::Db::update_class) changes nothing; it is the starting point
     /// of an edit (add a field, leave out an index, then
-    /// [`Db::replace_class`]).
+    /// [`Db::replace_class`](crate::Db::replace_class)).
     ///
     /// ```
     /// use rockhold::{ClassSpec, Db, FieldSpec, FieldType, MemStore, Options};
@@ -333,7 +333,7 @@ pub(crate) fn diff(old: &ClassDef, spec: &ClassSpec) -> ClassDiff {
 /// The plan of `ensure_class` for a stored class and a model's spec: the
 /// spec to apply (the stored class plus the model's additions), `None`
 /// when the class fits already, `ModelMismatch` when the model needs more
-/// than an additive change (see [`Db::ensure_class`]).
+/// than an additive change (see [`Db::ensure_class`](crate::Db::ensure_class)).
 pub(crate) fn model_change(
     old: &ClassDef,
     spec: &ClassSpec,
