@@ -8,7 +8,10 @@
 //! - a path `crate::x::…` (or `rockhold::x::…`, the crate's own name)
 //!   names layer `x`; a name the crate root re-exports (`crate::Db`)
 //!   names the layer it comes from; nested groups (`crate::{a, b::c}`)
-//!   are followed; comments are not code and are skipped;
+//!   are followed, and so are `super::` chains that climb to the crate
+//!   root; a glob of the crate root (`crate::*`) is refused, since it hides
+//!   what it names; comments and the contents of string and character
+//!   literals (raw strings too) are not code and are skipped;
 //! - a layer may call itself and what it lists, nothing else; the table
 //!   must have no cycle, so the layers stack in floors;
 //! - no file outside `db/` names `Db` or `Inner` in its code: the handle
@@ -18,8 +21,10 @@
 //!   (`ROCKHOLD_BLESS=1` rewrites it).
 //!
 //! Checked to fail: with `use crate::db::Db;` added to `read/mod.rs` (two
-//! breaches reported), with `use crate::catalog::CatalogCell;` added to
-//! `catalog/schema/paths.rs`, and with `txn` taken out of `build`'s list.
+//! breaches reported), `use super::build::BuildCtx;` there, `use
+//! crate::catalog::CatalogCell;`, `use crate::{catalog::CatalogCell};` and
+//! `use crate::MemStore;` in `catalog/schema/`, `use crate::*;` in
+//! `index/entries.rs`, and with `txn` taken out of `build`'s list.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -48,52 +53,85 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// `text` without its comments (line, doc and block comments) and without
-/// the contents of its string literals.
+/// the contents of its string and character literals (raw strings too);
+/// lifetimes are kept.
 fn code_of(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
-    let bytes = text.as_bytes();
-    let (mut i, mut depth, mut in_str) = (0, 0usize, false);
-    while i < bytes.len() {
-        let rest = &bytes[i..];
-        if depth > 0 {
-            if rest.starts_with(b"*/") {
-                depth -= 1;
-                i += 2;
-            } else if rest.starts_with(b"/*") {
-                depth += 1;
-                i += 2;
-            } else {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        let prev = i.checked_sub(1).map(|p| chars[p]);
+        if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
                 i += 1;
             }
-            continue;
-        }
-        if in_str {
-            // A string's contents are not code: skipped.
-            if rest.starts_with(b"\\") && rest.len() > 1 {
-                i += 2;
-                continue;
+        } else if c == '/' && next == Some('*') {
+            let mut depth = 0usize;
+            while i < chars.len() {
+                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    i += 2;
+                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
             }
-            if rest[0] == b'"' {
-                in_str = false;
-                out.push('"');
-            }
-            i += text[i..].chars().next().map_or(1, char::len_utf8);
-            continue;
-        } else if rest.starts_with(b"//") {
-            while i < bytes.len() && bytes[i] != b'\n' {
+        } else if c == 'r'
+            && !prev.is_some_and(ident)
+            && matches!(next, Some('"') | Some('#'))
+            && chars[i + 1..].iter().find(|c| **c != '#') == Some(&'"')
+        {
+            // A raw string: r"…", r#"…"#, … ends at the quote followed by
+            // as many #.
+            let hashes = chars[i + 1..].iter().take_while(|c| **c == '#').count();
+            i += 2 + hashes;
+            while i < chars.len() {
+                if chars[i] == '"'
+                    && chars[i + 1..]
+                        .iter()
+                        .take(hashes)
+                        .filter(|c| **c == '#')
+                        .count()
+                        == hashes
+                {
+                    i += 1 + hashes;
+                    break;
+                }
                 i += 1;
             }
-            continue;
-        } else if rest.starts_with(b"/*") {
-            depth = 1;
+            out.push_str("\"\"");
+        } else if c == '"' {
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                i += if chars[i] == '\\' { 2 } else { 1 };
+            }
+            i += 1;
+            out.push_str("\"\"");
+        } else if c == '\'' && next == Some('\\') {
+            // An escaped char literal: '\n', '\'', '\"', '\u{…}'.
             i += 2;
-            continue;
-        } else if rest[0] == b'"' && !(i > 0 && bytes[i - 1] == b'\'') {
-            in_str = true;
+            while i < chars.len() && chars[i] != '\'' {
+                i += 1;
+            }
+            i += 1;
+            out.push_str("' '");
+        } else if c == '\'' && chars.get(i + 2) == Some(&'\'') {
+            // A plain char literal ('"', 'a'); a lifetime ('a) has no
+            // closing quote after one char.
+            i += 3;
+            out.push_str("' '");
+        } else {
+            out.push(c);
+            i += 1;
         }
-        let ch = text[i..].chars().next().expect("a char");
-        out.push(ch);
-        i += ch.len_utf8();
     }
     out
 }
@@ -136,6 +174,8 @@ fn crate_paths(code: &str) -> Vec<String> {
                 if !name.is_empty() {
                     out.push(name);
                 }
+            } else if rest.starts_with('*') {
+                out.push("*".to_string());
             } else {
                 let name: String = rest
                     .chars()
@@ -150,7 +190,89 @@ fn crate_paths(code: &str) -> Vec<String> {
     out
 }
 
-/// The crate root's re-exports: name → the first segment of its path.
+/// The spans of the inline modules (`mod name { … }`) in `code`.
+fn inline_modules(code: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = code[from..].find("mod ") {
+        let start = from + at;
+        from = start + 4;
+        if code[..start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        {
+            continue;
+        }
+        let rest = &code[from..];
+        let name_len = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let after = rest[name_len..].trim_start();
+        if name_len == 0 || !after.starts_with('{') {
+            continue; // `mod name;`: a file of its own
+        }
+        let open = from + name_len + (rest[name_len..].len() - after.len());
+        let mut level = 0usize;
+        for (i, c) in code[open..].char_indices() {
+            match c {
+                '{' => level += 1,
+                '}' => {
+                    level -= 1;
+                    if level == 0 {
+                        out.push((open, open + i));
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// What `super::` chains in `code` reach at the crate root, as
+/// `crate_paths` gives them (`*` for a glob), for a file whose module is
+/// `depth` levels below the root (`read/mod.rs` 1, `read/cache.rs` 2); an
+/// inline module adds a level to the code inside it.
+fn super_paths(code: &str, depth: usize) -> Vec<String> {
+    let modules = inline_modules(code);
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = code[from..].find("super::") {
+        let start = from + at;
+        if code[..start].ends_with("super::") {
+            from = start + "super::".len();
+            continue; // inside a chain counted from its first link
+        }
+        let mut end = start;
+        let mut climbs = 0;
+        while code[end..].starts_with("super::") {
+            end += "super::".len();
+            climbs += 1;
+        }
+        from = end;
+        let inside = modules
+            .iter()
+            .filter(|(a, b)| *a < start && start < *b)
+            .count();
+        if climbs >= depth + inside {
+            let name: String = code[end..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '*' || *c == '{')
+                .collect();
+            out.push(if name.starts_with('{') {
+                "{".to_string()
+            } else {
+                name
+            });
+        }
+    }
+    out
+}
+
+/// The crate root's re-exports: name → the module path it comes from
+/// (`Db` → `db`, `ClassSpec` → `catalog::schema`).
 fn reexports(lib: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for stmt in lib.split(';') {
@@ -161,14 +283,25 @@ fn reexports(lib: &str) -> BTreeMap<String, String> {
         let Some((root, rest)) = path.split_once("::") else {
             continue;
         };
-        let names = match rest.find('{') {
-            Some(open) => rest[open + 1..].trim_end_matches('}').to_string(),
-            None => rest.rsplit("::").next().unwrap_or_default().to_string(),
+        let (module, names) = match rest.find('{') {
+            Some(open) => (
+                rest[..open].trim_end_matches("::"),
+                rest[open + 1..].trim_end_matches('}').to_string(),
+            ),
+            None => match rest.rsplit_once("::") {
+                Some((module, name)) => (module, name.to_string()),
+                None => ("", rest.to_string()),
+            },
+        };
+        let module = if module.is_empty() {
+            root.to_string()
+        } else {
+            format!("{root}::{module}")
         };
         for name in names.split(',') {
             let name = name.trim().rsplit("::").next().unwrap_or_default().trim();
             if !name.is_empty() {
-                out.insert(name.to_string(), root.to_string());
+                out.insert(name.to_string(), module.clone());
             }
         }
     }
@@ -312,6 +445,7 @@ fn outside_its_folder(
     layer: &str,
     code: &str,
     table: &BTreeMap<String, BTreeSet<String>>,
+    reexported: &BTreeMap<String, String>,
 ) -> Option<String> {
     let known = layers(src);
     // The deepest folder above the file (below the layer's) that declares.
@@ -334,7 +468,6 @@ fn outside_its_folder(
         .skip(1)
         .filter_map(|c| c.as_os_str().to_str().map(str::to_string))
         .collect();
-    let inside = format!("crate::{layer}::{}", own.join("::"));
     // How far `super::` may climb: to the folder's root, no further.
     let depth = rel.components().count() - folder.components().count() - 1;
     let depth = if rel.ends_with("mod.rs") {
@@ -343,12 +476,29 @@ fn outside_its_folder(
         depth + 1
     };
     let escape = "super::".repeat(depth + 1);
+    let own_path = format!("{layer}::{}", own.join("::"));
     for name in crate_paths(code) {
-        let target = if table.contains_key(&name) {
-            name
+        // A layer by name, or the module a crate-root re-export comes from.
+        let module = if table.contains_key(&name) {
+            None
         } else {
-            continue;
+            reexported.get(&name).cloned()
         };
+        let target = match &module {
+            Some(m) => m.split("::").next().unwrap_or_default().to_string(),
+            None if table.contains_key(&name) => name.clone(),
+            None => continue,
+        };
+        let inside_own = module
+            .as_ref()
+            .is_some_and(|m| m == &own_path || m.starts_with(&format!("{own_path}::")));
+        if target == layer && module.is_some() && !inside_own {
+            return Some(format!(
+                "{}: {} reaches into the rest of `{layer}` (through crate::{name})",
+                rel.display(),
+                folder.display()
+            ));
+        }
         if target != layer && !declared.contains(&target) {
             return Some(format!(
                 "{}: {} may call {declared:?} only, not `{target}`",
@@ -357,18 +507,32 @@ fn outside_its_folder(
             ));
         }
     }
-    let prefix = format!("crate::{layer}");
-    let mut from = 0;
-    while let Some(at) = code[from..].find(&prefix) {
-        let start = from + at;
-        from = start + prefix.len();
-        if !code[start..].starts_with(&inside) {
+    for root in ["crate::", "rockhold::"] {
+        if code.contains(&format!("{root}{{")) {
             return Some(format!(
-                "{}: {} reaches into the rest of `{layer}` ({}…)",
+                "{}: {} names the crate's items in a group (`{root}{{…}}`): name each path",
                 rel.display(),
-                folder.display(),
-                &code[start..(start + 40).min(code.len())]
+                folder.display()
             ));
+        }
+        let prefix = format!("{root}{layer}");
+        let inside = format!("{root}{own_path}");
+        let mut from = 0;
+        while let Some(at) = code[from..].find(&prefix) {
+            let start = from + at;
+            from = start + prefix.len();
+            let before = code[..start].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            if !code[start..].starts_with(&inside) {
+                return Some(format!(
+                    "{}: {} reaches into the rest of `{layer}` ({}…)",
+                    rel.display(),
+                    folder.display(),
+                    &code[start..(start + 40).min(code.len())]
+                ));
+            }
         }
     }
     if code.contains(&escape) {
@@ -401,14 +565,24 @@ fn violations(src: &Path) -> Vec<String> {
         }
         let allowed = &table[&first];
         let code = code_of(&std::fs::read_to_string(&file).expect("read a source file"));
-        if let Some(problem) = outside_its_folder(src, &rel, &first, &code, &table) {
+        if let Some(problem) = outside_its_folder(src, &rel, &first, &code, &table, &reexported) {
             out.push(problem);
         }
-        for name in crate_paths(&code) {
+        let depth = rel.components().count() - usize::from(rel.ends_with("mod.rs"));
+        let mut reached = crate_paths(&code);
+        reached.extend(super_paths(&code, depth));
+        for name in reached {
+            if name == "*" || name == "{" || name.is_empty() {
+                out.push(format!(
+                    "{}: a glob or group of the crate root's items (through `crate::`/`super::`) hides what it names",
+                    rel.display()
+                ));
+                continue;
+            }
             let target = if table.contains_key(&name) {
                 name.clone()
-            } else if let Some(root) = reexported.get(&name) {
-                root.clone()
+            } else if let Some(module) = reexported.get(&name) {
+                module.split("::").next().unwrap_or_default().to_string()
             } else {
                 out.push(format!(
                     "{}: crate::{name} is neither a layer nor a re-export",
@@ -483,7 +657,18 @@ fn the_checks_see_what_they_must() {
     let r = reexports(lib);
     assert_eq!(r["Db"], "db");
     assert_eq!(r["FindAll"], "read");
-    assert_eq!(r["Z"], "x");
+    assert_eq!(r["Z"], "x::y");
+    // Literals that look like quotes or comments do not hide code.
+    let code = code_of(
+        "let q = '\"'; let e = '\\''; let r = r#\"a \"b\" crate::no\"#; let l: &'a str; crate::kv::X",
+    );
+    assert_eq!(crate_paths(&code), ["kv"], "{code}");
+    // `super::` chains that reach the crate root name a layer; globs are seen.
+    let code = code_of("use super::kv::Kv; mod tests { use super::*; }");
+    assert_eq!(super_paths(&code, 1), ["kv"]);
+    assert_eq!(super_paths(&code_of("use super::super::kv;"), 2), ["kv"]);
+    assert!(super_paths(&code_of("use super::cache;"), 2).is_empty());
+    assert_eq!(crate_paths(&code_of("use crate::*;")), ["*"]);
     // A table with a circle is refused.
     let circle: BTreeMap<String, BTreeSet<String>> = [
         ("a".to_string(), BTreeSet::from(["b".to_string()])),
