@@ -169,12 +169,26 @@ impl Change<'_> {
     /// catalog change commits here or through `commit_progress`.
     ///
     /// **The sync rule**, in this one place: a catalog change is synced
-    /// before it returns (a definition, a queued task, an ingest's
-    /// provisional class and its object: what a caller was told is done
-    /// survives a crash), except a task run's own bookkeeping
-    /// (`commit_progress`).
+    /// before it returns (a definition, a queued task: what a caller was
+    /// told is done survives a crash), except two, which commit through
+    /// their own door: a task run's own bookkeeping (`commit_progress`,
+    /// never synced), and an ingest's provisional class written with the
+    /// object that made it (`commit_with_objects`, synced as the object
+    /// writes are: `Options::sync_writes`; a crash loses both or neither).
     pub fn commit(&mut self, kv: &dyn Kv, batch: &WriteBatch) -> Result<Effects> {
         self.write(kv, batch, true)
+    }
+
+    /// Commits a catalog change written in one batch with objects, synced
+    /// as object writes are (`sync_objects`, the caller's
+    /// `Options::sync_writes`). See `commit`.
+    pub fn commit_with_objects(
+        &mut self,
+        kv: &dyn Kv,
+        batch: &WriteBatch,
+        sync_objects: bool,
+    ) -> Result<Effects> {
+        self.write(kv, batch, sync_objects)
     }
 
     /// Commits a task run's state and progress, unsynced: a crash may roll

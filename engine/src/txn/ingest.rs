@@ -237,7 +237,9 @@ fn ingest_provisional(
     }
     // Stamped like every object write (see read/cache.rs).
     let writing = inner.stamps.writing(std::iter::once((ns, id)));
-    *fx = fx.and(feed.publish(changes, || cat.commit(&*inner.kv, &batch))?);
+    *fx = fx.and(feed.publish(changes, || {
+        cat.commit_with_objects(&*inner.kv, &batch, inner.sync_default())
+    })?);
     drop(writing);
     Ok(())
 }
