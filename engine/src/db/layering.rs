@@ -328,7 +328,7 @@ fn layers(src: &Path) -> BTreeMap<String, PathBuf> {
 }
 
 /// The layers a root file's `May call:` paragraph names.
-fn may_call(root: &str, known: &BTreeMap<String, PathBuf>) -> Option<BTreeSet<String>> {
+fn may_call<V>(root: &str, known: &BTreeMap<String, V>) -> Option<BTreeSet<String>> {
     let mut lines = root.lines().map(|l| l.trim_start());
     let first = lines.find(|l| l.starts_with("//! May call:"))?;
     let mut text = first.to_string();
@@ -447,7 +447,6 @@ fn outside_its_folder(
     table: &BTreeMap<String, BTreeSet<String>>,
     reexported: &BTreeMap<String, String>,
 ) -> Option<String> {
-    let known = layers(src);
     // The deepest folder above the file (below the layer's) that declares.
     let mut folder = rel.parent()?.to_path_buf();
     let declared = loop {
@@ -457,7 +456,7 @@ fn outside_its_folder(
         let root = src.join(&folder).join("mod.rs");
         if let Some(list) = std::fs::read_to_string(&root)
             .ok()
-            .and_then(|text| may_call(&text, &known))
+            .and_then(|text| may_call(&text, table))
         {
             break list;
         }
