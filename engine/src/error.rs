@@ -390,7 +390,7 @@ pub enum Error {
     /// once, offline. Nothing was written.
     #[error(
         "the database is of format version {found}; this build reads version {supported}: \
-         migrate it once with `rockhold migrate <path>` (offline; the indexes are rebuilt after)"
+         migrate it once with `rockhold migrate <path>` (offline; from v1, the indexes are rebuilt after)"
     )]
     NeedsMigration {
         /// The version on disk.
@@ -546,11 +546,8 @@ pub(crate) fn describe_key(key: &[u8]) -> Option<String> {
         AnyKey::Meta(m) => format!("meta record {}", m.name()),
         AnyKey::Name(n) => format!("name record {:?} (parent {})", n.name, n.parent),
         AnyKey::Class(c) => format!("class {} in namespace {}", c.class, c.ns),
-        AnyKey::Object(o) => format!("object {} in namespace {}", o.id, o.ns),
-        AnyKey::FullScan(f) => format!(
-            "full-scan entry of object {}, class {}, namespace {}",
-            f.id, f.class, f.ns
-        ),
+        AnyKey::Object(o) => format!("object {} of class {} in namespace {}", o.id, o.class, o.ns),
+        AnyKey::Locator(l) => format!("locator of object {} in namespace {}", l.id, l.ns),
         AnyKey::Hash(h) => match h.id {
             Some(id) => format!(
                 "hash index entry of object {id}, class {}, index {}, namespace {}",
@@ -600,10 +597,10 @@ impl Error {
 
     /// Why a database of format version `found`, not the current one, is
     /// not opened: `NeedsMigration` for a version `Db::migrate` rewrites
-    /// (v1), `UnsupportedVersion` for any other.
+    /// (v1, v2), `UnsupportedVersion` for any other.
     pub(crate) fn version_refused(found: FormatVersion) -> Self {
         match found {
-            FormatVersion::V1 => Error::NeedsMigration {
+            older if older < FormatVersion::CURRENT => Error::NeedsMigration {
                 found,
                 supported: FormatVersion::CURRENT,
             },
@@ -676,15 +673,19 @@ mod tests {
     /// what the key is of, and keeps the bytes.
     #[test]
     fn corruption_names_the_decoded_key() {
-        use rockhold_format::{Key, NamespaceId, ObjectId, ObjectKey};
+        use rockhold_format::{ClassId, Key, NamespaceId, ObjectId, ObjectKey};
         let key = ObjectKey {
             ns: NamespaceId(3),
+            class: ClassId(5),
             id: ObjectId(77),
         }
         .encode();
         let e = Error::corruption(&key, rockhold_format::Error::Malformed("x".into()));
         let text = e.to_string();
-        assert!(text.contains("object 77 in namespace 3"), "{text}");
+        assert!(
+            text.contains("object 77 of class 5 in namespace 3"),
+            "{text}"
+        );
         assert!(text.contains(&escape_key(&key)), "{text}");
         let junk = Error::corruption(b"\xffjunk", rockhold_format::Error::Malformed("x".into()));
         assert!(matches!(junk, Error::Corruption { decoded: None, .. }));

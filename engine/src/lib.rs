@@ -3,7 +3,7 @@
 //! An embedded, typed object store with secondary indexes, on RocksDB.
 //!
 //! Objects live in classes (schemas) inside namespaces. Every insert, update
-//! and delete, and every index entry it implies (full-scan, hash, ordered),
+//! and delete, and every index entry it implies (locator, hash, ordered),
 //! commit in **one** RocksDB `WriteBatch`: the indexes never contradict the
 //! data, after a crash or under concurrent writers. Unique constraints hold
 //! across threads and inside one transaction.

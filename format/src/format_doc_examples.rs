@@ -53,20 +53,21 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             "object_key",
             ObjectKey {
                 ns,
+                class,
                 id: ObjectId(7),
             }
             .encode(),
         ),
         ("object_value", samples::object().encode()),
         (
-            "full_scan_key",
-            FullScanKey {
+            "locator_key",
+            LocatorKey {
                 ns,
-                class,
                 id: ObjectId(7),
             }
             .encode(),
         ),
+        ("locator_value", encode_locator(class).to_vec()),
         (
             "hash_key",
             HashKey {
@@ -123,7 +124,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             .encode(),
         ),
         ("task_value", samples::task().encode()),
-        ("generation_key", GenerationKey { cf: 3 }.encode()),
+        ("generation_key", GenerationKey { cf: 2 }.encode()),
         ("value_absent", Value::Absent.encode_ordered()),
         ("value_bool", Value::Bool(true).encode_ordered()),
         ("value_i64", Value::I64(-2).encode_ordered()),
@@ -160,6 +161,13 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             let framed = unhex(V1_OBJECT_VALUE);
             assert_eq!(crate::v1::decode_object(&framed), Ok(v1_object));
             framed
+        }),
+        ("v2_object_key", {
+            // The v2 layout, as format v2 wrote it (the v2 decoder is
+            // checked against it).
+            let key = unhex("4f000000010000000000000007");
+            assert_eq!(crate::v2::decode_object_key(&key), Ok((ns, ObjectId(7))));
+            key
         }),
     ]
 }

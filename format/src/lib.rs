@@ -5,7 +5,8 @@
 //! ordered-index keys, the keyed hash of hash-index keys, and the framing
 //! (version, kind, crc32) of every stored record with its hand-coded body.
 //! Object records are read in place, field by field ([`RecordView`],
-//! [`ValueRef`]); [`v1`] reads format v1 records for migration.
+//! [`ValueRef`]); [`v1`] reads format v1 records and [`v2`] format v2 keys,
+//! for migration.
 //! docs/FORMAT.md is the byte-level specification; its worked examples are
 //! checked by this crate's tests.
 //!
@@ -16,7 +17,7 @@
 //! use rockhold_format::{Key, ObjectKey, NamespaceId, ObjectId, ObjectRecord, ClassId,
 //!                       FieldId, Record, Value};
 //!
-//! let key = ObjectKey { ns: NamespaceId(1), id: ObjectId(42) };
+//! let key = ObjectKey { ns: NamespaceId(1), class: ClassId(7), id: ObjectId(42) };
 //! let bytes = key.encode();
 //! assert_eq!(ObjectKey::decode(&bytes)?, key);
 //!
@@ -45,6 +46,7 @@ mod reader;
 mod records;
 mod stored;
 pub mod v1;
+pub mod v2;
 mod value;
 mod value_serde;
 mod version;
@@ -58,11 +60,12 @@ pub use frame::{
 pub use hash::HashSeed;
 pub use ids::{ClassId, FieldId, IndexId, NamespaceId, ObjectId};
 pub use keys::{
-    check_name, decode_holders, decode_tuple_value, encode_holders, prefix_successor, AnyKey,
-    ClassKey, Family, FullScanKey, GenerationKey, HashKey, IndexShape, Key, MetaKey, NameKey,
-    NameKind, ObjectKey, OrderedKey, OrderedKeyRef, RawOrderedKey, TaskKey, CLASS_PREFIX,
-    FULL_SCAN_PREFIX, GENERATION_PREFIX, HASH_INDEX_PREFIX, HASH_POINT_KEY_LEN, MAX_NAME_LEN,
-    META_PREFIX, NAME_PREFIX, OBJECT_PREFIX, ORDERED_INDEX_PREFIX, TASK_PREFIX,
+    check_name, decode_holders, decode_locator, decode_tuple_value, encode_holders, encode_locator,
+    prefix_successor, AnyKey, ClassKey, Family, GenerationKey, HashKey, IndexShape, Key,
+    LocatorKey, MetaKey, NameKey, NameKind, ObjectKey, OrderedKey, OrderedKeyRef, RawOrderedKey,
+    TaskKey, CLASS_PREFIX, GENERATION_PREFIX, HASH_INDEX_PREFIX, HASH_POINT_KEY_LEN,
+    LOCATOR_PREFIX, MAX_NAME_LEN, META_PREFIX, NAME_PREFIX, OBJECT_KEY_LEN, OBJECT_PREFIX,
+    ORDERED_INDEX_PREFIX, TASK_PREFIX,
 };
 pub use records::{
     ClassDef, FieldDef, FieldPath, FieldType, Fields, IndexDef, IndexKind, MemberDef, MetaValue,

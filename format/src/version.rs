@@ -4,7 +4,7 @@
 //!
 //! The stored number is kept as a number in [`MetaValue`], so that a
 //! database written by a newer build still decodes and can be reported
-//! (`found 3`); [`FormatVersion`] is the versions this build knows, and
+//! (`found 4`); [`FormatVersion`] is the versions this build knows, and
 //! [`FormatVersion::decode`] reads the stored record into one (or into
 //! [`Error::UnknownFormatVersion`]).
 
@@ -17,15 +17,15 @@ use crate::records::MetaValue;
 /// ```
 /// use rockhold_format::{Error, FormatVersion, Record, MetaValue};
 ///
-/// assert_eq!(FormatVersion::CURRENT, FormatVersion::V2);
+/// assert_eq!(FormatVersion::CURRENT, FormatVersion::V3);
 /// assert_eq!(FormatVersion::try_from(1), Ok(FormatVersion::V1));
-/// assert_eq!(FormatVersion::V2.as_u32(), 2);
-/// assert_eq!(FormatVersion::V2.to_string(), "2");
+/// assert_eq!(FormatVersion::V3.as_u32(), 3);
+/// assert_eq!(FormatVersion::V3.to_string(), "3");
 /// assert_eq!(FormatVersion::from_u32(9), Err(Error::UnknownFormatVersion(9)));
 ///
 /// // Stored under `M format_version`: a framed meta value.
 /// let stored = FormatVersion::CURRENT.encode();
-/// assert_eq!(stored, MetaValue::FormatVersion(2).encode());
+/// assert_eq!(stored, MetaValue::FormatVersion(3).encode());
 /// assert_eq!(FormatVersion::decode(&stored), Ok(FormatVersion::CURRENT));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -36,23 +36,29 @@ pub enum FormatVersion {
     /// migrate a database to the current version.
     V1,
     /// Format v2: hand-coded bodies in frame version 2
-    /// ([`crate::FRAME_VERSION`]), compound and nested indexes.
+    /// ([`crate::FRAME_VERSION`]), compound and nested indexes; records
+    /// keyed by object id, a full-scan index per class ([`crate::v2`]).
+    /// Read only to migrate a database to the current version.
     V2,
+    /// Format v3: v2's records and indexes, the records clustered by class
+    /// (`O` + ns + class + object) and found by id through a locator (`L`).
+    V3,
 }
 
 impl FormatVersion {
     /// The version this build writes (and the only one it opens without a
     /// migration).
-    pub const CURRENT: FormatVersion = FormatVersion::V2;
+    pub const CURRENT: FormatVersion = FormatVersion::V3;
 
     /// Every version this build knows, oldest first.
-    pub const ALL: [FormatVersion; 2] = [FormatVersion::V1, FormatVersion::V2];
+    pub const ALL: [FormatVersion; 3] = [FormatVersion::V1, FormatVersion::V2, FormatVersion::V3];
 
     /// The version's number, as stored.
     pub const fn as_u32(self) -> u32 {
         match self {
             FormatVersion::V1 => 1,
             FormatVersion::V2 => 2,
+            FormatVersion::V3 => 3,
         }
     }
 
@@ -116,7 +122,7 @@ impl From<FormatVersion> for MetaValue {
     }
 }
 
-/// The version's number (`2`), as error messages and the command line
+/// The version's number (`3`), as error messages and the command line
 /// print it.
 impl std::fmt::Display for FormatVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -145,7 +151,7 @@ mod tests {
                 Ok(MetaValue::FormatVersion(v.as_u32()))
             );
         }
-        assert_eq!(FormatVersion::CURRENT, FormatVersion::V2);
+        assert_eq!(FormatVersion::CURRENT, FormatVersion::V3);
         assert!(FormatVersion::ALL.windows(2).all(|w| w[0] < w[1]));
     }
 
@@ -154,6 +160,7 @@ mod tests {
     fn the_numbers_are_fixed() {
         assert_eq!(FormatVersion::V1.as_u32(), 1);
         assert_eq!(FormatVersion::V2.as_u32(), 2);
+        assert_eq!(FormatVersion::V3.as_u32(), 3);
     }
 
     /// A v1 database's record, as the v1 code wrote it (frame version 1,
@@ -166,7 +173,7 @@ mod tests {
 
     #[test]
     fn unknown_versions_are_a_typed_error_and_still_decode_as_numbers() {
-        for n in [0, 3, 99, u32::MAX] {
+        for n in [0, 4, 99, u32::MAX] {
             assert_eq!(
                 FormatVersion::try_from(n),
                 Err(Error::UnknownFormatVersion(n))

@@ -72,19 +72,19 @@ fn main() {
     );
     put(
         "key_decode",
-        "object_ns1_id7",
+        "object_ns1_class1_id7",
         &ObjectKey {
             ns,
+            class,
             id: ObjectId(7),
         }
         .encode(),
     );
     put(
         "key_decode",
-        "full_scan_ns1_class1_id7",
-        &FullScanKey {
+        "locator_ns1_id7",
+        &LocatorKey {
             ns,
-            class,
             id: ObjectId(7),
         }
         .encode(),

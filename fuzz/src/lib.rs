@@ -35,7 +35,7 @@ use std::process::ExitCode;
 use rockhold_format::{
     decode_holders, decode_tuple, encode_holders, encode_tuple_into, frame_raw, next_counter,
     prefix_successor, unframe, unframe_any, AnyKey, ClassDef, ClassId, ClassKey, Error, Family,
-    FieldId, FieldType, FullScanKey, GenerationKey, HashKey, HashSeed, IndexId, IndexShape, Key,
+    FieldId, FieldType, GenerationKey, HashKey, HashSeed, IndexId, IndexShape, Key, LocatorKey,
     MetaKey, MetaValue, NameEntry, NameKey, NamespaceId, ObjectId, ObjectKey, ObjectRecord,
     OrderedKey, RawOrderedKey, Record, RecordKind, RecordView, TaskKey, TaskRecord, Value,
     ValueRef, FRAME_HEADER_LEN, FRAME_VERSION, HASH_POINT_KEY_LEN, MAX_DEPTH,
@@ -167,7 +167,7 @@ fn decode_as(family: Family, bytes: &[u8]) -> Option<rockhold_format::Result<Any
         Family::Name => NameKey::decode(bytes).map(AnyKey::Name),
         Family::Class => ClassKey::decode(bytes).map(AnyKey::Class),
         Family::Object => ObjectKey::decode(bytes).map(AnyKey::Object),
-        Family::FullScan => FullScanKey::decode(bytes).map(AnyKey::FullScan),
+        Family::Locator => LocatorKey::decode(bytes).map(AnyKey::Locator),
         Family::Hash => HashKey::decode(bytes).map(AnyKey::Hash),
         Family::Ordered => RawOrderedKey::decode(bytes).map(AnyKey::Ordered),
         Family::Task => TaskKey::decode(bytes).map(AnyKey::Task),
@@ -197,11 +197,11 @@ fn check_key_prefixes(key: &AnyKey, bytes: &[u8]) {
             None
         }
         AnyKey::Class(k) => Some(k.ns),
-        AnyKey::Object(k) => Some(k.ns),
-        AnyKey::FullScan(k) => {
-            under(FullScanKey::class_prefix(k.ns, k.class), "class");
+        AnyKey::Object(k) => {
+            under(ObjectKey::class_prefix(k.ns, k.class), "class");
             Some(k.ns)
         }
+        AnyKey::Locator(k) => Some(k.ns),
         AnyKey::Hash(k) => {
             under(HashKey::index_prefix(k.ns, k.class, k.index), "index");
             under(HashKey::hash_prefix(k.ns, k.class, k.index, k.hash), "hash");

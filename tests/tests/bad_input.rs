@@ -535,13 +535,13 @@ fn unknown_format_version_is_refused_at_open() {
         Err(
             e @ Error::UnsupportedVersion {
                 found: 99,
-                supported: FormatVersion::V2,
+                supported: FormatVersion::V3,
             },
         ) => {
             assert!(!e.is_caller_error(), "a version on disk is not bad input");
             let message = e.to_string();
             assert!(
-                message.contains("version 99") && message.contains("version 2"),
+                message.contains("version 99") && message.contains("version 3"),
                 "{message}"
             );
         }
@@ -571,6 +571,7 @@ fn corrupt_object_bytes_name_the_key() {
     let path = db.close().to_path_buf();
     let key = rockhold_format::ObjectKey {
         ns: rockhold::NamespaceId(0),
+        class: rockhold_format::ClassId(1),
         id: ObjectId(0),
     }
     .encode();
@@ -611,7 +612,7 @@ fn corrupt_object_bytes_name_the_key() {
                 assert_eq!(key, &escaped, "{what}: names the object key");
                 assert_eq!(
                     decoded.as_deref(),
-                    Some("object 0 in namespace 0"),
+                    Some("object 0 of class 1 in namespace 0"),
                     "{what}: says what the key is of"
                 );
                 assert!(!e.is_caller_error(), "{what}: damage is not bad input");

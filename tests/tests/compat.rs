@@ -1,10 +1,11 @@
 //! Backward compatibility: databases written by earlier versions of the
 //! format, checked in under `tests/fixtures/`. `format-v1` was written by
 //! the format-v1 engine (this test's `write_format_v1_fixture`, run once
-//! with `--ignored` on commit 0be2302). This engine (format v2) refuses to
-//! open it, naming `rockhold migrate`; migrated, it reads exactly as
-//! written through every index, and a migration stopped by a storage
-//! failure at any write finishes when run again.
+//! with `--ignored` on commit 0be2302), `format-v2` by the format-v2 engine
+//! (`write_format_v2_fixture`, on commit 5d83f63). This engine (format v3)
+//! refuses to open either, naming `rockhold migrate`; migrated, each reads
+//! exactly as written through every index, and a migration stopped by a
+//! storage failure at any write finishes when run again.
 
 use std::path::{Path, PathBuf};
 
@@ -227,64 +228,79 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// The fixture copied to a fresh directory.
-fn v1_copy(dir: &Path) -> PathBuf {
+/// The fixture `name` copied to a fresh directory.
+fn fixture_copy(dir: &Path, name: &str) -> PathBuf {
     let path = dir.join("db");
-    copy_dir(&fixture("format-v1"), &path);
+    copy_dir(&fixture(name), &path);
     path
+}
+
+/// An old fixture: its name, its version, and how it reads as written.
+type OldFixture = (&'static str, FormatVersion, fn(&Db));
+
+/// Each old fixture.
+fn old_fixtures() -> [OldFixture; 2] {
+    [
+        ("format-v1", FormatVersion::V1, reads_as_written),
+        ("format-v2", FormatVersion::V2, v2_reads_as_written),
+    ]
 }
 
 /// Checked to fail: with `db/meta.rs` not telling version 1 apart, the open
 /// answers `UnsupportedVersion`, which names no way out.
 #[test]
-fn the_format_v1_fixture_is_refused_naming_the_migration() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = v1_copy(dir.path());
-    for _ in 0..2 {
-        match Db::open(&path, Options::default()) {
-            Err(
-                e @ Error::NeedsMigration {
-                    found: FormatVersion::V1,
-                    supported: FormatVersion::V2,
-                },
-            ) => {
-                assert!(e.to_string().contains("rockhold migrate"), "{e}");
+fn the_old_fixtures_are_refused_naming_the_migration() {
+    for (name, version, _) in old_fixtures() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = fixture_copy(dir.path(), name);
+        for _ in 0..2 {
+            match Db::open(&path, Options::default()) {
+                Err(e @ Error::NeedsMigration { found, supported }) => {
+                    assert_eq!((found, supported), (version, FormatVersion::CURRENT));
+                    assert!(e.to_string().contains("rockhold migrate"), "{e}");
+                }
+                other => panic!("{name}: expected NeedsMigration, got {:?}", other.map(drop)),
             }
-            other => panic!("expected NeedsMigration, got {:?}", other.map(drop)),
         }
+        // Refused without a change: it still migrates and reads as written.
+        let report = Db::migrate(&path, &Options::default()).expect("migrate");
+        assert_eq!(report.from, version);
     }
-    // Refused without a change: it still migrates and reads as written.
-    let report = Db::migrate(&path, &Options::default()).expect("migrate");
-    assert_eq!(report.from, FormatVersion::V1);
 }
 
-/// The fixture migrated in place reads exactly as written, through every
+/// Each fixture migrated in place reads exactly as written, through every
 /// index once the queued tasks ran, and verifies clean; a second migration
-/// does nothing.
+/// does nothing; the v2 full-scan column family is gone.
 #[test]
-fn the_format_v1_fixture_migrates_and_reads_as_written() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = v1_copy(dir.path());
-    let report = Db::migrate(&path, &Options::default()).expect("migrate");
-    assert_eq!(
-        (report.from, report.tasks),
-        (FormatVersion::V1, 2),
-        "{report:?}"
-    );
-    // Users (39 live), items (6), classes, names, meta.
-    assert!(report.records >= 45, "{report:?}");
-    let again = Db::migrate(&path, &Options::default()).expect("again");
-    assert_eq!(
-        (again.from, again.records, again.tasks),
-        (FormatVersion::V2, 0, 0)
-    );
-    let db = Db::open(&path, Options::default()).expect("the migrated fixture opens");
-    db.check_reindex_tasks().expect("indexes rebuilt");
-    reads_as_written(&db);
-    db.close().expect("close");
-    let db = Db::open(&path, Options::default()).expect("and reopens");
-    reads_as_written(&db);
-    db.close().expect("close");
+fn the_old_fixtures_migrate_and_read_as_written() {
+    for (name, version, reads) in old_fixtures() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = fixture_copy(dir.path(), name);
+        let report = Db::migrate(&path, &Options::default()).expect("migrate");
+        // v1's indexes are rebuilt (a task per class); v2's are kept, its
+        // one pending task with them.
+        let tasks = if version == FormatVersion::V1 { 2 } else { 0 };
+        assert_eq!((report.from, report.tasks), (version, tasks), "{report:?}");
+        // Users (39 live), items (6), and for v1 classes, names, meta.
+        assert!(report.records >= 45, "{report:?}");
+        let again = Db::migrate(&path, &Options::default()).expect("again");
+        assert_eq!(
+            (again.from, again.records, again.tasks),
+            (FormatVersion::CURRENT, 0, 0)
+        );
+        let families = rocksdb::DB::list_cf(&rocksdb::Options::default(), &path).expect("cfs");
+        assert!(
+            !families.iter().any(|f| f == "index_full_scan"),
+            "{name}: {families:?}"
+        );
+        let db = Db::open(&path, Options::default()).expect("the migrated fixture opens");
+        db.check_reindex_tasks().expect("indexes rebuilt");
+        reads(&db);
+        db.close().expect("close");
+        let db = Db::open(&path, Options::default()).expect("and reopens");
+        reads(&db);
+        db.close().expect("close");
+    }
 }
 
 /// A migration that a storage failure stops after any number of writes
@@ -294,34 +310,39 @@ fn the_format_v1_fixture_migrates_and_reads_as_written() {
 /// refused at open.
 #[test]
 fn a_migration_stopped_at_any_write_finishes_when_run_again() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = v1_copy(dir.path());
-    let mut stopped = 0;
-    for writes in 0..16u64 {
-        let store = FaultyStore::new(MemStore::copy_of(&path).expect("copy"));
-        store.fail_after(writes);
-        let first = Db::migrate_faulty(&store);
-        store.clear_failure();
-        if first.is_err() {
-            stopped += 1;
-            assert!(
-                matches!(
-                    Db::open_faulty(&store, Options::default()),
-                    Err(Error::NeedsMigration { .. })
-                ),
-                "a half-migrated database must still be refused"
-            );
+    for (name, _, reads) in old_fixtures() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = fixture_copy(dir.path(), name);
+        let mut stopped = 0;
+        for writes in 0..16u64 {
+            let store = FaultyStore::new(MemStore::copy_of(&path).expect("copy"));
+            store.fail_after(writes);
+            let first = Db::migrate_faulty(&store);
+            store.clear_failure();
+            if first.is_err() {
+                stopped += 1;
+                let open = Db::open_faulty(&store, Options::default());
+                assert!(
+                    matches!(open, Err(Error::NeedsMigration { .. })),
+                    "{name}: a half-migrated database must still be refused, after {writes} \
+                     writes: {:?}",
+                    open.map(drop)
+                );
+            }
+            Db::migrate_faulty(&store).expect("the rerun finishes");
+            let db = Db::open_faulty(&store, Options::default()).expect("open");
+            db.check_reindex_tasks().expect("indexes rebuilt");
+            reads(&db);
+            db.close().expect("close");
+            if first.is_ok() {
+                break;
+            }
         }
-        Db::migrate_faulty(&store).expect("the rerun finishes");
-        let db = Db::open_faulty(&store, Options::default()).expect("open");
-        db.check_reindex_tasks().expect("indexes rebuilt");
-        reads_as_written(&db);
-        db.close().expect("close");
-        if first.is_ok() {
-            break;
-        }
+        assert!(
+            stopped >= 2,
+            "{name}: the failures stopped only {stopped} runs"
+        );
     }
-    assert!(stopped >= 3, "the failures stopped only {stopped} runs");
 }
 
 fn reads_as_written(db: &Db) {
@@ -429,24 +450,4 @@ fn v2_reads_as_written(db: &Db) {
         .find_all("shop", "item", "tag", &Value::Bytes(vec![2, 0, 255]))
         .expect("the pending index, built");
     assert_eq!(tagged, vec![ObjectId(users().len() as u64 + 2)]);
-}
-
-/// The v2 fixture as checked in, read by the v2 engine (runs only until
-/// the format moves on: then the fixture must be migrated first).
-#[test]
-fn the_format_v2_fixture_reads_as_written() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("db");
-    copy_dir(&fixture("format-v2"), &path);
-    let db = Db::open(&path, Options::default()).expect("open");
-    assert!(
-        db.tasks()
-            .expect("tasks")
-            .iter()
-            .any(|t| t.index.as_deref() == Some("tag")),
-        "the fixture holds a pending task"
-    );
-    db.check_reindex_tasks().expect("indexes built");
-    v2_reads_as_written(&db);
-    db.close().expect("close");
 }

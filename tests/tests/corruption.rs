@@ -273,6 +273,7 @@ fn every_flipped_record_byte_is_detected() {
         Family::Object,
         ObjectKey {
             ns: NamespaceId(0),
+            class: ClassId(1),
             id: ObjectId(5),
         }
         .encode(),
@@ -424,7 +425,7 @@ fn flipped_bytes_in_files_end_in_typed_errors_or_harmless_outcomes() {
 /// MANIFEST had dropped its files) is refused at open, not served.
 #[test]
 fn vanished_index_data_is_detected_at_open() {
-    for cf in ["index_hash", "index_ordered", "index_full_scan", "objects"] {
+    for cf in ["index_hash", "index_ordered", "objects"] {
         let dir = tempfile::tempdir().expect("tempdir");
         build(dir.path(), true);
         with_raw_db(dir.path(), |raw| {

@@ -78,7 +78,12 @@ fn verify_finds_two_holders_of_a_value_whose_entries_are_not_neighbours() {
     // c's record now holds a@x; its IH entry (hash 0, like every other)
     // stays valid for its value, so only the second holder is wrong.
     with_raw_db(&path, |raw| {
-        let key = ObjectKey { ns, id: c }.encode();
+        let key = ObjectKey {
+            ns,
+            class: class.id,
+            id: c,
+        }
+        .encode();
         let rec = ObjectRecord {
             class: class.id,
             fields: vec![(email, Value::from("a@x"))],

@@ -57,9 +57,16 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// The checked-in format-v1 database, copied to `dir/db`.
 fn v1_copy(dir: &Path) -> PathBuf {
+    fixture_copy(dir, "format-v1")
+}
+
+/// The checked-in fixture `name` copied to `dir/db`.
+fn fixture_copy(dir: &Path, name: &str) -> PathBuf {
     let path = dir.join("db");
     copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/format-v1"),
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name),
         &path,
     );
     path
@@ -90,6 +97,7 @@ fn corrupt_object(path: &Path, id: u64) {
         let cf = raw_cf(raw, Family::Object);
         let key = ObjectKey {
             ns: NamespaceId(0),
+            class: rockhold_format::ClassId(1),
             id: ObjectId(id),
         }
         .encode();
@@ -123,9 +131,11 @@ fn task_state(db: &Db, index: &str) -> Option<(TaskState, u64)> {
 /// which its MANIFEST tracks): verify's transient read-only open used
 /// RocksDB's default options, without WAL tracking, and RocksDB then
 /// records the untracking through a recovery context a read-only open does
-/// not have. Opened with the writer's options, verify reports the damaged
-/// SST the database also holds. Checked to fail without the fix: the test
-/// process died of signal 11 (`cli_round3` shows the same for the command).
+/// not have. Opened with the writer's options, verify reported the damaged
+/// SST the database also holds; since format v3 the fixture (v2) is
+/// refused for its version, and its migration reports the damage. Checked
+/// to fail without the fix: the test process died of signal 11
+/// (`cli_round3` shows the same for the command).
 #[test]
 fn read_only_verify_of_a_database_whose_manifest_tracks_wals_does_not_crash() {
     let fixture =
@@ -148,14 +158,31 @@ fn read_only_verify_of_a_database_whose_manifest_tracks_wals_does_not_crash() {
         })
         .count();
     assert_eq!(wals, 2, "the fixture's two WAL files");
+    // The fixture is of format v2: a read-only open answers that it needs
+    // a migration. The migration meets the damaged SST, or (when no read
+    // of its own and no compaction it set off touched the damaged block
+    // first) succeeds; then the read-only verify reports the damage.
+    let damaged = |r: Result<(), Error>| match r {
+        Err(Error::StorageCorruption { source }) => {
+            assert!(source.to_string().contains("checksum"), "{source}")
+        }
+        other => panic!("expected the damaged SST, got {other:?}"),
+    };
     for _ in 0..3 {
+        let copy = tempfile::tempdir().expect("copy");
+        copy_dir(&path, copy.path());
         let scratch = tempfile::tempdir().expect("scratch");
-        let ro = Db::open_read_only(&path, scratch.path(), Options::default()).expect("open");
-        match ro.verify() {
-            Err(Error::StorageCorruption { source }) => {
-                assert!(source.to_string().contains("checksum"), "{source}")
+        match Db::open_read_only(copy.path(), scratch.path(), Options::default()) {
+            Err(Error::NeedsMigration { .. }) => {}
+            other => panic!("expected NeedsMigration, got {:?}", other.map(drop)),
+        }
+        match Db::migrate(copy.path(), &Options::default()) {
+            Ok(_) => {
+                let ro = Db::open_read_only(copy.path(), scratch.path(), Options::default())
+                    .expect("open");
+                damaged(ro.verify().map(drop));
             }
-            other => panic!("expected the damaged SST, got {other:?}"),
+            Err(e) => damaged(Err(e)),
         }
     }
 }
@@ -243,20 +270,39 @@ fn refused_opens_leave_the_directory_unchanged() {
         "a refused open of a v1 database wrote"
     );
 
-    let v3 = db_of_version(&root.path().join("v3"), 3);
-    let before = snapshot(&v3);
+    // A v2 database keeps its full-scan column family until migrated: a
+    // refused open neither drops it nor creates one.
+    let v2 = fixture_copy(&root.path().join("v2"), "format-v2");
+    let before = snapshot(&v2);
+    for _ in 0..2 {
+        assert!(matches!(
+            Db::open(&v2, Options::default()),
+            Err(Error::NeedsMigration {
+                found: FormatVersion::V2,
+                ..
+            })
+        ));
+    }
+    assert_eq!(
+        snapshot(&v2),
+        before,
+        "a refused open of a v2 database wrote"
+    );
+
+    let newer = db_of_version(&root.path().join("v4"), 4);
+    let before = snapshot(&newer);
     assert!(matches!(
-        Db::open(&v3, Options::default()),
-        Err(Error::UnsupportedVersion { found: 3, .. })
+        Db::open(&newer, Options::default()),
+        Err(Error::UnsupportedVersion { found: 4, .. })
     ));
     assert!(matches!(
-        Db::migrate(&v3, &Options::default()),
-        Err(Error::UnsupportedVersion { found: 3, .. })
+        Db::migrate(&newer, &Options::default()),
+        Err(Error::UnsupportedVersion { found: 4, .. })
     ));
     assert_eq!(
-        snapshot(&v3),
+        snapshot(&newer),
         before,
-        "a refused open of a v3 database wrote"
+        "a refused open of a v4 database wrote"
     );
     // The v1 database still migrates.
     assert_eq!(

@@ -331,6 +331,7 @@ fn a_task_that_always_fails_stops_after_bounded_attempts() {
         let cf = raw_cf(raw, rockhold::Family::Object);
         let key = rockhold_format::Key::encode(&rockhold_format::ObjectKey {
             ns: rockhold::NamespaceId(0),
+            class: rockhold_format::ClassId(1),
             id: ObjectId(4),
         });
         let mut v = raw.get_cf(cf, &key).expect("get").expect("exists");

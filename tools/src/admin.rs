@@ -318,8 +318,8 @@ pub fn compact(path: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `migrate`: rewrites a v1 database in the current format, then rebuilds
-/// every index (the whole-class tasks the migration queued) before it exits.
+/// `migrate`: rewrites a v1 or v2 database in the current format, then rebuilds
+/// the indexes the migration queued (a v1 database's) before it exits.
 ///
 /// A database already at the current version whose rebuild did not finish
 /// (a migration killed during it leaves tasks `Pending` or `InProgress`)

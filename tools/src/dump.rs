@@ -8,9 +8,9 @@ use std::path::Path;
 
 use rockhold::{Db, Family};
 use rockhold_format::{
-    decode_holders, AnyKey, ClassDef, ClassId, ClassKey, FieldId, IndexDef, IndexId, IndexKind,
-    IndexShape, Key, MetaValue, NameEntry, NameKey, NameKind, NamespaceId, ObjectRecord, Record,
-    TaskRecord, Value,
+    decode_holders, decode_locator, AnyKey, ClassDef, ClassId, ClassKey, FieldId, IndexDef,
+    IndexId, IndexKind, IndexShape, Key, MetaValue, NameEntry, NameKey, NameKind, NamespaceId,
+    ObjectRecord, Record, TaskRecord, Value,
 };
 use serde_json::{json, Value as Json};
 
@@ -267,15 +267,18 @@ fn describe(names: &Names, family: Family, k: &[u8], v: &[u8]) -> (String, Json)
                     }),
                 )
             }
-            AnyKey::FullScan(f) => (
-                format!(
-                    "ns={} class={} id={}",
-                    names.ns(f.ns),
-                    names.class(f.class),
-                    f.id
-                ),
-                json!({ "namespace": names.ns(f.ns), "class": names.class(f.class), "id": f.id.0 }),
-            ),
+            AnyKey::Locator(l) => {
+                let class = decode_locator(v)?;
+                (
+                    format!(
+                        "ns={} id={} class={}",
+                        names.ns(l.ns),
+                        l.id,
+                        names.class(class)
+                    ),
+                    json!({ "namespace": names.ns(l.ns), "id": l.id.0, "class": names.class(class) }),
+                )
+            }
             AnyKey::Hash(h) => {
                 // A unique index's point key lists its holders in the value.
                 let holders = match h.id {
@@ -423,7 +426,7 @@ pub fn run(path: &Path, args: DumpArgs) -> Result<std::process::ExitCode> {
                 Family::ALL
                     .into_iter()
                     .find(|x| x.name() == f || String::from_utf8_lossy(x.prefix()).eq_ignore_ascii_case(f))
-                    .ok_or_else(|| format!("unknown family {f}; known: meta name class object full_scan hash ordered task generation"))
+                    .ok_or_else(|| format!("unknown family {f}; known: meta name class object locator hash ordered task generation"))
             })
             .collect::<std::result::Result<_, _>>()?
     };
@@ -471,11 +474,7 @@ pub fn run(path: &Path, args: DumpArgs) -> Result<std::process::ExitCode> {
                 class,
                 matches!(
                     family,
-                    Family::Class
-                        | Family::FullScan
-                        | Family::Hash
-                        | Family::Ordered
-                        | Family::Task
+                    Family::Class | Family::Object | Family::Hash | Family::Ordered | Family::Task
                 ),
             ) {
                 prefix.extend_from_slice(&cid.0.to_be_bytes());

@@ -55,7 +55,7 @@ enum Command {
     Dump {
         /// The database directory.
         db: PathBuf,
-        /// Only these families (meta, name, class, object, full_scan, hash, ordered, task); repeatable.
+        /// Only these families (meta, name, class, object, locator, hash, ordered, task); repeatable.
         #[arg(long = "family")]
         families: Vec<String>,
         /// Only keys of this namespace.

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use rockhold::Family;
-use rockhold_format::{AnyKey, ClassId, IndexId, NamespaceId, ObjectRecord, Record};
+use rockhold_format::{
+    decode_locator, AnyKey, ClassId, IndexId, NamespaceId, ObjectRecord, Record,
+};
 
 use crate::dump::Names;
 use crate::open::{read_only, Result};
@@ -40,7 +42,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
                     .ok()
                     .map(|r| (o.ns.0, Some(r.class.0), None)),
                 Ok(AnyKey::Class(c)) => Some((c.ns.0, Some(c.class.0), None)),
-                Ok(AnyKey::FullScan(f)) => Some((f.ns.0, Some(f.class.0), None)),
+                Ok(AnyKey::Locator(l)) => decode_locator(v).ok().map(|c| (l.ns.0, Some(c.0), None)),
                 Ok(AnyKey::Hash(h)) => Some((h.ns.0, Some(h.class.0), Some((h.index.0, "hash")))),
                 Ok(AnyKey::Ordered(r)) => {
                     Some((r.ns.0, Some(r.class.0), Some((r.index.0, "ordered"))))
@@ -112,7 +114,6 @@ pub fn run(path: &Path) -> Result<ExitCode> {
     for family in [
         Family::Meta,
         Family::Object,
-        Family::FullScan,
         Family::Hash,
         Family::Ordered,
         Family::Task,

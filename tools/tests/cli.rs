@@ -11,7 +11,9 @@ use rockhold::{
     ClassSpec, Db, Family, FieldSpec, FieldType, IndexKind, IndexSpec, MemberDef, ObjectId,
     Options, Value, VariantDef,
 };
-use rockhold_format::{FullScanKey, HashKey, Key, NamespaceId, ObjectKey, OrderedKey, TaskKey};
+use rockhold_format::{
+    encode_locator, HashKey, Key, LocatorKey, NamespaceId, ObjectKey, OrderedKey, TaskKey,
+};
 use rockhold_tests::{raw_cf, with_raw_db};
 
 fn rockhold(args: &[&str]) -> Output {
@@ -195,29 +197,28 @@ fn damage(dir: &Path, what: &str) -> String {
     let class = rockhold_format::ClassId(1);
     with_raw_db(dir, |raw| {
         let key: Vec<u8> = match what {
-            "missing full-scan entry" => {
-                let k = FullScanKey {
+            "missing locator" => {
+                let k = LocatorKey {
                     ns,
-                    class,
                     id: ObjectId(1),
                 }
                 .encode();
-                raw.delete_cf(raw_cf(raw, Family::FullScan), &k)
+                raw.delete_cf(raw_cf(raw, Family::Locator), &k)
                     .expect("delete");
                 ObjectKey {
                     ns,
+                    class,
                     id: ObjectId(1),
                 }
                 .encode()
             }
-            "orphan full-scan entry" => {
-                let k = FullScanKey {
+            "orphan locator" => {
+                let k = LocatorKey {
                     ns,
-                    class,
                     id: ObjectId(77),
                 }
                 .encode();
-                raw.put_cf(raw_cf(raw, Family::FullScan), &k, b"")
+                raw.put_cf(raw_cf(raw, Family::Locator), &k, encode_locator(class))
                     .expect("put");
                 k
             }
@@ -234,6 +235,7 @@ fn damage(dir: &Path, what: &str) -> String {
                     .expect("delete");
                 ObjectKey {
                     ns,
+                    class,
                     id: ObjectId(0),
                 }
                 .encode()
@@ -254,6 +256,7 @@ fn damage(dir: &Path, what: &str) -> String {
             "flipped byte in an object record" => {
                 let k = ObjectKey {
                     ns,
+                    class,
                     id: ObjectId(1),
                 }
                 .encode();
@@ -300,8 +303,8 @@ fn damage(dir: &Path, what: &str) -> String {
 #[test]
 fn verify_names_each_kind_of_damage() {
     for what in [
-        "missing full-scan entry",
-        "orphan full-scan entry",
+        "missing locator",
+        "orphan locator",
         "missing index entry",
         "stale index entry",
         "stale hash entry",
@@ -1004,7 +1007,7 @@ fn migrate_rewrites_a_format_v1_database_and_rebuilds_its_indexes() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = stdout(&out);
-    assert!(text.contains("format version 1 -> 2"), "{text}");
+    assert!(text.contains("format version 1 -> 3"), "{text}");
     assert!(
         text.contains("verify: 45 objects") && text.contains("clean"),
         "{text}"

@@ -17,8 +17,8 @@
 //!    accept the database. Until then it refuses it with `NeedsMigration`.
 
 use rockhold_format::{
-    v1, ClassDef, Family, FormatVersion, GenerationKey, IndexId, Key, MetaKey, MetaValue, Record,
-    TaskKey, TaskRecord, FRAME_VERSION,
+    encode_locator, v1, v2, ClassDef, Family, FormatVersion, IndexId, Key, LocatorKey, MetaKey,
+    MetaValue, ObjectKey, Record, RecordView, TaskKey, TaskRecord, FRAME_VERSION,
 };
 
 use crate::catalog::{now_ms, put_counter};
@@ -104,7 +104,8 @@ fn rewrite_space(kv: &dyn Kv, space: Space, report: &mut MigrationReport) -> Res
     }
 }
 
-/// Migrates the database in `kv` to the current format version.
+/// Migrates the database in `kv` to the current format version, one
+/// version at a time: v1 → v2 (its step 3 records version 2), then v2 → v3.
 pub(crate) fn migrate_kv(kv: &dyn Kv) -> Result<MigrationReport> {
     if kv.is_read_only() {
         return Err(Error::ReadOnly);
@@ -125,12 +126,31 @@ pub(crate) fn migrate_kv(kv: &dyn Kv) -> Result<MigrationReport> {
     };
     match from {
         FormatVersion::CURRENT => return Ok(report),
-        FormatVersion::V1 => {}
+        FormatVersion::V1 => v1_to_v2(kv, &mut report)?,
+        FormatVersion::V2 => {}
         other => return Err(Error::version_refused(other)),
     }
+    v2_to_v3(kv, &mut report)?;
+    Ok(report)
+}
+
+/// Records `version` as the database's, synced: the last step of each
+/// migration, after which `Db::open` accepts what it wrote.
+fn record_version(kv: &dyn Kv, version: FormatVersion) -> Result<()> {
+    let mut batch = WriteBatch::new();
+    batch.put(
+        Family::Meta,
+        &MetaKey::FormatVersion.encode(),
+        &version.encode(),
+    );
+    kv.write(&batch, true)
+}
+
+/// v1 → v2: records re-encoded, indexes deleted and queued for a rebuild.
+fn v1_to_v2(kv: &dyn Kv, report: &mut MigrationReport) -> Result<()> {
     // 1. Every record in v2.
     for space in [Space::Catalog, Space::Objects] {
-        rewrite_space(kv, space, &mut report)?;
+        rewrite_space(kv, space, report)?;
     }
     // 2. Index entries and tasks: deleted; one whole-class task per class.
     let mut batch = WriteBatch::new();
@@ -173,28 +193,93 @@ pub(crate) fn migrate_kv(kv: &dyn Kv) -> Result<MigrationReport> {
         report.tasks += 1;
     }
     put_counter(&mut batch, MetaKey::NextTaskRevision, next_revision);
-    // The generation markers, at the newest generation any space recorded.
-    let mut newest = 0u64;
-    for space in Space::ALL {
-        let key = GenerationKey { cf: space.tag() }.encode();
-        if let Some(v) = kv.latest().get(space, &key)? {
-            let value = if v.first() == Some(&v1::FRAME_VERSION) {
-                v1::decode_meta(&v)
-            } else {
-                MetaValue::decode(&v)
-            };
-            if let MetaValue::Counter(g) = value.map_err(|e| Error::corruption(&key, e))? {
-                newest = newest.max(g);
-            }
-        }
-    }
-    batch.put_generation(newest);
+    // The v1 generation markers, rewritten in v2 (v3 renumbers them).
+    rewrite_generations(kv, &mut batch)?;
     kv.write(&batch, true)?;
     // 3. The database is v2 from here on.
+    record_version(kv, FormatVersion::V2)
+}
+
+/// The generation markers, each space's deleted and written again at the
+/// newest generation any space recorded, under the tags of this version
+/// (v3 numbers the spaces without v2's full-scan family). Markers of
+/// either frame version are read.
+fn rewrite_generations(kv: &dyn Kv, batch: &mut WriteBatch) -> Result<()> {
+    let mut newest = 0u64;
+    for space in Space::ALL {
+        kv.latest().scan(
+            space,
+            KeyRange::prefix(Family::Generation.prefix()),
+            &mut |k, v| {
+                let value = if v.first() == Some(&v1::FRAME_VERSION) {
+                    v1::decode_meta(v)
+                } else {
+                    MetaValue::decode(v)
+                };
+                if let MetaValue::Counter(g) = value.map_err(|e| Error::corruption(k, e))? {
+                    newest = newest.max(g);
+                }
+                Ok(true)
+            },
+        )?;
+    }
+    for space in Space::ALL {
+        batch.delete_prefix_in(space, Family::Generation.prefix());
+    }
+    batch.put_generation(newest);
+    Ok(())
+}
+
+/// v2 → v3: every record moves under its class's key with a locator, in
+/// chunks (one batch each: the move and the locator together); the
+/// generation markers take the v3 tags; the full-scan family is left to
+/// the reopen after the migration (`migrate_path`), which drops its column
+/// family. A record under a v3 key is already moved (a rerun).
+fn v2_to_v3(kv: &dyn Kv, report: &mut MigrationReport) -> Result<()> {
+    let mut lower = Family::Object.prefix().to_vec();
+    let upper = rockhold_format::prefix_successor(Family::Object.prefix());
+    loop {
+        let mut batch = WriteBatch::new();
+        let mut seen = 0usize;
+        let mut last = None;
+        kv.latest().scan(
+            Space::Objects,
+            KeyRange::new(&lower, upper.clone()),
+            &mut |k, v| {
+                seen += 1;
+                last = Some(k.to_vec());
+                if k.len() == v2::OBJECT_KEY_LEN {
+                    let (ns, id) = v2::decode_object_key(k).map_err(|e| Error::corruption(k, e))?;
+                    let class = RecordView::new(v)
+                        .map_err(|e| Error::corruption(k, e))?
+                        .class();
+                    batch.delete(Family::Object, k);
+                    batch.put(Family::Object, &ObjectKey { ns, class, id }.encode(), v);
+                    batch.put(
+                        Family::Locator,
+                        &LocatorKey { ns, id }.encode(),
+                        &encode_locator(class),
+                    );
+                }
+                Ok(seen < CHUNK)
+            },
+        )?;
+        if !batch.is_empty() {
+            report.records += (batch.len() / 3) as u64;
+            kv.write(&batch, false)?;
+        }
+        match last {
+            Some(mut k) if seen == CHUNK => {
+                k.push(0);
+                lower = k;
+            }
+            _ => break,
+        }
+    }
     let mut batch = WriteBatch::new();
-    batch.put(Family::Meta, &version_key, &FormatVersion::CURRENT.encode());
+    rewrite_generations(kv, &mut batch)?;
     kv.write(&batch, true)?;
-    Ok(report)
+    record_version(kv, FormatVersion::V3)
 }
 
 /// Migrates the database at `path` in place, offline (see `Db::migrate`).
@@ -210,7 +295,15 @@ pub(crate) fn migrate_path(
     )?;
     let report = migrate_kv(&kv);
     kv.close()?;
-    report
+    drop(kv);
+    let report = report?;
+    // The first writable open of the migrated database drops the column
+    // families the old version had and this one does not.
+    if report.from != FormatVersion::CURRENT {
+        crate::kv::rocks::RocksKv::open(path, &opts.clone().create_if_missing(false).kv_config())?
+            .close()?;
+    }
+    Ok(report)
 }
 
 /// Migrates the database held by `store` (see `Db::migrate_memory`).

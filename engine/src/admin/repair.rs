@@ -4,7 +4,7 @@
 //! must do, and fail on when it is corrupt).
 
 use rockhold_format::{
-    decode_holders, encode_holders, Family, FullScanKey, Key, NamespaceId, ObjectId, ObjectKey,
+    decode_holders, encode_holders, Family, Key, LocatorKey, NamespaceId, ObjectId, ObjectKey,
 };
 
 use crate::build::BuildCtx;
@@ -27,8 +27,8 @@ pub struct QuarantineReport {
 
 impl BuildCtx {
     /// Removes object `id` of `namespace` whatever its record holds, in one
-    /// synced batch: the raw record, its full-scan entry in every class of
-    /// the namespace, every non-unique index entry that ends with its id,
+    /// synced batch: the raw record (under whichever class of the
+    /// namespace holds it), its locator, every non-unique index entry that ends with its id,
     /// and its id from the holders of every unique index key (the key goes
     /// when it was the only holder). Index entries are found by scanning
     /// the namespace's index families, not from the record, so a record
@@ -48,22 +48,24 @@ impl BuildCtx {
         let mut report = QuarantineReport::default();
         let mut batch = WriteBatch::new();
         let kv = self.kv.latest();
-        let object_key = ObjectKey { ns, id }.encode();
-        if kv.get(Space::Objects, &object_key)?.is_some() {
-            batch.delete(Family::Object, &object_key);
-            report.record_removed = true;
-        }
+        // The record under every class of the namespace (a damaged locator
+        // may name another), and its locator.
         let classes: Vec<_> = cat
             .all_classes()
             .filter(|c| c.ns == ns)
             .map(|c| c.def.id)
             .collect();
         for class in classes {
-            let key = FullScanKey { ns, class, id }.encode();
-            if kv.get(Space::of(Family::FullScan), &key)?.is_some() {
-                batch.delete(Family::FullScan, &key);
-                report.entries_removed += 1;
+            let key = ObjectKey { ns, class, id }.encode();
+            if kv.get(Space::Objects, &key)?.is_some() {
+                batch.delete(Family::Object, &key);
+                report.record_removed = true;
             }
+        }
+        let locator = LocatorKey { ns, id }.encode();
+        if kv.get(Space::of(Family::Locator), &locator)?.is_some() {
+            batch.delete(Family::Locator, &locator);
+            report.entries_removed += 1;
         }
         for family in [Family::Hash, Family::Ordered] {
             scan_index_family(&*self.kv, family, ns, id, &mut batch, &mut report)?;

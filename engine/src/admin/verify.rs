@@ -1,8 +1,10 @@
 //! The invariant check of SPEC §4, over one consistent snapshot:
-//! every record decodes and its checksum verifies; every object has exactly
-//! one full-scan entry, an entry per value tuple of each non-unique index,
+//! every record decodes and its checksum verifies, under the key of its
+//! class; every object has exactly one locator naming that class, an entry
+//! per value tuple of each non-unique index,
 //! and is a holder of the point key of each tuple of each unique index;
-//! every index entry points to an existing object of its class that holds
+//! every locator and index entry points to an existing object of its class
+//! that holds
 //! its tuple, and every holder of a point key holds its tuple; no unique
 //! tuple has two holders. Indexes still being built are exempt from the
 //! "entry per value" direction only.
@@ -22,9 +24,9 @@ use crate::index::unique::UniqueCheck;
 use crate::kv::{KeyRange, KvRead, Space};
 use crate::read::ReadCtx;
 use rockhold_format::{
-    decode_holders, AnyKey, ClassDef, ClassId, ClassKey, Family, HashKey, IndexId, Key, MetaValue,
-    NameEntry, NamespaceId, ObjectId, ObjectKey, ObjectRecord, RawOrderedKey, Record, TaskKey,
-    TaskRecord, TaskState,
+    decode_holders, decode_locator, AnyKey, ClassDef, ClassId, ClassKey, Family, HashKey, IndexId,
+    Key, LocatorKey, MetaValue, NameEntry, NamespaceId, ObjectId, ObjectKey, ObjectRecord,
+    RawOrderedKey, Record, TaskKey, TaskRecord, TaskState,
 };
 
 /// One violation found by [`Db::verify`](crate::Db::verify).
@@ -43,7 +45,7 @@ pub struct Problem {
 pub struct VerifyReport {
     /// Object records checked.
     pub objects: u64,
-    /// Index entries (`IF`, `IH`, `IR`) checked.
+    /// Locators and index entries (`L`, `IH`, `IR`) checked.
     pub index_entries: u64,
     /// Other records checked (meta, names, classes, tasks).
     pub other_records: u64,
@@ -264,13 +266,33 @@ impl Verifier<'_> {
             Ok(key) => key,
             Err(e) => return Ok(Some(format!("key does not decode: {e}"))),
         };
-        let rec = match ObjectRecord::decode(v) {
+        let rec = match ObjectRecord::decode_in(v, key.class) {
             Ok(rec) => rec,
             Err(e) => return Ok(Some(format!("record: {e}"))),
         };
         let Some(class) = self.classes.get(&rec.class).filter(|c| c.ns == key.ns) else {
             return Ok(Some(format!("unknown class {}", rec.class)));
         };
+        let locator = LocatorKey {
+            ns: key.ns,
+            id: key.id,
+        }
+        .encode();
+        match self
+            .get(Family::Locator, &locator)?
+            .map(|v| decode_locator(&v))
+        {
+            None => return Ok(Some(format!("object {} has no locator", key.id))),
+            Some(Ok(c)) if c == key.class => {}
+            // A locator that does not decode is reported with the locator.
+            Some(Err(_)) => {}
+            Some(Ok(c)) => {
+                return Ok(Some(format!(
+                    "the locator of object {} names class {c}, its record is of class {}",
+                    key.id, key.class
+                )))
+            }
+        }
         let change = Change {
             ns: key.ns,
             id: key.id,
@@ -302,17 +324,24 @@ impl Verifier<'_> {
         Ok((!missing.is_empty()).then(|| format!("missing {}", missing.join(", "))))
     }
 
+    /// A locator: it decodes, and its object's record is under the class
+    /// it names.
+    fn check_locator(&mut self, k: &[u8], v: &[u8]) -> Finding {
+        self.report.index_entries += 1;
+        let key = match LocatorKey::decode(k) {
+            Ok(key) => key,
+            Err(e) => return Ok(Some(format!("key does not decode: {e}"))),
+        };
+        let class = match decode_locator(v) {
+            Ok(class) => class,
+            Err(e) => return Ok(Some(format!("locator: {e}"))),
+        };
+        self.check_holder(key.ns, class, key.id).map(|r| r.err())
+    }
+
     fn check_index_entry(&mut self, k: &[u8], v: &[u8]) -> Finding {
         self.report.index_entries += 1;
         let (ns, class_id, index_id) = match AnyKey::decode(k) {
-            Ok(AnyKey::FullScan(key)) => {
-                if !v.is_empty() {
-                    return Ok(Some("full-scan entry has a non-empty value".into()));
-                }
-                return self
-                    .check_holder(key.ns, key.class, key.id)
-                    .map(|r| r.err());
-            }
             Ok(AnyKey::Hash(key)) => (key.ns, key.class, key.index),
             Ok(AnyKey::Ordered(key)) => (key.ns, key.class, key.index),
             Ok(other) => return Ok(Some(format!("{} key among index entries", other.family()))),
@@ -415,20 +444,19 @@ impl Verifier<'_> {
         class_id: ClassId,
         id: ObjectId,
     ) -> Result<std::result::Result<Option<ObjectRecord>, String>> {
-        let rec = match self.get(Family::Object, &ObjectKey { ns, id }.encode())? {
-            None => return Ok(Err(format!("points to missing object {id}"))),
-            Some(bytes) => match ObjectRecord::decode(&bytes) {
-                Ok(rec) => rec,
-                Err(_) => return Ok(Ok(None)),
-            },
+        let key = ObjectKey {
+            ns,
+            class: class_id,
+            id,
         };
-        if rec.class != class_id {
-            return Ok(Err(format!(
-                "object {id} is of class {}, not {class_id}",
-                rec.class
-            )));
+        match self.get(Family::Object, &key.encode())? {
+            None => Ok(Err(format!(
+                "points to missing object {id} (of class {class_id})"
+            ))),
+            // A record that does not decode (or holds another class than
+            // its key names) is reported with the record.
+            Some(bytes) => Ok(Ok(ObjectRecord::decode_in(&bytes, class_id).ok())),
         }
-        Ok(Ok(Some(rec)))
     }
 }
 
@@ -547,7 +575,8 @@ impl ReadCtx {
             }
         }
         v.scan(Family::Object, Verifier::check_object)?;
-        for family in [Family::FullScan, Family::Hash, Family::Ordered] {
+        v.scan(Family::Locator, Verifier::check_locator)?;
+        for family in [Family::Hash, Family::Ordered] {
             v.scan(family, Verifier::check_index_entry)?;
         }
         Ok(v.report)

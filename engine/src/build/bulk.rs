@@ -22,8 +22,8 @@
 use std::collections::HashSet;
 
 use rockhold_format::{
-    encode_holders, ClassDef, ClassId, Family, FullScanKey, HashKey, IndexDef, IndexKind, Key,
-    NamespaceId, ObjectId, ObjectKey, OrderedKey, RawOrderedKey, RecordView, TaskRecord,
+    encode_holders, ClassDef, ClassId, Family, HashKey, IndexDef, IndexKind, Key, NamespaceId,
+    ObjectId, ObjectKey, OrderedKey, RawOrderedKey, TaskRecord,
 };
 
 use crate::build::task::{indexes_of, Guard, Outcome};
@@ -154,18 +154,14 @@ fn scan_part(
     let mut part = Part::default();
     let mut seen = 0usize;
     let mut stop = None;
-    at_snapshot.for_each_record(ns, def.id, first, end, |id, bytes| {
+    at_snapshot.for_each_record(ns, def.id, first, end, |id, key, rec| {
         seen += 1;
         if seen.is_multiple_of(4096) && cx.shutting_down() {
             stop = Some(Stop::Shutdown);
             return Ok(false);
         }
         // Read in place: only the indexed fields are decoded.
-        let corrupt = |e| Error::corruption(&ObjectKey { ns, id }.encode(), e);
-        let rec = RecordView::new(bytes).map_err(corrupt)?;
-        if rec.class() != def.id {
-            return Ok(true);
-        }
+        let corrupt = |e| Error::corruption(key, e);
         for index in indexes {
             for tuple in index_tuples_in(def, index, &rec).map_err(corrupt)? {
                 if let Err(e) = check_indexable(def, index, &tuple) {
@@ -206,21 +202,18 @@ fn in_parallel<T: Send, F: FnOnce() -> Result<T> + Send>(jobs: Vec<F>) -> Result
     })
 }
 
-/// The ids of the class's first and last full-scan entries.
+/// The ids of the class's first and last records.
 fn id_bounds(
     at_snapshot: &View<'_>,
     ns: NamespaceId,
     class: ClassId,
 ) -> Result<Option<(u64, u64)>> {
-    let prefix = FullScanKey::class_prefix(ns, class);
+    let (lower, upper) = crate::read::class_range(ns, class, ObjectId(0), None);
     let mut it = at_snapshot
         .kv
-        .iter(Space::FullScan, KeyRange::prefix(&prefix))?;
+        .iter(Space::Objects, KeyRange::new(&lower, upper))?;
     let id_at = |k: &[u8]| -> Result<u64> {
-        Ok(FullScanKey::decode(k)
-            .map_err(|e| Error::corruption(k, e))?
-            .id
-            .0)
+        Ok(ObjectKey::id_of(k).map_err(|e| Error::corruption(k, e))?.0)
     };
     it.seek_to_first();
     let first = it.key().map(id_at).transpose()?;
@@ -343,7 +336,7 @@ fn point_keys<'k>(
             };
             check.next_group();
             for &h in &holders {
-                let Some(rec) = latest.record(ns, h)? else {
+                let Some(rec) = latest.record_in(ns, def.id, h)? else {
                     continue;
                 };
                 for tuple in index_tuples(def, index, &rec) {
@@ -461,8 +454,8 @@ pub(crate) fn build_by_ingest(
     let written = log.take();
     let mut records = Vec::with_capacity(written.len());
     for id in &written {
-        let old = at_snapshot.record(ns, *id)?.filter(|r| r.class == class_id);
-        let now = latest.record(ns, *id)?.filter(|r| r.class == class_id);
+        let old = at_snapshot.record_in(ns, class_id, *id)?;
+        let now = latest.record_in(ns, class_id, *id)?;
         records.push((*id, old, now));
     }
     let swap = match plan(

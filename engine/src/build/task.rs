@@ -2,7 +2,7 @@
 //!
 //! A task builds one index (or every index of a class, for
 //! `IndexId::WHOLE_CLASS`). It is claimed and marked `InProgress`, then:
-//! 1. **backfill**: the class's full-scan entries are read from a snapshot in
+//! 1. **backfill**: the class's record keys are read from a snapshot in
 //!    chunks; for each chunk, under the write path's locks (objects, then
 //!    unique values), each object's *current* record is read, its entries
 //!    planned (`index::plan`) and its unique tuples checked and merged into
@@ -24,8 +24,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rockhold_format::{
-    ClassId, Family, FullScanKey, HashKey, IndexDef, IndexId, IndexKind, Key, NamespaceId,
-    ObjectId, OrderedKey, TaskRecord, TaskState,
+    ClassId, Family, HashKey, IndexDef, IndexId, IndexKind, Key, NamespaceId, ObjectId, ObjectKey,
+    OrderedKey, TaskRecord, TaskState,
 };
 
 use crate::build::bulk::build_by_ingest;
@@ -295,36 +295,24 @@ fn backfill(
     let mut cursor = task.as_ref().and_then(|t| t.cursor);
     let mut repaired = 0u64;
     let snapshot = cx.kv.snapshot();
-    let prefix = FullScanKey::class_prefix(ns, id.0);
     loop {
         if cx.shutting_down() {
             return Ok((Outcome::Shutdown, repaired));
         }
-        // The next chunk of object ids, from the snapshot.
-        let lower = match cursor {
-            None => prefix.clone(),
+        // The next chunk of object ids, from the snapshot's record keys.
+        let first = match cursor {
+            None => ObjectId(0),
             Some(c) => match c.0.checked_add(1) {
-                Some(n) => FullScanKey {
-                    ns,
-                    class: id.0,
-                    id: ObjectId(n),
-                }
-                .encode(),
+                Some(n) => ObjectId(n),
                 None => break,
             },
         };
-        let mut it = snapshot.iter(
-            Space::FullScan,
-            KeyRange::new(&lower, rockhold_format::prefix_successor(&prefix)),
-        )?;
+        let (lower, upper) = crate::read::class_range(ns, id.0, first, None);
+        let mut it = snapshot.iter(Space::Objects, KeyRange::new(&lower, upper))?;
         it.seek_to_first();
         let mut ids = Vec::with_capacity(cx.opts.reindex_chunk);
         while let Some(key) = it.key() {
-            ids.push(
-                FullScanKey::decode(key)
-                    .map_err(|e| Error::corruption(key, e))?
-                    .id,
-            );
+            ids.push(ObjectKey::id_of(key).map_err(|e| Error::corruption(key, e))?);
             if ids.len() == cx.opts.reindex_chunk {
                 break;
             }
@@ -346,7 +334,7 @@ fn backfill(
         let view = View::latest(cx);
         let mut records = Vec::with_capacity(ids.len());
         for oid in &ids {
-            if let Some(rec) = view.record(ns, *oid)?.filter(|r| r.class == id.0) {
+            if let Some(rec) = view.record_in(ns, id.0, *oid)? {
                 records.push((*oid, rec));
             }
         }
@@ -535,11 +523,9 @@ fn remove_stale_chunk(
             let implied = match implied_of.entry(*oid) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(match view.record(ns, *oid)? {
-                        Some(rec) if rec.class == entry.def.id => {
-                            index_keys(&cx.seed, ns, &entry.def, index, &rec, *oid)
-                        }
-                        _ => Vec::new(),
+                    e.insert(match view.record_in(ns, entry.def.id, *oid)? {
+                        Some(rec) => index_keys(&cx.seed, ns, &entry.def, index, &rec, *oid),
+                        None => Vec::new(),
                     })
                 }
             };

@@ -115,8 +115,8 @@ impl Db {
 
 impl Db {
     /// Removes object `id` of `namespace` whatever its record holds, in one
-    /// synced batch: the raw record, its full-scan entry in every class of
-    /// the namespace, every non-unique index entry that ends with its id,
+    /// synced batch: the raw record (under whichever class of the namespace
+    /// holds it), its locator, every non-unique index entry that ends with its id,
     /// and its id from the holders of every unique index key (the key goes
     /// when it was the only holder). Index entries are found by scanning
     /// the namespace's index families, not from the record, so a record

@@ -100,7 +100,13 @@ impl Class {
     /// of another class.
     pub fn get(&self, id: ObjectId) -> Result<Option<Object>> {
         let view = self.db.view();
-        match view.record(self.ids.ns, id)? {
+        // One read of the class's record; the locator only on a miss, to
+        // tell an object of another class from none.
+        let rec = match view.record_in(self.ids.ns, self.ids.class, id)? {
+            Some(rec) => Some(rec),
+            None => view.record(self.ids.ns, id)?,
+        };
+        match rec {
             None => Ok(None),
             Some(rec) if rec.class == self.ids.class => {
                 let def = self.def()?;
@@ -168,6 +174,11 @@ impl Class {
     /// Up to `limit` objects in id order, after `after`.
     pub fn scan_objects(&self, after: Option<ObjectId>, limit: usize) -> Result<Vec<Object>> {
         self.db.view().scan_objects(self.ids.at(), after, limit)
+    }
+
+    /// The number of objects of the class, counted from its record keys.
+    pub fn count(&self) -> Result<u64> {
+        self.db.view().count_class(self.ids.at())
     }
 
     /// Up to `limit` object ids in id order, after `after`.

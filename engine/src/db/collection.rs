@@ -140,9 +140,12 @@ impl<M: Model> Collection<M> {
     /// The object `id`, or `None` (read in place: only the fields the
     /// struct has are decoded).
     pub fn get(&self, id: Id<M>) -> Result<Option<M>> {
-        self.db.inner.load_typed(self.ids.ns, id.raw(), |def| {
-            of_class(&self.ids, def, id.raw())
-        })
+        let ids = &self.ids;
+        self.db
+            .inner
+            .load_typed(ids.ns, Some(ids.class), id.raw(), |def| {
+                of_class(&self.ids, def, id.raw())
+            })
     }
 
     /// Replaces object `id` with `item` (a field `item` gives as `None` is
@@ -257,6 +260,12 @@ impl<M: Model> Collection<M> {
             page_size: RANGE_IDS_FIRST_PAGE,
             page: VecDeque::new(),
         })
+    }
+
+    /// The number of objects in the collection, counted from their record
+    /// keys (no record is decoded).
+    pub fn count(&self) -> Result<u64> {
+        self.db.view().count_class(self.ids.at())
     }
 
     /// Every object of the collection, in id order, streamed a page at a
@@ -387,13 +396,12 @@ impl<M: Model> RangeIter<M> {
             .view()
             .scan(self.coll.ids.at(), self.index, &scan)?;
         let ids: Vec<ObjectId> = page.hits.iter().map(|(_, id)| *id).collect();
-        let objects = self
-            .coll
-            .db
-            .inner
-            .load_many_typed(self.coll.ids.ns, &ids, |def, id| {
-                of_class(&self.coll.ids, def, id)
-            })?;
+        let objects = self.coll.db.inner.load_many_typed(
+            self.coll.ids.ns,
+            self.coll.ids.class,
+            &ids,
+            |def, id| of_class(&self.coll.ids, def, id),
+        )?;
         self.page.extend(ids.into_iter().zip(objects));
         self.scan = page.cursor.map(|c| scan.after(c));
         Ok(true)
@@ -487,16 +495,11 @@ impl<M: Model> ObjectIter<M> {
         let entry = catalog.class_at(ids.at())?;
         let mut last = None;
         let page = &mut self.page;
-        // The record's key, for errors, in one buffer for the page.
-        let mut key = Vec::new();
         self.coll
             .db
             .view()
-            .for_each_record(ids.ns, ids.class, first, None, |id, bytes| {
-                key.clear();
-                rockhold_format::ObjectKey { ns: ids.ns, id }.encode_into(&mut key);
-                let rec = RecordView::new(bytes).map_err(|e| Error::corruption(&key, e))?;
-                page.push_back((id, decode(ids, &entry.def, &key, rec, id)?));
+            .for_each_record(ids.ns, ids.class, first, None, |id, key, rec| {
+                page.push_back((id, decode(ids, &entry.def, key, rec, id)?));
                 last = Some(id);
                 Ok(page.len() < SCAN_PAGE)
             })?;
@@ -764,7 +767,12 @@ fn decode_change<M: Model>(c: crate::Change) -> Result<TypedChange<M>> {
     let object = match bytes {
         None => None,
         Some(bytes) => {
-            let key = rockhold_format::ObjectKey { ns, id: c.id }.encode();
+            let key = rockhold_format::ObjectKey {
+                ns,
+                class: def.id,
+                id: c.id,
+            }
+            .encode();
             let view = RecordView::new(bytes).map_err(|e| Error::corruption(&key, e))?;
             // The watch is of this collection's class id: no class to check.
             Some(de::from_view::<M>(def, view, &key).map_err(|e| reading(c.id, e))?)

@@ -136,7 +136,12 @@ impl Change {
             None => Ok(None),
             Some(bytes) => {
                 let rec = ObjectRecord::decode(bytes).map_err(|e| {
-                    Error::corruption(&ObjectKey { ns: d.ns, id: d.id }.encode(), e)
+                    let key = ObjectKey {
+                        ns: d.ns,
+                        class: d.class.def.id,
+                        id: d.id,
+                    };
+                    Error::corruption(&key.encode(), e)
                 })?;
                 Ok(Some(into_object(d.id, &d.class.def, rec)))
             }

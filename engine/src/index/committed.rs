@@ -1,10 +1,12 @@
 //! The committed state the uniqueness rule reads: the holders stored under
 //! unique point keys and the tuples a committed record holds, at one state
-//! of the store (the latest, a snapshot, or a transaction's overlay). The
-//! write path, the builds and the reads all ask it through here.
+//! of the store (the latest, a snapshot, or a transaction's overlay); and
+//! where an object's record is (its locator). The write path, the builds
+//! and the reads all ask it through here.
 
 use rockhold_format::{
-    decode_holders, ClassDef, Family, IndexDef, Key, NamespaceId, ObjectId, ObjectKey, RecordView,
+    decode_holders, decode_locator, ClassDef, ClassId, Family, IndexDef, Key, LocatorKey,
+    NamespaceId, ObjectId, ObjectKey, RecordView,
 };
 
 use crate::error::{Error, Result};
@@ -13,13 +15,63 @@ use crate::index::plan::UniqueValue;
 use crate::index::unique::Committed;
 use crate::kv::{KvRead, Space};
 
+/// An object's class and stored record bytes, as a transaction saw them.
+pub(crate) type LocatedRecord = (ClassId, Vec<u8>);
+
 /// The committed state of one store state.
 #[derive(Clone, Copy)]
 pub(crate) struct Stored<'a>(pub &'a dyn KvRead);
 
 impl Stored<'_> {
+    /// The class of object `id`, as its locator has it; `None` when the
+    /// object does not exist. One point read.
+    pub fn locate(&self, ns: NamespaceId, id: ObjectId) -> Result<Option<ClassId>> {
+        let mut out = None;
+        let key = LocatorKey { ns, id }.encode();
+        self.0.get_with(Space::Objects, &key, &mut |bytes| {
+            out = Some(decode_locator(bytes));
+        })?;
+        out.transpose().map_err(|e| Error::corruption(&key, e))
+    }
+
+    /// The class and stored bytes of object `id` found by id alone (its
+    /// locator, then its record); `None` when it does not exist. What a
+    /// transaction records of an object it read, and checks at commit.
+    pub fn located_record(&self, ns: NamespaceId, id: ObjectId) -> Result<Option<LocatedRecord>> {
+        let Some(class) = self.locate(ns, id)? else {
+            return Ok(None);
+        };
+        let key = ObjectKey { ns, class, id }.encode();
+        Ok(self
+            .0
+            .get(Space::Objects, &key)?
+            .map(|bytes| (class, bytes)))
+    }
+
+    /// [`Stored::locate`] of each id, in one batched read.
+    pub fn locate_many(&self, ns: NamespaceId, ids: &[ObjectId]) -> Result<Vec<Option<ClassId>>> {
+        let keys: Vec<Vec<u8>> = ids
+            .iter()
+            .map(|&id| LocatorKey { ns, id }.encode())
+            .collect();
+        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let mut out = vec![None; ids.len()];
+        let mut corrupt = None;
+        self.0.multi_get_with(
+            Space::Objects,
+            &refs,
+            &mut |i, bytes| match decode_locator(bytes) {
+                Ok(class) => out[i] = Some(class),
+                Err(e) => {
+                    corrupt.get_or_insert_with(|| Error::corruption(&keys[i], e));
+                }
+            },
+        )?;
+        corrupt.map_or(Ok(out), Err)
+    }
+
     /// The tuples the committed record of `id` holds in `index` (none when
-    /// it is missing or of another class).
+    /// it is missing: its class's records hold no other).
     pub fn tuples_of(
         &self,
         ns: NamespaceId,
@@ -27,15 +79,18 @@ impl Stored<'_> {
         index: &IndexDef,
         id: ObjectId,
     ) -> Result<Vec<Vec<u8>>> {
-        let key = ObjectKey { ns, id }.encode();
+        let key = ObjectKey {
+            ns,
+            class: class.id,
+            id,
+        }
+        .encode();
         let mut out = None;
         self.0.get_with(Space::Objects, &key, &mut |bytes| {
-            out = Some(RecordView::new(bytes).and_then(|rec| {
-                if rec.class() != class.id {
-                    return Ok(Vec::new());
-                }
-                index_tuples_in(class, index, &rec)
-            }));
+            out = Some(
+                RecordView::in_class(bytes, class.id)
+                    .and_then(|rec| index_tuples_in(class, index, &rec)),
+            );
         })?;
         Ok(out
             .transpose()

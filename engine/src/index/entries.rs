@@ -3,9 +3,8 @@
 //! `plan`, or one index at a time for stale-entry checks).
 
 use rockhold_format::{
-    ClassDef, ClassId, Family, FullScanKey, HashKey, HashSeed, IndexDef, IndexKind, Key,
-    NamespaceId, ObjectId, ObjectRecord, OrderedKey, RecordView, Value, ValueRef,
-    MAX_ORDERED_VALUE_LEN,
+    ClassDef, ClassId, Family, HashKey, HashSeed, IndexDef, IndexKind, NamespaceId, ObjectId,
+    ObjectRecord, OrderedKey, RecordView, Value, ValueRef, MAX_ORDERED_VALUE_LEN,
 };
 
 use crate::catalog::schema::paths::{part_values, part_values_in};
@@ -204,17 +203,4 @@ pub(crate) fn tuple_value(index: &IndexDef, tuple: &[u8]) -> Value {
         Ok(values) => Value::List(values),
         Err(_) => Value::Bytes(tuple.to_vec()),
     }
-}
-
-/// The full-scan entry of an object.
-pub(crate) fn full_scan_entry(ns: NamespaceId, class: &ClassDef, id: ObjectId) -> Entry {
-    (
-        Family::FullScan,
-        FullScanKey {
-            ns,
-            class: class.id,
-            id,
-        }
-        .encode(),
-    )
 }

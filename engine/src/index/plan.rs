@@ -8,16 +8,14 @@ use std::cmp::Ordering;
 
 use rockhold_format::{ClassDef, ClassId, IndexDef, IndexId, NamespaceId, ObjectId, ObjectRecord};
 
-use super::entries::{
-    check_indexable, entry_key, full_scan_entry, index_tuples, point_key, Entry, ValueHasher,
-};
+use super::entries::{check_indexable, entry_key, index_tuples, point_key, Entry, ValueHasher};
 use crate::error::Error;
 
 /// Which indexes a plan maintains.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Scope<'a> {
-    /// Every index of the class and the full-scan entry: a commit, ingest,
-    /// and what `verify` expects of a record.
+    /// Every index of the class: a commit, ingest, and what `verify`
+    /// expects of a record (whose record and locator the writer writes).
     Record,
     /// Only these indexes: an index build.
     Indexes(&'a [IndexDef]),
@@ -55,9 +53,9 @@ pub(crate) struct UniqueValue<'a> {
 /// What a set of changes implies.
 #[derive(Debug, Default)]
 pub(crate) struct Plan<'a> {
-    /// Entries of non-unique indexes (and full-scan entries) to delete.
+    /// Entries of non-unique indexes to delete.
     pub delete: Vec<Entry>,
-    /// Entries of non-unique indexes (and full-scan entries) to put (empty values).
+    /// Entries of non-unique indexes to put (empty values).
     pub put: Vec<Entry>,
     /// Every unique tuple the final records hold, changed or not, in the
     /// order of the changes.
@@ -149,14 +147,6 @@ fn plan_checked<'a>(
             Scope::Record => &c.class.indexes,
             Scope::Indexes(indexes) => indexes,
         };
-        if matches!(scope, Scope::Record) {
-            if c.before.is_some() {
-                old.push(full_scan_entry(c.ns, c.class, c.id));
-            }
-            if c.after.is_some() {
-                new.push(full_scan_entry(c.ns, c.class, c.id));
-            }
-        }
         for index in indexes {
             let before = c
                 .before
@@ -360,15 +350,10 @@ mod tests {
         let change = change(&class, 5, None, Some(&after));
         let p = plan(&seed(), [change], Scope::Record).expect("plan");
         assert!(p.delete.is_empty());
-        // Full scan, city, and one entry per distinct tag.
+        // City and one entry per distinct tag.
         assert_eq!(
             families(&p.put),
-            vec![
-                Family::FullScan,
-                Family::Hash,
-                Family::Hash,
-                Family::Ordered
-            ]
+            vec![Family::Hash, Family::Hash, Family::Ordered]
         );
         // email and (city, email): unique point keys, claimed as new.
         assert_eq!(p.unique.len(), 2);
@@ -416,7 +401,7 @@ mod tests {
         .expect("plan");
         // No email: neither the email index nor (city, email) has an entry.
         assert!(p.unique.is_empty());
-        assert_eq!(families(&p.put), vec![Family::FullScan, Family::Ordered]);
+        assert_eq!(families(&p.put), vec![Family::Ordered]);
     }
 
     #[test]
@@ -425,7 +410,7 @@ mod tests {
         let before = rec(Some("a@x"), None, &["t"]);
         let change = change(&class, 5, Some(&before), None);
         let p = plan(&seed(), [change], Scope::Record).expect("plan");
-        assert_eq!(families(&p.delete), vec![Family::FullScan, Family::Hash]);
+        assert_eq!(families(&p.delete), vec![Family::Hash]);
         assert!(p.put.is_empty() && p.unique.is_empty());
         assert_eq!(p.released.len(), 1);
     }

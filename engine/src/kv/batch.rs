@@ -4,7 +4,9 @@
 
 use std::ops::Range;
 
-use rockhold_format::{Family, GenerationKey, Key, MetaValue, Record};
+use rockhold_format::{
+    encode_locator, Family, GenerationKey, Key, LocatorKey, MetaValue, ObjectKey, Record,
+};
 
 use super::Space;
 
@@ -99,6 +101,34 @@ impl WriteBatch {
         self.push(Kind::Put, space, key, value);
     }
 
+    /// Puts an object's record under `key`; for a new object (`new`), its
+    /// locator too. The one place a record is written: a record and its
+    /// locator always go in the same batch (docs/FORMAT.md, 2.5).
+    pub(crate) fn put_object(&mut self, key: &ObjectKey, record: &[u8], new: bool) {
+        let mut buf = Vec::with_capacity(rockhold_format::OBJECT_KEY_LEN);
+        key.encode_into(&mut buf);
+        self.put(Family::Object, &buf, record);
+        if new {
+            buf.clear();
+            LocatorKey {
+                ns: key.ns,
+                id: key.id,
+            }
+            .encode_into(&mut buf);
+            self.put(Family::Locator, &buf, &encode_locator(key.class));
+        }
+    }
+
+    /// Deletes an object's record and its locator.
+    pub(crate) fn delete_object(&mut self, key: &ObjectKey) {
+        self.delete(Family::Object, &key.encode());
+        let locator = LocatorKey {
+            ns: key.ns,
+            id: key.id,
+        };
+        self.delete(Family::Locator, &locator.encode());
+    }
+
     /// Removes `key` of `family`.
     pub(crate) fn delete(&mut self, family: Family, key: &[u8]) {
         self.push(Kind::Delete, Space::of(family), key, &[]);
@@ -106,7 +136,12 @@ impl WriteBatch {
 
     /// Removes every key of `family` that starts with `prefix`.
     pub(crate) fn delete_prefix(&mut self, family: Family, prefix: &[u8]) {
-        let space = Space::of(family);
+        self.delete_prefix_in(Space::of(family), prefix);
+    }
+
+    /// Removes every key of `space` that starts with `prefix` (as
+    /// [`WriteBatch::delete_prefix`], for a family kept in every space).
+    pub(crate) fn delete_prefix_in(&mut self, space: Space, prefix: &[u8]) {
         match rockhold_format::prefix_successor(prefix) {
             Some(end) => self.push(Kind::DeleteRange, space, prefix, &end),
             // A prefix of all 0xFF runs to the end of the keyspace: bound it

@@ -78,42 +78,33 @@ pub(crate) mod rocks;
 pub(crate) use batch::{BatchOp, WriteBatch};
 pub use mem::MemStore;
 
-/// A keyspace of the store: the key families are grouped in six (a RocksDB
+/// A keyspace of the store: the key families are grouped in five (a RocksDB
 /// column family each), so that records and each index kind have their own
 /// memtables and files. One [`WriteBatch`] spans them atomically.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Space {
     /// Meta, names, classes (`M`, `N`, `C`).
     Catalog = 0,
-    /// Object records (`O`).
+    /// Object records and their locators (`O`, `L`).
     Objects = 1,
-    /// Full-scan entries (`IF`).
-    FullScan = 2,
     /// Hash index entries (`IH`).
-    Hash = 3,
+    Hash = 2,
     /// Ordered index entries (`IR`).
-    Ordered = 4,
+    Ordered = 3,
     /// Reindex tasks (`IT`).
-    Tasks = 5,
+    Tasks = 4,
 }
 
 /// The RocksDB column family names, in `Space` order (a space's tag is its
 /// index here, and the `cf` of its generation marker).
-pub const COLUMN_FAMILIES: [&str; 6] = [
-    "default",
-    "objects",
-    "index_full_scan",
-    "index_hash",
-    "index_ordered",
-    "tasks",
-];
+pub const COLUMN_FAMILIES: [&str; 5] =
+    ["default", "objects", "index_hash", "index_ordered", "tasks"];
 
 impl Space {
     /// Every space, in tag order.
-    pub(crate) const ALL: [Space; 6] = [
+    pub(crate) const ALL: [Space; 5] = [
         Space::Catalog,
         Space::Objects,
-        Space::FullScan,
         Space::Hash,
         Space::Ordered,
         Space::Tasks,
@@ -123,8 +114,7 @@ impl Space {
     /// in every space; asked for one, this answers the catalog's.
     pub(crate) fn of(family: Family) -> Space {
         match family {
-            Family::Object => Space::Objects,
-            Family::FullScan => Space::FullScan,
+            Family::Object | Family::Locator => Space::Objects,
             Family::Hash => Space::Hash,
             Family::Ordered => Space::Ordered,
             Family::Task => Space::Tasks,

@@ -15,9 +15,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use rockhold_format::{
-    decode_holders, ClassDef, ClassId, Family, FullScanKey, IndexDef, IndexId, IndexShape, Key,
-    NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, OrderedKeyRef, Record, RecordView,
-    Value,
+    decode_holders, ClassDef, ClassId, Family, IndexDef, IndexId, IndexShape, Key, NamespaceId,
+    ObjectId, ObjectKey, ObjectRecord, OrderedKey, OrderedKeyRef, RecordView, Value,
 };
 
 use crate::catalog::schema::paths::part_type;
@@ -91,12 +90,12 @@ impl ReadCtx {
         let class = match self.class_cache.lookup(&(ns, id)) {
             Ok(class) => class,
             Err(generation) => {
-                let Some(rec) = view.record(ns, id)? else {
+                let Some(class) = view.locate(ns, id)? else {
                     return Ok(None);
                 };
                 self.class_cache
-                    .insert_if_unchanged(generation, (ns, id), rec.class);
-                rec.class
+                    .insert_if_unchanged(generation, (ns, id), class);
+                class
             }
         };
         Ok(self
@@ -341,32 +340,69 @@ impl<'a> View<'a> {
         self.with_catalog(|cat| cat.namespace_id(ns))
     }
 
-    /// The stored record of an object, checksum-verified.
+    /// The class of object `id` as its locator has it (`None`: no such
+    /// object).
+    pub fn locate(&self, ns: NamespaceId, id: ObjectId) -> Result<Option<ClassId>> {
+        self.stored().locate(ns, id)
+    }
+
+    /// The stored record of an object found by id alone: its locator, then
+    /// its record (two point reads), checksum-verified.
     pub fn record(&self, ns: NamespaceId, id: ObjectId) -> Result<Option<ObjectRecord>> {
-        let key = ObjectKey { ns, id }.encode();
+        match self.locate(ns, id)? {
+            Some(class) => self.record_in(ns, class, id),
+            None => Ok(None),
+        }
+    }
+
+    /// The stored record of an object of a known class (one point read),
+    /// checksum-verified; `None` when the class holds no object `id`.
+    pub fn record_in(
+        &self,
+        ns: NamespaceId,
+        class: ClassId,
+        id: ObjectId,
+    ) -> Result<Option<ObjectRecord>> {
+        let key = ObjectKey { ns, class, id }.encode();
         let mut decoded = None;
         self.kv.get_with(Space::Objects, &key, &mut |bytes| {
-            decoded = Some(ObjectRecord::decode(bytes));
+            decoded = Some(ObjectRecord::decode_in(bytes, class));
         })?;
         decoded.transpose().map_err(|e| Error::corruption(&key, e))
     }
 
-    /// Runs `f` on the stored record of an object, read in place (the
-    /// checksum verified, nothing decoded but what `f` reads); `None` when
-    /// the object does not exist.
+    /// Runs `f` on the stored record of an object found by id alone (its
+    /// locator, then its record), read in place (the checksum verified,
+    /// nothing decoded but what `f` reads); `None` when the object does not
+    /// exist.
     pub fn with_record<R>(
         &self,
         ns: NamespaceId,
         id: ObjectId,
         f: impl FnOnce(&[u8], RecordView<'_>) -> Result<R>,
     ) -> Result<Option<R>> {
-        let key = ObjectKey { ns, id }.encode();
+        match self.locate(ns, id)? {
+            Some(class) => self.with_record_in(ns, class, id, f),
+            None => Ok(None),
+        }
+    }
+
+    /// [`View::with_record`] for an object of a known class: one point
+    /// read; `None` when the class holds no object `id`.
+    pub fn with_record_in<R>(
+        &self,
+        ns: NamespaceId,
+        class: ClassId,
+        id: ObjectId,
+        f: impl FnOnce(&[u8], RecordView<'_>) -> Result<R>,
+    ) -> Result<Option<R>> {
+        let key = ObjectKey { ns, class, id }.encode();
         let mut f = Some(f);
         let mut out = None;
         self.kv.get_with(Space::Objects, &key, &mut |bytes| {
             if let Some(f) = f.take() {
                 out = Some(
-                    RecordView::new(bytes)
+                    RecordView::in_class(bytes, class)
                         .map_err(|e| Error::corruption(&key, e))
                         .and_then(|view| f(&key, view)),
                 );
@@ -541,23 +577,35 @@ impl<'a> View<'a> {
 
     pub fn get_many(&self, ns: &str, ids: &[ObjectId]) -> Result<Vec<Option<Object>>> {
         let ns_id = self.namespace(ns)?;
-        let keys: Vec<Vec<u8>> = ids
+        // Two batched reads: the locators, then the records they name.
+        let classes = self.stored().locate_many(ns_id, ids)?;
+        let (found, keys): (Vec<usize>, Vec<Vec<u8>>) = classes
             .iter()
-            .map(|id| ObjectKey { ns: ns_id, id: *id }.encode())
-            .collect();
+            .zip(ids)
+            .enumerate()
+            .filter_map(|(i, (class, id))| {
+                let key = ObjectKey {
+                    ns: ns_id,
+                    class: (*class)?,
+                    id: *id,
+                };
+                Some((i, key.encode()))
+            })
+            .unzip();
         let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
         let mut records: Vec<Option<ObjectRecord>> = vec![None; ids.len()];
         let mut corrupt = None;
-        self.kv.multi_get_with(
-            Space::Objects,
-            &refs,
-            &mut |i, bytes| match ObjectRecord::decode(bytes) {
-                Ok(rec) => records[i] = Some(rec),
-                Err(e) => {
-                    corrupt.get_or_insert_with(|| Error::corruption(&keys[i], e));
+        self.kv
+            .multi_get_with(Space::Objects, &refs, &mut |i, bytes| {
+                let at = found[i];
+                let class = classes[at].unwrap_or(ClassId(0));
+                match ObjectRecord::decode_in(bytes, class) {
+                    Ok(rec) => records[at] = Some(rec),
+                    Err(e) => {
+                        corrupt.get_or_insert_with(|| Error::corruption(&keys[i], e));
+                    }
                 }
-            },
-        )?;
+            })?;
         if let Some(e) = corrupt {
             return Err(e);
         }
@@ -670,10 +718,7 @@ impl<'a> View<'a> {
         let key = (entry.def.id, index.id, tuple);
         let tuple = &key.2;
         let mut read = |id| {
-            self.with_record(entry.ns, id, |rkey, rec| {
-                if rec.class() != entry.def.id {
-                    return Ok(None);
-                }
+            self.with_record_in(entry.ns, entry.def.id, id, |rkey, rec| {
                 let tuples = index_tuples_in(&entry.def, index, &rec)
                     .map_err(|e| Error::corruption(rkey, e))?;
                 if tuples.binary_search(tuple).is_err() {
@@ -882,91 +927,64 @@ impl<'a> View<'a> {
         limit: usize,
     ) -> Result<Vec<Object>> {
         let entry = self.class(at)?;
-        let first = match after {
-            None => ObjectId(0),
-            Some(id) => match id.0.checked_add(1) {
-                Some(next) => ObjectId(next),
-                None => return Ok(Vec::new()),
-            },
+        let Some(first) = first_after(after) else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::with_capacity(limit.min(4096));
         if limit == 0 {
             return Ok(out);
         }
-        self.for_each_record(entry.ns, entry.def.id, first, None, |id, bytes| {
-            let rec = ObjectRecord::decode(bytes)
-                .map_err(|e| Error::corruption(&ObjectKey { ns: entry.ns, id }.encode(), e))?;
+        self.for_each_record(entry.ns, entry.def.id, first, None, |id, key, rec| {
+            let rec = rec.to_record().map_err(|e| Error::corruption(key, e))?;
             out.push(into_object(id, &entry.def, rec));
             Ok(out.len() < limit)
         })?;
         Ok(out)
     }
 
-    /// Calls `f(id, record bytes)` for every object of class `class` whose
-    /// id is at least `first` and below `end` (`None`: no upper bound), in
-    /// id order, while it returns `Ok(true)`.
-    ///
-    /// The full-scan entries and the records are both in id order, so one
-    /// iterator over each is walked side by side (a merge join): for a class
-    /// whose objects are adjacent in the namespace, every step is a `next`
-    /// instead of a point read.
+    /// Calls `f(id, record key, record)` for every object of class `class`
+    /// whose id is at least `first` and below `end` (`None`: no upper
+    /// bound), in id order, while it returns `Ok(true)`: one sequential
+    /// iteration over the class's records, which are clustered under its
+    /// key prefix. Each record is checked (checksum, directory, class) and
+    /// read in place.
     pub fn for_each_record(
         &self,
         ns: NamespaceId,
         class: ClassId,
         first: ObjectId,
         end: Option<ObjectId>,
-        mut f: impl FnMut(ObjectId, &[u8]) -> Result<bool>,
+        mut f: impl FnMut(ObjectId, &[u8], RecordView<'_>) -> Result<bool>,
     ) -> Result<()> {
-        let lower = FullScanKey {
-            ns,
-            class,
-            id: first,
-        }
-        .encode();
-        let upper = match end {
-            Some(id) => Some(FullScanKey { ns, class, id }.encode()),
-            None => rockhold_format::prefix_successor(&FullScanKey::class_prefix(ns, class)),
-        };
-        let mut ids = self
-            .kv
-            .iter(Space::FullScan, KeyRange::new(&lower, upper))?;
-        ids.seek_to_first();
-        let object_lower = ObjectKey { ns, id: first }.encode();
-        let namespace_prefix = &object_lower[..object_lower.len() - 8];
-        let mut objects = self.kv.iter(
-            Space::Objects,
-            KeyRange::new(
-                &object_lower,
-                rockhold_format::prefix_successor(namespace_prefix),
-            ),
-        )?;
-        let mut positioned = false;
-        let mut key = Vec::with_capacity(object_lower.len());
-        while let Some(entry) = ids.key() {
-            let id = FullScanKey::decode(entry)
-                .map_err(|e| Error::corruption(entry, e))?
-                .id;
-            key.clear();
-            ObjectKey { ns, id }.encode_into(&mut key);
-            if !positioned || objects.key() != Some(key.as_slice()) {
-                objects.seek(&key);
-                positioned = true;
+        let (lower, upper) = class_range(ns, class, first, end);
+        let mut it = self.kv.iter(Space::Objects, KeyRange::new(&lower, upper))?;
+        it.seek_to_first();
+        while let (Some(key), Some(value)) = (it.key(), it.value()) {
+            let corrupt = |e| Error::corruption(key, e);
+            let id = ObjectKey::id_of(key).map_err(corrupt)?;
+            let rec = RecordView::in_class(value, class).map_err(corrupt)?;
+            if !f(id, key, rec)? {
+                return Ok(());
             }
-            if let (Some(k), Some(v)) = (objects.key(), objects.value()) {
-                // An entry without its record is the verifier's to report.
-                if k == key.as_slice() {
-                    if !f(id, v)? {
-                        return Ok(());
-                    }
-                    objects.next();
-                }
-            }
-            ids.next();
+            it.next();
         }
-        ids.status()?;
-        objects.status()?;
-        Ok(())
+        it.status()
+    }
+
+    /// The number of objects of a class, counted from its record keys
+    /// (no record is decoded).
+    pub fn count_class(&self, at: ClassAt<'_>) -> Result<u64> {
+        let entry = self.class(at)?;
+        let (lower, upper) = class_range(entry.ns, entry.def.id, ObjectId(0), None);
+        let mut it = self.kv.iter(Space::Objects, KeyRange::new(&lower, upper))?;
+        it.seek_to_first();
+        let mut n = 0u64;
+        while it.key().is_some() {
+            n += 1;
+            it.next();
+        }
+        it.status()?;
+        Ok(n)
     }
 
     pub fn scan_class(
@@ -976,39 +994,55 @@ impl<'a> View<'a> {
         limit: usize,
     ) -> Result<Vec<ObjectId>> {
         let entry = self.class(at)?;
-        let prefix = FullScanKey::class_prefix(entry.ns, entry.def.id);
-        let lower = match after {
-            None => prefix.clone(),
-            Some(id) => match id.0.checked_add(1) {
-                Some(next) => FullScanKey {
-                    ns: entry.ns,
-                    class: entry.def.id,
-                    id: ObjectId(next),
-                }
-                .encode(),
-                None => return Ok(Vec::new()),
-            },
+        let Some(first) = first_after(after) else {
+            return Ok(Vec::new());
         };
-        let mut it = self.kv.iter(
-            Space::FullScan,
-            KeyRange::new(&lower, rockhold_format::prefix_successor(&prefix)),
-        )?;
-        it.seek_to_first();
         let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        let (lower, upper) = class_range(entry.ns, entry.def.id, first, None);
+        let mut it = self.kv.iter(Space::Objects, KeyRange::new(&lower, upper))?;
+        it.seek_to_first();
         while let Some(key) = it.key() {
+            out.push(ObjectKey::id_of(key).map_err(|e| Error::corruption(key, e))?);
             if out.len() >= limit {
                 break;
             }
-            out.push(
-                FullScanKey::decode(key)
-                    .map_err(|e| Error::corruption(key, e))?
-                    .id,
-            );
             it.next();
         }
         it.status()?;
         Ok(out)
     }
+}
+
+/// The first id after `after` (the first page: 0); `None` past the last.
+fn first_after(after: Option<ObjectId>) -> Option<ObjectId> {
+    match after {
+        None => Some(ObjectId(0)),
+        Some(id) => id.0.checked_add(1).map(ObjectId),
+    }
+}
+
+/// The record keys of class `class` with ids in `[first, end)` (`end`
+/// `None`: to the class's last), as iterator bounds.
+pub(crate) fn class_range(
+    ns: NamespaceId,
+    class: ClassId,
+    first: ObjectId,
+    end: Option<ObjectId>,
+) -> (Vec<u8>, Option<Vec<u8>>) {
+    let lower = ObjectKey {
+        ns,
+        class,
+        id: first,
+    }
+    .encode();
+    let upper = match end {
+        Some(id) => Some(ObjectKey { ns, class, id }.encode()),
+        None => rockhold_format::prefix_successor(&ObjectKey::class_prefix(ns, class)),
+    };
+    (lower, upper)
 }
 
 /// The values a query gives for an index's parts: the value itself for a
@@ -1219,6 +1253,21 @@ macro_rules! read_methods {
         ) -> Result<Vec<Object>> {
             self.view()
                 .scan_objects(ClassAt::Named(namespace, class), after, limit)
+        }
+
+        /// The number of objects of a class, counted from its record keys
+        /// (one sequential pass; no record is decoded).
+        ///
+        /// ```
+        /// # use rockhold::{ClassSpec, Db, FieldSpec, FieldType, MemStore, Options};
+        /// # let db = Db::open_memory(&MemStore::new(), Options::default())?;
+        /// db.create_class("default", &ClassSpec::new("n").field(FieldSpec::new("v", FieldType::U64)))?;
+        /// for v in 0..5u64 { db.insert("default", "n", [("v", v)])?; }
+        /// assert_eq!(db.count("default", "n")?, 5);
+        /// # Ok::<(), rockhold::Error>(())
+        /// ```
+        pub fn count(&self, namespace: &str, class: &str) -> Result<u64> {
+            self.view().count_class(ClassAt::Named(namespace, class))
         }
 
         /// Up to `limit` object ids of a class in id order, after `after`.

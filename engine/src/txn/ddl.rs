@@ -9,8 +9,8 @@
 use std::collections::HashSet;
 
 use rockhold_format::{
-    ClassDef, ClassId, ClassKey, Family, FieldId, FullScanKey, HashKey, IndexDef, IndexKind, Key,
-    MetaKey, NameEntry, NameKey, NameKind, NamespaceId, OrderedKey, Record,
+    ClassDef, ClassId, ClassKey, Family, FieldId, HashKey, IndexDef, IndexKind, Key, MetaKey,
+    NameEntry, NameKey, NameKind, NamespaceId, ObjectKey, OrderedKey, Record,
 };
 
 use crate::catalog::schema::{
@@ -23,13 +23,13 @@ use crate::kv::{KeyRange, Space, WriteBatch};
 use crate::txn::WriteCtx;
 
 impl WriteCtx {
-    /// Whether a class has at least one object (its full-scan range is not empty).
+    /// Whether a class has at least one object (its record range is not empty).
     pub(crate) fn class_has_objects(&self, ns: NamespaceId, class: ClassId) -> Result<bool> {
-        let prefix = FullScanKey::class_prefix(ns, class);
+        let prefix = ObjectKey::class_prefix(ns, class);
         let mut found = false;
         self.kv
             .latest()
-            .scan(Space::FullScan, KeyRange::prefix(&prefix), &mut |_, _| {
+            .scan(Space::Objects, KeyRange::prefix(&prefix), &mut |_, _| {
                 found = true;
                 Ok(false)
             })?;
@@ -105,7 +105,7 @@ impl WriteCtx {
         for family in [
             Family::Class,
             Family::Object,
-            Family::FullScan,
+            Family::Locator,
             Family::Hash,
             Family::Ordered,
             Family::Task,

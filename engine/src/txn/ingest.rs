@@ -4,7 +4,7 @@
 //! For an unknown class, ingest creates a *provisional* class from what the
 //! records show (field names and value types, all optional, no index) and, in
 //! the same batch as the first object, a `Pending` whole-class task. Each
-//! object is written with its full-scan entry and no index entry: none can be
+//! object is written with its locator and no index entry: none can be
 //! computed without the definition. The provisional class grows as new field
 //! names appear. When the definition arrives (`create_class` with that name),
 //! it replaces the provisional one, keeping the field ids of the fields it
@@ -23,7 +23,6 @@ use crate::catalog::schema::{index_defs, next_definition, valid_name, validate_s
 use crate::catalog::{now_ms, put_counter, Change as CatalogChange, ClassEntry, Effects};
 use crate::error::{Error, Result};
 use crate::feed::ChangeKind;
-use crate::index::plan::{plan, Change, Scope};
 use crate::kv::WriteBatch;
 use crate::txn::WriteCtx;
 
@@ -199,24 +198,15 @@ fn ingest_provisional(
                 .map_or_else(|| super::DROPPED_CLASS.to_owned(), |c| c.def.name.clone()),
         });
     }
-    // A provisional class has no index: the plan is the full-scan entry of a
-    // new object, nothing for a replaced one.
-    let plan = plan(
-        &inner.seed,
-        [Change {
-            ns,
-            id,
-            class: &def,
-            before: old.as_ref(),
-            after: Some(&rec),
-        }],
-        Scope::Record,
-    )?;
-    for (family, key) in &plan.put {
-        batch.put(*family, key, &[]);
-    }
+    // A provisional class has no index: the record (with its locator, for a
+    // new object) is the whole write.
     let bytes = crate::txn::encode_record(&def, &rec)?;
-    batch.put(Family::Object, &ObjectKey { ns, id }.encode(), &bytes);
+    let key = ObjectKey {
+        ns,
+        class: def.id,
+        id,
+    };
+    batch.put_object(&key, &bytes, old.is_none());
     let class_id = def.id;
     cat.put_class(ClassEntry { ns, def, tasks });
     // Through the change feed like every object write (the catalog lock
@@ -322,14 +312,10 @@ fn check_required_fields(
         def.id,
         ObjectId(0),
         None,
-        |id, bytes| {
-            let rec = ObjectRecord::decode(bytes)
-                .map_err(|e| Error::corruption(&ObjectKey { ns, id }.encode(), e))?;
-            if rec.class == def.id {
-                for (f, ids) in required.iter().zip(missing.iter_mut()) {
-                    if ids.len() < MAX_NAMED_OBJECTS && matches!(rec.value(f.id), Value::Absent) {
-                        ids.push(id);
-                    }
+        |id, _, rec| {
+            for (f, ids) in required.iter().zip(missing.iter_mut()) {
+                if ids.len() < MAX_NAMED_OBJECTS && !rec.contains(f.id) {
+                    ids.push(id);
                 }
             }
             Ok(true)

@@ -27,8 +27,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rockhold_format::{
-    ClassDef, ClassId, Family, FieldDef, FieldId, Key, NamespaceId, ObjectId, ObjectKey,
-    ObjectRecord, Record, Value,
+    ClassDef, ClassId, FieldDef, FieldId, NamespaceId, ObjectId, ObjectKey, ObjectRecord, Record,
+    Value,
 };
 
 use crate::catalog::schema::{canonical_value, check_field_value};
@@ -498,11 +498,15 @@ fn write_records(
     let mut deleted = Vec::new();
     let (mut inserts, mut updates) = (0u64, 0u64);
     for ((ns, id), t) in touched {
-        let key = ObjectKey { ns: *ns, id: *id }.encode();
+        let key = ObjectKey {
+            ns: *ns,
+            class: t.class.def.id,
+            id: *id,
+        };
         match (&t.original, &t.current) {
             (_, Some(rec)) => {
                 let bytes = encode_record(&t.class.def, rec)?;
-                batch.put(Family::Object, &key, &bytes);
+                batch.put_object(&key, &bytes, t.original.is_none());
                 let kind = if t.original.is_some() {
                     updates += 1;
                     ChangeKind::Update
@@ -513,7 +517,7 @@ fn write_records(
                 changed(*ns, *id, t, kind, Some(bytes));
             }
             (Some(_), None) => {
-                batch.delete(Family::Object, &key);
+                batch.delete_object(&key);
                 deleted.push((*ns, *id));
                 changed(*ns, *id, t, ChangeKind::Delete, None);
             }
@@ -642,12 +646,19 @@ fn load<'t>(
     let t = match touched.entry((ns_id, id)) {
         std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
         std::collections::btree_map::Entry::Vacant(e) => {
-            let rec = view
-                .record(ns_id, id)?
-                .ok_or_else(|| Error::UnknownObject {
-                    namespace: at.namespace(cat).to_string(),
-                    id,
-                })?;
+            // A class handle's object is one read; an object found
+            // elsewhere is told apart (`ClassMismatch` below).
+            let rec = match at {
+                At::Class(ids) => match view.record_in(ns_id, ids.class, id)? {
+                    Some(rec) => Some(rec),
+                    None => view.record(ns_id, id)?,
+                },
+                _ => view.record(ns_id, id)?,
+            };
+            let rec = rec.ok_or_else(|| Error::UnknownObject {
+                namespace: at.namespace(cat).to_string(),
+                id,
+            })?;
             let class = cat.class_of_record(ns_id, id, rec.class)?.clone();
             // Values of fields removed from the class are dropped on rewrite.
             let lookup = cat.field_lookup(class.def.id);

@@ -52,10 +52,11 @@
 
 use std::collections::BTreeMap;
 
-use rockhold_format::{ClassId, Family, IndexId, Key, NamespaceId, ObjectId, ObjectKey, Value};
+use rockhold_format::{ClassId, Family, IndexId, NamespaceId, ObjectId, Value};
 
 use crate::catalog::ClassAt;
 use crate::error::{Error, Result};
+use crate::index::committed::{LocatedRecord, Stored};
 use crate::index::plan::UniqueValue;
 use crate::index::unique::{point_writes_with, write_plan, OnConflict};
 use crate::kv::overlay::{Covered, Recording, Staged};
@@ -78,7 +79,7 @@ pub(crate) struct ReadState<'db> {
 #[derive(Default)]
 pub(crate) struct ReadSet {
     /// Objects, with their record bytes (`None`: there was none).
-    pub objects: BTreeMap<(NamespaceId, ObjectId), Option<Vec<u8>>>,
+    pub objects: BTreeMap<(NamespaceId, ObjectId), Option<LocatedRecord>>,
     /// Unique point keys, with their stored bytes.
     pub points: Vec<PointRead>,
     /// Non-unique lookups and scans, with their answers.
@@ -134,8 +135,7 @@ impl ReadSet {
     /// Checks the objects read: each has the record it had.
     pub fn validate_objects(&self, latest: &dyn KvRead) -> Result<()> {
         for ((ns, id), seen) in &self.objects {
-            let key = ObjectKey { ns: *ns, id: *id }.encode();
-            if latest.get(Space::Objects, &key)? != *seen {
+            if Stored(latest).located_record(*ns, *id)? != *seen {
                 return Err(Error::Conflict {
                     reason: format!("object {id} changed since the transaction read it"),
                 });
@@ -392,11 +392,7 @@ impl ReadState<'_> {
     /// Records the committed record of an object read (once).
     fn note_object(&mut self, ns: NamespaceId, id: ObjectId) -> Result<()> {
         if let std::collections::btree_map::Entry::Vacant(e) = self.set.objects.entry((ns, id)) {
-            e.insert(
-                self.snap
-                    .kv()
-                    .get(Space::Objects, &ObjectKey { ns, id }.encode())?,
-            );
+            e.insert(Stored(self.snap.kv()).located_record(ns, id)?);
         }
         Ok(())
     }

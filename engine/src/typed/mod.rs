@@ -22,7 +22,7 @@
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use rockhold_format::{ClassDef, Key as _, NamespaceId, ObjectId, ObjectKey, RecordView};
+use rockhold_format::{ClassDef, ClassId, Key as _, NamespaceId, ObjectId, ObjectKey, RecordView};
 
 use crate::error::{Error, Result};
 use crate::txn::WriteCtx;
@@ -98,40 +98,52 @@ impl WriteCtx {
         id: ObjectId,
     ) -> Result<Option<T>> {
         let ns = self.view().namespace(namespace)?;
-        self.load_typed(ns, id, |_| Ok(()))
+        self.load_typed(ns, None, id, |_| Ok(()))
     }
 
     /// Reads object `id` of namespace `ns` as a `T` in place (nothing is
     /// decoded but the fields the struct asks for), after `check` accepts
-    /// its class: the one typed point read.
+    /// its class: the one typed point read. With the class expected
+    /// (`class`, a collection's), one point read of its record; only a miss
+    /// reads the locator, to tell an object of another class (which
+    /// `check` refuses) from none.
     pub(crate) fn load_typed<T: DeserializeOwned>(
         &self,
         ns: NamespaceId,
+        class: Option<ClassId>,
         id: ObjectId,
-        check: impl FnOnce(&ClassDef) -> Result<()>,
+        check: impl Fn(&ClassDef) -> Result<()>,
     ) -> Result<Option<T>> {
         let view = self.view();
         let catalog = self.catalog.peek();
-        view.with_record(ns, id, |key, record| {
+        let read = |key: &[u8], record: RecordView<'_>| {
             let entry = catalog.class_of_record(ns, id, record.class())?;
             check(&entry.def)?;
             de::from_view(&entry.def, record, key)
-        })
-        .map_err(|e| reading(id, e))
+        };
+        let found = match class {
+            Some(class) => view.with_record_in(ns, class, id, read),
+            None => view.with_record(ns, id, read),
+        };
+        match found.map_err(|e| reading(id, e))? {
+            None if class.is_some() => view.with_record(ns, id, read).map_err(|e| reading(id, e)),
+            found => Ok(found),
+        }
     }
 
-    /// Reads the objects `ids` of namespace `ns` as `T`s in place, in one
-    /// batched lookup, in the order asked (`None` where there is none),
-    /// after `check` accepts each one's class.
+    /// Reads the objects `ids` of class `class` as `T`s in place, in one
+    /// batched lookup, in the order asked (`None` where the class holds
+    /// none: index hits deleted since), after `check` accepts the class.
     pub(crate) fn load_many_typed<T: DeserializeOwned>(
         &self,
         ns: NamespaceId,
+        class: ClassId,
         ids: &[ObjectId],
         check: impl Fn(&ClassDef, ObjectId) -> Result<()>,
     ) -> Result<Vec<Option<T>>> {
         let keys: Vec<Vec<u8>> = ids
             .iter()
-            .map(|id| ObjectKey { ns, id: *id }.encode())
+            .map(|&id| ObjectKey { ns, class, id }.encode())
             .collect();
         let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
         let catalog = self.catalog.peek();
@@ -145,7 +157,7 @@ impl WriteCtx {
                     return;
                 }
                 let (id, key) = (ids[i], &keys[i]);
-                let read = RecordView::new(bytes)
+                let read = RecordView::in_class(bytes, class)
                     .map_err(|e| Error::corruption(key, e))
                     .and_then(|record| {
                         let entry = catalog.class_of_record(ns, id, record.class())?;

@@ -9,13 +9,14 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct GenerationKey {
     /// Which column family the marker lives in (`0` catalog, `1` objects,
-    /// `2` full-scan, `3` hash, `4` ordered, `5` tasks).
+    /// `2` hash, `3` ordered, `4` tasks; format v2 had a sixth: FORMAT.md,
+    /// section 8).
     pub cf: u8,
 }
 
 impl GenerationKey {
     /// The largest column-family tag.
-    pub const MAX_CF: u8 = 5;
+    pub const MAX_CF: u8 = 4;
 }
 
 impl Key for GenerationKey {

@@ -17,7 +17,7 @@ pub use index::{
 };
 pub use meta::MetaKey;
 pub use names::{check_name, NameKey, NameKind, MAX_NAME_LEN};
-pub use object::{FullScanKey, ObjectKey};
+pub use object::{decode_locator, encode_locator, LocatorKey, ObjectKey, OBJECT_KEY_LEN};
 pub use schema::ClassKey;
 pub use task::TaskKey;
 
@@ -32,14 +32,14 @@ pub const NAME_PREFIX: &[u8] = b"N";
 pub const CLASS_PREFIX: &[u8] = b"C";
 /// Prefix of object records.
 pub const OBJECT_PREFIX: &[u8] = b"O";
-/// Prefix of the full-scan index: one entry per object of a class.
-pub const FULL_SCAN_PREFIX: &[u8] = b"IF";
 /// Prefix of hash index entries.
 pub const HASH_INDEX_PREFIX: &[u8] = b"IH";
 /// Prefix of ordered index entries.
 pub const ORDERED_INDEX_PREFIX: &[u8] = b"IR";
 /// Prefix of reindex task records.
 pub const TASK_PREFIX: &[u8] = b"IT";
+/// Prefix of the object locators (object id → class).
+pub const LOCATOR_PREFIX: &[u8] = b"L";
 /// Prefix of the generation markers (one per column family).
 pub const GENERATION_PREFIX: &[u8] = b"G";
 
@@ -53,10 +53,10 @@ pub enum Family {
     Name,
     /// `C`: class definitions.
     Class,
-    /// `O`: object records.
+    /// `O`: object records, clustered by class.
     Object,
-    /// `IF`: full-scan index.
-    FullScan,
+    /// `L`: object locators (object id → class).
+    Locator,
     /// `IH`: hash index.
     Hash,
     /// `IR`: ordered index.
@@ -72,10 +72,10 @@ impl Family {
     pub const ALL: [Family; 9] = [
         Family::Class,
         Family::Generation,
-        Family::FullScan,
         Family::Hash,
         Family::Ordered,
         Family::Task,
+        Family::Locator,
         Family::Meta,
         Family::Name,
         Family::Object,
@@ -88,7 +88,7 @@ impl Family {
             Family::Name => NAME_PREFIX,
             Family::Class => CLASS_PREFIX,
             Family::Object => OBJECT_PREFIX,
-            Family::FullScan => FULL_SCAN_PREFIX,
+            Family::Locator => LOCATOR_PREFIX,
             Family::Hash => HASH_INDEX_PREFIX,
             Family::Ordered => ORDERED_INDEX_PREFIX,
             Family::Task => TASK_PREFIX,
@@ -96,7 +96,7 @@ impl Family {
         }
     }
 
-    /// A short lower-case name (`meta`, `name`, `class`, `object`, `full_scan`,
+    /// A short lower-case name (`meta`, `name`, `class`, `object`, `locator`,
     /// `hash`, `ordered`, `task`, `generation`).
     pub const fn name(self) -> &'static str {
         match self {
@@ -104,7 +104,7 @@ impl Family {
             Family::Name => "name",
             Family::Class => "class",
             Family::Object => "object",
-            Family::FullScan => "full_scan",
+            Family::Locator => "locator",
             Family::Hash => "hash",
             Family::Ordered => "ordered",
             Family::Task => "task",
@@ -120,8 +120,9 @@ impl Family {
     }
 
     /// The prefix of every key of this family in namespace `ns`, for the
-    /// families whose keys start with the namespace id (class, object and
-    /// the four index families). `None` for meta and names.
+    /// families whose keys start with the namespace id (class, object,
+    /// locator, hash, ordered and task). `None` for meta, names and
+    /// generation markers.
     pub fn namespace_prefix(self, ns: crate::NamespaceId) -> Option<Vec<u8>> {
         match self {
             Family::Meta | Family::Name | Family::Generation => None,
@@ -201,8 +202,8 @@ pub enum AnyKey {
     Class(ClassKey),
     /// An object key.
     Object(ObjectKey),
-    /// A full-scan index key.
-    FullScan(FullScanKey),
+    /// An object locator key.
+    Locator(LocatorKey),
     /// A hash index key.
     Hash(HashKey),
     /// An ordered index key, its tuple left encoded (decoding it takes the
@@ -224,7 +225,7 @@ impl AnyKey {
             Family::Name => AnyKey::Name(NameKey::decode(bytes)?),
             Family::Class => AnyKey::Class(ClassKey::decode(bytes)?),
             Family::Object => AnyKey::Object(ObjectKey::decode(bytes)?),
-            Family::FullScan => AnyKey::FullScan(FullScanKey::decode(bytes)?),
+            Family::Locator => AnyKey::Locator(LocatorKey::decode(bytes)?),
             Family::Hash => AnyKey::Hash(HashKey::decode(bytes)?),
             Family::Ordered => AnyKey::Ordered(RawOrderedKey::decode(bytes)?),
             Family::Task => AnyKey::Task(TaskKey::decode(bytes)?),
@@ -239,7 +240,7 @@ impl AnyKey {
             AnyKey::Name(_) => Family::Name,
             AnyKey::Class(_) => Family::Class,
             AnyKey::Object(_) => Family::Object,
-            AnyKey::FullScan(_) => Family::FullScan,
+            AnyKey::Locator(_) => Family::Locator,
             AnyKey::Hash(_) => Family::Hash,
             AnyKey::Ordered(_) => Family::Ordered,
             AnyKey::Task(_) => Family::Task,
@@ -254,7 +255,7 @@ impl AnyKey {
             AnyKey::Name(k) => k.encode(),
             AnyKey::Class(k) => k.encode(),
             AnyKey::Object(k) => k.encode(),
-            AnyKey::FullScan(k) => k.encode(),
+            AnyKey::Locator(k) => k.encode(),
             AnyKey::Hash(k) => k.encode(),
             AnyKey::Ordered(k) => k.encode(),
             AnyKey::Task(k) => k.encode(),

@@ -25,17 +25,17 @@ fn any_key() -> impl Strategy<Value = AnyKey> {
         )
             .prop_map(|(kind, parent, name)| AnyKey::Name(NameKey { kind, parent, name })),
         (ns.clone(), class.clone()).prop_map(|(ns, class)| AnyKey::Class(ClassKey { ns, class })),
-        (ns.clone(), any::<u64>()).prop_map(|(ns, id)| AnyKey::Object(ObjectKey {
-            ns,
-            id: ObjectId(id)
-        })),
-        (ns.clone(), class.clone(), any::<u64>()).prop_map(|(ns, class, id)| AnyKey::FullScan(
-            FullScanKey {
+        (ns.clone(), class.clone(), any::<u64>()).prop_map(|(ns, class, id)| AnyKey::Object(
+            ObjectKey {
                 ns,
                 class,
                 id: ObjectId(id)
             }
         )),
+        (ns.clone(), any::<u64>()).prop_map(|(ns, id)| AnyKey::Locator(LocatorKey {
+            ns,
+            id: ObjectId(id)
+        })),
         (
             ns.clone(),
             class.clone(),
@@ -81,7 +81,7 @@ fn decode_as(family: Family, bytes: &[u8]) -> crate::Result<AnyKey> {
         Family::Name => AnyKey::Name(NameKey::decode(bytes)?),
         Family::Class => AnyKey::Class(ClassKey::decode(bytes)?),
         Family::Object => AnyKey::Object(ObjectKey::decode(bytes)?),
-        Family::FullScan => AnyKey::FullScan(FullScanKey::decode(bytes)?),
+        Family::Locator => AnyKey::Locator(LocatorKey::decode(bytes)?),
         Family::Hash => AnyKey::Hash(HashKey::decode(bytes)?),
         Family::Ordered => AnyKey::Ordered(RawOrderedKey::decode(bytes)?),
         Family::Task => AnyKey::Task(TaskKey::decode(bytes)?),
@@ -146,13 +146,27 @@ proptest! {
     }
 
     #[test]
-    fn object_and_full_scan_keys_sort_by_id(a in any::<u64>(), b in any::<u64>()) {
-        let ka = ObjectKey { ns: NamespaceId(3), id: ObjectId(a) }.encode();
-        let kb = ObjectKey { ns: NamespaceId(3), id: ObjectId(b) }.encode();
-        prop_assert_eq!(a.cmp(&b), ka.cmp(&kb));
-        let fa = FullScanKey { ns: NamespaceId(3), class: ClassId(9), id: ObjectId(a) }.encode();
-        let fb = FullScanKey { ns: NamespaceId(3), class: ClassId(9), id: ObjectId(b) }.encode();
+    fn object_keys_sort_by_class_then_id_and_locators_by_id(
+        a in any::<u64>(), b in any::<u64>(), ca in any::<u32>(), cb in any::<u32>(),
+    ) {
+        let key = |class, id| ObjectKey { ns: NamespaceId(3), class: ClassId(class), id: ObjectId(id) };
+        prop_assert_eq!(ca.cmp(&cb).then(a.cmp(&b)), key(ca, a).encode().cmp(&key(cb, b).encode()));
+        // A class's records are exactly its prefix's range.
+        let prefix = ObjectKey::class_prefix(NamespaceId(3), ClassId(ca));
+        prop_assert!(key(ca, a).encode().starts_with(&prefix));
+        prop_assert_eq!(key(cb, b).encode().starts_with(&prefix), ca == cb);
+        prop_assert_eq!(ObjectKey::id_of(&key(ca, a).encode()), Ok(ObjectId(a)));
+        let fa = LocatorKey { ns: NamespaceId(3), id: ObjectId(a) }.encode();
+        let fb = LocatorKey { ns: NamespaceId(3), id: ObjectId(b) }.encode();
         prop_assert_eq!(a.cmp(&b), fa.cmp(&fb));
+    }
+
+    #[test]
+    fn locator_values_round_trip(class in any::<u32>(), junk in proptest::collection::vec(any::<u8>(), 0..8)) {
+        prop_assert_eq!(decode_locator(&encode_locator(ClassId(class))), Ok(ClassId(class)));
+        if junk.len() != 4 {
+            prop_assert!(decode_locator(&junk).is_err());
+        }
     }
 
     #[test]
@@ -232,7 +246,7 @@ proptest! {
 
 #[test]
 fn prefix_successor_examples() {
-    assert_eq!(prefix_successor(b"IF"), Some(b"IG".to_vec()));
+    assert_eq!(prefix_successor(b"IH"), Some(b"II".to_vec()));
     assert_eq!(prefix_successor(&[1, 0xFF, 0xFF]), Some(vec![2]));
     assert_eq!(prefix_successor(&[0xFF]), None);
     assert_eq!(prefix_successor(&[]), None);
@@ -258,16 +272,19 @@ fn namespace_prefix_of_a_namespace_does_not_cover_its_neighbours() {
         .expect("object family has ns");
     let in_ns1 = ObjectKey {
         ns: NamespaceId(1),
+        class: ClassId(u32::MAX),
         id: ObjectId(u64::MAX),
     }
     .encode();
     let in_ns2 = ObjectKey {
         ns: NamespaceId(2),
+        class: ClassId(0),
         id: ObjectId(0),
     }
     .encode();
     let in_ns256 = ObjectKey {
         ns: NamespaceId(256),
+        class: ClassId(0),
         id: ObjectId(0),
     }
     .encode();

@@ -116,6 +116,26 @@ fn le_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b)
 }
 
+/// A record's class against the class its key names.
+fn check_class(held: ClassId, keyed: ClassId) -> Result<()> {
+    if held == keyed {
+        return Ok(());
+    }
+    Err(Error::malformed(format!(
+        "object record: holds class {held}, its key names class {keyed}"
+    )))
+}
+
+impl ObjectRecord {
+    /// [`Record::decode`] for the record stored under an object key of
+    /// `class`, checked as [`RecordView::in_class`] checks it.
+    pub fn decode_in(framed: &[u8], class: ClassId) -> Result<ObjectRecord> {
+        let rec = ObjectRecord::decode(framed)?;
+        check_class(rec.class, class)?;
+        Ok(rec)
+    }
+}
+
 impl<'a> RecordView<'a> {
     /// Checks a framed object record (checksum, frame version, kind, body
     /// length) and its directory, without reading any value.
@@ -123,6 +143,15 @@ impl<'a> RecordView<'a> {
         let body = unframe(framed, RecordKind::Object)?;
         check_body_len(body.len() as u64)?;
         RecordView::from_body(body)
+    }
+
+    /// [`RecordView::new`] for the record stored under an object key of
+    /// `class` ([`crate::ObjectKey`]): a record naming another class is
+    /// `Malformed`, for the key is where a record's class is read from.
+    pub fn in_class(framed: &'a [u8], class: ClassId) -> Result<RecordView<'a>> {
+        let view = RecordView::new(framed)?;
+        check_class(view.class, class)?;
+        Ok(view)
     }
 
     /// Checks an unframed object record body's directory.

@@ -205,12 +205,7 @@ pub(crate) fn rocksdb_busy(
     mut property: impl FnMut(rockhold::Family, &str) -> Result<Option<u64>>,
 ) -> Result<bool> {
     use rockhold::Family;
-    for family in [
-        Family::Object,
-        Family::FullScan,
-        Family::Hash,
-        Family::Ordered,
-    ] {
+    for family in [Family::Object, Family::Hash, Family::Ordered] {
         for name in [
             "rocksdb.num-running-compactions",
             "rocksdb.num-running-flushes",

@@ -1,5 +1,5 @@
-//! The floor: raw RocksDB writing exactly the keys rockhold writes (record,
-//! full-scan entry, the unique email's point key and the ordered age entry,
+//! The floor: raw RocksDB writing exactly the keys rockhold writes (record
+//! clustered by class, its locator, the unique email's point key and the ordered age entry,
 //! encoded by `rockhold-format`), in the same batch shapes, with the same
 //! uniqueness read (a point get of the email's key), in the same column
 //! families with the same table options — and nothing else: no catalog,
@@ -17,9 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rockhold::{column_family, Family, COLUMN_FAMILIES};
 use rockhold_format::{
-    decode_holders, encode_holders, prefix_successor, ClassId, FieldId, FullScanKey, IndexId,
-    IndexShape, Key, NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey, Record, TaskKey,
-    TaskRecord, Value,
+    decode_holders, encode_holders, encode_locator, prefix_successor, ClassId, FieldId, IndexId,
+    IndexShape, Key, LocatorKey, NamespaceId, ObjectId, ObjectKey, ObjectRecord, OrderedKey,
+    Record, TaskKey, TaskRecord, Value,
 };
 use rocksdb::{
     BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamilyDescriptor, CompactOptions,
@@ -153,7 +153,12 @@ impl RawStore {
     }
 
     fn get_record(&self, id: ObjectId) -> Result<Option<ObjectRecord>> {
-        let key = ObjectKey { ns: NS, id }.encode();
+        let key = ObjectKey {
+            ns: NS,
+            class: CLASS,
+            id,
+        }
+        .encode();
         Ok(
             match self.db.get_pinned_cf(self.cf(Family::Object)?, &key)? {
                 Some(v) => Some(ObjectRecord::decode(&v)?),
@@ -189,18 +194,18 @@ impl RawStore {
     fn put_object(&self, batch: &mut WriteBatch, id: ObjectId, rec: &ObjectRecord) -> Result<()> {
         batch.put_cf(
             self.cf(Family::Object)?,
-            ObjectKey { ns: NS, id }.encode(),
-            rec.encode(),
-        );
-        batch.put_cf(
-            self.cf(Family::FullScan)?,
-            FullScanKey {
+            ObjectKey {
                 ns: NS,
                 class: CLASS,
                 id,
             }
             .encode(),
-            [],
+            rec.encode(),
+        );
+        batch.put_cf(
+            self.cf(Family::Locator)?,
+            LocatorKey { ns: NS, id }.encode(),
+            encode_locator(CLASS),
         );
         if self.email_index {
             batch.put_cf(
@@ -294,38 +299,20 @@ impl Store for RawStore {
     }
 
     fn scan_all(&mut self) -> Result<u64> {
-        let prefix = FullScanKey::class_prefix(NS, CLASS);
+        // The class's records, clustered under its prefix: one iteration.
+        let prefix = ObjectKey::class_prefix(NS, CLASS);
         let mut read = ReadOptions::default();
         read.set_iterate_lower_bound(prefix.clone());
         if let Some(upper) = prefix_successor(&prefix) {
             read.set_iterate_upper_bound(upper);
         }
-        let mut it = self
-            .db
-            .raw_iterator_cf_opt(self.cf(Family::FullScan)?, read);
+        let mut it = self.db.raw_iterator_cf_opt(self.cf(Family::Object)?, read);
         it.seek(&prefix);
-        let objects = self.cf(Family::Object)?;
         let mut count = 0;
-        let mut keys = Vec::with_capacity(1000);
-        loop {
-            keys.clear();
-            while let Some(key) = it.key() {
-                let id = FullScanKey::decode(key)?.id;
-                keys.push(ObjectKey { ns: NS, id }.encode());
-                it.next();
-                if keys.len() == 1000 {
-                    break;
-                }
-            }
-            if keys.is_empty() {
-                break;
-            }
-            for v in self.db.batched_multi_get_cf(objects, &keys, true) {
-                if let Some(v) = v? {
-                    std::hint::black_box(ObjectRecord::decode(&v)?);
-                    count += 1;
-                }
-            }
+        while let Some(v) = it.value() {
+            std::hint::black_box(ObjectRecord::decode(v)?);
+            count += 1;
+            it.next();
         }
         it.status()?;
         Ok(count)
@@ -339,6 +326,11 @@ impl Store for RawStore {
         let snapshot = self.db.snapshot();
         let mut read = ReadOptions::default();
         read.set_snapshot(&snapshot);
+        let prefix = ObjectKey::class_prefix(NS, CLASS);
+        read.set_iterate_lower_bound(prefix.clone());
+        if let Some(upper) = prefix_successor(&prefix) {
+            read.set_iterate_upper_bound(upper);
+        }
         let mut it = self.db.raw_iterator_cf_opt(self.cf(Family::Object)?, read);
         it.seek_to_first();
         let mut keys = Vec::new();
@@ -395,7 +387,12 @@ impl Store for RawStore {
         rec.fields[0].1 = new;
         batch.put_cf(
             self.cf(Family::Object)?,
-            ObjectKey { ns: NS, id }.encode(),
+            ObjectKey {
+                ns: NS,
+                class: CLASS,
+                id,
+            }
+            .encode(),
             rec.encode(),
         );
         self.write(batch)
@@ -405,15 +402,18 @@ impl Store for RawStore {
         let id = ObjectId(id);
         let rec = self.get_record(id)?.ok_or("missing object")?;
         let mut batch = WriteBatch::default();
-        batch.delete_cf(self.cf(Family::Object)?, ObjectKey { ns: NS, id }.encode());
         batch.delete_cf(
-            self.cf(Family::FullScan)?,
-            FullScanKey {
+            self.cf(Family::Object)?,
+            ObjectKey {
                 ns: NS,
                 class: CLASS,
                 id,
             }
             .encode(),
+        );
+        batch.delete_cf(
+            self.cf(Family::Locator)?,
+            LocatorKey { ns: NS, id }.encode(),
         );
         batch.delete_cf(self.cf(Family::Ordered)?, email_key(rec.value(EMAIL)));
         if let Value::U64(age) = rec.value(AGE) {

@@ -33,9 +33,15 @@ const BULK_BUILD_DIR: &str = "rockhold-bulk-build";
 pub(crate) enum Versions {
     /// Only the current one (every open but a migration's).
     Current,
-    /// Also the versions a migration rewrites ([`FormatVersion::V1`]).
+    /// Also the versions a migration rewrites ([`FormatVersion::V1`],
+    /// [`FormatVersion::V2`]).
     Migratable,
 }
+
+/// Column families of earlier format versions, opened only to migrate a
+/// database (the first open after the migration drops them): v2's
+/// full-scan family.
+pub(crate) const RETIRED_COLUMN_FAMILIES: [&str; 1] = ["index_full_scan"];
 
 /// An open RocksDB database.
 pub(crate) struct RocksKv {
@@ -100,15 +106,31 @@ impl RocksKv {
     ) -> Result<RocksKv> {
         open::check_is_database(path, config.create_if_missing)?;
         let claim = DirClaim::take(path, config.create_if_missing, config.dir_mode)?;
+        let mut retired = Vec::new();
         if path.join("CURRENT").is_file() {
             match open::peek_format_version(path, config)? {
                 None | Some(FormatVersion::CURRENT) => {}
-                Some(FormatVersion::V1) if versions == Versions::Migratable => {}
+                Some(FormatVersion::V1 | FormatVersion::V2) if versions == Versions::Migratable => {
+                }
                 Some(found) => return Err(Error::version_refused(found)),
             }
+            retired = open::retired_column_families(path)?;
         }
         let cache = Cache::new_lru_cache(config.block_cache_bytes);
-        let db = DB::open_cf_descriptors(&db_options(config), path, descriptors(config, &cache))?;
+        let descriptors = descriptors(config, &cache).chain(
+            retired
+                .iter()
+                .map(|name| ColumnFamilyDescriptor::new(*name, rocksdb::Options::default())),
+        );
+        let mut db = DB::open_cf_descriptors(&db_options(config), path, descriptors)?;
+        // An earlier format's families are kept for a migration, which
+        // reopens the database when done: a current database drops them
+        // (also those of a migration stopped after recording the version).
+        if versions == Versions::Current {
+            for name in retired {
+                db.drop_cf(name)?;
+            }
+        }
         // SST files of a build that a crash left behind were never
         // ingested: nothing refers to them.
         let _ = std::fs::remove_dir_all(path.join(BULK_BUILD_DIR));

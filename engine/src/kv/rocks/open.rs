@@ -7,6 +7,7 @@ use std::path::Path;
 use rockhold_format::FormatVersion;
 use rocksdb::DB;
 
+use super::RETIRED_COLUMN_FAMILIES;
 use crate::error::{Error, Result};
 use crate::kv::{Config, COLUMN_FAMILIES};
 
@@ -67,9 +68,13 @@ pub(super) fn check_is_database(path: &Path, create: bool) -> Result<()> {
         .copied()
         .filter(|cf| !found.iter().any(|f| f == cf))
         .collect();
+    // A retired family is an earlier format's (refused at open by its
+    // version, dropped by the migration).
     let foreign: Vec<&String> = found
         .iter()
-        .filter(|f| !COLUMN_FAMILIES.contains(&f.as_str()))
+        .filter(|f| {
+            !COLUMN_FAMILIES.contains(&f.as_str()) && !RETIRED_COLUMN_FAMILIES.contains(&f.as_str())
+        })
         .collect();
     if !missing.is_empty() || !foreign.is_empty() {
         return Err(refuse(format!(
@@ -78,6 +83,16 @@ pub(super) fn check_is_database(path: &Path, create: bool) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The column families of earlier format versions the database at `path`
+/// still has ([`RETIRED_COLUMN_FAMILIES`]).
+pub(super) fn retired_column_families(path: &Path) -> Result<Vec<&'static str>> {
+    let found = DB::list_cf(&rocksdb::Options::default(), path)?;
+    Ok(RETIRED_COLUMN_FAMILIES
+        .into_iter()
+        .filter(|cf| found.iter().any(|f| f == cf))
+        .collect())
 }
 
 /// Whether `dir` holds a file only a RocksDB database has: a MANIFEST, an
