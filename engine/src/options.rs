@@ -11,7 +11,7 @@ use std::time::Duration;
 pub struct Options {
     pub(crate) create_if_missing: bool,
     pub(crate) sync_writes: bool,
-    pub(crate) block_cache_bytes: usize,
+    pub(crate) memory_budget: usize,
     pub(crate) write_buffer_bytes: usize,
     pub(crate) unique_cache_entries: usize,
     pub(crate) class_cache_entries: usize,
@@ -68,7 +68,7 @@ impl Default for Options {
         Options {
             create_if_missing: kv.create_if_missing,
             sync_writes: false,
-            block_cache_bytes: kv.block_cache_bytes,
+            memory_budget: kv.memory_budget,
             write_buffer_bytes: kv.write_buffer_bytes,
             unique_cache_entries: 65_536,
             class_cache_entries: 65_536,
@@ -100,7 +100,7 @@ impl Options {
         crate::kv::Config {
             create_if_missing: self.create_if_missing,
             dir_mode: self.dir_mode,
-            block_cache_bytes: self.block_cache_bytes,
+            memory_budget: self.memory_budget,
             write_buffer_bytes: self.write_buffer_bytes,
             durable_mark_interval: self.durable_mark_interval,
             accept_lost_writes: self.accept_lost_writes,
@@ -121,14 +121,22 @@ impl Options {
         self
     }
 
-    /// Size of RocksDB's block cache, shared by all column families
-    /// (default 64 MiB).
-    pub fn block_cache_bytes(mut self, bytes: usize) -> Self {
-        self.block_cache_bytes = bytes;
+    /// The memory RocksDB may take for data: the block cache and the
+    /// memtables under one limit (default 128 MiB, at least 8 MiB). The
+    /// memtables' memory is charged to the cache, so writes evict cached
+    /// blocks rather than add to the total, and all memtables are flushed
+    /// when they hold half the budget. Outside it: the SST files' index and
+    /// filter blocks, kept in memory by the table readers (about 2 bytes
+    /// per key; `rocksdb.estimate-table-readers-mem`), and the engine's own
+    /// caches (`unique_cache_entries`, `class_cache_entries`, the change
+    /// feed). docs/PERFORMANCE.md has the peak RSS it gives.
+    pub fn memory_budget(mut self, bytes: usize) -> Self {
+        self.memory_budget = bytes.max(8 << 20);
         self
     }
 
-    /// Size of each column family's memtable (default 32 MiB).
+    /// The largest memtable of a column family (default 32 MiB; at most a
+    /// quarter of [`Options::memory_budget`]).
     pub fn write_buffer_bytes(mut self, bytes: usize) -> Self {
         self.write_buffer_bytes = bytes.max(1 << 20);
         self

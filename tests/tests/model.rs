@@ -398,6 +398,12 @@ fn check(db: &TempDb, model: &Model) {
                 .expect("scan class"),
             ids
         );
+        assert_eq!(
+            db.count(class.ns(), class.name()).expect("count"),
+            ids.len() as u64,
+            "count of {}",
+            class.name()
+        );
         // Objects in pages of 3, read with batched lookups.
         let mut paged = Vec::new();
         let mut after = None;
@@ -528,6 +534,10 @@ fn check(db: &TempDb, model: &Model) {
         db.scan("default", "user", "age", &q).expect("bounded").hits,
         want
     );
+    assert_eq!(
+        db.count_range("default", "user", "age", &q).expect("count"),
+        want.len() as u64
+    );
     let skus = entries(Class::Item, "sku");
     let want: Vec<_> = skus
         .iter()
@@ -539,6 +549,11 @@ fn check(db: &TempDb, model: &Model) {
             .expect("prefix")
             .hits,
         want
+    );
+    assert_eq!(
+        db.count_range("shop", "item", "sku", &RangeScan::prefix("s1"))
+            .expect("count"),
+        want.len() as u64
     );
     let scores = entries(Class::Item, "score");
     let q = RangeScan::between(Bound::Included(Value::F64(-0.0)), Bound::Unbounded);
@@ -640,6 +655,12 @@ fn check_docs(db: &TempDb, model: &Model) {
                 .expect("tenant scan")
                 .hits,
             want,
+            "tenant {tenant}"
+        );
+        assert_eq!(
+            db.count_range("default", "doc", "by_tenant", &q)
+                .expect("tenant count"),
+            want.len() as u64,
             "tenant {tenant}"
         );
     }

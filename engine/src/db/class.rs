@@ -176,6 +176,12 @@ impl Class {
         self.db.view().scan_objects(self.ids.at(), after, limit)
     }
 
+    /// The number of entries of an ordered index in the range of `scan`,
+    /// from its keys alone (see [`crate::Db::count_range`]).
+    pub fn count_range(&self, index: &str, scan: &RangeScan) -> Result<u64> {
+        self.db.view().count_range(self.ids.at(), index, scan)
+    }
+
     /// The number of objects of the class, counted from its record keys.
     pub fn count(&self) -> Result<u64> {
         self.db.view().count_class(self.ids.at())

@@ -299,9 +299,11 @@ pub(crate) struct Config {
     pub create_if_missing: bool,
     /// Permission bits of the database directory when it is created.
     pub dir_mode: u32,
-    /// Bytes of the block cache (shared by every space).
-    pub block_cache_bytes: usize,
-    /// Bytes of each space's write buffer (memtable).
+    /// Bytes of memory for the block cache and the memtables together
+    /// (the memtables may take half; their memory is charged to the cache).
+    pub memory_budget: usize,
+    /// Bytes of each space's write buffer (memtable), at most a quarter of
+    /// the budget.
     pub write_buffer_bytes: usize,
     /// How often (at most) a commit records the durable mark.
     pub durable_mark_interval: Duration,
@@ -314,7 +316,7 @@ impl Default for Config {
         Config {
             create_if_missing: true,
             dir_mode: 0o700,
-            block_cache_bytes: 64 << 20,
+            memory_budget: 128 << 20,
             write_buffer_bytes: 32 << 20,
             durable_mark_interval: Duration::from_secs(1),
             accept_lost_writes: false,

@@ -818,53 +818,14 @@ impl<'a> View<'a> {
     pub fn scan(&self, at: ClassAt<'_>, index: &str, scan: &RangeScan) -> Result<ScanPage> {
         let entry = self.class(at)?;
         let index = self.indexed(&entry, index, "ordered")?;
-        let index_prefix = OrderedKey::index_prefix(entry.ns, entry.def.id, index.id);
-        let bound_key = |v: &Value| -> Result<Vec<u8>> {
-            let mut key = index_prefix.clone();
-            key.extend_from_slice(&query_tuple(&entry.def, index, v, true)?);
-            Ok(key)
-        };
-        let successor =
-            |k: &[u8]| rockhold_format::prefix_successor(k).unwrap_or_else(|| vec![0xFF; 64]);
-        let (mut lower, mut upper) = match &scan.prefix {
-            Some(p) => {
-                let l = bound_key_prefix(&entry.def, index, &index_prefix, p)?;
-                let u = successor(&l);
-                (l, u)
-            }
-            None => {
-                let l = match &scan.lower {
-                    Bound::Unbounded => index_prefix.clone(),
-                    Bound::Included(v) => bound_key(v)?,
-                    Bound::Excluded(v) => successor(&bound_key(v)?),
-                };
-                let u = match &scan.upper {
-                    Bound::Unbounded => successor(&index_prefix),
-                    Bound::Included(v) => successor(&bound_key(v)?),
-                    Bound::Excluded(v) => bound_key(v)?,
-                };
-                (l, u)
-            }
-        };
-        if let Some(Cursor(c)) = &scan.after {
-            if !c.starts_with(&index_prefix) {
-                return Err(Error::InvalidCursor {
-                    reason: "it belongs to another index",
-                });
-            }
-            if scan.reverse {
-                upper = upper.min(c.clone());
-            } else {
-                let mut next = c.clone();
-                next.push(0); // the smallest key after the cursor
-                lower = lower.max(next);
-            }
-        }
         let mut page = ScanPage {
             hits: Vec::new(),
             cursor: None,
         };
-        if lower >= upper || scan.limit == 0 {
+        let Some((lower, upper)) = scan_bounds(&entry, index, scan)? else {
+            return Ok(page);
+        };
+        if scan.limit == 0 {
             return Ok(page);
         }
         let shape = IndexShape {
@@ -918,6 +879,30 @@ impl<'a> View<'a> {
         }
         it.status()?;
         Ok(page)
+    }
+
+    /// The number of entries of an ordered index in the range of `scan`
+    /// (its bounds or prefix and its cursor; not its limit or direction),
+    /// counted from the keys (no record is read, no value decoded): the
+    /// objects whose value lies in the range, an object of a multi-valued
+    /// index once per distinct element that does.
+    pub fn count_range(&self, at: ClassAt<'_>, index: &str, scan: &RangeScan) -> Result<u64> {
+        let entry = self.class(at)?;
+        let index = self.indexed(&entry, index, "ordered")?;
+        let Some((lower, upper)) = scan_bounds(&entry, index, scan)? else {
+            return Ok(0);
+        };
+        let mut it = self
+            .kv
+            .iter(Space::Ordered, KeyRange::new(&lower, Some(upper)))?;
+        it.seek_to_first();
+        let mut n = 0u64;
+        while it.key().is_some() {
+            n += 1;
+            it.next();
+        }
+        it.status()?;
+        Ok(n)
     }
 
     pub fn scan_objects(
@@ -1014,6 +999,58 @@ impl<'a> View<'a> {
         it.status()?;
         Ok(out)
     }
+}
+
+/// The index keys `scan` covers, `[lower, upper)` (its bounds or prefix,
+/// after its cursor); `None` when the range is empty.
+fn scan_bounds(
+    entry: &ClassEntry,
+    index: &IndexDef,
+    scan: &RangeScan,
+) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    let index_prefix = OrderedKey::index_prefix(entry.ns, entry.def.id, index.id);
+    let bound_key = |v: &Value| -> Result<Vec<u8>> {
+        let mut key = index_prefix.clone();
+        key.extend_from_slice(&query_tuple(&entry.def, index, v, true)?);
+        Ok(key)
+    };
+    let successor =
+        |k: &[u8]| rockhold_format::prefix_successor(k).unwrap_or_else(|| vec![0xFF; 64]);
+    let (mut lower, mut upper) = match &scan.prefix {
+        Some(p) => {
+            let l = bound_key_prefix(&entry.def, index, &index_prefix, p)?;
+            let u = successor(&l);
+            (l, u)
+        }
+        None => {
+            let l = match &scan.lower {
+                Bound::Unbounded => index_prefix.clone(),
+                Bound::Included(v) => bound_key(v)?,
+                Bound::Excluded(v) => successor(&bound_key(v)?),
+            };
+            let u = match &scan.upper {
+                Bound::Unbounded => successor(&index_prefix),
+                Bound::Included(v) => successor(&bound_key(v)?),
+                Bound::Excluded(v) => bound_key(v)?,
+            };
+            (l, u)
+        }
+    };
+    if let Some(Cursor(c)) = &scan.after {
+        if !c.starts_with(&index_prefix) {
+            return Err(Error::InvalidCursor {
+                reason: "it belongs to another index",
+            });
+        }
+        if scan.reverse {
+            upper = upper.min(c.clone());
+        } else {
+            let mut next = c.clone();
+            next.push(0); // the smallest key after the cursor
+            lower = lower.max(next);
+        }
+    }
+    Ok((lower < upper).then_some((lower, upper)))
 }
 
 /// The first id after `after` (the first page: 0); `None` past the last.
@@ -1268,6 +1305,22 @@ macro_rules! read_methods {
         /// ```
         pub fn count(&self, namespace: &str, class: &str) -> Result<u64> {
             self.view().count_class(ClassAt::Named(namespace, class))
+        }
+
+        /// The number of entries of an ordered index in the range of
+        /// `scan` (bounds or prefix, and cursor; its limit is ignored),
+        /// counted from the index keys alone: the objects whose value lies
+        /// in the range (an object of a multi-valued index once per
+        /// distinct element in it).
+        pub fn count_range(
+            &self,
+            namespace: &str,
+            class: &str,
+            index: &str,
+            scan: &RangeScan,
+        ) -> Result<u64> {
+            self.view()
+                .count_range(ClassAt::Named(namespace, class), index, scan)
         }
 
         /// Up to `limit` object ids of a class in id order, after `after`.

@@ -78,6 +78,11 @@ fn write_options() -> [WriteOptions; 2] {
     })
 }
 
+/// The memtables' share of [`Config::memory_budget`]: half.
+pub(super) fn memtable_budget(config: &Config) -> usize {
+    config.memory_budget / 2
+}
+
 fn descriptors<'a>(
     config: &'a Config,
     cache: &'a Cache,
@@ -116,13 +121,23 @@ impl RocksKv {
             }
             retired = open::retired_column_families(path)?;
         }
-        let cache = Cache::new_lru_cache(config.block_cache_bytes);
+        let cache = Cache::new_lru_cache(config.memory_budget);
         let descriptors = descriptors(config, &cache).chain(
             retired
                 .iter()
                 .map(|name| ColumnFamilyDescriptor::new(*name, rocksdb::Options::default())),
         );
-        let mut db = DB::open_cf_descriptors(&db_options(config), path, descriptors)?;
+        let mut options = db_options(config);
+        // One budget: the memtables' memory is charged to the block cache
+        // (evicting cached blocks as they grow), and flushed when they
+        // take half of it.
+        let memtables = rocksdb::WriteBufferManager::new_write_buffer_manager_with_cache(
+            memtable_budget(config),
+            false,
+            cache.clone(),
+        );
+        options.set_write_buffer_manager(&memtables);
+        let mut db = DB::open_cf_descriptors(&options, path, descriptors)?;
         // An earlier format's families are kept for a migration, which
         // reopens the database when done: a current database drops them
         // (also those of a migration stopped after recording the version).
@@ -160,7 +175,7 @@ impl RocksKv {
         config: &Config,
     ) -> Result<RocksKv> {
         open::check_is_database(path, false)?;
-        let cache = Cache::new_lru_cache(config.block_cache_bytes);
+        let cache = Cache::new_lru_cache(config.memory_budget);
         let mut o = db_options(config);
         o.create_if_missing(false);
         o.set_max_open_files(-1); // required of secondary instances

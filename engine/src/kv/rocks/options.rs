@@ -47,7 +47,14 @@ pub(super) fn cf_options(space: Space, config: &Config, cache: &Cache) -> rocksd
     table.set_cache_index_and_filter_blocks(false);
     let mut o = rocksdb::Options::default();
     o.set_block_based_table_factory(&table);
-    o.set_write_buffer_size(config.write_buffer_bytes);
+    // A column family's memtable fills to at most half the memtables'
+    // share of the budget (two may exist while one flushes).
+    o.set_write_buffer_size(
+        config
+            .write_buffer_bytes
+            .min(super::memtable_budget(config) / 2)
+            .max(1 << 20),
+    );
     o.set_level_compaction_dynamic_level_bytes(true);
     // Object records compress; index keys are all key and prefix-compressed
     // by the block format already.
