@@ -87,16 +87,8 @@ impl ReadCtx {
     pub fn class_of(&self, namespace: &str, id: ObjectId) -> Result<Option<String>> {
         let view = self.view();
         let ns = view.namespace(namespace)?;
-        let class = match self.class_cache.lookup(&(ns, id)) {
-            Ok(class) => class,
-            Err(generation) => {
-                let Some(class) = view.locate(ns, id)? else {
-                    return Ok(None);
-                };
-                self.class_cache
-                    .insert_if_unchanged(generation, (ns, id), class);
-                class
-            }
+        let Some(class) = view.locate(ns, id)? else {
+            return Ok(None);
         };
         Ok(self
             .catalog
@@ -341,17 +333,47 @@ impl<'a> View<'a> {
     }
 
     /// The class of object `id` as its locator has it (`None`: no such
-    /// object).
+    /// object). A live view remembers it in the object → class cache,
+    /// under the cache's generation guard (a delete meanwhile wins).
     pub fn locate(&self, ns: NamespaceId, id: ObjectId) -> Result<Option<ClassId>> {
-        self.stored().locate(ns, id)
+        if !self.live {
+            return self.stored().locate(ns, id);
+        }
+        let cache = &self.cx.class_cache;
+        let generation = match cache.lookup(&(ns, id)) {
+            Ok(class) => return Ok(Some(class)),
+            Err(generation) => generation,
+        };
+        let class = self.stored().locate(ns, id)?;
+        if let Some(class) = class {
+            cache.insert_if_unchanged(generation, (ns, id), class);
+        }
+        Ok(class)
     }
 
-    /// The stored record of an object found by id alone: its locator, then
-    /// its record (two point reads), checksum-verified.
+    /// The class the object → class cache remembers for object `id`: a
+    /// hint, not an answer. The cache holds classes read from locators and
+    /// forgets an object when it is deleted, but an id given back by
+    /// `put_object` may name an object of another class since, and a
+    /// snapshot may predate either: a read under the hinted class that
+    /// finds nothing reads the locator (`View::record`, `with_record`).
+    fn class_hint(&self, ns: NamespaceId, id: ObjectId) -> Option<ClassId> {
+        self.cx.class_cache.lookup(&(ns, id)).ok()
+    }
+
+    /// The stored record of an object found by id alone, checksum-verified:
+    /// one point read when the object → class cache knows its class,
+    /// otherwise its locator, then its record.
     pub fn record(&self, ns: NamespaceId, id: ObjectId) -> Result<Option<ObjectRecord>> {
+        let hint = self.class_hint(ns, id);
+        if let Some(class) = hint {
+            if let Some(rec) = self.record_in(ns, class, id)? {
+                return Ok(Some(rec));
+            }
+        }
         match self.locate(ns, id)? {
-            Some(class) => self.record_in(ns, class, id),
-            None => Ok(None),
+            Some(class) if Some(class) != hint => self.record_in(ns, class, id),
+            _ => Ok(None),
         }
     }
 
@@ -371,8 +393,8 @@ impl<'a> View<'a> {
         decoded.transpose().map_err(|e| Error::corruption(&key, e))
     }
 
-    /// Runs `f` on the stored record of an object found by id alone (its
-    /// locator, then its record), read in place (the checksum verified,
+    /// Runs `f` on the stored record of an object found by id alone (as
+    /// [`View::record`] finds it), read in place (the checksum verified,
     /// nothing decoded but what `f` reads); `None` when the object does not
     /// exist.
     pub fn with_record<R>(
@@ -381,9 +403,22 @@ impl<'a> View<'a> {
         id: ObjectId,
         f: impl FnOnce(&[u8], RecordView<'_>) -> Result<R>,
     ) -> Result<Option<R>> {
+        let hint = self.class_hint(ns, id);
+        let mut f = Some(f);
+        let mut run = |class| {
+            self.with_record_in(ns, class, id, |key, rec| match f.take() {
+                Some(f) => f(key, rec).map(Some),
+                None => Ok(None),
+            })
+        };
+        if let Some(class) = hint {
+            if let Some(out) = run(class)? {
+                return Ok(out);
+            }
+        }
         match self.locate(ns, id)? {
-            Some(class) => self.with_record_in(ns, class, id, f),
-            None => Ok(None),
+            Some(class) if Some(class) != hint => Ok(run(class)?.flatten()),
+            _ => Ok(None),
         }
     }
 
