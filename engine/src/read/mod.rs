@@ -927,9 +927,12 @@ impl<'a> View<'a> {
         let Some((lower, upper)) = scan_bounds(&entry, index, scan)? else {
             return Ok(0);
         };
-        let mut it = self
-            .kv
-            .iter(Space::Ordered, KeyRange::new(&lower, Some(upper)))?;
+        self.count_keys(Space::Ordered, KeyRange::new(&lower, Some(upper)))
+    }
+
+    /// The number of keys in `range` of `space`, none of their values read.
+    fn count_keys(&self, space: Space, range: KeyRange) -> Result<u64> {
+        let mut it = self.kv.iter(space, range)?;
         it.seek_to_first();
         let mut n = 0u64;
         while it.key().is_some() {
@@ -996,15 +999,7 @@ impl<'a> View<'a> {
     pub fn count_class(&self, at: ClassAt<'_>) -> Result<u64> {
         let entry = self.class(at)?;
         let (lower, upper) = class_range(entry.ns, entry.def.id, ObjectId(0), None);
-        let mut it = self.kv.iter(Space::Objects, KeyRange::new(&lower, upper))?;
-        it.seek_to_first();
-        let mut n = 0u64;
-        while it.key().is_some() {
-            n += 1;
-            it.next();
-        }
-        it.status()?;
-        Ok(n)
+        self.count_keys(Space::Objects, KeyRange::new(&lower, upper))
     }
 
     pub fn scan_class(
