@@ -133,12 +133,11 @@ pub fn assert_invariant(db: &Db) {
 /// column families), for tests that damage or inspect raw bytes. The rockhold
 /// `Db` must be closed.
 pub fn with_raw_db<R>(path: &Path, f: impl FnOnce(&rocksdb::DB) -> R) -> R {
-    let raw = rocksdb::DB::open_cf(
-        &rocksdb::Options::default(),
-        path,
-        rockhold::COLUMN_FAMILIES,
-    )
-    .expect("open raw RocksDB");
+    // Every column family the database has (an older format's too).
+    let families =
+        rocksdb::DB::list_cf(&rocksdb::Options::default(), path).expect("list column families");
+    let raw = rocksdb::DB::open_cf(&rocksdb::Options::default(), path, families)
+        .expect("open raw RocksDB");
     let out = f(&raw);
     raw.flush_wal(true).expect("flush raw WAL");
     out

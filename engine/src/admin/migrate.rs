@@ -18,7 +18,7 @@
 
 use rockhold_format::{
     encode_locator, v1, v2, ClassDef, Family, FormatVersion, IndexId, Key, LocatorKey, MetaKey,
-    MetaValue, ObjectKey, Record, RecordView, TaskKey, TaskRecord, FRAME_VERSION,
+    MetaValue, ObjectKey, Record, RecordView, TaskKey, TaskRecord, FRAME_HEADER_LEN, FRAME_VERSION,
 };
 
 use crate::catalog::{now_ms, put_counter};
@@ -201,12 +201,16 @@ fn v1_to_v2(kv: &dyn Kv, report: &mut MigrationReport) -> Result<()> {
 }
 
 /// The generation markers, each space's deleted and written again at the
-/// newest generation any space recorded, under the tags of this version
-/// (v3 numbers the spaces without v2's full-scan family). Markers of
-/// either frame version are read.
+/// generation they hold, under the tags of this version (v3 numbers the
+/// spaces without v2's full-scan family). Markers of either frame version
+/// are read (none at all: a database from before them). Markers that
+/// disagree (or one missing) mean a column family
+/// lost data, which `Db::open` would refuse: the migration refuses too,
+/// rather than write markers that hide it.
 fn rewrite_generations(kv: &dyn Kv, batch: &mut WriteBatch) -> Result<()> {
-    let mut newest = 0u64;
+    let mut found = Vec::with_capacity(Space::ALL.len());
     for space in Space::ALL {
+        let mut marker = None;
         kv.latest().scan(
             space,
             KeyRange::prefix(Family::Generation.prefix()),
@@ -217,25 +221,62 @@ fn rewrite_generations(kv: &dyn Kv, batch: &mut WriteBatch) -> Result<()> {
                     MetaValue::decode(v)
                 };
                 if let MetaValue::Counter(g) = value.map_err(|e| Error::corruption(k, e))? {
-                    newest = newest.max(g);
+                    marker = Some(g);
                 }
                 Ok(true)
             },
         )?;
+        found.push(marker);
     }
+    let generation = match found.first() {
+        Some(Some(g)) if found.iter().all(|m| *m == Some(*g)) => *g,
+        // None at all: written before the markers were.
+        _ if found.iter().all(Option::is_none) => 0,
+        _ => {
+            return Err(Error::Inconsistent(format!(
+                "the generation markers of the column families disagree ({found:?}, in the \
+                 order default, objects, index_hash, index_ordered, tasks): a column family \
+                 lost data; the database is not migrated (restore a backup)"
+            )))
+        }
+    };
     for space in Space::ALL {
         batch.delete_prefix_in(space, Family::Generation.prefix());
     }
-    batch.put_generation(newest);
+    batch.put_generation(generation);
     Ok(())
 }
 
-/// v2 → v3: every record moves under its class's key with a locator, in
-/// chunks (one batch each: the move and the locator together); the
-/// generation markers take the v3 tags; the full-scan family is left to
-/// the reopen after the migration (`migrate_path`), which drops its column
-/// family. A record under a v3 key is already moved (a rerun).
+/// The class a v2 record names: read from its verified frame, or, for a
+/// record that does not verify, from where the class id sits (the first
+/// four bytes of the body), so that one damaged record does not stop the
+/// migration: it moves as it is, and v3's `verify` and `repair
+/// --drop-object` deal with it.
+fn class_of_v2_record(key: &[u8], value: &[u8]) -> Result<rockhold_format::ClassId> {
+    match RecordView::new(value) {
+        Ok(view) => Ok(view.class()),
+        Err(e) => value
+            .get(FRAME_HEADER_LEN..FRAME_HEADER_LEN + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(|b| rockhold_format::ClassId(u32::from_le_bytes(b)))
+            .ok_or_else(|| Error::corruption(key, e)),
+    }
+}
+
+/// v2 → v3: the generation markers take the v3 tags; every record moves
+/// under its class's key with a locator, in chunks (one batch each: the
+/// move and the locator together); the version is recorded. The full-scan
+/// family is left to the reopen after the migration (`migrate_path`),
+/// which drops its column family. A record under a v3 key is already
+/// moved (a rerun).
 fn v2_to_v3(kv: &dyn Kv, report: &mut MigrationReport) -> Result<()> {
+    // 1. The markers first: from here on a v2 build refuses the database
+    // (its index_hash marker is gone), so a migration stopped halfway is
+    // never served by the build whose layout it has left.
+    let mut batch = WriteBatch::new();
+    rewrite_generations(kv, &mut batch)?;
+    kv.write(&batch, true)?;
+    // 2. The records.
     let mut lower = Family::Object.prefix().to_vec();
     let upper = rockhold_format::prefix_successor(Family::Object.prefix());
     loop {
@@ -250,9 +291,7 @@ fn v2_to_v3(kv: &dyn Kv, report: &mut MigrationReport) -> Result<()> {
                 last = Some(k.to_vec());
                 if k.len() == v2::OBJECT_KEY_LEN {
                     let (ns, id) = v2::decode_object_key(k).map_err(|e| Error::corruption(k, e))?;
-                    let class = RecordView::new(v)
-                        .map_err(|e| Error::corruption(k, e))?
-                        .class();
+                    let class = class_of_v2_record(k, v)?;
                     batch.delete(Family::Object, k);
                     batch.put(Family::Object, &ObjectKey { ns, class, id }.encode(), v);
                     batch.put(
@@ -276,9 +315,7 @@ fn v2_to_v3(kv: &dyn Kv, report: &mut MigrationReport) -> Result<()> {
             _ => break,
         }
     }
-    let mut batch = WriteBatch::new();
-    rewrite_generations(kv, &mut batch)?;
-    kv.write(&batch, true)?;
+    // 3. The database is v3 from here on.
     record_version(kv, FormatVersion::V3)
 }
 

@@ -4,7 +4,8 @@
 //! must do, and fail on when it is corrupt).
 
 use rockhold_format::{
-    decode_holders, encode_holders, Family, Key, LocatorKey, NamespaceId, ObjectId, ObjectKey,
+    decode_holders, decode_locator, encode_holders, Family, Key, LocatorKey, NamespaceId, ObjectId,
+    ObjectKey,
 };
 
 use crate::build::BuildCtx;
@@ -50,11 +51,18 @@ impl BuildCtx {
         let kv = self.kv.latest();
         // The record under every class of the namespace (a damaged locator
         // may name another), and its locator.
-        let classes: Vec<_> = cat
+        let locator = LocatorKey { ns, id }.encode();
+        let located = kv.get(Space::of(Family::Locator), &locator)?;
+        let mut classes: Vec<_> = cat
             .all_classes()
             .filter(|c| c.ns == ns)
             .map(|c| c.def.id)
             .collect();
+        // A record of a class the catalog does not know, where its locator
+        // says (a damaged record moved by a migration).
+        classes.extend(located.as_deref().and_then(|v| decode_locator(v).ok()));
+        classes.sort_unstable();
+        classes.dedup();
         for class in classes {
             let key = ObjectKey { ns, class, id }.encode();
             if kv.get(Space::Objects, &key)?.is_some() {
@@ -62,8 +70,7 @@ impl BuildCtx {
                 report.record_removed = true;
             }
         }
-        let locator = LocatorKey { ns, id }.encode();
-        if kv.get(Space::of(Family::Locator), &locator)?.is_some() {
+        if located.is_some() {
             batch.delete(Family::Locator, &locator);
             report.entries_removed += 1;
         }

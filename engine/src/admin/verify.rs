@@ -288,8 +288,10 @@ impl Verifier<'_> {
             Some(Err(_)) => {}
             Some(Ok(c)) => {
                 return Ok(Some(format!(
-                    "the locator of object {} names class {c}, its record is of class {}",
-                    key.id, key.class
+                    "the locator of object {} names class {}, its record is of class {}",
+                    key.id,
+                    self.class_name(c),
+                    self.class_name(key.class)
                 )))
             }
         }
@@ -436,6 +438,14 @@ impl Verifier<'_> {
         Ok(None)
     }
 
+    /// How a report names a class: its name, or its id for one the catalog
+    /// does not know (damage has nothing else to go by).
+    fn class_name(&self, class: ClassId) -> String {
+        self.classes
+            .get(&class)
+            .map_or_else(|| format!("(unknown, id {class})"), |c| c.def.name.clone())
+    }
+
     /// The record of an index entry's object, which must exist and be of
     /// its class (`Ok(None)`: it does not decode, reported with the object).
     fn check_holder(
@@ -451,7 +461,8 @@ impl Verifier<'_> {
         };
         match self.get(Family::Object, &key.encode())? {
             None => Ok(Err(format!(
-                "points to missing object {id} (of class {class_id})"
+                "points to missing object {id} (of class {})",
+                self.class_name(class_id)
             ))),
             // A record that does not decode (or holds another class than
             // its key names) is reported with the record.

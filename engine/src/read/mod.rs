@@ -365,15 +365,18 @@ impl<'a> View<'a> {
     /// one point read when the object → class cache knows its class,
     /// otherwise its locator, then its record.
     pub fn record(&self, ns: NamespaceId, id: ObjectId) -> Result<Option<ObjectRecord>> {
-        let hint = self.class_hint(ns, id);
-        if let Some(class) = hint {
-            if let Some(rec) = self.record_in(ns, class, id)? {
-                return Ok(Some(rec));
-            }
-        }
-        match self.locate(ns, id)? {
-            Some(class) if Some(class) != hint => self.record_in(ns, class, id),
-            _ => Ok(None),
+        let class = match self.class_hint(ns, id) {
+            // The locator (a live view remembers it in the cache).
+            None => self.locate(ns, id)?,
+            Some(hint) => match self.record_in(ns, hint, id)? {
+                Some(rec) => return Ok(Some(rec)),
+                // The locator itself, not the cache that gave the hint.
+                None => self.stored().locate(ns, id)?.filter(|c| *c != hint),
+            },
+        };
+        match class {
+            Some(class) => self.record_in(ns, class, id),
+            None => Ok(None),
         }
     }
 
@@ -411,14 +414,16 @@ impl<'a> View<'a> {
                 None => Ok(None),
             })
         };
-        if let Some(class) = hint {
-            if let Some(out) = run(class)? {
-                return Ok(out);
-            }
-        }
-        match self.locate(ns, id)? {
-            Some(class) if Some(class) != hint => Ok(run(class)?.flatten()),
-            _ => Ok(None),
+        let class = match hint {
+            None => self.locate(ns, id)?,
+            Some(hint) => match run(hint)? {
+                Some(out) => return Ok(out),
+                None => self.stored().locate(ns, id)?.filter(|c| *c != hint),
+            },
+        };
+        match class {
+            Some(class) => Ok(run(class)?.flatten()),
+            None => Ok(None),
         }
     }
 
@@ -612,8 +617,17 @@ impl<'a> View<'a> {
 
     pub fn get_many(&self, ns: &str, ids: &[ObjectId]) -> Result<Vec<Option<Object>>> {
         let ns_id = self.namespace(ns)?;
-        // Two batched reads: the locators, then the records they name.
-        let classes = self.stored().locate_many(ns_id, ids)?;
+        // Two batched reads, the locators and then the records they name,
+        // at one state: a live view reads both from a snapshot, or a commit
+        // between them could show half of itself.
+        let pinned;
+        let kv: &dyn KvRead = if self.live {
+            pinned = self.cx.kv.snapshot();
+            &*pinned
+        } else {
+            self.kv
+        };
+        let classes = Stored(kv).locate_many(ns_id, ids)?;
         let (found, keys): (Vec<usize>, Vec<Vec<u8>>) = classes
             .iter()
             .zip(ids)
@@ -630,17 +644,16 @@ impl<'a> View<'a> {
         let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
         let mut records: Vec<Option<ObjectRecord>> = vec![None; ids.len()];
         let mut corrupt = None;
-        self.kv
-            .multi_get_with(Space::Objects, &refs, &mut |i, bytes| {
-                let at = found[i];
-                let class = classes[at].unwrap_or(ClassId(0));
-                match ObjectRecord::decode_in(bytes, class) {
-                    Ok(rec) => records[at] = Some(rec),
-                    Err(e) => {
-                        corrupt.get_or_insert_with(|| Error::corruption(&keys[i], e));
-                    }
+        kv.multi_get_with(Space::Objects, &refs, &mut |i, bytes| {
+            let at = found[i];
+            let class = classes[at].unwrap_or(ClassId(0));
+            match ObjectRecord::decode_in(bytes, class) {
+                Ok(rec) => records[at] = Some(rec),
+                Err(e) => {
+                    corrupt.get_or_insert_with(|| Error::corruption(&keys[i], e));
                 }
-            })?;
+            }
+        })?;
         if let Some(e) = corrupt {
             return Err(e);
         }

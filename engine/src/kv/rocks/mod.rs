@@ -138,18 +138,19 @@ impl RocksKv {
         );
         options.set_write_buffer_manager(&memtables);
         let mut db = DB::open_cf_descriptors(&options, path, descriptors)?;
+        // SST files of a build that a crash left behind were never
+        // ingested: nothing refers to them.
+        let _ = std::fs::remove_dir_all(path.join(BULK_BUILD_DIR));
+        open::check_durable_mark(&db, path, config.accept_lost_writes)?;
         // An earlier format's families are kept for a migration, which
         // reopens the database when done: a current database drops them
-        // (also those of a migration stopped after recording the version).
+        // (also those of a migration stopped after recording the version),
+        // once the open is no longer refused for lost writes.
         if versions == Versions::Current {
             for name in retired {
                 db.drop_cf(name)?;
             }
         }
-        // SST files of a build that a crash left behind were never
-        // ingested: nothing refers to them.
-        let _ = std::fs::remove_dir_all(path.join(BULK_BUILD_DIR));
-        open::check_durable_mark(&db, path, config.accept_lost_writes)?;
         let kv = RocksKv {
             db,
             read_only: false,
