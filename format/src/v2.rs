@@ -24,9 +24,6 @@ use crate::ids::{NamespaceId, ObjectId};
 use crate::keys::OBJECT_PREFIX;
 use crate::reader::Reader;
 
-/// Prefix of the v2 full-scan family (`IF`).
-pub const FULL_SCAN_PREFIX: &[u8] = b"IF";
-
 /// Length of a v2 object key: `O` + ns u32 + object u64.
 pub const OBJECT_KEY_LEN: usize = 1 + 4 + 8;
 

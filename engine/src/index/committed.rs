@@ -34,9 +34,33 @@ impl Stored<'_> {
         out.transpose().map_err(|e| Error::corruption(&key, e))
     }
 
+    /// Whether object `id` is still as `seen` ([`Stored::located_record`]
+    /// at an earlier state): one read of the record under the class seen
+    /// (a record there means the locator still names that class: an id has
+    /// one record), or, for an object that did not exist, of its locator.
+    pub fn still(
+        &self,
+        ns: NamespaceId,
+        id: ObjectId,
+        seen: &Option<LocatedRecord>,
+    ) -> Result<bool> {
+        match seen {
+            Some((class, bytes)) => {
+                let key = ObjectKey {
+                    ns,
+                    class: *class,
+                    id,
+                };
+                Ok(self.0.get(Space::Objects, &key.encode())?.as_ref() == Some(bytes))
+            }
+            None => Ok(self.locate(ns, id)?.is_none()),
+        }
+    }
+
     /// The class and stored bytes of object `id` found by id alone (its
     /// locator, then its record); `None` when it does not exist. What a
-    /// transaction records of an object it read, and checks at commit.
+    /// transaction records of an object it read, and checks at commit
+    /// ([`Stored::still`]).
     pub fn located_record(&self, ns: NamespaceId, id: ObjectId) -> Result<Option<LocatedRecord>> {
         let Some(class) = self.locate(ns, id)? else {
             return Ok(None);

@@ -135,7 +135,7 @@ impl ReadSet {
     /// Checks the objects read: each has the record it had.
     pub fn validate_objects(&self, latest: &dyn KvRead) -> Result<()> {
         for ((ns, id), seen) in &self.objects {
-            if Stored(latest).located_record(*ns, *id)? != *seen {
+            if !Stored(latest).still(*ns, *id, seen)? {
                 return Err(Error::Conflict {
                     reason: format!("object {id} changed since the transaction read it"),
                 });
