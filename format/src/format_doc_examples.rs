@@ -90,7 +90,18 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             }
             .encode(),
         ),
-        ("hash_point_value", holders(&[ObjectId(7)])),
+        ("hash_point_value", {
+            let mut out = Vec::new();
+            crate::encode_hash_holders(
+                &[crate::Holder {
+                    id: ObjectId(7),
+                    tuple: Some(&email_tuple),
+                }],
+                &mut out,
+            );
+            out
+        }),
+        ("hash_point_value_bare", holders(&[ObjectId(7)])),
         (
             "ordered_key",
             OrderedKey {

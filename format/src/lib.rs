@@ -60,12 +60,13 @@ pub use frame::{
 pub use hash::HashSeed;
 pub use ids::{ClassId, FieldId, IndexId, NamespaceId, ObjectId};
 pub use keys::{
-    check_name, decode_holders, decode_locator, decode_tuple_value, encode_holders, encode_locator,
-    prefix_successor, AnyKey, ClassKey, Family, GenerationKey, HashKey, IndexShape, Key,
-    LocatorKey, MetaKey, NameKey, NameKind, ObjectKey, OrderedKey, OrderedKeyRef, RawOrderedKey,
-    TaskKey, CLASS_PREFIX, GENERATION_PREFIX, HASH_INDEX_PREFIX, HASH_POINT_KEY_LEN,
-    LOCATOR_PREFIX, MAX_NAME_LEN, META_PREFIX, NAME_PREFIX, OBJECT_KEY_LEN, OBJECT_PREFIX,
-    ORDERED_INDEX_PREFIX, TASK_PREFIX,
+    check_name, decode_hash_holders, decode_holders, decode_locator, decode_tuple_value,
+    encode_hash_holders, encode_holders, encode_locator, prefix_successor, AnyKey, ClassKey,
+    Family, GenerationKey, HashKey, Holder, IndexShape, Key, LocatorKey, MetaKey, NameKey,
+    NameKind, ObjectKey, OrderedKey, OrderedKeyRef, RawOrderedKey, TaskKey, CLASS_PREFIX,
+    GENERATION_PREFIX, HASH_INDEX_PREFIX, HASH_POINT_KEY_LEN, LOCATOR_PREFIX, MAX_HELD_TUPLE,
+    MAX_NAME_LEN, META_PREFIX, NAME_PREFIX, OBJECT_KEY_LEN, OBJECT_PREFIX, ORDERED_INDEX_PREFIX,
+    TASK_PREFIX,
 };
 pub use records::{
     ClassDef, FieldDef, FieldPath, FieldType, Fields, IndexDef, IndexKind, MemberDef, MetaValue,

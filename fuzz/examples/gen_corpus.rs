@@ -204,6 +204,21 @@ fn main() {
     let mut holders = vec![0];
     encode_holders(&[ObjectId(7), ObjectId(1 << 40)], &mut holders);
     put("index_key", "holders_7_2p40", &holders);
+    let mut held = vec![0];
+    encode_hash_holders(
+        &[
+            Holder {
+                id: ObjectId(7),
+                tuple: Some(b"\x06a@x\x00\x01"),
+            },
+            Holder {
+                id: ObjectId(9),
+                tuple: None,
+            },
+        ],
+        &mut held,
+    );
+    put("index_key", "hash_holders_7_9", &held);
 
     // value_order: [split = len(a)] [a] [b]; a and b are ordered encodings (b may be a tuple).
     let pair = |target: &str, name: &str, a: &[Value], b: &[Value]| {

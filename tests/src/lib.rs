@@ -236,3 +236,18 @@ pub fn flip_byte(file: &Path, at: u64) {
     f.seek(SeekFrom::Start(at)).expect("seek");
     f.write_all(&b).expect("write");
 }
+
+/// A raw key and its value.
+pub type RawEntry = (Box<[u8]>, Box<[u8]>);
+
+/// Every unique hash point key (an `IH` key with a value) of a database
+/// open raw, with its value.
+pub fn hash_points(raw: &rocksdb::DB) -> Vec<RawEntry> {
+    raw.iterator_cf(
+        raw_cf(raw, rockhold::Family::Hash),
+        rocksdb::IteratorMode::Start,
+    )
+    .map(|kv| kv.expect("read"))
+    .filter(|(k, v)| k.starts_with(b"IH") && !v.is_empty())
+    .collect()
+}

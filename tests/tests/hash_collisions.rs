@@ -3,8 +3,8 @@
 //! one `IH` prefix, so the holders of different values interleave by id.
 
 use rockhold::{ClassSpec, FieldSpec, FieldType, ObjectId, Options, Value};
-use rockhold_format::{Key, ObjectKey, ObjectRecord, Record};
-use rockhold_tests::{assert_invariant, raw_cf, with_raw_db, TempDb};
+use rockhold_format::{decode_holders, encode_holders, Key, ObjectKey, ObjectRecord, Record};
+use rockhold_tests::{assert_invariant, hash_points, raw_cf, with_raw_db, TempDb};
 
 fn colliding() -> Options {
     Options::default()
@@ -90,6 +90,18 @@ fn verify_finds_two_holders_of_a_value_whose_entries_are_not_neighbours() {
         };
         raw.put_cf(raw_cf(raw, rockhold::Family::Object), key, rec.encode())
             .expect("plant");
+        // The point value in its bare form (holders without the tuples it
+        // keeps, which verify would report first: c's is still c@x).
+        let cf = raw_cf(raw, rockhold::Family::Hash);
+        let points = hash_points(raw);
+        assert_eq!(
+            points.len(),
+            1,
+            "every value shares one point key: {points:?}"
+        );
+        let mut bare = Vec::new();
+        encode_holders(&decode_holders(&points[0].1).expect("holders"), &mut bare);
+        raw.put_cf(cf, &points[0].0, bare).expect("bare");
     });
     db.open_again().expect("reopen");
     let report = db.verify().expect("verify");

@@ -162,6 +162,11 @@ enum Command {
         /// Where the stores are created (default: a fresh folder under /var/tmp).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// One cache budget for every system, in MiB (rockhold's memory
+        /// budget, RocksDB's block cache, SQLite's page cache, redb's cache);
+        /// default: each system's own default.
+        #[arg(long)]
+        cache_mib: Option<usize>,
         /// Internal: run one system in this process and print raw samples.
         #[arg(long, hide = true)]
         system: Option<String>,
@@ -260,12 +265,14 @@ fn main() -> ExitCode {
             reps,
             workloads,
             dir,
+            cache_mib,
             system,
         } => bench::run(bench::BenchArgs {
             n,
             reps,
             workloads,
             dir,
+            cache_mib,
             system,
         }),
     };

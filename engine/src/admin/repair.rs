@@ -4,8 +4,8 @@
 //! must do, and fail on when it is corrupt).
 
 use rockhold_format::{
-    decode_holders, decode_locator, encode_holders, Family, Key, LocatorKey, NamespaceId, ObjectId,
-    ObjectKey,
+    decode_hash_holders, decode_locator, encode_hash_holders, Family, Holder, Key, LocatorKey,
+    NamespaceId, ObjectId, ObjectKey,
 };
 
 use crate::build::BuildCtx;
@@ -113,14 +113,16 @@ fn scan_index_family(
                     batch.delete(family, k);
                     report.entries_removed += 1;
                 }
-            } else if let Ok(holders) = decode_holders(v) {
-                if holders.contains(&id) {
-                    let rest: Vec<ObjectId> = holders.into_iter().filter(|h| *h != id).collect();
+            } else if let Ok(holders) = decode_hash_holders(v) {
+                if holders.iter().any(|h| h.id == id) {
+                    // The others keep their tuples.
+                    let rest: Vec<Holder<'_>> =
+                        holders.into_iter().filter(|h| h.id != id).collect();
                     if rest.is_empty() {
                         batch.delete(family, k);
                     } else {
-                        let mut value = Vec::with_capacity(rest.len() * 8);
-                        encode_holders(&rest, &mut value);
+                        let mut value = Vec::with_capacity(v.len());
+                        encode_hash_holders(&rest, &mut value);
                         batch.put(family, k, &value);
                     }
                     report.unique_keys_changed += 1;

@@ -24,9 +24,9 @@ use crate::index::unique::UniqueCheck;
 use crate::kv::{KeyRange, KvRead, Space};
 use crate::read::ReadCtx;
 use rockhold_format::{
-    decode_holders, decode_locator, AnyKey, ClassDef, ClassId, ClassKey, Family, HashKey, IndexId,
-    Key, LocatorKey, MetaValue, NameEntry, NamespaceId, ObjectId, ObjectKey, ObjectRecord,
-    RawOrderedKey, Record, TaskKey, TaskRecord, TaskState,
+    decode_hash_holders, decode_holders, decode_locator, AnyKey, ClassDef, ClassId, ClassKey,
+    Family, HashKey, Holder, IndexId, Key, LocatorKey, MetaValue, NameEntry, NamespaceId, ObjectId,
+    ObjectKey, ObjectRecord, RawOrderedKey, Record, TaskKey, TaskRecord, TaskState,
 };
 
 /// One violation found by [`Db::verify`](crate::Db::verify).
@@ -355,8 +355,8 @@ impl Verifier<'_> {
         let Some(index) = class.def.index_by_id(index_id) else {
             return Ok(Some(format!("entry of unknown index {index_id}")));
         };
-        let holders = if index.is_unique() {
-            match decode_holders(v) {
+        let holders: Vec<Holder<'_>> = if index.is_unique() {
+            match decode_hash_holders(v) {
                 Ok(h) if h.len() > 1 && index.kind.is_ordered() => {
                     return Ok(Some(format!(
                         "unique ordered key of {} with {} holders {h:?}",
@@ -372,12 +372,18 @@ impl Verifier<'_> {
                 return Ok(Some("index entry has a non-empty value".into()));
             }
             match entry_id(k) {
-                Some(id) => vec![id],
+                Some(id) => vec![Holder { id, tuple: None }],
                 None => return Ok(Some("index entry without an object id".into())),
             }
         };
+        if index.kind.is_ordered() && holders.iter().any(|h| h.tuple.is_some()) {
+            return Ok(Some(format!(
+                "unique ordered key of {} keeps a tuple beside its holder",
+                index.name
+            )));
+        }
         self.unique.next_group();
-        for id in holders {
+        for Holder { id, tuple: kept } in holders {
             let implied = match self.implied.get(&(class_id, index.id, id)) {
                 Some(implied) => implied,
                 None => {
@@ -422,10 +428,20 @@ impl Verifier<'_> {
             let from = implied
                 .points
                 .partition_point(|(key, _)| key.as_slice() < k);
-            for (_, tuple) in implied.points[from..]
+            let held = implied.points[from..]
                 .iter()
-                .take_while(|(key, _)| key.as_slice() == k)
-            {
+                .take_while(|(key, _)| key.as_slice() == k);
+            // The tuple the value keeps is one the record holds: a lookup
+            // trusts it without reading the record.
+            if let Some(kept) = kept {
+                if !held.clone().any(|(_, tuple)| tuple.as_slice() == kept) {
+                    return Ok(Some(format!(
+                        "the value kept for holder {id} in {} is not one its record holds",
+                        index.name
+                    )));
+                }
+            }
+            for (_, tuple) in held {
                 if let Some(first) = self.unique.claim(class_id, index.id, tuple, id) {
                     return Ok(Some(format!(
                         "second holder {id} of unique value {} in {} (first: {first})",

@@ -22,16 +22,16 @@
 use std::collections::HashSet;
 
 use rockhold_format::{
-    encode_holders, ClassDef, ClassId, Family, HashKey, IndexDef, IndexKind, Key, NamespaceId,
-    ObjectId, ObjectKey, OrderedKey, RawOrderedKey, TaskRecord,
+    ClassDef, ClassId, Family, HashKey, IndexDef, IndexKind, Key, NamespaceId, ObjectId, ObjectKey,
+    OrderedKey, RawOrderedKey, TaskRecord, HASH_POINT_KEY_LEN,
 };
 
 use crate::build::task::{indexes_of, Guard, Outcome};
 use crate::build::BuildCtx;
 use crate::error::{Error, Result};
-use crate::index::entries::{check_indexable, entry_key, index_tuples, index_tuples_in, point_key};
+use crate::index::entries::{check_indexable, entry_key, index_tuples_in, point_key};
 use crate::index::plan::{plan, Change, Scope};
-use crate::index::unique::{Conflicts, UniqueCheck};
+use crate::index::unique::{encode_point_value, sort_holders, Conflicts, Held, UniqueCheck};
 use crate::kv::{KeyRange, SortedRun, Space, WriteBatch};
 use crate::options::BuildStage;
 use crate::read::View;
@@ -131,12 +131,42 @@ impl Part {
     }
 }
 
-/// A unique point key followed by the id of one holder: how holders sort.
-fn claim_key(point: &(Family, Vec<u8>), id: ObjectId) -> Vec<u8> {
-    let mut k = Vec::with_capacity(point.1.len() + 8);
+/// A unique point key followed by the id of one holder, and for a hash key
+/// the tuple it holds: how holders sort (neighbours by key, in id order),
+/// carrying what the key's value keeps and the duplicate check compares.
+fn claim_key(point: &(Family, Vec<u8>), id: ObjectId, tuple: &[u8]) -> Vec<u8> {
+    let hashed = point.0 == Family::Hash;
+    let mut k = Vec::with_capacity(point.1.len() + 8 + if hashed { tuple.len() } else { 0 });
     k.extend_from_slice(&point.1);
     k.extend_from_slice(&id.0.to_be_bytes());
+    if hashed {
+        k.extend_from_slice(tuple);
+    }
     k
+}
+
+/// A claim split back ([`split_claim`]): its point key, holder and (hash
+/// keys) tuple.
+type Claim<'c> = (&'c [u8], ObjectId, Option<&'c [u8]>);
+
+/// A claim split back: its point key, holder and (hash keys) tuple.
+fn split_claim(claim: &[u8]) -> Result<Claim<'_>> {
+    let short = || {
+        Error::Inconsistent(format!(
+            "a unique claim of {} bytes in an index build",
+            claim.len()
+        ))
+    };
+    let (key_len, hashed) = match Family::of(claim) {
+        Some(Family::Hash) => (HASH_POINT_KEY_LEN, true),
+        _ => (claim.len().checked_sub(8).ok_or_else(short)?, false),
+    };
+    let id: [u8; 8] = claim
+        .get(key_len..key_len + 8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(short)?;
+    let tuple = hashed.then(|| &claim[key_len + 8..]);
+    Ok((&claim[..key_len], ObjectId(u64::from_be_bytes(id)), tuple))
 }
 
 /// Reads the records of `ids` from the snapshot and collects their entries;
@@ -168,9 +198,13 @@ fn scan_part(
                     stop = Some(Stop::Unindexable(format!("object {id}: {e}")));
                     return Ok(false);
                 }
-                let (family, key) = entry_key(&cx.seed, ns, def.id, index, &tuple, id);
-                // A unique index's point key, and the holder after it.
-                part.push(family, index.is_unique(), &key);
+                if index.is_unique() {
+                    let point = point_key(&cx.seed, ns, def.id, index, &tuple);
+                    part.push(point.0, true, &claim_key(&point, id, &tuple));
+                } else {
+                    let (family, key) = entry_key(&cx.seed, ns, def.id, index, &tuple, id);
+                    part.push(family, false, &key);
+                }
             }
         }
         if part.memory() > budget {
@@ -300,13 +334,11 @@ fn stale_entries(
     Ok(stale)
 }
 
-/// The unique point keys of sorted claims (point key + holder id), each
-/// with its holders: the holders of one key are neighbours. Two holders of
-/// one tuple go to `conflicts` (for a hash key, after comparing the
-/// holders' current records: distinct tuples may share a hash).
+/// The unique point keys of sorted claims ([`claim_key`]), each with its
+/// value: the holders of one key are neighbours. Two holders of one tuple
+/// go to `conflicts` (for a hash key, on the tuples the claims carry:
+/// distinct tuples may share a hash).
 fn point_keys<'k>(
-    latest: &View<'_>,
-    ns: NamespaceId,
     def: &ClassDef,
     claims: &[&'k [u8]],
     conflicts: &mut Conflicts,
@@ -315,14 +347,24 @@ fn point_keys<'k>(
     let mut check = UniqueCheck::new();
     let mut i = 0;
     while i < claims.len() {
-        let key = &claims[i][..claims[i].len().saturating_sub(8)];
-        let mut holders = Vec::new();
-        while i < claims.len() && claims[i].len() == key.len() + 8 && claims[i].starts_with(key) {
-            let mut id = [0u8; 8];
-            id.copy_from_slice(&claims[i][key.len()..]);
-            holders.push(ObjectId(u64::from_be_bytes(id)));
+        let (key, _, _) = split_claim(claims[i])?;
+        let mut holders: Vec<Held> = Vec::new();
+        let mut tuples: Vec<(ObjectId, &[u8])> = Vec::new();
+        while let Some(claim) = claims.get(i) {
+            let (k, id, tuple) = split_claim(claim)?;
+            if k != key {
+                break;
+            }
+            let tuple = tuple.unwrap_or_default();
+            holders.push(Held::of(
+                Family::of(key).unwrap_or(Family::Ordered),
+                id,
+                tuple,
+            ));
+            tuples.push((id, tuple));
             i += 1;
         }
+        let key: &'k [u8] = &claims[i - 1][..key.len()];
         if holders.len() > 1 {
             let index = match Family::of(key) {
                 Some(Family::Hash) => HashKey::decode(key).map(|k| k.index),
@@ -335,22 +377,16 @@ fn point_keys<'k>(
                 )));
             };
             check.next_group();
-            for &h in &holders {
-                let Some(rec) = latest.record_in(ns, def.id, h)? else {
-                    continue;
-                };
-                for tuple in index_tuples(def, index, &rec) {
-                    let same_key = point_key(&latest.cx.seed, ns, def.id, index, &tuple).1 == key;
-                    if same_key {
-                        if let Some(first) = check.claim(def.id, index.id, &tuple, h) {
-                            conflicts.note(first, h);
-                        }
-                    }
+            for (h, tuple) in tuples {
+                // An ordered key is its tuple: every holder claims it.
+                if let Some(first) = check.claim(def.id, index.id, tuple, h) {
+                    conflicts.note(first, h);
                 }
             }
         }
-        let mut value = Vec::with_capacity(holders.len() * 8);
-        encode_holders(&holders, &mut value);
+        sort_holders(&mut holders);
+        let mut value = Vec::new();
+        encode_point_value(&holders, &mut value);
         out.push((key, value));
     }
     Ok(out)
@@ -481,14 +517,14 @@ pub(crate) fn build_by_ingest(
     let outdated_claims: HashSet<Vec<u8>> = swap
         .released
         .iter()
-        .map(|u| claim_key(&u.key, u.id))
+        .map(|u| claim_key(&u.key, u.id, &u.tuple))
         .collect();
     let mut current = Part::default();
     for (family, key) in &swap.put {
         current.push(*family, false, key);
     }
     for u in swap.new_unique() {
-        current.push(u.key.0, true, &claim_key(&u.key, u.id));
+        current.push(u.key.0, true, &claim_key(&u.key, u.id, &u.tuple));
     }
     current.sort();
     let mut finals = Vec::with_capacity(2);
@@ -513,7 +549,7 @@ pub(crate) fn build_by_ingest(
         if fresh_claims.len() > 0 {
             claims = merge_slices(&claims, &merge(&[fresh_claims]));
         }
-        let points = point_keys(&latest, ns, def, &claims, &mut conflicts)?;
+        let points = point_keys(def, &claims, &mut conflicts)?;
         finals.push((family, with_points(&keys, points)));
     }
     if !conflicts.is_empty() {

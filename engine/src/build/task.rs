@@ -35,7 +35,7 @@ use crate::error::{Error, Result};
 use crate::index::entries::{entry_id, index_keys};
 use crate::index::plan::unique_stripes;
 use crate::index::plan::{plan, Change, Scope};
-use crate::index::unique::write_plan;
+use crate::index::unique::{encode_point_value, write_plan, Held};
 use crate::index::unique::{point_writes_with, Conflicts};
 use crate::kv::{KeyRange, Space, WriteBatch};
 use crate::read::View;
@@ -481,6 +481,9 @@ fn remove_stale_chunk(
         for k in keys {
             owners.push(if index.is_unique() {
                 view.point_holders(family, k)?
+                    .into_iter()
+                    .map(|h| h.id)
+                    .collect()
             } else {
                 let id = entry_id(k).filter(|_| k.len() > head + 8).ok_or_else(|| {
                     Error::corruption(k, rockhold_format::Error::Truncated { what: "index key" })
@@ -513,13 +516,17 @@ fn remove_stale_chunk(
     let mut implied_of: HashMap<ObjectId, Vec<Vec<u8>>> = HashMap::new();
     for (key, owned) in keys.iter().zip(owners) {
         // Read again under the locks: the point key may have changed.
-        let holders = if index.is_unique() {
+        let holders: Vec<Held> = if index.is_unique() {
             view.point_holders(family, key)?
         } else {
             owned
+                .into_iter()
+                .map(|id| Held { id, tuple: None })
+                .collect()
         };
         let mut kept = Vec::with_capacity(holders.len());
-        for oid in &holders {
+        for held in &holders {
+            let oid = &held.id;
             let implied = match implied_of.entry(*oid) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
@@ -530,7 +537,7 @@ fn remove_stale_chunk(
                 }
             };
             if implied.binary_search(key).is_ok() {
-                kept.push(*oid);
+                kept.push(held.clone());
             }
         }
         if kept.len() != holders.len() {
@@ -539,7 +546,7 @@ fn remove_stale_chunk(
                 batch.delete(family, key);
             } else {
                 let mut value = Vec::new();
-                rockhold_format::encode_holders(&kept, &mut value);
+                encode_point_value(&kept, &mut value);
                 batch.put(family, key, &value);
             }
         }

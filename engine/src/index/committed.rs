@@ -5,14 +5,14 @@
 //! and the reads all ask it through here.
 
 use rockhold_format::{
-    decode_holders, decode_locator, ClassDef, ClassId, Family, IndexDef, Key, LocatorKey,
+    decode_hash_holders, decode_locator, ClassDef, ClassId, Family, IndexDef, Key, LocatorKey,
     NamespaceId, ObjectId, ObjectKey, RecordView,
 };
 
 use crate::error::{Error, Result};
 use crate::index::entries::index_tuples_in;
 use crate::index::plan::UniqueValue;
-use crate::index::unique::Committed;
+use crate::index::unique::{Committed, Held};
 use crate::kv::{KvRead, Space};
 
 /// An object's class and stored record bytes, as a transaction saw them.
@@ -122,11 +122,12 @@ impl Stored<'_> {
             .unwrap_or_default())
     }
 
-    /// The holders stored under a unique index's point key.
-    pub fn point_holders(&self, family: Family, key: &[u8]) -> Result<Vec<ObjectId>> {
+    /// The holders stored under a unique index's point key, with the
+    /// tuples the value keeps.
+    pub fn point_holders(&self, family: Family, key: &[u8]) -> Result<Vec<Held>> {
         let mut decoded = None;
         self.0.get_with(Space::of(family), key, &mut |bytes| {
-            decoded = Some(decode_holders(bytes));
+            decoded = Some(held(bytes));
         })?;
         Ok(decoded
             .transpose()
@@ -136,8 +137,8 @@ impl Stored<'_> {
 
     /// `point_holders` of every key, in order: one batched read per run of
     /// keys of one family.
-    pub fn point_holders_many(&self, keys: &[&(Family, Vec<u8>)]) -> Result<Vec<Vec<ObjectId>>> {
-        let mut out: Vec<Vec<ObjectId>> = vec![Vec::new(); keys.len()];
+    pub fn point_holders_many(&self, keys: &[&(Family, Vec<u8>)]) -> Result<Vec<Vec<Held>>> {
+        let mut out: Vec<Vec<Held>> = vec![Vec::new(); keys.len()];
         let mut corrupt = None;
         let mut start = 0;
         while start < keys.len() {
@@ -150,16 +151,13 @@ impl Stored<'_> {
                 continue;
             }
             let run: Vec<&[u8]> = keys[start..end].iter().map(|k| k.1.as_slice()).collect();
-            self.0.multi_get_with(
-                Space::of(family),
-                &run,
-                &mut |i, bytes| match decode_holders(bytes) {
+            self.0
+                .multi_get_with(Space::of(family), &run, &mut |i, bytes| match held(bytes) {
                     Ok(holders) => out[start + i] = holders,
                     Err(e) => {
                         corrupt.get_or_insert_with(|| Error::corruption(run[i], e));
                     }
-                },
-            )?;
+                })?;
             if let Some(e) = corrupt.take() {
                 return Err(e);
             }
@@ -169,12 +167,20 @@ impl Stored<'_> {
     }
 }
 
+/// A point value's holders, owned.
+fn held(bytes: &[u8]) -> std::result::Result<Vec<Held>, rockhold_format::Error> {
+    Ok(decode_hash_holders(bytes)?
+        .iter()
+        .map(Held::from_stored)
+        .collect())
+}
+
 impl Committed for Stored<'_> {
-    fn holders(&mut self, family: Family, key: &[u8]) -> Result<Vec<ObjectId>> {
+    fn holders(&mut self, family: Family, key: &[u8]) -> Result<Vec<Held>> {
         self.point_holders(family, key)
     }
 
-    fn holders_many(&mut self, keys: &[&(Family, Vec<u8>)]) -> Result<Vec<Vec<ObjectId>>> {
+    fn holders_many(&mut self, keys: &[&(Family, Vec<u8>)]) -> Result<Vec<Vec<Held>>> {
         self.point_holders_many(keys)
     }
 

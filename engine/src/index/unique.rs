@@ -6,7 +6,9 @@
 
 use std::collections::HashMap;
 
-use rockhold_format::{encode_holders, ClassId, Family, IndexId, NamespaceId, ObjectId};
+use rockhold_format::{
+    encode_hash_holders, ClassId, Family, Holder, IndexId, NamespaceId, ObjectId, MAX_HELD_TUPLE,
+};
 
 use super::entries::{tuple_value, Entry};
 use super::plan::{Plan, UniqueValue};
@@ -61,26 +63,84 @@ impl UniqueCheck {
     }
 }
 
+/// A holder of a unique point key as stored: the object, and the encoded
+/// tuple the value keeps for it (a hash index's, when kept; never an
+/// ordered index's, whose key is the tuple).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Held {
+    pub id: ObjectId,
+    pub tuple: Option<Vec<u8>>,
+}
+
+impl Held {
+    /// The holder `id` of `tuple` in a key of `family`, keeping the tuple
+    /// where the value does ([`MAX_HELD_TUPLE`]).
+    pub fn of(family: Family, id: ObjectId, tuple: &[u8]) -> Held {
+        Held {
+            id,
+            tuple: (family == Family::Hash && tuple.len() <= MAX_HELD_TUPLE)
+                .then(|| tuple.to_vec()),
+        }
+    }
+
+    /// From a decoded point value.
+    pub fn from_stored(h: &Holder<'_>) -> Held {
+        Held {
+            id: h.id,
+            tuple: h.tuple.map(<[u8]>::to_vec),
+        }
+    }
+}
+
+/// Sorts holders by id, one entry per object: an object holding two
+/// tuples under one hash key (a collision within a multi-valued index)
+/// keeps no tuple, so a reader verifies it on its record.
+pub(crate) fn sort_holders(holders: &mut Vec<Held>) {
+    holders.sort_by_key(|h| h.id);
+    holders.dedup_by(|later, kept| {
+        if later.id != kept.id {
+            return false;
+        }
+        if later.tuple != kept.tuple {
+            kept.tuple = None;
+        }
+        true
+    });
+}
+
+/// The value of a unique point key with `holders` (sorted by id, distinct).
+pub(crate) fn encode_point_value(holders: &[Held], out: &mut Vec<u8>) {
+    let borrowed: Vec<Holder<'_>> = holders
+        .iter()
+        .map(|h| Holder {
+            id: h.id,
+            tuple: h.tuple.as_deref(),
+        })
+        .collect();
+    encode_hash_holders(&borrowed, out);
+}
+
 /// The new value of one unique point key (borrowed from the plan): its
 /// holders, sorted (empty: delete the key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PointWrite<'p> {
     pub family: Family,
     pub key: &'p [u8],
-    pub holders: Vec<ObjectId>,
+    pub holders: Vec<Held>,
 }
 
 /// What the commit of a plan needs to read to rewrite unique point keys.
 pub(crate) trait Committed {
     /// The holders stored under a point key (none when it is absent).
-    fn holders(&mut self, family: Family, key: &[u8]) -> Result<Vec<ObjectId>>;
+    fn holders(&mut self, family: Family, key: &[u8]) -> Result<Vec<Held>>;
     /// `holders` of every key, in order: one batched read where the store
     /// has one (a batch of inserts checks all its values at once).
-    fn holders_many(&mut self, keys: &[&(Family, Vec<u8>)]) -> Result<Vec<Vec<ObjectId>>> {
+    fn holders_many(&mut self, keys: &[&(Family, Vec<u8>)]) -> Result<Vec<Vec<Held>>> {
         keys.iter().map(|k| self.holders(k.0, &k.1)).collect()
     }
     /// The encoded tuples a committed object holds in a unique hash index
-    /// (to tell a second holder of a tuple from a hash collision).
+    /// (to tell a second holder of a tuple from a hash collision, for a
+    /// holder whose tuple the value does not keep).
     fn tuples(&mut self, u: &UniqueValue<'_>, holder: ObjectId) -> Result<Vec<Vec<u8>>>;
 }
 
@@ -178,27 +238,30 @@ pub(crate) fn point_writes_with<'p>(
     let mut out = Vec::with_capacity(keys.len());
     for ((key, ns), stored) in keys.into_iter().zip(stored_all) {
         while claims.next_if(|u| u.key < *key).is_some() {}
-        let mut holders: Vec<ObjectId> = stored
+        let mut holders: Vec<Held> = stored
             .iter()
-            .copied()
-            .filter(|h| !plan.touches(ns, *h))
+            .filter(|h| !plan.touches(ns, h.id))
+            .cloned()
             .collect();
         let kept = holders.len();
         while let Some(u) = claims.next_if(|u| u.key == *key) {
             if u.new {
-                for &h in &holders[..kept] {
-                    // Compared on the holder's record: a hash key's holders
-                    // may hold other tuples (a collision), and no stored
-                    // holder is trusted without its record.
-                    if committed.tuples(u, h)?.contains(&u.tuple) {
-                        on_conflict.conflict(u, h)?;
+                for h in &holders[..kept] {
+                    // A hash key's holders may hold other tuples (a
+                    // collision): compared on the tuple the value keeps,
+                    // or else on the holder's record.
+                    let same = match &h.tuple {
+                        Some(t) => *t == u.tuple,
+                        None => committed.tuples(u, h.id)?.contains(&u.tuple),
+                    };
+                    if same {
+                        on_conflict.conflict(u, h.id)?;
                     }
                 }
             }
-            holders.push(u.id);
+            holders.push(Held::of(key.0, u.id, &u.tuple));
         }
-        holders.sort_unstable();
-        holders.dedup();
+        sort_holders(&mut holders);
         if holders != stored {
             out.push(PointWrite {
                 family: key.0,
@@ -225,7 +288,7 @@ pub(crate) fn write_plan(batch: &mut WriteBatch, plan: &Plan<'_>, points: &[Poin
             batch.delete(p.family, p.key);
         } else {
             value.clear();
-            encode_holders(&p.holders, &mut value);
+            encode_point_value(&p.holders, &mut value);
             batch.put(p.family, p.key, &value);
         }
     }

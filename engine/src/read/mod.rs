@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::index::committed::Stored;
 use crate::index::entries::ValueHasher;
 use crate::index::entries::{encode_tuple, entry_id, index_tuples_in, point_key};
+use crate::index::unique::Held;
 use crate::kv::Kv;
 use crate::kv::{KeyRange, KvRead, Space};
 use crate::metrics::Metrics;
@@ -494,8 +495,9 @@ impl<'a> View<'a> {
         Stored(self.kv)
     }
 
-    /// The holders stored under a unique index's point key.
-    pub fn point_holders(&self, family: Family, key: &[u8]) -> Result<Vec<ObjectId>> {
+    /// The holders stored under a unique index's point key, with the
+    /// tuples the value keeps.
+    pub fn point_holders(&self, family: Family, key: &[u8]) -> Result<Vec<Held>> {
         self.stored().point_holders(family, key)
     }
 
@@ -523,9 +525,19 @@ impl<'a> View<'a> {
                     reason: "a unique lookup has one page",
                 });
             }
-            for id in self.point_holders(family, &prefix)? {
-                if page.ids.len() < limit && (!hashed || self.holds(ns, class, index, tuple, id)?) {
-                    page.ids.push(id);
+            for h in self.point_holders(family, &prefix)? {
+                if page.ids.len() == limit {
+                    break;
+                }
+                // A hash key's holder is verified on the tuple its value
+                // keeps: one read in all; else on its record.
+                let holds = !hashed
+                    || match &h.tuple {
+                        Some(t) => t == tuple,
+                        None => self.holds(ns, class, index, tuple, h.id)?,
+                    };
+                if holds {
+                    page.ids.push(h.id);
                 }
             }
             return Ok(page);
@@ -797,7 +809,10 @@ impl<'a> View<'a> {
             let holders = self.holders(entry.ns, &entry.def, index, tuple)?;
             self.one_holder(&entry.def, index, tuple, &holders)?;
         }
-        for id in stored {
+        for Held { id, tuple: kept } in stored {
+            if kept.is_some_and(|t| t != *tuple) {
+                continue; // another tuple of the same hash
+            }
             if let Some(Some(r)) = read(id)? {
                 if let Some(fill) = fill {
                     self.cache_holder(fill, key, id);

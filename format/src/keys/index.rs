@@ -11,8 +11,9 @@
 //! - `IR` + ns (u32) + class (u32) + index (u32) + ordered(tuple) → holder
 //!
 //! The holders of a unique hash key are the objects whose (distinct) value
-//! tuples share the hash: one, except after a hash collision. A reader
-//! verifies a holder's values. The holder of a unique ordered key is one
+//! tuples share the hash: one, except after a hash collision. The value
+//! keeps each holder's tuple ([`encode_hash_holders`]), so a reader tells a
+//! hit from a collision without reading the record. The holder of a unique ordered key is one
 //! object: the key is the value tuple itself. Never a read-modify-write
 //! posting list of one value's holders.
 
@@ -313,34 +314,130 @@ fn tuple_mismatch(found: &str, parts: usize) -> Error {
 /// Bytes of an `IH` key up to and including the hash: its point key length.
 pub const HASH_POINT_KEY_LEN: usize = 2 + HEAD_LEN + 8;
 
-/// Appends the value of a unique entry: the holders' ids, each a u64 BE,
-/// sorted and distinct (one for an ordered index; one for a hash index
-/// unless distinct tuples collide).
+/// Appends the value of a unique entry in its bare form: the holders'
+/// ids, each a u64 BE, sorted and distinct (one for an ordered index,
+/// whose key is the tuple itself).
 pub fn encode_holders(ids: &[ObjectId], out: &mut Vec<u8>) {
     ids.iter()
         .for_each(|id| out.extend_from_slice(&id.0.to_be_bytes()));
 }
 
-/// Decodes the value of a unique entry: at least one id, sorted, distinct.
+/// Decodes the value of a unique entry, in either form: its holders' ids
+/// (at least one, sorted, distinct).
 pub fn decode_holders(bytes: &[u8]) -> Result<Vec<ObjectId>> {
-    if bytes.is_empty() || !bytes.len().is_multiple_of(8) {
-        return Err(Error::malformed(format!(
-            "unique index entry value of {} bytes (a non-empty multiple of 8 expected)",
-            bytes.len()
-        )));
+    Ok(decode_hash_holders(bytes)?
+        .into_iter()
+        .map(|h| h.id)
+        .collect())
+}
+
+/// The longest encoded tuple a unique hash point value keeps beside its
+/// holder (the ordered index's limit on a key's tuple): a longer one is
+/// left out, and a reader verifies that holder on its record.
+pub const MAX_HELD_TUPLE: usize = 1024;
+
+/// The first eight bytes of a unique hash point value that keeps tuples: an
+/// id of `u64::MAX` followed by more bytes, which no bare value can be (its
+/// ids ascend, and none follows `u64::MAX`).
+const TUPLES_TAG: [u8; 8] = [0xFF; 8];
+
+/// The length field of a holder whose tuple is left out.
+const NO_TUPLE: u32 = u32::MAX;
+
+/// One holder of a unique hash point key: the object, and the encoded tuple
+/// it holds when the value keeps it (`None`: a tuple over
+/// [`MAX_HELD_TUPLE`], or a value written in the bare form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holder<'a> {
+    /// The holding object.
+    pub id: ObjectId,
+    /// Its tuple's ordered encoding (whose hash is the key's), if kept.
+    pub tuple: Option<&'a [u8]>,
+}
+
+/// Appends the value of a unique hash point key: each holder (sorted and
+/// distinct by id) with its tuple, so a lookup compares the tuple without
+/// reading the record. The bare form ([`encode_holders`]) when no holder
+/// keeps one; otherwise [`TUPLES_TAG`], the number of holders (u32 BE),
+/// then per holder its id (u64 BE), the tuple's length (u32 BE; `u32::MAX`
+/// when left out) and the tuple.
+/// A tuple over [`MAX_HELD_TUPLE`] bytes is left out here, as the decoder
+/// refuses one.
+pub fn encode_hash_holders(holders: &[Holder<'_>], out: &mut Vec<u8>) {
+    fn kept<'t>(h: &Holder<'t>) -> Option<&'t [u8]> {
+        h.tuple.filter(|t| t.len() <= MAX_HELD_TUPLE)
     }
-    let ids: Vec<ObjectId> = bytes
-        .chunks_exact(8)
-        .map(|c| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(c);
-            ObjectId(u64::from_be_bytes(b))
-        })
-        .collect();
-    if ids.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(Error::malformed(
-            "unique index entry holders are not sorted and distinct",
-        ));
+    if holders.iter().all(|h| kept(h).is_none()) {
+        holders
+            .iter()
+            .for_each(|h| out.extend_from_slice(&h.id.0.to_be_bytes()));
+        return;
     }
-    Ok(ids)
+    out.extend_from_slice(&TUPLES_TAG);
+    // Holders are ids of distinct objects: fewer than u32::MAX in any value.
+    out.extend_from_slice(&(holders.len() as u32).to_be_bytes());
+    for h in holders {
+        out.extend_from_slice(&h.id.0.to_be_bytes());
+        match kept(h) {
+            Some(t) => {
+                // At most MAX_HELD_TUPLE: fits in a u32.
+                out.extend_from_slice(&(t.len() as u32).to_be_bytes());
+                out.extend_from_slice(t);
+            }
+            None => out.extend_from_slice(&NO_TUPLE.to_be_bytes()),
+        }
+    }
+}
+
+/// Decodes the value of a unique entry in either form
+/// ([`encode_hash_holders`]): at least one holder, sorted and distinct by
+/// id, tuples borrowed from `bytes`.
+pub fn decode_hash_holders(bytes: &[u8]) -> Result<Vec<Holder<'_>>> {
+    let malformed = |what: String| Error::malformed(format!("unique index entry value: {what}"));
+    let holders = if bytes.len() > 8 && bytes[..8] == TUPLES_TAG {
+        let mut r = Reader::new(&bytes[8..], "unique hash point value");
+        let count = r.u32()?;
+        if count == 0 {
+            return Err(malformed("no holder".into()));
+        }
+        let mut holders = Vec::with_capacity(count.min(64) as usize);
+        for _ in 0..count {
+            let id = ObjectId(r.u64()?);
+            let len = r.u32()?;
+            let tuple = match len {
+                NO_TUPLE => None,
+                n if n as usize <= MAX_HELD_TUPLE => Some(r.take(n as usize)?),
+                n => {
+                    return Err(malformed(format!(
+                        "a held tuple of {n} bytes (at most {MAX_HELD_TUPLE})"
+                    )))
+                }
+            };
+            holders.push(Holder { id, tuple });
+        }
+        r.finish()?;
+        holders
+    } else {
+        if bytes.is_empty() || !bytes.len().is_multiple_of(8) {
+            return Err(malformed(format!(
+                "{} bytes (a non-empty multiple of 8 expected)",
+                bytes.len()
+            )));
+        }
+        bytes
+            .chunks_exact(8)
+            .map(|c| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                Holder {
+                    id: ObjectId(u64::from_be_bytes(b)),
+                    tuple: None,
+                }
+            })
+            .collect()
+    };
+    if holders.windows(2).any(|w| w[0].id >= w[1].id) {
+        return Err(malformed("holders are not sorted and distinct".into()));
+    }
+    Ok(holders)
 }

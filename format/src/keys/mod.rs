@@ -12,8 +12,9 @@ mod task;
 
 pub use generation::GenerationKey;
 pub use index::{
-    decode_holders, decode_tuple_value, encode_holders, HashKey, IndexShape, OrderedKey,
-    OrderedKeyRef, RawOrderedKey, HASH_POINT_KEY_LEN,
+    decode_hash_holders, decode_holders, decode_tuple_value, encode_hash_holders, encode_holders,
+    HashKey, Holder, IndexShape, OrderedKey, OrderedKeyRef, RawOrderedKey, HASH_POINT_KEY_LEN,
+    MAX_HELD_TUPLE,
 };
 pub use meta::MetaKey;
 pub use names::{check_name, NameKey, NameKind, MAX_NAME_LEN};

@@ -224,6 +224,54 @@ proptest! {
     }
 
     #[test]
+    fn hash_holders_round_trip(
+        held in proptest::collection::btree_map(
+            any::<u64>(),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)),
+            1..5,
+        ),
+        long in any::<bool>(),
+    ) {
+        let long_tuple = vec![7u8; MAX_HELD_TUPLE + 1];
+        let holders: Vec<Holder<'_>> = held
+            .iter()
+            .enumerate()
+            .map(|(i, (id, t))| Holder {
+                id: ObjectId(*id),
+                tuple: if long && i == 0 { Some(&long_tuple[..]) } else { t.as_deref() },
+            })
+            .collect();
+        let mut out = Vec::new();
+        encode_hash_holders(&holders, &mut out);
+        // What the decoder gives back: every tuple kept but the long one.
+        let want: Vec<Holder<'_>> = holders
+            .iter()
+            .map(|h| Holder { id: h.id, tuple: h.tuple.filter(|t| t.len() <= MAX_HELD_TUPLE) })
+            .collect();
+        prop_assert_eq!(decode_hash_holders(&out).expect("decodes"), want.clone());
+        prop_assert_eq!(
+            decode_holders(&out).expect("ids decode"),
+            want.iter().map(|h| h.id).collect::<Vec<_>>()
+        );
+        if want.iter().all(|h| h.tuple.is_none()) {
+            // No tuple kept: the bare form, byte for byte.
+            let mut bare = Vec::new();
+            encode_holders(&want.iter().map(|h| h.id).collect::<Vec<_>>(), &mut bare);
+            prop_assert_eq!(&out, &bare);
+        } else {
+            for len in 0..out.len() {
+                // A truncated tagged value is refused (its count says how
+                // many holders follow), unless cut to the tag alone: a bare
+                // holder u64::MAX.
+                match decode_hash_holders(&out[..len]) {
+                    Err(_) => {}
+                    Ok(h) => prop_assert!(h.iter().all(|h| h.tuple.is_none()) && len <= 8),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn prefix_successor_bounds_the_prefix(
         prefix in proptest::collection::vec(any::<u8>(), 0..6),
         tail in proptest::collection::vec(any::<u8>(), 0..6),
@@ -337,6 +385,55 @@ fn unsorted_or_repeated_holders_are_refused() {
     encode_holders(&[ObjectId(2), ObjectId(2)], &mut out);
     assert!(decode_holders(&out).is_err());
     assert!(decode_holders(&[]).is_err());
+}
+
+#[test]
+fn malformed_hash_holders_are_refused() {
+    let tag = [0xFFu8; 8];
+    let entry = |id: u64, len: u32, tuple: &[u8]| {
+        let mut e = id.to_be_bytes().to_vec();
+        e.extend_from_slice(&len.to_be_bytes());
+        e.extend_from_slice(tuple);
+        e
+    };
+    let value = |entries: &[Vec<u8>]| {
+        let mut v = tag.to_vec();
+        v.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+        entries.iter().for_each(|e| v.extend_from_slice(e));
+        v
+    };
+    let ok = value(&[entry(1, 2, b"ab"), entry(3, u32::MAX, b"")]);
+    assert_eq!(
+        decode_hash_holders(&ok).expect("well formed"),
+        vec![
+            Holder {
+                id: ObjectId(1),
+                tuple: Some(&b"ab"[..])
+            },
+            Holder {
+                id: ObjectId(3),
+                tuple: None
+            },
+        ]
+    );
+    // Holders out of order, repeated; a length past the end; a tuple over
+    // the limit (which the encoder leaves out rather than write).
+    assert!(decode_hash_holders(&value(&[entry(3, 0, b""), entry(1, 0, b"")])).is_err());
+    assert!(decode_hash_holders(&value(&[entry(1, 0, b""), entry(1, 0, b"")])).is_err());
+    assert!(decode_hash_holders(&value(&[entry(1, 5, b"ab")])).is_err());
+    // A count that disagrees with the holders, or none at all.
+    let mut extra = ok.clone();
+    extra.extend_from_slice(&entry(4, 0, b""));
+    assert!(decode_hash_holders(&extra).is_err());
+    assert!(decode_hash_holders(&value(&[])).is_err());
+    let long = vec![0u8; MAX_HELD_TUPLE + 1];
+    let over = MAX_HELD_TUPLE as u32 + 1;
+    assert!(decode_hash_holders(&value(&[entry(1, over, &long)])).is_err());
+    // A bare value of the one id u64::MAX is not mistaken for the tag.
+    assert_eq!(
+        decode_holders(&tag).expect("bare"),
+        vec![ObjectId(u64::MAX)]
+    );
 }
 
 #[test]

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[model(class = "person")]
 pub struct Person {
-    // Unique ordered, as the dynamic system's (see rockhold_store.rs).
-    #[index(unique, ordered)]
+    // Unique hash, the default, as the dynamic system's (see rockhold_store.rs).
+    #[index(unique)]
     pub email: String,
     pub name: String,
     #[index(ordered)]

@@ -481,7 +481,16 @@ pub struct BenchArgs {
     pub reps: usize,
     pub workloads: Option<Vec<String>>,
     pub dir: Option<PathBuf>,
+    pub cache_mib: Option<usize>,
     pub system: Option<String>,
+}
+
+/// `--cache-mib` in bytes, set once per process before any store opens.
+static CACHE_BYTES: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+
+/// The cache budget every system is given (`None`: its own default).
+pub(crate) fn cache_bytes() -> Option<usize> {
+    CACHE_BYTES.get().copied().flatten()
 }
 
 pub fn run(args: BenchArgs) -> std::result::Result<ExitCode, Box<dyn std::error::Error>> {
@@ -500,6 +509,7 @@ fn run_bench(args: BenchArgs) -> Result<ExitCode> {
         let known: Vec<&str> = WORKLOADS.iter().map(|(w, _)| *w).collect();
         return Err(format!("unknown workload {bad}; known: {}", known.join(" ")).into());
     }
+    let _ = CACHE_BYTES.set(args.cache_mib.map(|m| m << 20));
     let plan = Plan {
         n: args.n.max(1000),
         lookups: (args.n / 2).clamp(1, 100_000),
@@ -574,6 +584,12 @@ fn run_bench(args: BenchArgs) -> Result<ExitCode> {
                     "1",
                 ])
                 .args(["--workloads", &plan.workloads.join(",")])
+                .args(
+                    args.cache_mib
+                        .map(|m| ["--cache-mib".to_string(), m.to_string()])
+                        .into_iter()
+                        .flatten(),
+                )
                 .arg("--dir")
                 .arg(&root)
                 .output()?;

@@ -223,7 +223,7 @@ impl RawStore {
 
 impl Store for RawStore {
     fn create(dir: &Path, email_index: bool) -> Result<Self> {
-        let cache = Cache::new_lru_cache(64 << 20);
+        let cache = Cache::new_lru_cache(super::cache_bytes().unwrap_or(64 << 20));
         Ok(RawStore {
             db: open(dir, &cache)?,
             dir: dir.to_path_buf(),
@@ -236,7 +236,7 @@ impl Store for RawStore {
     fn reopen(self, dir: &Path) -> Result<Self> {
         let (next_id, email_index) = (self.next_id, self.email_index);
         drop(self);
-        let cache = Cache::new_lru_cache(64 << 20);
+        let cache = Cache::new_lru_cache(super::cache_bytes().unwrap_or(64 << 20));
         Ok(RawStore {
             db: open(dir, &cache)?,
             dir: dir.to_path_buf(),

@@ -86,7 +86,10 @@ fn email_of(rec: &ObjectRecord) -> Result<&str> {
 
 impl RedbStore {
     fn open(path: PathBuf, email_index: bool, next_id: u64) -> Result<Self> {
-        let db = Database::create(&path)?;
+        let db = match super::cache_bytes() {
+            Some(bytes) => redb::Builder::new().set_cache_size(bytes).create(&path)?,
+            None => Database::create(&path)?,
+        };
         // Create the tables, so that reads find them on an empty store.
         let tx = db.begin_write()?;
         drop(tables(&tx)?);

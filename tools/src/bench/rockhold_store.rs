@@ -22,10 +22,11 @@ const CLASS: &str = "person";
 fn spec(email_index: bool) -> ClassSpec {
     let email = FieldSpec::new("email", FieldType::String);
     ClassSpec::new(CLASS)
-        // Unique *ordered*: the email is the point key, as SQLite's UNIQUE
-        // B-tree and redb's table are keyed by it; a lookup is one read.
+        // Unique hash, the default (`#[index(unique)]`, the README's
+        // dynamic example): a lookup is one read of the point key, whose
+        // value keeps the holder's email.
         .field(if email_index {
-            email.unique_ordered()
+            email.unique_hash()
         } else {
             email
         })
@@ -39,7 +40,12 @@ pub(super) fn options() -> Options {
     // Tasks run through check_reindex_tasks in W5; no thread competes in the others.
     // The unique-lookup cache is sized to hold the W3w working set (100,000
     // lookups): an LRU smaller than a cyclic working set never hits.
-    Options::default()
+    let options = Options::default();
+    let options = match super::cache_bytes() {
+        Some(bytes) => options.memory_budget(bytes),
+        None => options,
+    };
+    options
         .runner_threads(0)
         .reindex_chunk(1000)
         .unique_cache_entries(262_144)

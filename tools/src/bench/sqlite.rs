@@ -26,6 +26,10 @@ fn open(dir: &Path) -> Result<Connection> {
     let conn = Connection::open(dir.join("bench.sqlite"))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    if let Some(bytes) = super::cache_bytes() {
+        // A negative cache_size is in KiB.
+        conn.pragma_update(None, "cache_size", -((bytes >> 10) as i64))?;
+    }
     Ok(conn)
 }
 

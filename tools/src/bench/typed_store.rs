@@ -15,7 +15,7 @@
 //!   model of the same class without the email index ([`PersonLoad`]);
 //!   `db.collection::<Person>()` then finds the stored class lacks the
 //!   index and adds it, as a redeployed application with a new
-//!   `#[index(unique, ordered)]` does; `check_reindex_tasks` builds it.
+//!   `#[index(unique)]` does; `check_reindex_tasks` builds it.
 //! - W6 (change the email): a read-modify-write of the struct in a
 //!   serializable transaction (`Collection::write`), as the crate
 //!   documents for a read-modify-write; the dynamic system sets one field
