@@ -22,8 +22,8 @@
 use std::collections::HashSet;
 
 use rockhold_format::{
-    ClassDef, ClassId, Family, HashKey, IndexDef, IndexKind, Key, NamespaceId, ObjectId, ObjectKey,
-    OrderedKey, RawOrderedKey, TaskRecord, HASH_POINT_KEY_LEN,
+    encode_hash_holders, ClassDef, ClassId, Family, HashKey, Holder, IndexDef, IndexKind, Key,
+    NamespaceId, ObjectId, ObjectKey, OrderedKey, RawOrderedKey, TaskRecord, HASH_POINT_KEY_LEN,
 };
 
 use crate::build::task::{indexes_of, Guard, Outcome};
@@ -31,7 +31,7 @@ use crate::build::BuildCtx;
 use crate::error::{Error, Result};
 use crate::index::entries::{check_indexable, entry_key, index_tuples_in, point_key};
 use crate::index::plan::{plan, Change, Scope};
-use crate::index::unique::{encode_point_value, sort_holders, Conflicts, Held, UniqueCheck};
+use crate::index::unique::{sort_holders, Conflicts, UniqueCheck};
 use crate::kv::{KeyRange, SortedRun, Space, WriteBatch};
 use crate::options::BuildStage;
 use crate::read::View;
@@ -149,17 +149,20 @@ fn claim_key(point: &(Family, Vec<u8>), id: ObjectId, tuple: &[u8]) -> Vec<u8> {
 /// keys) tuple.
 type Claim<'c> = (&'c [u8], ObjectId, Option<&'c [u8]>);
 
-/// A claim split back: its point key, holder and (hash keys) tuple.
-fn split_claim(claim: &[u8]) -> Result<Claim<'_>> {
+/// A claim of a key of `family` split back: its point key, holder and
+/// (hash keys) tuple.
+fn split_claim(family: Family, claim: &[u8]) -> Result<Claim<'_>> {
     let short = || {
         Error::Inconsistent(format!(
             "a unique claim of {} bytes in an index build",
             claim.len()
         ))
     };
-    let (key_len, hashed) = match Family::of(claim) {
-        Some(Family::Hash) => (HASH_POINT_KEY_LEN, true),
-        _ => (claim.len().checked_sub(8).ok_or_else(short)?, false),
+    let hashed = family == Family::Hash;
+    let key_len = if hashed {
+        HASH_POINT_KEY_LEN
+    } else {
+        claim.len().checked_sub(8).ok_or_else(short)?
     };
     let id: [u8; 8] = claim
         .get(key_len..key_len + 8)
@@ -340,34 +343,28 @@ fn stale_entries(
 /// distinct tuples may share a hash).
 fn point_keys<'k>(
     def: &ClassDef,
+    family: Family,
     claims: &[&'k [u8]],
     conflicts: &mut Conflicts,
 ) -> Result<Vec<(&'k [u8], Vec<u8>)>> {
     let mut out = Vec::new();
     let mut check = UniqueCheck::new();
+    let mut holders: Vec<Holder<'k>> = Vec::new();
     let mut i = 0;
-    while i < claims.len() {
-        let (key, _, _) = split_claim(claims[i])?;
-        let mut holders: Vec<Held> = Vec::new();
-        let mut tuples: Vec<(ObjectId, &[u8])> = Vec::new();
-        while let Some(claim) = claims.get(i) {
-            let (k, id, tuple) = split_claim(claim)?;
+    while let Some(&first) = claims.get(i) {
+        let (key, _, _) = split_claim(family, first)?;
+        holders.clear();
+        while let Some(&claim) = claims.get(i) {
+            let (k, id, tuple) = split_claim(family, claim)?;
             if k != key {
                 break;
             }
-            let tuple = tuple.unwrap_or_default();
-            holders.push(Held::of(
-                Family::of(key).unwrap_or(Family::Ordered),
-                id,
-                tuple,
-            ));
-            tuples.push((id, tuple));
+            holders.push(Holder { id, tuple });
             i += 1;
         }
-        let key: &'k [u8] = &claims[i - 1][..key.len()];
         if holders.len() > 1 {
-            let index = match Family::of(key) {
-                Some(Family::Hash) => HashKey::decode(key).map(|k| k.index),
+            let index = match family {
+                Family::Hash => HashKey::decode(key).map(|k| k.index),
                 _ => RawOrderedKey::decode(key).map(|k| k.index),
             }
             .map_err(|e| Error::corruption(key, e))?;
@@ -377,16 +374,17 @@ fn point_keys<'k>(
                 )));
             };
             check.next_group();
-            for (h, tuple) in tuples {
+            for h in &holders {
                 // An ordered key is its tuple: every holder claims it.
-                if let Some(first) = check.claim(def.id, index.id, tuple, h) {
-                    conflicts.note(first, h);
+                let tuple = h.tuple.unwrap_or_default();
+                if let Some(first) = check.claim(def.id, index.id, tuple, h.id) {
+                    conflicts.note(first, h.id);
                 }
             }
+            sort_holders(&mut holders);
         }
-        sort_holders(&mut holders);
         let mut value = Vec::new();
-        encode_point_value(&holders, &mut value);
+        encode_hash_holders(&holders, &mut value);
         out.push((key, value));
     }
     Ok(out)
@@ -549,7 +547,7 @@ pub(crate) fn build_by_ingest(
         if fresh_claims.len() > 0 {
             claims = merge_slices(&claims, &merge(&[fresh_claims]));
         }
-        let points = point_keys(def, &claims, &mut conflicts)?;
+        let points = point_keys(def, family, &claims, &mut conflicts)?;
         finals.push((family, with_points(&keys, points)));
     }
     if !conflicts.is_empty() {

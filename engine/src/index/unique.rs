@@ -92,17 +92,49 @@ impl Held {
     }
 }
 
+/// A holder as the rule below sees it: owned ([`Held`], read from
+/// storage) or borrowed ([`Holder`], a bulk build's sorted claims).
+pub(crate) trait HolderOf {
+    fn id(&self) -> ObjectId;
+    fn tuple(&self) -> Option<&[u8]>;
+    fn forget_tuple(&mut self);
+}
+
+impl HolderOf for Held {
+    fn id(&self) -> ObjectId {
+        self.id
+    }
+    fn tuple(&self) -> Option<&[u8]> {
+        self.tuple.as_deref()
+    }
+    fn forget_tuple(&mut self) {
+        self.tuple = None;
+    }
+}
+
+impl HolderOf for Holder<'_> {
+    fn id(&self) -> ObjectId {
+        self.id
+    }
+    fn tuple(&self) -> Option<&[u8]> {
+        self.tuple
+    }
+    fn forget_tuple(&mut self) {
+        self.tuple = None;
+    }
+}
+
 /// Sorts holders by id, one entry per object: an object holding two
 /// tuples under one hash key (a collision within a multi-valued index)
 /// keeps no tuple, so a reader verifies it on its record.
-pub(crate) fn sort_holders(holders: &mut Vec<Held>) {
-    holders.sort_by_key(|h| h.id);
+pub(crate) fn sort_holders<H: HolderOf>(holders: &mut Vec<H>) {
+    holders.sort_by_key(|h| h.id());
     holders.dedup_by(|later, kept| {
-        if later.id != kept.id {
+        if later.id() != kept.id() {
             return false;
         }
-        if later.tuple != kept.tuple {
-            kept.tuple = None;
+        if later.tuple() != kept.tuple() {
+            kept.forget_tuple();
         }
         true
     });
