@@ -458,8 +458,8 @@ impl<'a> View<'a> {
     }
 
     /// Every object that holds the encoded `tuple` in `index`, per the
-    /// index, each hash match verified against its record (hash collisions
-    /// never leak through).
+    /// index, each hash match verified (on the tuple a unique point value
+    /// keeps, else on the record: hash collisions never leak through).
     pub fn holders(
         &self,
         ns: NamespaceId,
