@@ -15,6 +15,7 @@ mod admin;
 mod bench;
 mod demo;
 mod dump;
+mod get;
 mod open;
 mod stats;
 
@@ -22,7 +23,8 @@ mod stats;
 const EXIT_CODES: &str = "Exit status:
   0  success (also when the reader of stdout stops early, as `| head` does)
   1  verify found violations or could not check an index that is not built
-     (verdict `incomplete`), or reindex left a task failed
+     (verdict `incomplete`), reindex left a task failed, or get found no
+     object
   2  usage: bad arguments, unknown class or field, a path refused as given
   3  not a rockhold database, or a format version this build does not read
      (a format-1 database: run `rockhold migrate` first)
@@ -67,6 +69,30 @@ enum Command {
         /// At most this many entries.
         #[arg(long)]
         limit: Option<usize>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One object, by id or by its value in a unique index (read-only; works on a live database).
+    Get {
+        /// The database directory.
+        db: PathBuf,
+        /// The object's class.
+        #[arg(long)]
+        class: String,
+        /// The class's namespace.
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// The object's id.
+        #[arg(long, conflicts_with_all = ["keys", "index"])]
+        id: Option<u64>,
+        /// The value the object holds in a unique index, typed by the index's
+        /// part (a compound index: one --key per part, in order).
+        #[arg(long = "key")]
+        keys: Vec<String>,
+        /// The unique index (default: the class's only one).
+        #[arg(long)]
+        index: Option<String>,
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -209,6 +235,25 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo { dir } => demo::run(dir),
+        Command::Get {
+            db,
+            class,
+            namespace,
+            id,
+            keys,
+            index,
+            json,
+        } => get::run(
+            &db,
+            get::GetArgs {
+                namespace,
+                class,
+                id,
+                keys,
+                index,
+                json,
+            },
+        ),
         Command::Dump {
             db,
             families,

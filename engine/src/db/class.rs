@@ -4,11 +4,12 @@
 //! May call: `read` (the views), `txn` (staging and committing), `feed`,
 //! `catalog`.
 
-use rockhold_format::{ClassDef, ObjectId, Value};
+use rockhold_format::{ClassDef, FieldType, ObjectId, Value};
 
+use crate::catalog::schema::paths::part_type;
 use crate::catalog::schema::IndexState;
 use crate::db::Db;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::feed::Watch;
 use crate::read::{FindAll, FindPage, Object, RangeScan, ScanPage};
 use crate::txn::{class_mismatch, collect_fields, ClassIds};
@@ -142,6 +143,43 @@ impl Class {
             tx.delete_in(self.ids.clone(), id);
             Ok(())
         })
+    }
+
+    /// The type of each part of index `index`, in key order (a
+    /// multi-valued part's element type): what a lookup's value holds, one
+    /// value per part (a compound index's value is the list of them).
+    ///
+    /// ```
+    /// # use rockhold::{ClassSpec, Db, FieldSpec, FieldType, IndexKind, Options};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = Db::open(dir.path(), Options::default())?;
+    /// db.create_class("default", &ClassSpec::new("user")
+    ///     .field(FieldSpec::new("tags", FieldType::List(Box::new(FieldType::String)))
+    ///         .index(IndexKind::Hash { unique: false })))?;
+    /// let users = db.class("default", "user")?;
+    /// assert_eq!(users.part_types("tags")?, vec![FieldType::String]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn part_types(&self, index: &str) -> Result<Vec<FieldType>> {
+        let def = self.def()?;
+        let Some(found) = def.index(index) else {
+            return Err(Error::UnknownIndex {
+                class: self.ids.name.to_string(),
+                index: index.to_string(),
+            });
+        };
+        found
+            .parts
+            .iter()
+            .map(|path| {
+                part_type(&def.fields, path).cloned().ok_or_else(|| {
+                    Error::Inconsistent(format!(
+                        "index {}.{index} has a part outside the class's schema",
+                        self.ids.name
+                    ))
+                })
+            })
+            .collect()
     }
 
     /// The object holding `value` in a unique index, or `None`.
