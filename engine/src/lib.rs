@@ -135,7 +135,9 @@ pub use error::{BackendError, Error, Result, TaskInfo};
 pub use feed::{Change, ChangeKind, Watch};
 pub use kv::{column_family, MemStore, COLUMN_FAMILIES};
 pub use options::{BuildStage, Options};
-pub use read::{Cursor, FindAll, FindPage, Object, RangeScan, ScanPage, Snapshot};
+pub use read::{
+    Cursor, Facet, FacetPage, FindAll, FindPage, Object, RangeScan, ScanPage, Snapshot,
+};
 /// `#[derive(Model)]` and `#[derive(Schema)]`: see the macros' docs for
 /// the attributes they take.
 pub use rockhold_derive::{Model, Schema};

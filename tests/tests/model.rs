@@ -519,6 +519,7 @@ fn check(db: &TempDb, model: &Model) {
             }
             assert_eq!(paged, expect, "paged {field} reverse={reverse}");
         }
+        check_facets(db, class.ns(), class.name(), field, &want);
     }
     let ages = entries(Class::User, "age");
     let q = RangeScan::between(
@@ -567,6 +568,62 @@ fn check(db: &TempDb, model: &Model) {
         want
     );
     check_docs(db, model);
+}
+
+/// An ordered index's distinct values with their counts, its smallest and
+/// largest value, against its entries in index order (`want`): whole, and
+/// paged two values at a time both ways.
+fn check_facets(db: &TempDb, ns: &str, class: &str, index: &str, want: &[(Value, ObjectId)]) {
+    let mut facets: Vec<(Value, u64)> = Vec::new();
+    for (v, _) in want {
+        match facets.last_mut() {
+            Some((last, n)) if last == v => *n += 1,
+            _ => facets.push((v.clone(), 1)),
+        }
+    }
+    let got = |page: rockhold::FacetPage| -> Vec<(Value, u64)> {
+        page.facets
+            .into_iter()
+            .map(|f| (f.value, f.count))
+            .collect()
+    };
+    let all = db
+        .facets(ns, class, index, &RangeScan::all())
+        .expect("facets");
+    assert!(all.cursor.is_none());
+    assert_eq!(got(all), facets, "facets of {index}");
+    for reverse in [false, true] {
+        let mut paged = Vec::new();
+        let mut q = RangeScan::all().limit(2);
+        if reverse {
+            q = q.reverse();
+        }
+        loop {
+            let page = db.facets(ns, class, index, &q).expect("facet page");
+            assert!(page.facets.len() <= 2);
+            let cursor = page.cursor.clone();
+            paged.extend(got(page));
+            match cursor {
+                Some(c) => q = q.after(c),
+                None => break,
+            }
+        }
+        let mut expect = facets.clone();
+        if reverse {
+            expect.reverse();
+        }
+        assert_eq!(paged, expect, "paged facets of {index} reverse={reverse}");
+    }
+    assert_eq!(
+        db.min_value(ns, class, index).expect("min"),
+        want.first().map(|(v, _)| v.clone()),
+        "min of {index}"
+    );
+    assert_eq!(
+        db.max_value(ns, class, index).expect("max"),
+        want.last().map(|(v, _)| v.clone()),
+        "max of {index}"
+    );
 }
 
 /// Every index of the doc class against the model.
@@ -619,6 +676,7 @@ fn check_docs(db: &TempDb, model: &Model) {
         .filter_map(|(i, f)| city(f).map(|c| (c, *i)))
         .collect();
     want.sort();
+    check_facets(db, "default", "doc", "by_city", &want);
     assert_eq!(
         db.scan("default", "doc", "by_city", &RangeScan::all())
             .expect("scan city")

@@ -54,14 +54,16 @@ pub fn run(path: &Path, args: GetArgs) -> Result<ExitCode> {
                                 format!("class {} has no unique index to look up", args.class),
                             ))
                         }
-                        (Some(_), Some(_)) => return Err(fail(
-                            2,
-                            format!(
+                        (Some(_), Some(_)) => {
+                            return Err(fail(
+                                2,
+                                format!(
                                 "class {} has several unique indexes ({}): name one with --index",
                                 args.class,
                                 unique_names(&def)
                             ),
-                        )),
+                            ))
+                        }
                     }
                 }
             };

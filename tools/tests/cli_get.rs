@@ -162,7 +162,10 @@ fn a_miss_is_exit_1_and_bad_input_exit_2_with_the_reason() {
     // Object 1 is a code: named, as bad input (the id is of another class).
     let (code, _, err) = run(&["--class", "user", "--id", "1"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("object 1 is of class \"code\", not \"user\""), "{err}");
+    assert!(
+        err.contains("object 1 is of class \"code\", not \"user\""),
+        "{err}"
+    );
     let (code, _, err) = run(&["--class", "user", "--id", "99"]);
     assert_eq!(code, Some(1), "{err}");
 

@@ -5,7 +5,9 @@ use rockhold_format::ObjectId;
 use crate::catalog::ClassAt;
 use crate::db::Db;
 use crate::error::Result;
-use crate::read::{read_methods, FindAll, FindPage, Object, RangeScan, ScanPage, Snapshot, View};
+use crate::read::{
+    read_methods, FacetPage, FindAll, FindPage, Object, RangeScan, ScanPage, Snapshot, View,
+};
 use rockhold_format::Value;
 
 impl Db {

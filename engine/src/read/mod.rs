@@ -198,6 +198,27 @@ pub struct ScanPage {
     pub cursor: Option<Cursor>,
 }
 
+/// One distinct value of an ordered index and how many objects hold it
+/// (an object of a multi-valued index once per distinct element).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facet {
+    /// The value (a compound index's: the list of its parts' values).
+    pub value: Value,
+    /// How many entries hold it.
+    pub count: u64,
+}
+
+/// What [`Db::facets`](crate::Db::facets) returns: distinct values in index
+/// order, each with its count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FacetPage {
+    /// At most the scan's limit of distinct values.
+    pub facets: Vec<Facet>,
+    /// Set when the page is full: give it to `RangeScan::after` for the
+    /// next distinct values.
+    pub cursor: Option<Cursor>,
+}
+
 /// What [`Db::find_page`](crate::Db::find_page) returns: a page size and where to start. Like
 /// [`RangeScan`]: `FindAll::first(limit)`, then `.after(cursor)` with the
 /// cursor of the previous page.
@@ -958,6 +979,98 @@ impl<'a> View<'a> {
         self.count_keys(Space::Ordered, KeyRange::new(&lower, Some(upper)))
     }
 
+    /// The first (`last`: the last) value of ordered index `index`.
+    pub fn end_value(&self, at: ClassAt<'_>, index: &str, last: bool) -> Result<Option<Value>> {
+        let scan = RangeScan::all().limit(1);
+        let scan = if last { scan.reverse() } else { scan };
+        Ok(self
+            .scan(at, index, &scan)?
+            .hits
+            .into_iter()
+            .next()
+            .map(|(value, _)| value))
+    }
+
+    /// The distinct values of ordered index `index` within `scan`'s range,
+    /// each with its count, counted from the keys (no record read): up to
+    /// `scan.limit` values a page, in index order (reversed with
+    /// `reverse`), resumed after the page's cursor.
+    pub fn facets(&self, at: ClassAt<'_>, index: &str, scan: &RangeScan) -> Result<FacetPage> {
+        let entry = self.class(at)?;
+        let index = self.indexed(&entry, index, "ordered")?;
+        let mut page = FacetPage {
+            facets: Vec::new(),
+            cursor: None,
+        };
+        let Some((mut lower, mut upper)) = scan_bounds(&entry, index, scan)? else {
+            return Ok(page);
+        };
+        let shape = IndexShape {
+            parts: index.parts.len(),
+            unique: index.is_unique(),
+        };
+        // A facet's cursor is the key its value's entries start with: the
+        // next page starts past every entry of that value.
+        if let Some(Cursor(c)) = &scan.after {
+            if scan.reverse {
+                upper = upper.min(c.clone());
+            } else if let Some(past) = rockhold_format::prefix_successor(c) {
+                lower = lower.max(past);
+            } else {
+                return Ok(page);
+            }
+            if lower >= upper {
+                return Ok(page);
+            }
+        }
+        if scan.limit == 0 {
+            return Ok(page);
+        }
+        let mut it = self
+            .kv
+            .iter(Space::Ordered, KeyRange::new(&lower, Some(upper)))?;
+        if scan.reverse {
+            it.seek_to_last();
+        } else {
+            it.seek_to_first();
+        }
+        // The value being counted: the key prefix its entries share.
+        let mut current: Option<(Vec<u8>, Value, u64)> = None;
+        while let Some(key) = it.key() {
+            let k = OrderedKeyRef::split(key, shape).map_err(|e| Error::corruption(key, e))?;
+            let head = &key[..key.len() - k.id.map_or(0, |_| 8)];
+            match &mut current {
+                Some((h, _, n)) if h.as_slice() == head => *n += 1,
+                _ => {
+                    if let Some((h, value, count)) = current.take() {
+                        page.facets.push(Facet { value, count });
+                        if page.facets.len() == scan.limit {
+                            page.cursor = Some(Cursor(h));
+                            break;
+                        }
+                    }
+                    let value = k.value(shape).map_err(|e| Error::corruption(key, e))?;
+                    current = Some((head.to_vec(), value, 1));
+                }
+            }
+            if scan.reverse {
+                it.prev();
+            } else {
+                it.next();
+            }
+        }
+        it.status()?;
+        if page.cursor.is_none() {
+            if let Some((h, value, count)) = current {
+                page.facets.push(Facet { value, count });
+                if page.facets.len() == scan.limit {
+                    page.cursor = Some(Cursor(h));
+                }
+            }
+        }
+        Ok(page)
+    }
+
     /// The number of keys in `range` of `space`, none of their values read.
     fn count_keys(&self, space: Space, range: KeyRange) -> Result<u64> {
         let mut it = self.kv.iter(space, range)?;
@@ -1379,6 +1492,62 @@ macro_rules! read_methods {
         ) -> Result<u64> {
             self.view()
                 .count_range(ClassAt::Named(namespace, class), index, scan)
+        }
+
+        /// The distinct values of an ordered index within `scan`'s range,
+        /// each with the number of objects holding it (an object of a
+        /// multi-valued index once per distinct element), counted from the
+        /// index keys alone: `scan.limit` values a page, resumed with the
+        /// page's cursor (`RangeScan::after`).
+        ///
+        /// ```
+        /// # use rockhold::{ClassSpec, Db, FieldSpec, FieldType, Options, RangeScan, Value};
+        /// # let dir = tempfile::tempdir()?;
+        /// # let db = Db::open(dir.path(), Options::default())?;
+        /// db.create_class("default", &ClassSpec::new("doc")
+        ///     .field(FieldSpec::new("tags", FieldType::List(Box::new(FieldType::String))).ordered()))?;
+        /// let tags = |t: &[&str]| Value::List(t.iter().map(|s| Value::from(*s)).collect());
+        /// db.insert("default", "doc", [("tags", tags(&["a", "b"]))])?;
+        /// db.insert("default", "doc", [("tags", tags(&["b"]))])?;
+        /// let page = db.facets("default", "doc", "tags", &RangeScan::all())?;
+        /// let counts: Vec<(Value, u64)> = page.facets.into_iter().map(|f| (f.value, f.count)).collect();
+        /// assert_eq!(counts, vec![(Value::from("a"), 1), (Value::from("b"), 2)]);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn facets(
+            &self,
+            namespace: &str,
+            class: &str,
+            index: &str,
+            scan: &RangeScan,
+        ) -> Result<FacetPage> {
+            self.view()
+                .facets(ClassAt::Named(namespace, class), index, scan)
+        }
+
+        /// The smallest value of an ordered index (its first entry's; a
+        /// compound index's: the list of its parts), `None` when it is
+        /// empty. One key read.
+        pub fn min_value(
+            &self,
+            namespace: &str,
+            class: &str,
+            index: &str,
+        ) -> Result<Option<Value>> {
+            self.view()
+                .end_value(ClassAt::Named(namespace, class), index, false)
+        }
+
+        /// The largest value of an ordered index (its last entry's), `None`
+        /// when it is empty. One key read.
+        pub fn max_value(
+            &self,
+            namespace: &str,
+            class: &str,
+            index: &str,
+        ) -> Result<Option<Value>> {
+            self.view()
+                .end_value(ClassAt::Named(namespace, class), index, true)
         }
 
         /// Up to `limit` object ids of a class in id order, after `after`.
