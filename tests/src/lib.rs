@@ -251,3 +251,35 @@ pub fn hash_points(raw: &rocksdb::DB) -> Vec<RawEntry> {
     .filter(|(k, v)| k.starts_with(b"IH") && !v.is_empty())
     .collect()
 }
+
+/// Unique hash indexes under forced collisions (`hash_collisions.rs`,
+/// `unique_hash_reads.rs`): a class `user` with a unique hash `email`.
+pub mod collisions {
+    use rockhold::{ClassSpec, FieldSpec, FieldType, ObjectId, Options, Value};
+
+    use crate::TempDb;
+
+    /// Options keeping no bit of the value hash: every value shares one
+    /// `IH` point key, so holders of different values interleave by id.
+    pub fn colliding() -> Options {
+        Options::default()
+            .runner_threads(0)
+            .fixed_hash_seed(1, 2)
+            .test_hash_bits(0)
+    }
+
+    /// Creates class `user` with a unique hash index on `email`.
+    pub fn users(db: &TempDb) {
+        db.create_class(
+            "default",
+            &ClassSpec::new("user").field(FieldSpec::new("email", FieldType::String).unique_hash()),
+        )
+        .expect("class");
+    }
+
+    /// Inserts a user with `email`.
+    pub fn insert(db: &TempDb, email: &str) -> ObjectId {
+        db.insert("default", "user", [("email", Value::from(email))])
+            .expect("insert")
+    }
+}

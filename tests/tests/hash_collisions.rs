@@ -2,30 +2,10 @@
 //! the value hash (`Options::test_hash_bits(0)`): every value then shares
 //! one `IH` prefix, so the holders of different values interleave by id.
 
-use rockhold::{ClassSpec, FieldSpec, FieldType, ObjectId, Options, Value};
+use rockhold::{ClassSpec, FieldSpec, FieldType, ObjectId, Value};
 use rockhold_format::{decode_holders, encode_holders, Key, ObjectKey, ObjectRecord, Record};
+use rockhold_tests::collisions::{colliding, insert, users};
 use rockhold_tests::{assert_invariant, hash_points, raw_cf, with_raw_db, TempDb};
-
-fn colliding() -> Options {
-    Options::default()
-        .runner_threads(0)
-        .fixed_hash_seed(1, 2)
-        .test_hash_bits(0)
-}
-
-fn users(db: &TempDb) {
-    db.create_class(
-        "default",
-        &ClassSpec::new("user").field(FieldSpec::new("email", FieldType::String).unique_hash()),
-    )
-    .expect("class");
-}
-
-fn insert(db: &TempDb, email: &str) -> ObjectId {
-    db.insert("default", "user", [("email", Value::from(email))])
-        .expect("insert")
-}
-
 /// Colliding values are told apart on the records: distinct values are all
 /// admitted and found, a true duplicate is refused.
 #[test]

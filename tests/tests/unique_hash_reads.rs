@@ -9,29 +9,8 @@
 
 use rockhold::{ClassSpec, FieldSpec, FieldType, ObjectId, Options, Value};
 use rockhold_format::{encode_holders, Key, ObjectKey};
+use rockhold_tests::collisions::{colliding, insert, users};
 use rockhold_tests::{assert_invariant, hash_points, raw_cf, with_raw_db, TempDb};
-
-/// Every value hashes alike (no bit of the hash kept): the holders of
-/// different values share one point key.
-fn colliding() -> Options {
-    Options::default()
-        .runner_threads(0)
-        .fixed_hash_seed(1, 2)
-        .test_hash_bits(0)
-}
-
-fn users(db: &TempDb) {
-    db.create_class(
-        "default",
-        &ClassSpec::new("user").field(FieldSpec::new("email", FieldType::String).unique_hash()),
-    )
-    .expect("class");
-}
-
-fn insert(db: &TempDb, email: &str) -> ObjectId {
-    db.insert("default", "user", [("email", Value::from(email))])
-        .expect("insert")
-}
 
 fn lookup(db: &TempDb, email: &str) -> Option<ObjectId> {
     db.find_unique("default", "user", "email", &email.into())
