@@ -614,6 +614,27 @@ fn check_facets(db: &TempDb, ns: &str, class: &str, index: &str, want: &[(Value,
         }
         assert_eq!(paged, expect, "paged facets of {index} reverse={reverse}");
     }
+    // A scan page's cursor (an entry's key, id included) is not a facet
+    // cursor: refused, not resumed inside a value.
+    if let Some(c) = db
+        .scan(ns, class, index, &RangeScan::all().limit(1))
+        .expect("scan")
+        .cursor
+    {
+        let unique = db
+            .class(ns, class)
+            .and_then(|c| c.def())
+            .expect("def")
+            .index(index)
+            .expect("index")
+            .is_unique();
+        let resumed = db.facets(ns, class, index, &RangeScan::all().after(c));
+        assert_eq!(
+            matches!(resumed, Err(rockhold::Error::InvalidCursor { .. })),
+            !unique,
+            "{index}: {resumed:?}"
+        );
+    }
     assert_eq!(
         db.min_value(ns, class, index).expect("min"),
         want.first().map(|(v, _)| v.clone()),

@@ -4,8 +4,8 @@
 //!
 //! A `--key` is typed by the index part it stands for (the part's type in
 //! the class's schema, `Class::part_types`): an integer part takes `42`, a
-//! string part the text as given, a bytes part hex digits, a reference an
-//! object id. A compound index takes one `--key` per part, in its order.
+//! string part the text as given (so does a part of type `any`), a bytes
+//! part hex digits, a reference an object id. A compound index takes one `--key` per part, in its order.
 
 use std::io::Write;
 use std::path::Path;

@@ -88,7 +88,7 @@ enum Command {
         id: Option<u64>,
         /// The value the object holds in a unique index, typed by the index's
         /// part (a compound index: one --key per part, in order).
-        #[arg(long = "key")]
+        #[arg(long = "key", allow_hyphen_values = true)]
         keys: Vec<String>,
         /// The unique index (default: the class's only one).
         #[arg(long)]

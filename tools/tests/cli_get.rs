@@ -42,6 +42,7 @@ fn open_db(dir: &Path) -> Db {
             .field(FieldSpec::new("tenant", FieldType::U64))
             .field(FieldSpec::new("code", FieldType::String))
             .field(FieldSpec::new("serial", FieldType::Bytes).unique_ordered())
+            .field(FieldSpec::new("delta", FieldType::I64).unique_hash())
             .index(IndexSpec::new(
                 "by_tenant_code",
                 IndexKind::Hash { unique: true },
@@ -66,6 +67,7 @@ fn open_db(dir: &Path) -> Db {
             ("tenant", Value::U64(7)),
             ("code", Value::from("a-1")),
             ("serial", Value::Bytes(vec![0xca, 0xfe])),
+            ("delta", Value::I64(-5)),
         ],
     )
     .expect("code");
@@ -120,6 +122,11 @@ fn get_by_key_and_by_id_as_text_and_json_while_a_writer_holds_the_database() {
     );
     let out = rockhold(&[
         "get", p, "--class", "code", "--index", "serial", "--key", "cafe",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A negative value is a value, not an option.
+    let out = rockhold(&[
+        "get", p, "--class", "code", "--index", "delta", "--key", "-5",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
 
@@ -189,7 +196,7 @@ fn a_miss_is_exit_1_and_bad_input_exit_2_with_the_reason() {
         ),
         (
             &["--class", "code", "--key", "7"][..],
-            "class code has several unique indexes (serial, by_tenant_code): name one with --index",
+            "class code has several unique indexes (serial, delta, by_tenant_code): name one with --index",
         ),
         (
             &["--class", "user", "--index", "age", "--key", "36"][..],

@@ -376,7 +376,7 @@ fn backfill(
                 }
             }
             write_plan(&mut batch, &Default::default(), &points);
-            added += points.len() as u64;
+            added += points.iter().filter(|p| !p.tuples_only).count() as u64;
         } else {
             write_plan(&mut batch, &plan, &points);
             added += (plan.put.len() + points.len()) as u64;

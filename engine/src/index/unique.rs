@@ -159,6 +159,10 @@ pub(crate) struct PointWrite<'p> {
     pub family: Family,
     pub key: &'p [u8],
     pub holders: Vec<Held>,
+    /// The stored holders are the same objects: only the tuples kept
+    /// beside them change (a value in the bare form gaining them), which a
+    /// self-check writes but does not count as a repair.
+    pub tuples_only: bool,
 }
 
 /// What the commit of a plan needs to read to rewrite unique point keys.
@@ -298,6 +302,7 @@ pub(crate) fn point_writes_with<'p>(
             out.push(PointWrite {
                 family: key.0,
                 key: &key.1,
+                tuples_only: holders.iter().map(|h| h.id).eq(stored.iter().map(|h| h.id)),
                 holders,
             });
         }

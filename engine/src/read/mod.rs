@@ -1002,16 +1002,31 @@ impl<'a> View<'a> {
             facets: Vec::new(),
             cursor: None,
         };
-        let Some((mut lower, mut upper)) = scan_bounds(&entry, index, scan)? else {
-            return Ok(page);
-        };
         let shape = IndexShape {
             parts: index.parts.len(),
             unique: index.is_unique(),
         };
+        let Some((mut lower, mut upper)) = scan_bounds(&entry, index, scan)? else {
+            return Ok(page);
+        };
         // A facet's cursor is the key its value's entries start with: the
         // next page starts past every entry of that value.
         if let Some(Cursor(c)) = &scan.after {
+            // A facet's cursor is a value's key prefix, without an id: a
+            // scan page's cursor (an entry's key) would resume inside a
+            // value and count it again, in part.
+            let whole = IndexShape {
+                unique: true,
+                ..shape
+            };
+            if OrderedKeyRef::split(c, whole)
+                .and_then(|k| k.value(whole))
+                .is_err()
+            {
+                return Err(Error::InvalidCursor {
+                    reason: "it is not a facet page's cursor",
+                });
+            }
             if scan.reverse {
                 upper = upper.min(c.clone());
             } else if let Some(past) = rockhold_format::prefix_successor(c) {

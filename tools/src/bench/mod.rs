@@ -524,6 +524,16 @@ fn run_bench(args: BenchArgs) -> Result<ExitCode> {
         on_off(debug_assertions),
         on_off(overflow_checks)
     );
+    match args.cache_mib {
+        Some(m) => outln!(
+            "cache budget: {m} MiB for every system (rockhold's memory budget, at least 8 MiB; \
+             raw RocksDB's and redb's cache; SQLite's page cache)"
+        ),
+        None => outln!(
+            "cache budget: each system's default (rockhold 128 MiB, raw RocksDB 64 MiB, \
+             SQLite 2 MiB, redb its own)"
+        ),
+    }
     if debug_assertions || overflow_checks {
         outln!(
             "WARNING: debug assertions or overflow checks are ON: this build does not measure \
