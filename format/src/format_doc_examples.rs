@@ -93,7 +93,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
         ("hash_point_value", {
             let mut out = Vec::new();
             crate::encode_hash_holders(
-                &[crate::Holder {
+                [crate::Holder {
                     id: ObjectId(7),
                     tuple: Some(&email_tuple),
                 }],

@@ -206,7 +206,7 @@ fn main() {
     put("index_key", "holders_7_2p40", &holders);
     let mut held = vec![0];
     encode_hash_holders(
-        &[
+        [
             Holder {
                 id: ObjectId(7),
                 tuple: Some(b"\x06a@x\x00\x01"),

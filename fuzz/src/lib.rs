@@ -1041,7 +1041,7 @@ pub fn check_index_key(data: &[u8]) {
             let ids: Vec<ObjectId> = holders.iter().map(|h| h.id).collect();
             assert_eq!(decode_holders(rest).ok(), Some(ids.clone()));
             let mut again = Vec::new();
-            encode_hash_holders(&holders, &mut again);
+            encode_hash_holders(holders.iter().copied(), &mut again);
             if holders.iter().any(|h| h.tuple.is_some()) {
                 assert_eq!(again, rest, "holders re-encode to their input");
             } else {

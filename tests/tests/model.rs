@@ -499,26 +499,10 @@ fn check(db: &TempDb, model: &Model) {
             .scan(class.ns(), class.name(), field, &RangeScan::all().reverse())
             .expect("rev");
         assert_eq!(rev.hits, want.iter().rev().cloned().collect::<Vec<_>>());
-        for reverse in [false, true] {
-            let mut paged = Vec::new();
-            let mut q = RangeScan::all().limit(2);
-            if reverse {
-                q = q.reverse();
-            }
-            loop {
-                let page = db.scan(class.ns(), class.name(), field, &q).expect("page");
-                paged.extend(page.hits);
-                match page.cursor {
-                    Some(c) => q = q.after(c),
-                    None => break,
-                }
-            }
-            let mut expect = want.clone();
-            if reverse {
-                expect.reverse();
-            }
-            assert_eq!(paged, expect, "paged {field} reverse={reverse}");
-        }
+        check_paged(&want, field, |q| {
+            let page = db.scan(class.ns(), class.name(), field, q).expect("page");
+            (page.hits, page.cursor)
+        });
         check_facets(db, class.ns(), class.name(), field, &want);
     }
     let ages = entries(Class::User, "age");
@@ -570,6 +554,37 @@ fn check(db: &TempDb, model: &Model) {
     check_docs(db, model);
 }
 
+/// Reads all of `want` two at a time, from the start and from the end,
+/// each page's cursor resuming the next: `read` runs a page's query and
+/// gives its items and cursor.
+fn check_paged<T: Clone + PartialEq + std::fmt::Debug>(
+    want: &[T],
+    what: &str,
+    mut read: impl FnMut(&RangeScan) -> (Vec<T>, Option<rockhold::Cursor>),
+) {
+    for reverse in [false, true] {
+        let mut q = RangeScan::all().limit(2);
+        if reverse {
+            q = q.reverse();
+        }
+        let mut paged = Vec::new();
+        loop {
+            let (items, cursor) = read(&q);
+            assert!(items.len() <= 2, "{what}: a page over its limit");
+            paged.extend(items);
+            match cursor {
+                Some(c) => q = q.after(c),
+                None => break,
+            }
+        }
+        let mut expect = want.to_vec();
+        if reverse {
+            expect.reverse();
+        }
+        assert_eq!(paged, expect, "paged {what} reverse={reverse}");
+    }
+}
+
 /// An ordered index's distinct values with their counts, its smallest and
 /// largest value, against its entries in index order (`want`): whole, and
 /// paged two values at a time both ways.
@@ -592,28 +607,11 @@ fn check_facets(db: &TempDb, ns: &str, class: &str, index: &str, want: &[(Value,
         .expect("facets");
     assert!(all.cursor.is_none());
     assert_eq!(got(all), facets, "facets of {index}");
-    for reverse in [false, true] {
-        let mut paged = Vec::new();
-        let mut q = RangeScan::all().limit(2);
-        if reverse {
-            q = q.reverse();
-        }
-        loop {
-            let page = db.facets(ns, class, index, &q).expect("facet page");
-            assert!(page.facets.len() <= 2);
-            let cursor = page.cursor.clone();
-            paged.extend(got(page));
-            match cursor {
-                Some(c) => q = q.after(c),
-                None => break,
-            }
-        }
-        let mut expect = facets.clone();
-        if reverse {
-            expect.reverse();
-        }
-        assert_eq!(paged, expect, "paged facets of {index} reverse={reverse}");
-    }
+    check_paged(&facets, &format!("facets of {index}"), |q| {
+        let page = db.facets(ns, class, index, q).expect("facet page");
+        let cursor = page.cursor.clone();
+        (got(page), cursor)
+    });
     // A scan page's cursor (an entry's key, id included) is not a facet
     // cursor: refused, not resumed inside a value.
     if let Some(c) = db

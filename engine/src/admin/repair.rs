@@ -122,7 +122,7 @@ fn scan_index_family(
                         batch.delete(family, k);
                     } else {
                         let mut value = Vec::with_capacity(v.len());
-                        encode_hash_holders(&rest, &mut value);
+                        encode_hash_holders(rest.iter().copied(), &mut value);
                         batch.put(family, k, &value);
                     }
                     report.unique_keys_changed += 1;

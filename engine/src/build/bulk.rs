@@ -384,7 +384,7 @@ fn point_keys<'k>(
             sort_holders(&mut holders);
         }
         let mut value = Vec::new();
-        encode_hash_holders(&holders, &mut value);
+        encode_hash_holders(holders.iter().copied(), &mut value);
         out.push((key, value));
     }
     Ok(out)

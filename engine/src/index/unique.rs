@@ -142,14 +142,13 @@ pub(crate) fn sort_holders<H: HolderOf>(holders: &mut Vec<H>) {
 
 /// The value of a unique point key with `holders` (sorted by id, distinct).
 pub(crate) fn encode_point_value(holders: &[Held], out: &mut Vec<u8>) {
-    let borrowed: Vec<Holder<'_>> = holders
-        .iter()
-        .map(|h| Holder {
+    encode_hash_holders(
+        holders.iter().map(|h| Holder {
             id: h.id,
             tuple: h.tuple.as_deref(),
-        })
-        .collect();
-    encode_hash_holders(&borrowed, out);
+        }),
+        out,
+    );
 }
 
 /// The new value of one unique point key (borrowed from the plan): its

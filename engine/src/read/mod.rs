@@ -387,19 +387,9 @@ impl<'a> View<'a> {
     /// one point read when the object → class cache knows its class,
     /// otherwise its locator, then its record.
     pub fn record(&self, ns: NamespaceId, id: ObjectId) -> Result<Option<ObjectRecord>> {
-        let class = match self.class_hint(ns, id) {
-            // The locator (a live view remembers it in the cache).
-            None => self.locate(ns, id)?,
-            Some(hint) => match self.record_in(ns, hint, id)? {
-                Some(rec) => return Ok(Some(rec)),
-                // The locator itself, not the cache that gave the hint.
-                None => self.stored().locate(ns, id)?.filter(|c| *c != hint),
-            },
-        };
-        match class {
-            Some(class) => self.record_in(ns, class, id),
-            None => Ok(None),
-        }
+        self.with_record(ns, id, |key, rec| {
+            rec.to_record().map_err(|e| Error::corruption(key, e))
+        })
     }
 
     /// The stored record of an object of a known class (one point read),
@@ -437,7 +427,9 @@ impl<'a> View<'a> {
             })
         };
         let class = match hint {
+            // The locator (a live view remembers it in the cache).
             None => self.locate(ns, id)?,
+            // The locator itself, not the cache that gave the hint.
             Some(hint) => match run(hint)? {
                 Some(out) => return Ok(out),
                 None => self.stored().locate(ns, id)?.filter(|c| *c != hint),
@@ -1009,12 +1001,11 @@ impl<'a> View<'a> {
         let Some((mut lower, mut upper)) = scan_bounds(&entry, index, scan)? else {
             return Ok(page);
         };
-        // A facet's cursor is the key its value's entries start with: the
-        // next page starts past every entry of that value.
+        // A facet's cursor is the key prefix its value's entries share
+        // (no id): the next page starts past every entry of that value. A
+        // scan page's cursor (an entry's key) would resume inside a value
+        // and count it again, in part: refused.
         if let Some(Cursor(c)) = &scan.after {
-            // A facet's cursor is a value's key prefix, without an id: a
-            // scan page's cursor (an entry's key) would resume inside a
-            // value and count it again, in part.
             let whole = IndexShape {
                 unique: true,
                 ..shape
@@ -1049,7 +1040,17 @@ impl<'a> View<'a> {
         } else {
             it.seek_to_first();
         }
-        // The value being counted: the key prefix its entries share.
+        // Adds a counted value (its key prefix, value, count) to the page;
+        // true when that fills it (the prefix is then the cursor).
+        let close = |page: &mut FacetPage, (head, value, count): (Vec<u8>, Value, u64)| {
+            page.facets.push(Facet { value, count });
+            let full = page.facets.len() == scan.limit;
+            if full {
+                page.cursor = Some(Cursor(head));
+            }
+            full
+        };
+        // The value being counted.
         let mut current: Option<(Vec<u8>, Value, u64)> = None;
         while let Some(key) = it.key() {
             let k = OrderedKeyRef::split(key, shape).map_err(|e| Error::corruption(key, e))?;
@@ -1057,10 +1058,8 @@ impl<'a> View<'a> {
             match &mut current {
                 Some((h, _, n)) if h.as_slice() == head => *n += 1,
                 _ => {
-                    if let Some((h, value, count)) = current.take() {
-                        page.facets.push(Facet { value, count });
-                        if page.facets.len() == scan.limit {
-                            page.cursor = Some(Cursor(h));
+                    if let Some(done) = current.take() {
+                        if close(&mut page, done) {
                             break;
                         }
                     }
@@ -1075,13 +1074,9 @@ impl<'a> View<'a> {
             }
         }
         it.status()?;
-        if page.cursor.is_none() {
-            if let Some((h, value, count)) = current {
-                page.facets.push(Facet { value, count });
-                if page.facets.len() == scan.limit {
-                    page.cursor = Some(Cursor(h));
-                }
-            }
+        // The last value (none after a full page: its break took it).
+        if let Some(done) = current {
+            close(&mut page, done);
         }
         Ok(page)
     }

@@ -356,21 +356,25 @@ pub struct Holder<'a> {
 }
 
 /// Appends the value of a unique hash point key: each holder (sorted and
-/// distinct by id) with its tuple, so a lookup compares the tuple without
+/// distinct by id; any cloneable iterator, so a caller's own holders need
+/// no copy) with its tuple, so a lookup compares the tuple without
 /// reading the record. The bare form ([`encode_holders`]) when no holder
 /// keeps one; otherwise [`TUPLES_TAG`], the number of holders (u32 BE),
 /// then per holder its id (u64 BE), the tuple's length (u32 BE; `u32::MAX`
 /// when left out) and the tuple.
 /// A tuple over [`MAX_HELD_TUPLE`] bytes is left out here, as the decoder
 /// refuses one.
-pub fn encode_hash_holders(holders: &[Holder<'_>], out: &mut Vec<u8>) {
+pub fn encode_hash_holders<'t, I>(holders: I, out: &mut Vec<u8>)
+where
+    I: IntoIterator<Item = Holder<'t>>,
+    I::IntoIter: Clone + ExactSizeIterator,
+{
     fn kept<'t>(h: &Holder<'t>) -> Option<&'t [u8]> {
         h.tuple.filter(|t| t.len() <= MAX_HELD_TUPLE)
     }
-    if holders.iter().all(|h| kept(h).is_none()) {
-        holders
-            .iter()
-            .for_each(|h| out.extend_from_slice(&h.id.0.to_be_bytes()));
+    let holders = holders.into_iter();
+    if holders.clone().all(|h| kept(&h).is_none()) {
+        holders.for_each(|h| out.extend_from_slice(&h.id.0.to_be_bytes()));
         return;
     }
     out.extend_from_slice(&TUPLES_TAG);
@@ -378,7 +382,7 @@ pub fn encode_hash_holders(holders: &[Holder<'_>], out: &mut Vec<u8>) {
     out.extend_from_slice(&(holders.len() as u32).to_be_bytes());
     for h in holders {
         out.extend_from_slice(&h.id.0.to_be_bytes());
-        match kept(h) {
+        match kept(&h) {
             Some(t) => {
                 // At most MAX_HELD_TUPLE: fits in a u32.
                 out.extend_from_slice(&(t.len() as u32).to_be_bytes());

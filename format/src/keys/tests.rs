@@ -242,7 +242,7 @@ proptest! {
             })
             .collect();
         let mut out = Vec::new();
-        encode_hash_holders(&holders, &mut out);
+        encode_hash_holders(holders.iter().copied(), &mut out);
         // What the decoder gives back: every tuple kept but the long one.
         let want: Vec<Holder<'_>> = holders
             .iter()
